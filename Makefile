@@ -1,0 +1,58 @@
+# onestop_docs developer commands.  Two set-up commands: `make demo` and `make test`.
+# Everything runs in a virtualenv ($(VENV)); nothing is installed into the system Python.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.onestop-installed
+PYTEST_ARGS ?=
+export HYPOTHESIS_PROFILE ?= ci
+
+.PHONY: all install build demo test lint typecheck pytest bench bench-smoke clean
+
+all: test
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip setuptools wheel
+
+# Re-install when the packaging metadata changes.
+$(STAMP): $(PY) pyproject.toml setup.py
+	$(PY) -m pip install "Cython>=3.0,<4" "numpy>=2.0"
+	$(PY) -m pip install --no-build-isolation -e '.[test,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Recompile kernels whose .pyx changed (fast no-op otherwise).
+build: install
+	$(PY) setup.py -q build_ext --inplace
+
+demo: build
+	$(PY) -m onestop_docs.demo
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/cython-lint --max-line-length 100 src/_native
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: build
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: build lint typecheck pytest
+
+bench: build
+	mkdir -p build
+	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,mean,rounds \
+	  --benchmark-sort=name --benchmark-json=build/bench.json $(BENCH_ARGS)
+	$(PY) benchmarks/report.py
+
+# Proves every benchmark still runs; measures nothing worth recording.
+bench-smoke: build
+	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q -m "not slow" $(BENCH_ARGS)
+
+clean:
+	rm -rf build dist src/*.egg-info src/onestop_docs/_native/*.so src/_native/*.c .pytest_cache .mypy_cache
