@@ -19,8 +19,10 @@ def main(path: str = "build/bench.json") -> int:
     for b in data["benchmarks"]:
         groups[b.get("group") or b["name"]].append((b["name"], b["stats"]["median"]))
     mi = data.get("machine_info", {})
-    print(f"\nmachine: {mi.get('cpu', {}).get('brand_raw', platform.processor())}, "
-          f"{mi.get('python_implementation', '')} {mi.get('python_version', '')}")
+    print(
+        f"\nmachine: {mi.get('cpu', {}).get('brand_raw', platform.processor())}, "
+        f"{mi.get('python_implementation', '')} {mi.get('python_version', '')}"
+    )
     print(f"{'group':<34} {'implementation':<40} {'median':>11} {'vs ours':>9}")
     for group in sorted(groups):
         rows = groups[group]

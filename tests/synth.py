@@ -21,15 +21,29 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 FONT_DIRS = [Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts/opentype")]
 _FONT_CANDIDATES = {
     # Liberation 1.x (Debian fonts-liberation) lacks Vietnamese glyphs; Liberation 2 has them.
-    "serif": ["liberation2/LiberationSerif-Regular.ttf", "noto/NotoSerif-Regular.ttf",
-              "dejavu/DejaVuSerif.ttf"],
-    "sans": ["dejavu/DejaVuSans.ttf", "noto/NotoSans-Regular.ttf",
-             "liberation2/LiberationSans-Regular.ttf"],
-    "serif-bold": ["liberation2/LiberationSerif-Bold.ttf", "noto/NotoSerif-Bold.ttf",
-                   "dejavu/DejaVuSerif-Bold.ttf"],
+    "serif": [
+        "liberation2/LiberationSerif-Regular.ttf",
+        "noto/NotoSerif-Regular.ttf",
+        "dejavu/DejaVuSerif.ttf",
+    ],
+    "sans": [
+        "dejavu/DejaVuSans.ttf",
+        "noto/NotoSans-Regular.ttf",
+        "liberation2/LiberationSans-Regular.ttf",
+    ],
+    "serif-bold": [
+        "liberation2/LiberationSerif-Bold.ttf",
+        "noto/NotoSerif-Bold.ttf",
+        "dejavu/DejaVuSerif-Bold.ttf",
+    ],
 }
 
-PAPER_MM = {"A4": (210.0, 297.0), "A5": (148.0, 210.0), "A6": (105.0, 148.0), "letter": (215.9, 279.4)}
+PAPER_MM = {
+    "A4": (210.0, 297.0),
+    "A5": (148.0, 210.0),
+    "A6": (105.0, 148.0),
+    "letter": (215.9, 279.4),
+}
 
 #: Administrative Vietnamese with every tone mark and the letters ơ ư đ (NFC).
 VI_LINES = [
@@ -65,7 +79,9 @@ def font_path(kind: str = "serif") -> str:
             p = d / rel
             if p.exists():
                 return str(p)
-    raise RuntimeError(f"no {kind} font installed: apt-get install fonts-dejavu-core fonts-liberation")
+    raise RuntimeError(
+        f"no {kind} font installed: apt-get install fonts-dejavu-core fonts-liberation"
+    )
 
 
 @dataclass
@@ -144,17 +160,30 @@ def render_page(
         out_lines.append(" ".join(kept))
         y += step
     gray = np.asarray(img, dtype=np.uint8).copy()
-    return SynthPage(gray=gray, ink=gray < 128, dpi=dpi, lines=out_lines,
-                     line_boxes=line_boxes, word_boxes=word_boxes)
+    return SynthPage(
+        gray=gray,
+        ink=gray < 128,
+        dpi=dpi,
+        lines=out_lines,
+        line_boxes=line_boxes,
+        word_boxes=word_boxes,
+    )
 
 
-def rotate(img: np.ndarray, angle_deg: float, *, fill: int = 255, expand: bool = False,
-           resample: int = Image.BICUBIC) -> np.ndarray:
+def rotate(
+    img: np.ndarray,
+    angle_deg: float,
+    *,
+    fill: int = 255,
+    expand: bool = False,
+    resample: int = Image.BICUBIC,
+) -> np.ndarray:
     """Rotate counter-clockwise by ``angle_deg`` (the library's sign convention) with Pillow."""
     mode = "RGB" if img.ndim == 3 else "L"
     fillv = (fill, fill, fill) if mode == "RGB" else fill
-    im = Image.fromarray(img, mode=mode).rotate(angle_deg, resample=resample, expand=expand,
-                                                fillcolor=fillv)
+    im = Image.fromarray(img, mode=mode).rotate(
+        angle_deg, resample=resample, expand=expand, fillcolor=fillv
+    )
     return np.asarray(im, dtype=np.uint8).copy()
 
 
@@ -164,8 +193,15 @@ def add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.nda
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def add_specks(img: np.ndarray, n: int, rng: np.random.Generator, *, radius: int = 1,
-               keep_out: np.ndarray | None = None, min_dist: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def add_specks(
+    img: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    radius: int = 1,
+    keep_out: np.ndarray | None = None,
+    min_dist: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Add ``n`` isolated black dots of ``radius`` px; returns (image, speck mask).
 
     ``keep_out`` (bool) marks pixels where specks may not land within ``min_dist`` px
@@ -184,7 +220,7 @@ def add_specks(img: np.ndarray, n: int, rng: np.random.Generator, *, radius: int
             x0, x1 = max(0, cx - min_dist), min(W, cx + min_dist + 1)
             if keep_out[y0:y1, x0:x1].any() or mask[y0:y1, x0:x1].any():
                 continue
-        yy, xx = np.ogrid[-radius:radius + 1, -radius:radius + 1]
+        yy, xx = np.ogrid[-radius : radius + 1, -radius : radius + 1]
         disk = (yy * yy + xx * xx) <= radius * radius
         sl = (slice(cy - radius, cy + radius + 1), slice(cx - radius, cx + radius + 1))
         mask[sl] |= disk
@@ -210,7 +246,9 @@ def uneven_light(img: np.ndarray, strength: float = 0.5, *, paper: int = 235) ->
 def blur(img: np.ndarray, radius: float) -> np.ndarray:
     """Gaussian blur with Pillow."""
     mode = "RGB" if img.ndim == 3 else "L"
-    return np.asarray(Image.fromarray(img, mode).filter(ImageFilter.GaussianBlur(radius)), dtype=np.uint8).copy()
+    return np.asarray(
+        Image.fromarray(img, mode).filter(ImageFilter.GaussianBlur(radius)), dtype=np.uint8
+    ).copy()
 
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
@@ -221,19 +259,26 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buf.getvalue())), dtype=np.uint8).copy()
 
 
-def dark_border(img: np.ndarray, *, top: int = 0, bottom: int = 0, left: int = 0, right: int = 0,
-                value: int = 20) -> np.ndarray:
+def dark_border(
+    img: np.ndarray,
+    *,
+    top: int = 0,
+    bottom: int = 0,
+    left: int = 0,
+    right: int = 0,
+    value: int = 20,
+) -> np.ndarray:
     """Paint black scanner borders of the given widths (pixels)."""
     out = img.copy()
     H, W = out.shape[:2]
     if top:
         out[:top] = value
     if bottom:
-        out[H - bottom:] = value
+        out[H - bottom :] = value
     if left:
         out[:, :left] = value
     if right:
-        out[:, W - right:] = value
+        out[:, W - right :] = value
     return out
 
 
@@ -244,26 +289,44 @@ def to_color(gray: np.ndarray, *, paper_rgb: tuple[int, int, int] = (250, 246, 2
     return np.clip(rgb, 0, 255).astype(np.uint8)
 
 
-def add_stamp(rgb: np.ndarray, center: tuple[int, int], radius: int, *,
-              color: tuple[int, int, int] = (200, 30, 40), width: int = 6) -> np.ndarray:
+def add_stamp(
+    rgb: np.ndarray,
+    center: tuple[int, int],
+    radius: int,
+    *,
+    color: tuple[int, int, int] = (200, 30, 40),
+    width: int = 6,
+) -> np.ndarray:
     """Draw a red seal ring (con dấu) on a colour page."""
     im = Image.fromarray(rgb, "RGB")
     d = ImageDraw.Draw(im)
     cx, cy = center
     d.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=color, width=width)
-    d.ellipse((cx - radius // 2, cy - radius // 2, cx + radius // 2, cy + radius // 2), outline=color, width=width // 2)
+    d.ellipse(
+        (cx - radius // 2, cy - radius // 2, cx + radius // 2, cy + radius // 2),
+        outline=color,
+        width=width // 2,
+    )
     return np.asarray(im, dtype=np.uint8).copy()
 
 
-def add_signature(rgb: np.ndarray, origin: tuple[int, int], *, size: int = 200,
-                  color: tuple[int, int, int] = (30, 50, 190), seed: int = 0) -> np.ndarray:
+def add_signature(
+    rgb: np.ndarray,
+    origin: tuple[int, int],
+    *,
+    size: int = 200,
+    color: tuple[int, int, int] = (30, 50, 190),
+    seed: int = 0,
+) -> np.ndarray:
     """Draw a blue scribble (chữ ký) on a colour page."""
     rng = np.random.default_rng(seed)
     im = Image.fromarray(rgb, "RGB")
     d = ImageDraw.Draw(im)
     x0, y0 = origin
-    pts = [(x0 + int(t), y0 + int(size * 0.25 * np.sin(t / size * 12) + rng.normal(0, 4)))
-           for t in np.linspace(0, size, 40)]
+    pts = [
+        (x0 + int(t), y0 + int(size * 0.25 * np.sin(t / size * 12) + rng.normal(0, 4)))
+        for t in np.linspace(0, size, 40)
+    ]
     d.line(pts, fill=color, width=max(2, size // 60))
     return np.asarray(im, dtype=np.uint8).copy()
 

@@ -91,18 +91,24 @@ def as_gray(image: Any, *, name: str = "image", allow_bool: bool = False) -> NDA
     arr = as_image(image, name=name, allow_rgb=True, allow_bool=allow_bool)
     if arr.ndim == 2:
         return arr
-    from ._native import gray as _gray
+    from ._native import gray as _gray  # type: ignore[attr-defined]
 
     out = np.empty(arr.shape[:2], dtype=np.uint8)
     _gray.rgb_to_gray(arr, out)
     return out
 
 
-def as_mask(mask: Any, *, name: str = "mask", shape: tuple[int, ...] | None = None) -> NDArray[np.bool_]:
+def as_mask(
+    mask: Any, *, name: str = "mask", shape: tuple[int, ...] | None = None
+) -> NDArray[np.bool_]:
     """Return a C-contiguous 2-D bool array (True = ink), or raise InvalidArgumentError."""
     arr = _pixels_of(mask)
     if not isinstance(arr, np.ndarray) or arr.dtype != np.bool_ or arr.ndim != 2:
-        desc = f"{arr.dtype} array of shape {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
+        desc = (
+            f"{arr.dtype} array of shape {arr.shape}"
+            if isinstance(arr, np.ndarray)
+            else type(arr).__name__
+        )
         raise InvalidArgumentError(f"{name} must be a 2-D bool array (True = ink), got {desc}")
     if arr.size == 0:
         raise InvalidImageError(f"{name} is empty (shape {arr.shape})")

@@ -22,12 +22,12 @@ from __future__ import annotations
 __all__ = [
     "CodeStoreError",
     "ComplianceError",
+    "ImageTooLargeError",
     "IndexFormatError",
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidCodeError",
     "InvalidImageError",
-    "ImageTooLargeError",
     "MetadataError",
     "MissingDependencyError",
     "OcrError",

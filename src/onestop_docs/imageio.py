@@ -179,7 +179,11 @@ def _source_name(src: Any) -> str:
         return os.fspath(src)
     if isinstance(src, (bytes, bytearray, memoryview)):
         return "<bytes>"
-    return getattr(src, "name", "<stream>") if isinstance(getattr(src, "name", None), str) else "<stream>"
+    return (
+        getattr(src, "name", "<stream>")
+        if isinstance(getattr(src, "name", None), str)
+        else "<stream>"
+    )
 
 
 def _open(src: Any, name: str, max_pixels: int) -> Image.Image:
@@ -230,11 +234,18 @@ def _open(src: Any, name: str, max_pixels: int) -> Image.Image:
     return im
 
 
-def _dpi_of(im: Image.Image) -> tuple[tuple[float, float] | None, tuple[float, float] | None, DpiStatus]:
+def _dpi_of(
+    im: Image.Image,
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None, DpiStatus]:
     raw = im.info.get("dpi")
     if im.format == "JPEG" and im.info.get("jfif_unit", 1) == 0:
         raw = None  # JFIF density is an aspect ratio only (unit 0): no resolution
-    if raw is None and im.format == "JPEG" and "jfif_density" in im.info and im.info.get("jfif_unit") == 2:
+    if (
+        raw is None
+        and im.format == "JPEG"
+        and "jfif_density" in im.info
+        and im.info.get("jfif_unit") == 2
+    ):
         d = im.info["jfif_density"]
         raw = (d[0] * 2.54, d[1] * 2.54)
     if raw is None:
@@ -246,8 +257,9 @@ def _dpi_of(im: Image.Image) -> tuple[tuple[float, float] | None, tuple[float, f
     reported = (dx, dy)
     if not (np.isfinite(dx) and np.isfinite(dy)) or dx <= 0 or dy <= 0:
         return None, reported, "absurd"
-    # Pillow reports inch-based values that were stored in cm with rounding error; snap.
-    dx, dy = round(dx, 2), round(dy, 2)
+    # PNG stores integer pixels per metre (1 ppm = 0.0254 dpi): 300 dpi reads back as 299.9994
+    # and 72 dpi as 72.009.  Snap values within that quantisation step to the whole dpi.
+    dx, dy = (float(round(v)) if abs(v - round(v)) < 0.03 else round(v, 2) for v in (dx, dy))
     if not (MIN_DPI <= dx <= MAX_DPI and MIN_DPI <= dy <= MAX_DPI):
         return None, reported, "absurd"
     return (dx, dy), reported, "ok"
@@ -260,10 +272,9 @@ def _to_array(im: Image.Image) -> tuple[NDArray[np.uint8], Mode]:
         return np.ascontiguousarray(arr), "1"
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         a = np.asarray(im)
-        if mode == "I":
-            # 32-bit integer grey: only 16-bit content is supported (TIFF/PNG 16-bit decode here).
-            if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
-                raise UnsupportedFormatError("32-bit integer samples outside 0..65535")
+        # 32-bit integer grey ("I"): only 16-bit content is supported (16-bit PNG decodes so).
+        if mode == "I" and a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+            raise UnsupportedFormatError("32-bit integer samples outside 0..65535")
         a = a.astype(np.uint32)
         arr = ((a * 255 + 32767) // 65535).astype(np.uint8)
         return np.ascontiguousarray(arr), "L"
@@ -280,7 +291,9 @@ def _to_array(im: Image.Image) -> tuple[NDArray[np.uint8], Mode]:
         alpha = rgba[:, :, 3:4]
         rgb = (rgba[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
         arr = rgb.astype(np.uint8)
-        if np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(arr[:, :, 1], arr[:, :, 2]):
+        if np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(
+            arr[:, :, 1], arr[:, :, 2]
+        ):
             return np.ascontiguousarray(arr[:, :, 0]), "L"
         return np.ascontiguousarray(arr), "RGB"
     if mode == "L":
@@ -372,9 +385,13 @@ def load_pages(
         try:
             assumed = (float(pair[0]), float(pair[1]))
         except (TypeError, ValueError, IndexError):
-            raise InvalidArgumentError(f"assume_dpi must be a number or a pair, got {assume_dpi!r}") from None
+            raise InvalidArgumentError(
+                f"assume_dpi must be a number or a pair, got {assume_dpi!r}"
+            ) from None
         if not all(MIN_DPI <= v <= MAX_DPI for v in assumed):
-            raise InvalidArgumentError(f"assume_dpi must lie in [{MIN_DPI}, {MAX_DPI}], got {assume_dpi!r}")
+            raise InvalidArgumentError(
+                f"assume_dpi must lie in [{MIN_DPI}, {MAX_DPI}], got {assume_dpi!r}"
+            )
     name = _source_name(src)
     return _iter_pages(src, name, max_pixels, assumed, start)
 
@@ -399,21 +416,40 @@ def _iter_pages(
                     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                     im.load()
                     dpi, reported, status = _dpi_of(im)
-                    frame = ImageOps.exif_transpose(im) if im.format in ("JPEG", "MPO", "WEBP", "PNG", "TIFF") else im
-                    if frame is None:  # pragma: no cover - exif_transpose(in_place=False) never returns None
+                    frame = (
+                        ImageOps.exif_transpose(im)
+                        if im.format in ("JPEG", "MPO", "WEBP", "PNG", "TIFF")
+                        else im
+                    )
+                    if (
+                        frame is None
+                    ):  # pragma: no cover - exif_transpose(in_place=False) never returns None
                         frame = im
                     arr, mode = _to_array(frame)
             except (ImageTooLargeError, UnsupportedFormatError) as exc:
                 if exc.page_index is None:
                     raise type(exc)(str(exc), source=name, page_index=i) from None
                 raise
-            except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-                raise InvalidImageError(f"cannot decode frame: {exc}", source=name, page_index=i) from None
+            except (
+                OSError,
+                ValueError,
+                SyntaxError,
+                EOFError,
+                Image.DecompressionBombError,
+            ) as exc:
+                raise InvalidImageError(
+                    f"cannot decode frame: {exc}", source=name, page_index=i
+                ) from None
             if dpi is None and assumed is not None:
                 dpi, status = assumed, "assumed"
             yield Page(
-                pixels=arr, mode=mode, dpi=dpi, source=name, index=i,
-                dpi_status=status, reported_dpi=reported,
+                pixels=arr,
+                mode=mode,
+                dpi=dpi,
+                source=name,
+                index=i,
+                dpi_status=status,
+                reported_dpi=reported,
             )
     finally:
         im.close()
@@ -435,8 +471,15 @@ def load_page(src: str | os.PathLike[str] | bytes, index: int = 0, **kwargs: Any
     raise InvalidArgumentError(f"page index {index} is out of range for {_source_name(src)!r}")
 
 
-_EXT_FORMAT = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG", ".jpeg": "JPEG",
-               ".bmp": "BMP", ".webp": "WEBP"}
+_EXT_FORMAT = {
+    ".png": "PNG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
+}
 
 
 def save_page(

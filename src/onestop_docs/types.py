@@ -43,8 +43,12 @@ class Box:
 
     def contains(self, other: Box) -> bool:
         """True when ``other`` lies inside this box."""
-        return (self.x0 <= other.x0 and self.y0 <= other.y0
-                and other.x1 <= self.x1 and other.y1 <= self.y1)
+        return (
+            self.x0 <= other.x0
+            and self.y0 <= other.y0
+            and other.x1 <= self.x1
+            and other.y1 <= self.y1
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,371 @@
+"""Page input/output: every format, streaming, EXIF, alpha, palette, bit depths, dpi, bad files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from onestop_docs import errors
+from onestop_docs.imageio import Page, count_pages, load_page, load_pages, save_page, to_gray
+
+
+def _encode(im: Image.Image, fmt: str, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _rng_rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# --- formats -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "BMP", "WEBP"])
+def test_lossless_formats_round_trip_rgb_and_gray(fmt: str) -> None:
+    rgb = _rng_rgb(37, 53)
+    kw = {"lossless": True} if fmt == "WEBP" else {}
+    data = _encode(Image.fromarray(rgb, "RGB"), fmt, dpi=(300, 300), **kw)
+    (page,) = list(load_pages(data))
+    assert page.mode == "RGB" and page.pixels.flags.c_contiguous
+    np.testing.assert_array_equal(page.pixels, rgb)
+    gray = rgb[:, :, 1].copy()
+    (gpage,) = list(load_pages(_encode(Image.fromarray(gray, "L"), fmt, **kw)))
+    if fmt == "WEBP":  # WebP has no grey mode: it decodes as RGB with equal channels
+        assert gpage.mode == "RGB"
+        np.testing.assert_array_equal(gpage.pixels, np.stack([gray] * 3, axis=2))
+    else:
+        assert gpage.mode == "L"
+        np.testing.assert_array_equal(gpage.pixels, gray)
+
+
+def test_jpeg_decodes_close_to_source_with_dpi() -> None:
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[:, 32:] = (200, 40, 40)
+    page = load_page(_encode(Image.fromarray(rgb), "JPEG", quality=95, dpi=(200, 200)))
+    assert page.mode == "RGB" and page.dpi == (200.0, 200.0) and page.dpi_status == "ok"
+    assert np.abs(page.pixels.astype(int) - rgb).mean() < 3
+
+
+def test_multipage_tiff_every_frame_in_order(tmp_path: Path) -> None:
+    frames = [Image.fromarray(np.full((20, 30), v, np.uint8)) for v in (10, 120, 250)]
+    path = tmp_path / "dossier.tif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], dpi=(300, 300))
+    pages = list(load_pages(path))
+    assert [p.index for p in pages] == [0, 1, 2]
+    assert [int(p.pixels[0, 0]) for p in pages] == [10, 120, 250]
+    assert all(p.source == str(path) for p in pages)
+    assert count_pages(path) == 3
+    assert int(load_page(path, 2).pixels[5, 5]) == 250
+    with pytest.raises(errors.InvalidArgumentError):
+        load_page(path, 3)
+
+
+def test_bitonal_g4_tiff_expands_to_0_255() -> None:
+    bits = np.random.default_rng(1).random((40, 70)) < 0.3
+    im = Image.fromarray(np.where(bits, 0, 255).astype(np.uint8)).convert("1")
+    page = load_page(_encode(im, "TIFF", compression="group4", dpi=(300, 300)))
+    assert page.mode == "1"
+    np.testing.assert_array_equal(page.pixels, np.where(bits, 0, 255))
+
+
+def test_palette_image_is_expanded_like_pillow() -> None:
+    im = Image.fromarray(_rng_rgb(30, 30)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    page = load_page(_encode(im, "PNG"))
+    np.testing.assert_array_equal(page.pixels, np.asarray(im.convert("RGB")))
+
+
+def test_alpha_is_composited_on_white() -> None:
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0] = 200  # red channel
+    rgba[0, :, 3] = 0  # transparent row -> white
+    rgba[1, :, 3] = 255  # opaque row -> the colour
+    rgba[2, :, 3] = 128  # half
+    rgba[3, :, 3] = 64
+    page = load_page(_encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    px = page.pixels.astype(float)
+    a = rgba[..., 3:4] / 255.0
+    expected = rgba[..., :3] * a + 255 * (1 - a)  # independent float reference
+    assert np.abs(px - expected).max() <= 0.5 + 1e-9
+    np.testing.assert_array_equal(page.pixels[0], 255)
+
+
+def test_16_bit_is_rounded_to_8_bit() -> None:
+    v16 = np.random.default_rng(2).integers(0, 65536, (9, 11), dtype=np.uint16)
+    data = _encode(Image.fromarray(v16), "PNG")
+    page = load_page(data)
+    assert page.mode == "L"
+    np.testing.assert_array_equal(page.pixels, np.round(v16 / 257.0).astype(np.uint8))
+
+
+@pytest.mark.parametrize(("orientation", "k"), [(3, 2), (6, -1), (8, 1)])
+def test_exif_orientation_is_applied(orientation: int, k: int) -> None:
+    raw = _rng_rgb(12, 20, seed=orientation)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    page = load_page(_encode(Image.fromarray(raw), "PNG", exif=exif))
+    np.testing.assert_array_equal(page.pixels, np.rot90(raw, k=k))
+
+
+# --- dpi -----------------------------------------------------------------------------------
+
+
+def test_missing_dpi_is_reported_not_guessed() -> None:
+    data = _encode(Image.new("L", (10, 10), 255), "PNG")
+    page = load_page(data)
+    assert page.dpi is None and page.dpi_status == "missing"
+    assumed = load_page(data, assume_dpi=300)
+    assert assumed.dpi == (300.0, 300.0) and assumed.dpi_status == "assumed"
+
+
+def test_absurd_dpi_is_reported() -> None:
+    page = load_page(_encode(Image.new("L", (10, 10), 255), "PNG", dpi=(1, 1)))
+    assert page.dpi is None and page.dpi_status == "absurd"
+    assert page.reported_dpi is not None and round(page.reported_dpi[0]) == 1
+
+
+def test_jpeg_aspect_only_density_is_missing() -> None:
+    data = _encode(Image.new("RGB", (8, 8)), "JPEG")  # Pillow writes JFIF unit 0, density 1:1
+    page = load_page(data)
+    assert page.dpi is None and page.dpi_status == "missing"
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def test_zero_byte_file(tmp_path: Path) -> None:
+    p = tmp_path / "empty.png"
+    p.write_bytes(b"")
+    with pytest.raises(errors.InvalidImageError, match=r"empty\.png"):
+        list(load_pages(p))
+    with pytest.raises(errors.InvalidImageError):
+        list(load_pages(b""))
+
+
+def test_text_file_renamed_png(tmp_path: Path) -> None:
+    p = tmp_path / "notes.png"
+    p.write_text("Đây không phải là ảnh\n", encoding="utf-8")
+    with pytest.raises(errors.InvalidImageError, match=r"notes\.png"):
+        list(load_pages(p))
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    data = _encode(Image.fromarray(_rng_rgb(200, 200)), "PNG")
+    p = tmp_path / "cut.png"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(errors.InvalidImageError) as info:
+        list(load_pages(p))
+    assert type(info.value) is errors.InvalidImageError
+    assert info.value.source == str(p)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(errors.InvalidImageError):
+        list(load_pages(tmp_path / "nope.tif"))
+
+
+def test_unsupported_format_gif() -> None:
+    with pytest.raises(errors.UnsupportedFormatError):
+        list(load_pages(_encode(Image.new("P", (4, 4)), "GIF")))
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
+    with pytest.raises(errors.ImageTooLargeError):
+        list(load_pages(_png_header_only(100_000, 100_000)))  # 10 Gpx claimed
+    with pytest.raises(errors.ImageTooLargeError):
+        list(load_pages(_png_header_only(12_000, 12_000)))  # 144 Mpx > default limit
+    small = _encode(Image.new("L", (100, 100)), "PNG")
+    with pytest.raises(errors.ImageTooLargeError):
+        list(load_pages(small, max_pixels=9_999))
+    assert load_page(small, max_pixels=10_000).width == 100
+
+
+def test_bad_arguments() -> None:
+    data = _encode(Image.new("L", (4, 4)), "PNG")
+    for kw in ({"max_pixels": 0}, {"start": -1}, {"assume_dpi": 1}, {"assume_dpi": "x"}):
+        with pytest.raises(errors.InvalidArgumentError):
+            list(load_pages(data, **kw))  # type: ignore[arg-type]
+    with pytest.raises(errors.InvalidArgumentError):
+        list(load_pages(12345))  # type: ignore[arg-type]
+
+
+def test_page_validates_its_fields() -> None:
+    with pytest.raises(errors.InvalidArgumentError):
+        Page(np.zeros((4, 4), np.float32))
+    with pytest.raises(errors.InvalidArgumentError):
+        Page(np.zeros((4, 4), np.uint8), mode="RGB")
+    with pytest.raises(errors.InvalidArgumentError):
+        Page(np.zeros((4, 4), np.uint8), dpi=(0.0, 300.0))
+    with pytest.raises(errors.InvalidImageError):
+        Page(np.zeros((0, 4), np.uint8))
+    p = Page(np.zeros((4, 6), np.uint8), dpi=(254.0, 254.0))
+    assert p.size_mm() == pytest.approx((0.6, 0.4))
+
+
+# --- streaming -----------------------------------------------------------------------------
+
+_STREAM_SCRIPT = r"""
+import resource, sys
+from onestop_docs.imageio import load_pages
+path, mode = sys.argv[1], sys.argv[2]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if mode == "first":
+    last = next(iter(load_pages(path))).index
+else:
+    for page in load_pages(path, start=0 if mode == "all" else 299):
+        last = page.index
+        checksum = int(page.pixels[::97, ::89].sum())
+print(last, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
+"""
+
+
+@pytest.mark.slow
+def test_300_page_tiff_streams_one_page_at_a_time(tmp_path: Path) -> None:
+    h, w = 1200, 1000  # 1.2 MB per decoded page; 360 MB if all were held
+    rng = np.random.default_rng(3)
+    base = np.full((h, w), 255, np.uint8)
+    base[rng.random((h, w)) < 0.02] = 0
+    frames = [Image.fromarray(np.roll(base, i, axis=0)) for i in range(300)]
+    path = tmp_path / "big.tif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], compression="tiff_lzw")
+    del frames
+    grew = {}
+    for mode in ("first", "all", "last"):
+        out = subprocess.run(
+            [sys.executable, "-c", _STREAM_SCRIPT, str(path), mode],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        last, grew[mode] = (int(v) for v in out.stdout.split())
+        assert last == (0 if mode == "first" else 299)
+    # Peak memory of reading all 300 pages, or jumping to page 300, is that of reading one
+    # page (decoder set-up included) plus at most ~3 pages of slack, not 360 MB.
+    assert grew["all"] - grew["first"] < 3_600, grew
+    assert grew["last"] - grew["first"] < 3_600, grew
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["png", "tiff", "jpeg", "bmp", "webp"])
+def test_save_page_keeps_dpi(tmp_path: Path, fmt: str) -> None:
+    page = Page(_rng_rgb(16, 24), mode="RGB", dpi=(300.0, 300.0))
+    path = tmp_path / f"p.{fmt}"
+    save_page(page, path)
+    back = load_page(path)
+    if fmt == "webp":
+        assert back.dpi is None  # WebP has no resolution field: reported, not invented
+    else:
+        assert back.dpi == (300.0, 300.0)
+    assert (back.width, back.height) == (24, 16)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_save_page_bitonal_g4(tmp_path: Path) -> None:
+    arr = np.where(np.random.default_rng(4).random((30, 30)) < 0.5, 0, 255).astype(np.uint8)
+    save_page(arr, tmp_path / "b.tif", bitonal=True, dpi=(300, 300))
+    with Image.open(tmp_path / "b.tif") as im:
+        assert im.info.get("compression") == "group4"
+    np.testing.assert_array_equal(load_page(tmp_path / "b.tif").pixels, arr)
+
+
+def test_save_page_bad_arguments(tmp_path: Path) -> None:
+    arr = np.zeros((4, 4), np.uint8)
+    with pytest.raises(errors.InvalidArgumentError):
+        save_page(arr, tmp_path / "x.gif")
+    with pytest.raises(errors.InvalidArgumentError):
+        save_page(arr, tmp_path / "x.jpg", jpeg_quality=0)
+    with pytest.raises(errors.InvalidArgumentError):
+        save_page(arr, tmp_path / "x.jpg", bitonal=True)
+    assert not list(tmp_path.iterdir())
+
+
+_modes = st.sampled_from(["L", "RGB", "1"])
+_formats = st.sampled_from(["png", "tiff", "bmp", "webp"])
+
+
+@given(
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    mode=_modes,
+    fmt=_formats,
+    dpi=st.integers(72, 1200),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_save_load_round_trip(
+    h: int, w: int, mode: str, fmt: str, dpi: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    if mode == "RGB":
+        px = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    elif mode == "L":
+        px = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    else:
+        px = np.where(rng.random((h, w)) < 0.5, 0, 255).astype(np.uint8)
+    page = Page(px, mode="RGB" if mode == "RGB" else "L", dpi=(float(dpi), float(dpi)))
+    buf = io.BytesIO()
+    save_page(page, buf, format=fmt, bitonal=(mode == "1" and fmt != "webp"))
+    (back,) = list(load_pages(buf.getvalue()))
+    if fmt == "webp" and px.ndim == 2:  # no grey mode in WebP
+        px = np.stack([px] * 3, axis=2)
+    np.testing.assert_array_equal(back.pixels, px)
+    if fmt != "webp":
+        assert back.dpi is not None and back.dpi == pytest.approx((dpi, dpi), abs=0.01)
+
+
+# --- gray conversion -------------------------------------------------------------------------
+
+
+@given(h=st.integers(1, 30), w=st.integers(1, 30), seed=st.integers(0, 2**32 - 1))
+def test_to_gray_equals_pillow_convert_L(h: int, w: int, seed: int) -> None:
+    rgb = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(to_gray(rgb), np.asarray(Image.fromarray(rgb).convert("L")))
+
+
+def test_to_gray_rejects_bad_input() -> None:
+    with pytest.raises(errors.InvalidArgumentError):
+        to_gray(np.zeros((4, 4), np.float64))
+    with pytest.raises(errors.InvalidArgumentError):
+        to_gray(np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(errors.InvalidImageError):
+        to_gray(np.zeros((0, 3, 3), np.uint8))
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert to_gray(gray) is gray
+    view = np.zeros((10, 10, 3), np.uint8)[::2, ::3]
+    assert to_gray(view).shape == (5, 4)
+
+
+def test_histogram_kernel_matches_bincount() -> None:
+    from onestop_docs._native import gray as k
+
+    img = np.random.default_rng(5).integers(0, 256, (33, 47), dtype=np.uint8)
+    hist = np.zeros(256, np.int64)
+    k.histogram(img, hist)
+    np.testing.assert_array_equal(hist, np.bincount(img.ravel(), minlength=256))
