@@ -34,7 +34,7 @@ demo: build
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
-	$(VENV)/bin/cython-lint --max-line-length 100 src/_native
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint --max-line-length 100 src/_native/*.pyx src/_native/*.pxd
 
 typecheck: install
 	$(VENV)/bin/mypy
