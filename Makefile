@@ -34,7 +34,7 @@ demo: build
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint --max-line-length 100 src/_native/*.pyx src/_native/*.pxd
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint --max-line-length 100 $(wildcard src/_native/*.pyx src/_native/*.pxd)
 
 typecheck: install
 	$(VENV)/bin/mypy
