@@ -1,0 +1,682 @@
+"""Searchable PDF/A records of scanned pages: page images at true size plus an invisible OCR layer.
+
+:func:`build_pdf` turns :class:`~onestop_docs.imageio.Page` objects (and, optionally, one
+:class:`~onestop_docs.types.OcrResult` per page) into the digitized copy that NĐ 30/2020/NĐ-CP
+Phụ lục I Phần II mục I asks for: PDF ≥ 1.4, colour kept, the scan's own resolution, 100 % scale.
+The file is written with pikepdf (qpdf); nothing here serialises PDF syntax by hand except the
+page content streams.
+
+Conventions (see ``docs/records.md``):
+
+* **Size**: a page of ``W x H`` pixels at ``(dx, dy)`` dpi becomes a ``W*72/dx x H*72/dy`` pt
+  page and the image fills it exactly, so A4 at 300 dpi (2480 x 3508 px) → 595.2 x 841.9 pt
+  = 210 x 297 mm, and ``pdfimages -list`` reports 300 dpi.  Pages without a dpi are refused.
+* **Compression**: colour (``"RGB"``) and grey (``"L"``) pages are JPEG (DCTDecode) at
+  ``jpeg_quality`` (default 85, 4:2:0 chroma subsampling for colour: the point where text edges
+  show no visible ringing at 200–300 dpi while A4 colour stays near 1 MB); bitonal pages
+  (``mode="1"``) are stored losslessly, 1 bit per pixel, Flate.
+* **Text layer**: every OCR word is drawn in text render mode 3 (invisible) with a generated
+  *glyphless* TrueType font (one empty glyph, the technique of Tesseract's ``pdf.ttf``): each
+  character is coded as its UTF-16 code unit (Identity-H), a ToUnicode CMap maps the code back
+  to the same code point, and horizontal scaling (``Tz``) stretches each word over its box.
+  So copy/paste and ``pdftotext`` give back the NFC text, in line order, and selection
+  rectangles match the word boxes.  No font file is shipped or read at run time.
+* **PDF/A-2b** (default ``profile="pdfa-2b"``): XMP metadata (title, dossier code, document
+  code, result/component code, agency, creator tool, dates, ``pdfaid``) with a PDF/A extension
+  schema for the ``onestop:`` properties, the same title/dates in the Info dictionary, an
+  output intent with Pillow's built-in sRGB ICC profile, the font embedded, no encryption, a
+  file identifier.  Signatures appended later as incremental updates (``onestop_docs.signing``)
+  keep the original bytes.  ``profile="pdf"`` writes the same file without the PDF/A claim.
+
+Examples
+--------
+>>> import numpy as np
+>>> from onestop_docs.imageio import Page
+>>> from onestop_docs.pdf import build_pdf
+>>> page = Page(np.full((297, 210, 3), 250, np.uint8), mode="RGB", dpi=(25.4 * 4, 25.4 * 4))
+>>> data = build_pdf([page])
+>>> data[:8]
+b'%PDF-1.7'
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from ._deps import require_module
+from ._fileutil import atomic_write_bytes
+from .errors import InvalidArgumentError
+from .imageio import Page
+from .metadata import RecordMetadata
+from .types import OcrResult
+
+if TYPE_CHECKING:
+    import pikepdf
+
+__all__ = [
+    "DEFAULT_JPEG_QUALITY",
+    "XMP_NAMESPACE",
+    "PageImageInfo",
+    "build_pdf",
+    "glyphless_font",
+    "srgb_icc_profile",
+]
+
+#: JPEG quality for colour and grey pages (see the module docstring for why 85).
+DEFAULT_JPEG_QUALITY = 85
+#: Namespace of the record properties in the XMP packet (prefix ``onestop``).
+XMP_NAMESPACE = "urn:onestop-docs:xmp:1/"
+
+Profile = Literal["pdfa-2b", "pdf"]
+_PROFILES = ("pdfa-2b", "pdf")
+
+_FONT_NAME = "GlyphLessFont"
+_UNITS_PER_EM = 1000
+_ADVANCE = 500  # every glyph is half an em wide; Tz stretches words to their boxes
+_FONT_DATE = 3850070400  # 2026-01-01T00:00:00 in seconds since 1904 (TrueType epoch)
+
+
+# ----------------------------------------------------------------------------- resources
+
+
+def _table_checksum(data: bytes) -> int:
+    padded = data + b"\0" * (-len(data) % 4)
+    return int(sum(struct.unpack(f">{len(padded) // 4}I", padded))) & 0xFFFFFFFF
+
+
+# fmt: off
+def _build_glyphless_font() -> bytes:
+    """A valid TrueType font with two empty glyphs (.notdef and glyph 1), both 500 units wide."""
+    n_glyphs = 2
+    head = struct.pack(
+        ">IIIIHHqqhhhhHHhhh",
+        0x00010000, 0x00010000, 0, 0x5F0F3CF5, 0x000B, _UNITS_PER_EM,
+        _FONT_DATE, _FONT_DATE,  # created, modified: fixed, so output is reproducible
+        0, 0, _ADVANCE, _UNITS_PER_EM,  # xMin yMin xMax yMax
+        0, 3, 2, 0, 0,  # macStyle lowestRecPPEM fontDirectionHint indexToLocFormat glyphDataFormat
+    )
+    hhea = struct.pack(
+        ">IhhhHhhhhhhhhhhhH",
+        0x00010000, _UNITS_PER_EM, 0, 0, _ADVANCE, 0, 0, _ADVANCE,
+        1, 0, 0, 0, 0, 0, 0, 0, n_glyphs,
+    )
+    maxp = struct.pack(">IHHHHHHHHHHHHHH", 0x00010000, n_glyphs, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0)
+    hmtx = struct.pack(">HhHh", _ADVANCE, 0, _ADVANCE, 0)
+    loca = struct.pack(">HHH", 0, 0, 0)  # both glyphs empty
+    glyf = b""
+    # cmap: one (3,1) format-4 subtable mapping U+0020 to glyph 1, plus the 0xFFFF terminator.
+    seg_count = 2
+    fmt4 = struct.pack(
+        ">HHHHHHH" "HH" "H" "HH" "hh" "HH",
+        4, 16 + 8 * seg_count, 0, seg_count * 2, 4, 1, 0,
+        0x0020, 0xFFFF,  # endCode
+        0,  # reservedPad
+        0x0020, 0xFFFF,  # startCode
+        1 - 0x20, 1,  # idDelta
+        0, 0,  # idRangeOffset
+    )
+    cmap = struct.pack(">HHHHI", 0, 1, 3, 1, 12) + fmt4
+    names = {1: _FONT_NAME, 2: "Regular", 3: f"onestop_docs:{_FONT_NAME}", 4: _FONT_NAME,
+             5: "Version 1.0", 6: _FONT_NAME}
+    records, strings = b"", b""
+    for name_id, value in names.items():
+        raw = value.encode("utf-16-be")
+        records += struct.pack(">HHHHHH", 3, 1, 0x0409, name_id, len(raw), len(strings))
+        strings += raw
+    name = struct.pack(">HHH", 0, len(names), 6 + 12 * len(names)) + records + strings
+    post = struct.pack(">IIhhIIIII", 0x00030000, 0, -100, 50, 1, 0, 0, 0, 0)
+    os2 = struct.pack(
+        ">HhHHHhhhhhhhhhhh10sIIII4sHHHhhhHHII",
+        3, _ADVANCE, 400, 5, 0,  # version xAvgCharWidth weight width fsType=0 (installable)
+        650, 700, 0, 140, 650, 700, 0, 480, 50, 250, 0,  # sub/superscript, strikeout, family
+        b"\0" * 10, 0, 0, 0, 0, b"ONES",
+        0x0040, 0x0020, 0xFFFF,  # fsSelection REGULAR, first/last char index
+        _UNITS_PER_EM, 0, 0, _UNITS_PER_EM, 0,  # typo ascender/descender/gap, win ascent/descent
+        1, 0,  # code page ranges (Latin 1)
+    ) + struct.pack(">hhHHH", 500, 700, 0, 0x20, 1)  # version 2+ fields
+    tables = {"OS/2": os2, "cmap": cmap, "glyf": glyf, "head": head, "hhea": hhea,
+              "hmtx": hmtx, "loca": loca, "maxp": maxp, "name": name, "post": post}
+    num = len(tables)
+    entry_selector = num.bit_length() - 1
+    search_range = 16 * (1 << entry_selector)
+    out = struct.pack(">IHHHH", 0x00010000, num, search_range, entry_selector, num * 16 - search_range)
+    offset = 12 + 16 * num
+    directory, body = b"", b""
+    for tag in sorted(tables):
+        data = tables[tag]
+        directory += struct.pack(">4sIII", tag.encode("ascii"), _table_checksum(data),
+                                 offset + len(body), len(data))
+        body += data + b"\0" * (-len(data) % 4)
+    font = bytearray(out + directory + body)
+    adjust = (0xB1B0AFBA - _table_checksum(bytes(font))) & 0xFFFFFFFF
+    head_offset = 12 + 16 * num + sum(
+        len(tables[t]) + (-len(tables[t]) % 4) for t in sorted(tables) if t < "head")
+    font[head_offset + 8: head_offset + 12] = struct.pack(">I", adjust)
+    return bytes(font)
+# fmt: on
+
+
+_resource_lock = threading.Lock()
+_resources: dict[str, bytes] = {}
+
+
+def glyphless_font() -> bytes:
+    """The TrueType program embedded for the invisible text layer (generated, ~700 bytes).
+
+    Examples
+    --------
+    >>> glyphless_font()[:4]
+    b'\\x00\\x01\\x00\\x00'
+    """
+    with _resource_lock:
+        if "font" not in _resources:
+            _resources["font"] = _build_glyphless_font()
+        return _resources["font"]
+
+
+def srgb_icc_profile() -> bytes:
+    """Pillow's built-in sRGB ICC profile (LittleCMS), used as the PDF/A output intent.
+
+    Examples
+    --------
+    >>> srgb_icc_profile()[36:40]
+    b'acsp'
+    """
+    with _resource_lock:
+        if "icc" not in _resources:
+            from PIL import ImageCms
+
+            profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            _resources["icc"] = profile.tobytes()
+        return _resources["icc"]
+
+
+def _to_unicode_cmap() -> bytes:
+    # One bfrange per high byte so no range crosses a first-byte boundary (PDF 32000 9.10.3);
+    # the surrogate block has no characters of its own and is left out.
+    ranges = [
+        f"<{hi:02X}00> <{hi:02X}FF> <{hi:02X}00>" for hi in range(256) if not 0xD8 <= hi <= 0xDF
+    ]
+    body = []
+    for i in range(0, len(ranges), 100):
+        chunk = ranges[i : i + 100]
+        body.append(f"{len(chunk)} beginbfrange\n" + "\n".join(chunk) + "\nendbfrange")
+    return (
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+        "/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+        "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+        + "\n".join(body)
+        + "\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n"
+    ).encode("ascii")
+
+
+# ----------------------------------------------------------------------------- page images
+
+
+@dataclass(frozen=True)
+class PageImageInfo:
+    """How one page was embedded: pixel size, dpi, page size in pt, filter and colour space."""
+
+    width_px: int
+    height_px: int
+    dpi: tuple[float, float]
+    width_pt: float
+    height_pt: float
+    filter: str
+    colorspace: str
+    nbytes: int
+
+
+def _encode_page(page: Page, index: int, quality: int) -> tuple[bytes, str, str, int]:
+    if not isinstance(page, Page):
+        raise InvalidArgumentError(
+            f"page {index}: expected onestop_docs.imageio.Page, got {type(page).__name__}"
+        )
+    if page.dpi is None:
+        raise InvalidArgumentError(
+            f"page {index} ({page.source}): resolution unknown (dpi_status={page.dpi_status!r}); "
+            "the PDF page size comes from the dpi, pass assume_dpi= to load_pages"
+        )
+    if page.mode == "1":
+        bits = np.packbits(page.pixels > 127, axis=1)  # 1 = white in DeviceGray 1-bit
+        import zlib
+
+        return zlib.compress(bits.tobytes(), 6), "/FlateDecode", "/DeviceGray", 1
+    im = Image.fromarray(page.pixels, "RGB" if page.mode == "RGB" else "L")
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=quality, subsampling="4:2:0", optimize=False)
+    return buf.getvalue(), "/DCTDecode", "/DeviceRGB" if page.mode == "RGB" else "/DeviceGray", 8
+
+
+def _fmt(v: float) -> str:
+    s = f"{v:.4f}".rstrip("0").rstrip(".")
+    return s if s not in ("", "-0") else "0"
+
+
+def _text_ops(ocr: OcrResult, page: Page, index: int) -> bytes:
+    if not isinstance(ocr, OcrResult):
+        raise InvalidArgumentError(
+            f"text[{index}]: expected OcrResult or None, got {type(ocr).__name__}"
+        )
+    if ocr.width <= 0 or ocr.height <= 0:
+        raise InvalidArgumentError(
+            f"text[{index}]: OcrResult has an empty frame {ocr.width}x{ocr.height}"
+        )
+    assert page.dpi is not None
+    # OCR may have run on a resampled copy: map its frame onto the page.
+    sx = page.width / ocr.width * 72.0 / page.dpi[0]
+    sy = page.height / ocr.height * 72.0 / page.dpi[1]
+    page_h = page.height * 72.0 / page.dpi[1]
+    ops: list[str] = []
+    for line in ocr.lines:
+        words = [w for w in line.words if w.box.width > 0 and w.box.height > 0]
+        if not words:
+            continue
+        size = max(1.0, line.box.height * sy)
+        baseline = page_h - line.box.y1 * sy
+        ops.append(f"/F1 {_fmt(size)} Tf")
+        for k, word in enumerate(words):
+            text = "".join(
+                c if ord(c) <= 0xFFFF and unicodedata.category(c)[0] != "C" else "\ufffd"
+                for c in unicodedata.normalize("NFC", word.text)
+            )
+            if not text.strip():
+                continue
+            target = word.box.width * sx
+            if k + 1 < len(words):
+                gap = (words[k + 1].box.x0 - word.box.x0) * sx
+                if gap > target:  # the trailing space makes pdftotext see the word break
+                    text += " "
+                    target = gap
+            natural = len(text) * size * _ADVANCE / _UNITS_PER_EM
+            scale = 100.0 * target / natural
+            ops.append(
+                f"1 0 0 1 {_fmt(word.box.x0 * sx)} {_fmt(baseline)} Tm {_fmt(scale)} Tz "
+                f"<{text.encode('utf-16-be').hex().upper()}> Tj"
+            )
+    if not ops:
+        return b""
+    return ("BT\n3 Tr\n" + "\n".join(ops) + "\nET\n").encode("ascii")
+
+
+# ----------------------------------------------------------------------------- metadata
+
+
+def _pdf_date(t: datetime) -> str:
+    off = t.utcoffset()
+    assert off is not None
+    minutes = int(off.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return t.strftime("D:%Y%m%d%H%M%S") + f"{sign}{minutes // 60:02d}'{minutes % 60:02d}'"
+
+
+_XMP_PROPS = (
+    ("DossierCode", "Mã số hồ sơ (dossier code)"),
+    ("DocumentCode", "Số, ký hiệu văn bản (document number/notation)"),
+    ("ResultCode", "Mã kết quả số hóa / kết quả TTHC"),
+    ("ComponentCode", "Mã thành phần hồ sơ"),
+    ("ProcedureCode", "Mã thủ tục hành chính"),
+    ("AgencyId", "Mã định danh cơ quan ban hành"),
+    ("AgencyName", "Tên cơ quan ban hành"),
+    ("IssuedDate", "Ngày ban hành (ISO 8601)"),
+    ("PageCount", "Số trang vật lý (physical page count)"),
+)
+
+
+def _xmp(
+    meta: RecordMetadata | None, title: str, created: datetime, tool: str, n_pages: int, pdfa: bool
+) -> bytes:
+    et = require_module("lxml.etree", "pdf")
+    rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    ns = {
+        "x": "adobe:ns:meta/",
+        "rdf": rdf,
+        "dc": "http://purl.org/dc/elements/1.1/",
+        "xmp": "http://ns.adobe.com/xap/1.0/",
+        "pdf": "http://ns.adobe.com/pdf/1.3/",
+        "pdfaid": "http://www.aiim.org/pdfa/ns/id/",
+        "onestop": XMP_NAMESPACE,
+        "pdfaExtension": "http://www.aiim.org/pdfa/ns/extension/",
+        "pdfaSchema": "http://www.aiim.org/pdfa/ns/schema#",
+        "pdfaProperty": "http://www.aiim.org/pdfa/ns/property#",
+    }
+
+    def q(tag: str) -> str:
+        prefix, local = tag.split(":")
+        return "{" + ns[prefix] + "}" + local
+
+    root = et.Element(q("x:xmpmeta"), nsmap={"x": ns["x"]})
+    rdf_el = et.SubElement(root, q("rdf:RDF"), nsmap={"rdf": rdf})
+    desc = et.SubElement(
+        rdf_el, q("rdf:Description"), nsmap={k: v for k, v in ns.items() if k not in ("x", "rdf")}
+    )
+    desc.set(q("rdf:about"), "")
+
+    def simple(tag: str, value: str) -> None:
+        et.SubElement(desc, q(tag)).text = value
+
+    def alt(tag: str, value: str) -> None:
+        li = et.SubElement(et.SubElement(et.SubElement(desc, q(tag)), q("rdf:Alt")), q("rdf:li"))
+        li.set("{http://www.w3.org/XML/1998/namespace}lang", "x-default")
+        li.text = value
+
+    simple("dc:format", "application/pdf")
+    alt("dc:title", title)
+    if meta is not None and meta.subject:
+        alt("dc:description", meta.subject)
+    lang = meta.language if meta is not None else "vi"
+    et.SubElement(
+        et.SubElement(et.SubElement(desc, q("dc:language")), q("rdf:Bag")), q("rdf:li")
+    ).text = lang
+    stamp = created.isoformat()
+    simple("xmp:CreateDate", stamp)
+    simple("xmp:ModifyDate", stamp)
+    simple("xmp:MetadataDate", stamp)
+    simple("xmp:CreatorTool", tool)
+    # No pdf:Producer and no Info /Producer: when pyHanko signs it appends its name to the
+    # Info entry but replaces the XMP one, which would break the Info/XMP equality of PDF/A.
+    if pdfa:
+        simple("pdfaid:part", "2")
+        simple("pdfaid:conformance", "B")
+    values: dict[str, str | None] = {"PageCount": str(n_pages)}
+    if meta is not None:
+        values.update(
+            {
+                "DossierCode": meta.dossier_code,
+                "DocumentCode": meta.document_code,
+                "ResultCode": meta.result_code,
+                "ComponentCode": meta.component_code,
+                "ProcedureCode": meta.procedure_code,
+                "AgencyId": meta.organ_id,
+                "AgencyName": meta.organ_name,
+                "IssuedDate": meta.issued_date.isoformat() if meta.issued_date else None,
+                "PageCount": str(meta.page_amount if meta.page_amount else n_pages),
+            }
+        )
+    for prop, _ in _XMP_PROPS:
+        value = values.get(prop)
+        if value is not None:
+            simple(f"onestop:{prop}", value)
+    if pdfa:  # PDF/A-2 6.6.2.3: custom properties must be described by an extension schema
+        schemas = et.SubElement(et.SubElement(desc, q("pdfaExtension:schemas")), q("rdf:Bag"))
+        li = et.SubElement(schemas, q("rdf:li"))
+        li.set(q("rdf:parseType"), "Resource")
+        et.SubElement(li, q("pdfaSchema:schema")).text = "onestop_docs digitized record"
+        et.SubElement(li, q("pdfaSchema:namespaceURI")).text = XMP_NAMESPACE
+        et.SubElement(li, q("pdfaSchema:prefix")).text = "onestop"
+        seq = et.SubElement(et.SubElement(li, q("pdfaSchema:property")), q("rdf:Seq"))
+        for prop, description in _XMP_PROPS:
+            pli = et.SubElement(seq, q("rdf:li"))
+            pli.set(q("rdf:parseType"), "Resource")
+            et.SubElement(pli, q("pdfaProperty:name")).text = prop
+            et.SubElement(pli, q("pdfaProperty:valueType")).text = "Text"
+            et.SubElement(pli, q("pdfaProperty:category")).text = "external"
+            et.SubElement(pli, q("pdfaProperty:description")).text = description
+    body: bytes = et.tostring(root, encoding="UTF-8")
+    return (
+        b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        + body
+        + b"\n"
+        + b" " * 2048
+        + b'\n<?xpacket end="w"?>'
+    )
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def build_pdf(
+    pages: Iterable[Page],
+    *,
+    output: str | os.PathLike[str] | None = None,
+    text: Sequence[OcrResult | None] | None = None,
+    metadata: RecordMetadata | None = None,
+    profile: Profile = "pdfa-2b",
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY,
+    title: str | None = None,
+    created: datetime | None = None,
+    workers: int | None = None,
+) -> bytes | None:
+    """Write scanned pages as one searchable PDF (PDF/A-2b by default).
+
+    Parameters
+    ----------
+    pages : iterable of Page
+        Physical pages in order; each must carry a dpi (``Page.dpi``).  Colour pages stay
+        colour.
+    output : path, optional
+        Write the file there atomically and return None; without it the PDF bytes are returned.
+    text : sequence of OcrResult or None, optional
+        One entry per page (``None`` for a page without text).  Word boxes are in the pixel
+        frame ``OcrResult.width x OcrResult.height``, scaled onto the page if that differs.
+    metadata : RecordMetadata, optional
+        Record facts copied into the XMP packet (never ``owner_id``, which is personal data).
+    profile : {"pdfa-2b", "pdf"}
+        ``"pdfa-2b"`` claims PDF/A-2b in XMP; ``"pdf"`` writes the same content without it.
+    jpeg_quality : int
+        1..95, for colour and grey pages.
+    title : str, optional
+        Document title; default ``metadata.title``, else ``metadata.subject``, else the dossier
+        code, else ``"Bản số hóa"``.
+    created : datetime, optional
+        Creation time (timezone-aware); default ``metadata.scan_time``, else now (UTC).  Fix it
+        to get byte-identical output for identical input.
+    workers : int, optional
+        Threads that encode page images (Pillow releases the GIL); default ``min(4, cpus)``.
+
+    Returns
+    -------
+    bytes or None
+        The PDF when ``output`` is None.
+
+    Raises
+    ------
+    InvalidArgumentError
+        No pages, a page without dpi, ``text`` of the wrong length or type, a bad option.
+    MissingDependencyError
+        pikepdf or lxml missing (``pip install 'onestop_docs[pdf]'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onestop_docs.imageio import Page
+    >>> p = Page(np.zeros((100, 100), np.uint8), mode="L")
+    >>> build_pdf([p])
+    Traceback (most recent call last):
+    ...
+    onestop_docs.errors.InvalidArgumentError: page 0 (<array>): resolution unknown ...
+    """
+    pikepdf_mod: Any = require_module("pikepdf", "pdf")
+    if profile not in _PROFILES:
+        raise InvalidArgumentError(f"profile must be one of {_PROFILES}, got {profile!r}")
+    if (
+        isinstance(jpeg_quality, bool)
+        or not isinstance(jpeg_quality, int)
+        or not 1 <= jpeg_quality <= 95
+    ):
+        raise InvalidArgumentError(f"jpeg_quality must be an int in 1..95, got {jpeg_quality!r}")
+    if metadata is not None and not isinstance(metadata, RecordMetadata):
+        raise InvalidArgumentError(
+            f"metadata must be RecordMetadata, got {type(metadata).__name__}"
+        )
+    if created is None:
+        created = metadata.scan_time if metadata is not None and metadata.scan_time else None
+    if created is None:
+        created = datetime.now(UTC).replace(microsecond=0)
+    if not isinstance(created, datetime) or created.utcoffset() is None:
+        raise InvalidArgumentError(f"created must be a timezone-aware datetime, got {created!r}")
+    page_list = list(pages)
+    if not page_list:
+        raise InvalidArgumentError("build_pdf needs at least one page, got none")
+    texts: list[OcrResult | None]
+    if text is None:
+        texts = [None] * len(page_list)
+    else:
+        texts = list(text)
+        if len(texts) != len(page_list):
+            raise InvalidArgumentError(f"text has {len(texts)} entries for {len(page_list)} pages")
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidArgumentError(f"workers must be a positive int, got {workers!r}")
+
+    def encode(item: tuple[int, Page]) -> tuple[bytes, str, str, int]:
+        return _encode_page(item[1], item[0], jpeg_quality)
+
+    if workers == 1 or len(page_list) == 1:
+        encoded = [encode(item) for item in enumerate(page_list)]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            encoded = list(pool.map(encode, enumerate(page_list)))
+    text_ops = [
+        b"" if t is None else _text_ops(t, p, i) for i, (p, t) in enumerate(zip(page_list, texts))
+    ]
+
+    pdf = pikepdf_mod.Pdf.new()
+    font_ref = _add_font(pdf) if any(text_ops) else None
+    for i, (page, (data, filt, cs, bpc)) in enumerate(zip(page_list, encoded)):
+        assert page.dpi is not None
+        w_pt = page.width * 72.0 / page.dpi[0]
+        h_pt = page.height * 72.0 / page.dpi[1]
+        image = pikepdf_mod.Stream(pdf, data)
+        image.Type = pikepdf_mod.Name.XObject
+        image.Subtype = pikepdf_mod.Name.Image
+        image.Width = page.width
+        image.Height = page.height
+        image.ColorSpace = pikepdf_mod.Name(cs)
+        image.BitsPerComponent = bpc
+        if filt == "/DCTDecode":
+            image.stream_dict.Filter = pikepdf_mod.Name.DCTDecode
+        else:
+            image.stream_dict.Filter = pikepdf_mod.Name.FlateDecode
+        content = (
+            f"q {_fmt(w_pt)} 0 0 {_fmt(h_pt)} 0 0 cm /Im0 Do Q\n".encode("ascii") + text_ops[i]
+        )
+        resources = pikepdf_mod.Dictionary(XObject=pikepdf_mod.Dictionary(Im0=image))
+        if text_ops[i]:
+            resources.Font = pikepdf_mod.Dictionary(F1=font_ref)
+        page_obj = pikepdf_mod.Dictionary(
+            Type=pikepdf_mod.Name.Page,
+            MediaBox=[0, 0, round(w_pt, 4), round(h_pt, 4)],
+            Resources=resources,
+            Contents=pikepdf_mod.Stream(pdf, content),
+        )
+        pdf.pages.append(pikepdf_mod.Page(page_obj))
+
+    _add_metadata(pdf, pikepdf_mod, metadata, title, created, len(page_list), profile == "pdfa-2b")
+    buf = io.BytesIO()
+    pdf.save(
+        buf,
+        min_version="1.7",
+        deterministic_id=True,  # /ID from the content: same input, same bytes
+        object_stream_mode=pikepdf_mod.ObjectStreamMode.generate,
+        compress_streams=True,
+    )
+    data_out = buf.getvalue()
+    if output is None:
+        return data_out
+    atomic_write_bytes(output, data_out)
+    return None
+
+
+def _add_font(pdf: pikepdf.Pdf) -> Any:
+    import pikepdf as pk
+
+    font_file = pk.Stream(pdf, glyphless_font())
+    font_file.Length1 = len(glyphless_font())
+    descriptor = pk.Dictionary(
+        Type=pk.Name.FontDescriptor,
+        FontName=pk.Name("/" + _FONT_NAME),
+        Flags=5,
+        FontBBox=[0, 0, _ADVANCE, _UNITS_PER_EM],
+        ItalicAngle=0,
+        Ascent=_UNITS_PER_EM,
+        Descent=0,
+        CapHeight=_UNITS_PER_EM,
+        StemV=80,
+        FontFile2=font_file,
+    )
+    # Every CID maps to glyph 1, never to .notdef (PDF/A-2 6.2.11.8).
+    cid_to_gid = pk.Stream(pdf, b"\x00\x01" * 65536)
+    cid_font = pk.Dictionary(
+        Type=pk.Name.Font,
+        Subtype=pk.Name.CIDFontType2,
+        BaseFont=pk.Name("/" + _FONT_NAME),
+        CIDSystemInfo=pk.Dictionary(
+            Registry=pk.String("Adobe"), Ordering=pk.String("Identity"), Supplement=0
+        ),
+        FontDescriptor=pdf.make_indirect(descriptor),
+        DW=_ADVANCE,
+        CIDToGIDMap=cid_to_gid,
+    )
+    font = pk.Dictionary(
+        Type=pk.Name.Font,
+        Subtype=pk.Name.Type0,
+        BaseFont=pk.Name("/" + _FONT_NAME),
+        Encoding=pk.Name("/Identity-H"),
+        DescendantFonts=[pdf.make_indirect(cid_font)],
+        ToUnicode=pk.Stream(pdf, _to_unicode_cmap()),
+    )
+    return pdf.make_indirect(font)
+
+
+def _add_metadata(
+    pdf: pikepdf.Pdf,
+    pk: Any,
+    meta: RecordMetadata | None,
+    title: str | None,
+    created: datetime,
+    n_pages: int,
+    pdfa: bool,
+) -> None:
+    from . import __version__
+
+    if title is None and meta is not None:
+        title = meta.title or meta.subject or meta.dossier_code
+    title = unicodedata.normalize("NFC", title or "Bản số hóa")
+    tool = f"onestop_docs {__version__}"
+    xmp = _xmp(meta, title, created, tool, n_pages, pdfa)
+    md = pk.Stream(pdf, xmp)
+    md.Type = pk.Name.Metadata
+    md.Subtype = pk.Name.XML
+    pdf.Root.Metadata = pdf.make_indirect(md)
+    # The Info entries mirror the XMP exactly (PDF/A-2 6.6.2.1 / ISO 16684 equivalence).
+    info = pk.Dictionary(
+        Title=pk.String(title),
+        Creator=pk.String(tool),
+        CreationDate=pk.String(_pdf_date(created)),
+        ModDate=pk.String(_pdf_date(created)),
+    )
+    if meta is not None and meta.subject:
+        info.Subject = pk.String(meta.subject)
+    pdf.trailer.Info = pdf.make_indirect(info)
+    icc = pk.Stream(pdf, srgb_icc_profile())
+    icc.N = 3
+    pdf.Root.OutputIntents = [
+        pdf.make_indirect(
+            pk.Dictionary(
+                Type=pk.Name.OutputIntent,
+                S=pk.Name.GTS_PDFA1,
+                OutputConditionIdentifier=pk.String("sRGB"),
+                Info=pk.String("sRGB IEC61966-2.1"),
+                RegistryName=pk.String("http://www.color.org"),
+                DestOutputProfile=icc,
+            )
+        )
+    ]
+    pdf.Root.MarkInfo = pk.Dictionary(Marked=False)
+    pdf.Root.Lang = pk.String(meta.language if meta is not None else "vi")
