@@ -1,0 +1,417 @@
+"""Persistent counters behind the code issuers: SQLite (embedded) and PostgreSQL (shared).
+
+A store keeps one integer per ``(namespace, scope, period)``, e.g. ``("dossier", "H27.01",
+"2025-06-30")``, and offers a single atomic operation, :meth:`CodeStore.allocate`: add ``count``
+to the counter unless that would pass ``limit``, and return the new value.
+
+**No duplicates, gaps allowed.**  The increment and the read of the new value happen in one
+database transaction; the caller only learns the value after the COMMIT returned.  A crash
+before the commit rolls the increment back (nothing was handed out); a crash after the commit
+but before the caller used the value loses that value (a gap).  No interleaving of processes,
+threads or crashes can hand out the same value twice, provided the database itself keeps
+committed transactions (SQLite runs with ``synchronous=FULL`` by default for that reason).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import sqlite3
+import threading
+import time
+from typing import Any, Protocol, runtime_checkable
+
+from .._deps import require_module
+from ..errors import CodeStoreError, InvalidArgumentError, SequenceExhaustedError
+
+__all__ = ["CodeStore", "PostgresCodeStore", "SQLiteCodeStore"]
+
+_TABLE_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+@runtime_checkable
+class CodeStore(Protocol):
+    """What an issuer needs from a store (thread-safe, process-safe, crash-safe)."""
+
+    def allocate(
+        self, namespace: str, scope: str, period: str, *, limit: int, count: int = 1
+    ) -> int:
+        """Atomically add ``count``; return the new value (the last of the block).
+
+        Raises :class:`~onestop_docs.errors.SequenceExhaustedError` (consuming nothing) when
+        the new value would exceed ``limit``.
+        """
+        ...
+
+    def current(self, namespace: str, scope: str, period: str) -> int:
+        """Last value handed out (0 when none)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def _check_args(namespace: str, scope: str, period: str, limit: int, count: int) -> None:
+    for name, value in (("namespace", namespace), ("scope", scope), ("period", period)):
+        if not isinstance(value, str):
+            raise InvalidArgumentError(f"{name} must be str, got {type(value).__name__}")
+    for name, num in (("limit", limit), ("count", count)):
+        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+            raise InvalidArgumentError(f"{name} must be a positive int, got {num!r}")
+    if count > limit:
+        raise SequenceExhaustedError(
+            f"cannot reserve {count} values of {namespace}/{scope}/{period}: limit is {limit}"
+        )
+
+
+def _exhausted(
+    namespace: str, scope: str, period: str, limit: int, count: int, cur: int
+) -> SequenceExhaustedError:
+    return SequenceExhaustedError(
+        f"counter {namespace}/{scope}/{period} is at {cur}; reserving {count} more would pass "
+        f"the limit {limit}"
+    )
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
+
+
+class SQLiteCodeStore:
+    """Counters in one SQLite file (WAL, ``BEGIN IMMEDIATE``): the embedded default.
+
+    Safe for many threads (one connection per process, serialised by a lock) and many
+    processes on one machine (SQLite file locks; a process that dies mid-transaction is rolled
+    back by the next opener).  Not for network file systems: use :class:`PostgresCodeStore`
+    when several servers issue codes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Database file; created with its table when missing.  SQLite adds ``-wal`` and ``-shm``
+        files beside it.
+    timeout_s : float, default 30.0
+        How long to wait for another process's transaction before raising.
+    synchronous : {"FULL", "EXTRA"}, default "FULL"
+        SQLite durability.  ``NORMAL`` is refused: in WAL mode it may lose the last commits
+        on power loss, and a lost commit after the code was printed is a duplicate.
+
+    Raises
+    ------
+    CodeStoreError
+        The database cannot be opened or is not a code store.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> store = SQLiteCodeStore(os.path.join(tempfile.mkdtemp(), "codes.sqlite"))
+    >>> store.allocate("dossier", "H27.01", "2025-06-30", limit=9999)
+    1
+    >>> store.allocate("dossier", "H27.01", "2025-06-30", limit=9999, count=5)
+    6
+    >>> store.current("dossier", "H27.01", "2025-06-30")
+    6
+    >>> store.close()
+    """
+
+    _SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS onestop_code_counters ("
+        " namespace TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL,"
+        " value INTEGER NOT NULL CHECK (value >= 0), updated_at TEXT NOT NULL,"
+        " PRIMARY KEY (namespace, scope, period)) WITHOUT ROWID"
+    )
+    _ALLOCATE = (
+        "INSERT INTO onestop_code_counters (namespace, scope, period, value, updated_at)"
+        " VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (namespace, scope, period) DO UPDATE"
+        " SET value = onestop_code_counters.value + excluded.value,"
+        " updated_at = excluded.updated_at"
+        " WHERE onestop_code_counters.value + excluded.value <= ?"
+        " RETURNING value"
+    )
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout_s: float = 30.0, synchronous: str = "FULL"
+    ) -> None:
+        if synchronous.upper() not in {"FULL", "EXTRA"}:
+            raise InvalidArgumentError(
+                f"synchronous must be 'FULL' or 'EXTRA' (never lose a commit), got {synchronous!r}"
+            )
+        if not timeout_s > 0:
+            raise InvalidArgumentError(f"timeout_s must be > 0, got {timeout_s!r}")
+        self.path = os.fspath(path)
+        self.timeout_s = float(timeout_s)
+        self.synchronous = synchronous.upper()
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        with self._lock:
+            self._connection()
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per process: a connection inherited through fork() must not be used.
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+            self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            self._retry_locked(lambda: conn.execute(self._SCHEMA))
+        except sqlite3.Error as exc:
+            raise CodeStoreError(f"cannot open SQLite code store {self.path!r}: {exc}") from exc
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _retry_locked(self, fn: Any) -> Any:
+        # Schema and journal-mode changes can hit SQLITE_BUSY without the busy handler being
+        # consulted (e.g. while another process is switching to WAL); retry until the timeout.
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.001
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    def allocate(
+        self, namespace: str, scope: str, period: str, *, limit: int, count: int = 1
+    ) -> int:
+        """Atomically add ``count`` to the counter and return the new value.
+
+        Raises
+        ------
+        SequenceExhaustedError
+            The new value would exceed ``limit``; the counter is unchanged.
+        CodeStoreError
+            The database failed (locked past ``timeout_s``, disk full, corrupt, ...).
+        """
+        _check_args(namespace, scope, period, limit, count)
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = conn.execute(
+                        self._ALLOCATE, (namespace, scope, period, count, _now(), limit)
+                    ).fetchone()
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise CodeStoreError(f"SQLite code store {self.path!r}: {exc}") from exc
+        if row is None:
+            cur = self.current(namespace, scope, period)
+            raise _exhausted(namespace, scope, period, limit, count, cur)
+        return int(row[0])
+
+    def current(self, namespace: str, scope: str, period: str) -> int:
+        """Last value handed out for the key (0 when none)."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                row = conn.execute(
+                    "SELECT value FROM onestop_code_counters"
+                    " WHERE namespace = ? AND scope = ? AND period = ?",
+                    (namespace, scope, period),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise CodeStoreError(f"SQLite code store {self.path!r}: {exc}") from exc
+        return 0 if row is None else int(row[0])
+
+    def check_integrity(self) -> bool:
+        """Run ``PRAGMA integrity_check``; True when the file is sound."""
+        with self._lock:
+            conn = self._connection()
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        return rows == [("ok",)]
+
+    def close(self) -> None:
+        """Close this process's connection (the store reopens on next use)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Picklable for multiprocessing: the child opens its own connection.
+        return {"path": self.path, "timeout_s": self.timeout_s, "synchronous": self.synchronous}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["path"], timeout_s=state["timeout_s"], synchronous=state["synchronous"]
+        )
+
+    def __enter__(self) -> SQLiteCodeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteCodeStore({self.path!r})"
+
+
+class PostgresCodeStore:
+    """Counters in a PostgreSQL table: for many servers issuing codes for one province.
+
+    Uses psycopg 3 (extra ``postgres``).  Each allocation is one ``INSERT ... ON CONFLICT DO
+    UPDATE ... RETURNING`` transaction; the row lock serialises concurrent issuers, and a client
+    killed mid-transaction is rolled back by the server.  A connection lost during COMMIT is
+    retried once with a new transaction: that can only create a gap, never a duplicate.
+
+    Parameters
+    ----------
+    dsn : str
+        libpq connection string or URI.
+    table : str, default "onestop_code_counters"
+        Table name (lowercase identifier); created when missing.
+    connect_timeout_s : float, default 10.0
+
+    Raises
+    ------
+    MissingDependencyError
+        psycopg is not installed (``pip install 'onestop_docs[postgres]'``).
+    CodeStoreError
+        The server cannot be reached or the table cannot be created.
+    """
+
+    def __init__(
+        self, dsn: str, *, table: str = "onestop_code_counters", connect_timeout_s: float = 10.0
+    ) -> None:
+        self._psycopg = require_module("psycopg", "postgres")
+        if not isinstance(dsn, str):
+            raise InvalidArgumentError(f"dsn must be str, got {type(dsn).__name__}")
+        if _TABLE_RE.fullmatch(table) is None:
+            raise InvalidArgumentError(
+                f"table must be a lowercase SQL identifier [a-z_][a-z0-9_]*, got {table!r}"
+            )
+        self.dsn = dsn
+        self.table = table
+        self.connect_timeout_s = float(connect_timeout_s)
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._pid = -1
+        self._sql_allocate = (
+            f"INSERT INTO {table} AS t (namespace, scope, period, value, updated_at)"
+            " VALUES (%s, %s, %s, %s, now())"
+            " ON CONFLICT (namespace, scope, period) DO UPDATE"
+            " SET value = t.value + excluded.value, updated_at = excluded.updated_at"
+            " WHERE t.value + excluded.value <= %s"
+            " RETURNING value"
+        )
+        with self._lock:
+            self._connection()
+
+    def _connection(self) -> Any:
+        if self._conn is not None and self._pid == os.getpid() and not self._conn.closed:
+            return self._conn
+        psycopg = self._psycopg
+        try:
+            conn = psycopg.connect(
+                self.dsn, autocommit=False, connect_timeout=max(1, int(self.connect_timeout_s))
+            )
+            with conn.transaction():
+                # CREATE TABLE IF NOT EXISTS races between sessions; serialise it.
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                    " namespace text NOT NULL, scope text NOT NULL, period text NOT NULL,"
+                    " value bigint NOT NULL CHECK (value >= 0),"
+                    " updated_at timestamptz NOT NULL,"
+                    " PRIMARY KEY (namespace, scope, period))"
+                )
+        except psycopg.Error as exc:
+            raise CodeStoreError(f"cannot open PostgreSQL code store: {exc}") from exc
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def allocate(
+        self, namespace: str, scope: str, period: str, *, limit: int, count: int = 1
+    ) -> int:
+        """Atomically add ``count`` to the counter and return the new value.
+
+        Raises
+        ------
+        SequenceExhaustedError
+            The new value would exceed ``limit``; the counter is unchanged.
+        CodeStoreError
+            The server failed twice in a row.
+        """
+        _check_args(namespace, scope, period, limit, count)
+        psycopg = self._psycopg
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    conn = self._connection()
+                    with conn.transaction():
+                        row = conn.execute(
+                            self._sql_allocate, (namespace, scope, period, count, limit)
+                        ).fetchone()
+                    break
+                except psycopg.OperationalError as exc:
+                    # Connection lost: the transaction either committed (gap) or not (no-op).
+                    self._discard()
+                    if attempt == 2:
+                        raise CodeStoreError(f"PostgreSQL code store: {exc}") from exc
+                except psycopg.Error as exc:
+                    raise CodeStoreError(f"PostgreSQL code store: {exc}") from exc
+        if row is None:
+            cur = self.current(namespace, scope, period)
+            raise _exhausted(namespace, scope, period, limit, count, cur)
+        return int(row[0])
+
+    def _discard(self) -> None:
+        try:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+        except Exception:  # pragma: no cover - already broken
+            pass
+        self._conn = None
+
+    def current(self, namespace: str, scope: str, period: str) -> int:
+        """Last value handed out for the key (0 when none)."""
+        psycopg = self._psycopg
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    row = conn.execute(
+                        f"SELECT value FROM {self.table}"
+                        " WHERE namespace = %s AND scope = %s AND period = %s",
+                        (namespace, scope, period),
+                    ).fetchone()
+            except psycopg.Error as exc:
+                raise CodeStoreError(f"PostgreSQL code store: {exc}") from exc
+        return 0 if row is None else int(row[0])
+
+    def close(self) -> None:
+        """Close this process's connection (the store reconnects on next use)."""
+        with self._lock:
+            self._discard()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"dsn": self.dsn, "table": self.table, "connect_timeout_s": self.connect_timeout_s}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["dsn"], table=state["table"], connect_timeout_s=state["connect_timeout_s"]
+        )
+
+    def __enter__(self) -> PostgresCodeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresCodeStore(table={self.table!r})"
