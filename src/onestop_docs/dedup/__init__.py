@@ -1,0 +1,37 @@
+"""Duplicate detection: perceptual hashes, a fast Hamming index and the document key.
+
+Three layers (see ``docs/dedup.md``):
+
+* standard hashes, bit-exact with their references so stored values can be mixed:
+  :func:`ahash`, :func:`dhash`, :func:`phash` (``imagehash``) and :func:`pdq` (Meta's PDQ);
+* :class:`HashIndex`, an exact Hamming-distance index (hardware popcount, multi-index
+  hashing, memory-mapped files);
+* the document key :func:`page_hash` with its second-stage verifier, :func:`find_duplicates`
+  for a batch and :class:`DuplicateIndex` for the reuse check at a kiosk or portal.
+
+Examples
+--------
+>>> from onestop_docs.dedup import Hash
+>>> Hash.from_hex("ff" * 8) - Hash.from_hex("fe" * 8)
+8
+"""
+
+from __future__ import annotations
+
+from ._hash import Compat, Hash, PdqResult, ahash, dhash, pdq, phash
+from ._index import INDEX_MAGIC, INDEX_VERSION, HashIndex, Matches, popcount_kernel
+
+__all__ = [
+    "INDEX_MAGIC",
+    "INDEX_VERSION",
+    "Compat",
+    "Hash",
+    "HashIndex",
+    "Matches",
+    "PdqResult",
+    "ahash",
+    "dhash",
+    "pdq",
+    "phash",
+    "popcount_kernel",
+]
