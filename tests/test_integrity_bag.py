@@ -1,0 +1,310 @@
+"""BagIt 1.0 bags: interoperability with bagit-python both ways, tamper reports, names."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from onestop_docs.errors import InvalidArgumentError
+from onestop_docs.integrity import Manifest
+from onestop_docs.integrity.bag import decode_path, encode_path
+
+bagit = pytest.importorskip("bagit")
+
+# Names bagit-python can also read back: it decodes only %0A/%0D (and at most two of each,
+# re.sub's count slot receives re.IGNORECASE), and does not percent-encode "%"
+# (LibraryOfCongress/bagit-python#157).  Names with "%" are tested separately below.
+NAMES = [
+    "Giấy khai sinh - bản sao.pdf",
+    "hồ sơ/Đơn đề nghị cấp phép xây dựng.pdf",
+    "hồ sơ/phụ lục/ảnh chụp 01.jpg",
+    "tên có  hai khoảng trắng.txt",
+    "dòng\nmới.txt",
+    "plain.txt",
+    "sâu/hơn/nữa/tệp.bin",
+]
+
+
+def write_tree(root: Path, names: list[str]) -> dict[str, bytes]:
+    content = {}
+    for i, name in enumerate(names):
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        data = f"nội dung {i} {name}".encode() * (i + 1)
+        p.write_bytes(data)
+        content[name] = data
+    return content
+
+
+def bagit_valid(path: Path) -> tuple[bool, str]:
+    try:
+        bagit.Bag(str(path)).validate()
+    except bagit.BagError as exc:
+        details = getattr(exc, "details", None) or []
+        return False, f"{exc}: {[str(d) for d in details]}"
+    return True, ""
+
+
+def read_manifest(path: Path) -> dict[str, str]:
+    """Independent parse of manifest-sha256.txt following RFC 8493 §2.1.3."""
+    out = {}
+    for line in path.read_text("utf-8").splitlines():
+        digest, name = line.split(" ", 1)
+        name = name.lstrip(" ")
+        name = name.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
+        out[name] = digest
+    return out
+
+
+# --------------------------------------------------------------------------- ours -> bagit
+
+
+def test_our_bag_validates_with_bagit_python(tmp_path: Path) -> None:
+    src = tmp_path / "scan"
+    content = write_tree(src, NAMES)
+    bag = Manifest.create(
+        tmp_path / "bag", source=src, bag_info={"Source-Organization": "UBND xã Tân Phú"}
+    )
+    ok, why = bagit_valid(bag.path)
+    assert ok, why
+    b = bagit.Bag(str(bag.path))
+    assert b.version_info == (1, 0)
+    assert b.info["Source-Organization"] == "UBND xã Tân Phú"
+    assert b.info["Payload-Oxum"] == f"{sum(map(len, content.values()))}.{len(content)}"
+    # digests compared with hashlib over the original files
+    listed = read_manifest(bag.path / "manifest-sha256.txt")
+    assert listed == {f"data/{n}": hashlib.sha256(d).hexdigest() for n, d in content.items()}
+    assert dict(bag.entries) == listed
+    # the user's files were copied, not moved
+    assert sorted(str(p.relative_to(src)) for p in src.rglob("*") if p.is_file()) == sorted(NAMES)
+
+
+def test_bagit_python_detects_our_tampering_targets(tmp_path: Path) -> None:
+    src = tmp_path / "scan"
+    write_tree(src, NAMES[:3])
+    bag = Manifest.create(tmp_path / "bag", source=src)
+    (bag.path / "data" / NAMES[0]).write_bytes(b"changed")
+    assert not bagit_valid(bag.path)[0]
+    assert Manifest.validate(bag.path).altered == (f"data/{NAMES[0]}",)
+
+
+# --------------------------------------------------------------------------- bagit -> ours
+
+
+def test_bagit_python_bag_validates_with_ours(tmp_path: Path) -> None:
+    d = tmp_path / "made_by_bagit"
+    # ("a%0Ab.txt" is left out: bagit-python cannot validate it in its own bags)
+    content = write_tree(d, [*NAMES, "100% hoàn thành.pdf"])
+    bagit.make_bag(str(d), {"Contact-Name": "Nguyễn Văn A"})
+    assert bagit_valid(d)[0]
+    report = Manifest.validate(d)
+    assert report.valid, report
+    assert report.version == "0.97"
+    assert report.files_checked == len(content) + 4  # + bagit.txt, bag-info, 2 manifests
+    loaded = Manifest.load(d)
+    assert loaded.algorithm == "sha256"
+    assert (
+        loaded.entries["data/100% hoàn thành.pdf"]
+        == hashlib.sha256(content["100% hoàn thành.pdf"]).hexdigest()
+    )
+    assert ("Contact-Name", "Nguyễn Văn A") in loaded.bag_info
+
+
+def test_bagit_python_bag_tampering_is_reported(tmp_path: Path) -> None:
+    d = tmp_path / "b"
+    write_tree(d, NAMES)
+    bagit.make_bag(str(d))
+    (d / "data" / NAMES[0]).write_bytes(b"altered")
+    (d / "data" / NAMES[1]).unlink()
+    (d / "data" / "thêm.txt").write_bytes(b"extra")
+    report = Manifest.validate(d)
+    assert not report.valid
+    assert report.altered == (f"data/{NAMES[0]}",)
+    assert report.missing == (f"data/{NAMES[1]}",)
+    assert report.extra == ("data/thêm.txt",)
+    assert any("Payload-Oxum" in p for p in report.problems)
+    assert not bagit_valid(d)[0]  # the reference agrees the bag is broken
+
+
+# --------------------------------------------------------------------------- RFC 8493 details
+
+
+def test_percent_and_newline_encoding_follows_rfc(tmp_path: Path) -> None:
+    names = ["100% xong.pdf", "a%0Ab.txt", "ba\ndòng\rkhác\n.txt", "%25.txt"]
+    (tmp_path / "b" / "data").mkdir(parents=True)
+    for n in names:
+        (tmp_path / "b" / "data" / n).write_bytes(n.encode())
+    Manifest.create(tmp_path / "b")
+    lines = (tmp_path / "b" / "manifest-sha256.txt").read_text("utf-8").splitlines()
+    # Expected lines written by hand from RFC 8493 §2.1.3 (CR, LF and % only).
+    expected = {
+        "data/100%25 xong.pdf",
+        "data/a%250Ab.txt",
+        "data/ba%0Adòng%0Dkhác%0A.txt",
+        "data/%2525.txt",
+    }
+    assert {line.split("  ", 1)[1] for line in lines} == expected
+    for line in lines:
+        digest, enc = line.split("  ", 1)
+        raw = enc.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
+        assert digest == hashlib.sha256(raw.removeprefix("data/").encode()).hexdigest()
+    assert Manifest.validate(tmp_path / "b").valid
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30))
+def test_path_encoding_roundtrip(name: str) -> None:
+    enc = encode_path(name)
+    assert "\n" not in enc and "\r" not in enc
+    assert decode_path(enc) == name
+    # only %, CR and LF change
+    assert enc.replace("%25", "%").replace("%0A", "\n").replace("%0D", "\r") == name
+
+
+def test_nfd_names_match_nfc_manifest(tmp_path: Path) -> None:
+    nfc = "Quyết định.pdf"
+    bag = tmp_path / "b"
+    (bag / "data").mkdir(parents=True)
+    (bag / "data" / nfc).write_bytes(b"x")
+    Manifest.create(bag)
+    os.rename(bag / "data" / nfc, bag / "data" / unicodedata.normalize("NFD", nfc))
+    report = Manifest.validate(bag)
+    assert report.valid, report
+
+
+def test_tag_file_tampering_and_missing_tag_file(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    write_tree(src, NAMES[:2])
+    bag = Manifest.create(tmp_path / "b", source=src, bag_info={"Note": "gốc"}).path
+    info = bag / "bag-info.txt"
+    info.write_text(info.read_text("utf-8").replace("gốc", "sửa"), "utf-8")
+    report = Manifest.validate(bag)
+    assert report.altered == ("bag-info.txt",) and not report.valid
+    info.unlink()
+    assert Manifest.validate(bag).missing == ("bag-info.txt",)
+
+
+def test_manifest_edit_is_caught_by_tag_manifest(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    write_tree(src, NAMES[:2])
+    bag = Manifest.create(tmp_path / "b", source=src).path
+    # Forge: change a payload file and rewrite its manifest line consistently.
+    (bag / "data" / NAMES[0]).write_bytes(b"forged")
+    m = bag / "manifest-sha256.txt"
+    lines = m.read_text("utf-8").splitlines()
+    lines = [
+        (hashlib.sha256(b"forged").hexdigest() + "  " + ln.split("  ", 1)[1])
+        if ln.endswith(NAMES[0])
+        else ln
+        for ln in lines
+    ]
+    m.write_text("\n".join(lines) + "\n", "utf-8")
+    report = Manifest.validate(bag)
+    assert report.altered == ("manifest-sha256.txt",)
+
+
+def test_unsafe_paths_and_weak_only_bags(tmp_path: Path) -> None:
+    bag = tmp_path / "b"
+    (bag / "data").mkdir(parents=True)
+    (bag / "data" / "a").write_bytes(b"a")
+    (bag / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (bag / "manifest-md5.txt").write_text(
+        f"{hashlib.md5(b'a').hexdigest()}  data/a\n{'0' * 32}  ../../etc/passwd\n"
+    )
+    report = Manifest.validate(bag)
+    assert not report.valid
+    assert any("unsafe path" in p for p in report.problems)
+    assert any("SHA-256" in p for p in report.problems)
+    assert report.altered == () and report.missing == ()
+
+
+def test_not_a_bag(tmp_path: Path) -> None:
+    report = Manifest.validate(tmp_path)
+    assert not report.valid and report.problems == ("bagit.txt is missing",)
+    with pytest.raises(InvalidArgumentError):
+        Manifest.validate(tmp_path / "nope")
+    with pytest.raises(InvalidArgumentError):
+        Manifest.load(tmp_path)
+
+
+def test_symlinks_refused_and_reported(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    src.mkdir()
+    (src / "real.txt").write_bytes(b"r")
+    (src / "link.txt").symlink_to(tmp_path / "outside.txt")
+    with pytest.raises(InvalidArgumentError, match="symbolic"):
+        Manifest.create(tmp_path / "b", source=src)
+    (src / "link.txt").unlink()
+    bag = Manifest.create(tmp_path / "b2", source=src).path
+    (bag / "data" / "link.txt").symlink_to(src / "real.txt")
+    report = Manifest.validate(bag)
+    assert not report.valid and any("symbolic link" in p for p in report.problems)
+
+
+# --------------------------------------------------------------------------- moving files
+
+
+def test_no_move_without_permission(tmp_path: Path) -> None:
+    d = tmp_path / "desk"
+    write_tree(d, NAMES[:3])
+    before = sorted(p for p in d.rglob("*"))
+    with pytest.raises(InvalidArgumentError, match="move=True"):
+        Manifest.create(d)
+    assert sorted(p for p in d.rglob("*")) == before  # nothing moved or written
+
+
+def test_move_when_asked(tmp_path: Path) -> None:
+    d = tmp_path / "desk"
+    content = write_tree(d, NAMES)
+    bag = Manifest.create(d, move=True)
+    assert sorted(bag.entries) == sorted(f"data/{n}" for n in content)
+    assert all((d / "data" / n).read_bytes() == c for n, c in content.items())
+    assert bagit_valid(d)[0]
+    assert Manifest.validate(d).valid
+
+
+def test_rebag_in_place_replaces_stale_manifests(tmp_path: Path) -> None:
+    d = tmp_path / "b"
+    write_tree(d / "data", NAMES[:2])
+    Manifest.create(d, algorithms=("sha256", "sha512"))
+    assert (d / "manifest-sha512.txt").exists()
+    (d / "data" / "new.txt").write_bytes(b"new")
+    Manifest.create(d)
+    assert not (d / "manifest-sha512.txt").exists()
+    assert not (d / "tagmanifest-sha512.txt").exists()
+    assert Manifest.validate(d).valid and bagit_valid(d)[0]
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    write_tree(src, ["a.txt"])
+    with pytest.raises(InvalidArgumentError):
+        Manifest.create(tmp_path / "b", source=src, algorithms=("md5",))
+    with pytest.raises(InvalidArgumentError):
+        Manifest.create(tmp_path / "b", source=src, bag_info={"Bad: label": "x"})
+    with pytest.raises(InvalidArgumentError):
+        Manifest.create(tmp_path / "b", source=src, bag_info={"Note": "two\nlines"})
+    with pytest.raises(InvalidArgumentError):
+        Manifest.create(tmp_path / "b", source=src, move=True)
+    with pytest.raises(InvalidArgumentError):
+        Manifest.create(src / "inner", source=src)
+    (src / "trailing space ").write_bytes(b"x")
+    with pytest.raises(InvalidArgumentError, match="white space"):
+        Manifest.create(tmp_path / "b3", source=src)
+    with pytest.raises(InvalidArgumentError):
+        Manifest.validate(src, workers=0)
+
+
+def test_completeness_only_skips_hashing(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    write_tree(src, NAMES[:2])
+    bag = Manifest.create(tmp_path / "b", source=src).path
+    p = bag / "data" / NAMES[0]
+    p.write_bytes(bytes(len(p.read_bytes())))  # same size, other content
+    assert Manifest.validate(bag, completeness_only=True).valid
+    assert not Manifest.validate(bag).valid
