@@ -1,0 +1,210 @@
+"""Shared verification logic: validation contexts and the mapping to exact problem codes."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko_certvalidator import ValidationContext
+
+from .certs import (
+    ALLOWED_HASHES,
+    CertificateInput,
+    certificate_hash_name,
+    key_description,
+    load_trust_roots,
+    vn_time,
+)
+from .report import Problem, VerificationReport
+
+T = TypeVar("T")
+
+MIN_BITS = {"rsa": 2048, "ecdsa": 256}
+
+#: Accept a signer certificate for signing only with digitalSignature (RFC 5280 §4.2.1.3);
+#: the problem is reported by :func:`certificate_problems` with its exact code.
+KEY_USAGE = KeyUsageConstraints(key_usage=set(), match_all_key_usages=False)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a pyHanko coroutine, also from code that already runs an event loop (kiosk apps)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def from_asn1(cert: asn1_x509.Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
+
+
+def contexts(
+    trust_roots: Sequence[CertificateInput] | CertificateInput,
+    tsa_trust_roots: Sequence[CertificateInput] | CertificateInput | None,
+    at: dt.datetime | None,
+) -> tuple[ValidationContext, ValidationContext]:
+    """Signer and TSA validation contexts: explicit roots only, no network fetching."""
+    roots = [to_asn1(c) for c in load_trust_roots(trust_roots)]
+    ts_roots = (
+        roots
+        if tsa_trust_roots is None
+        else [to_asn1(c) for c in load_trust_roots(tsa_trust_roots)]
+    )
+    kwargs: dict[str, Any] = {
+        "allow_fetching": False,
+        # Revocation data (CRL/OCSP) is not fetched: the library never goes online on its
+        # own.  Callers who need revocation checking must do it with their CA's services.
+        "revocation_mode": "soft-fail",
+        "moment": at,
+    }
+    return (
+        ValidationContext(trust_roots=roots, **kwargs),
+        ValidationContext(trust_roots=ts_roots, **kwargs),
+    )
+
+
+def certificate_problems(cert: x509.Certificate, at: dt.datetime) -> list[Problem]:
+    """Date, key-usage and strength problems of a signer certificate at time ``at``."""
+    out: list[Problem] = []
+    subject = cert.subject.rfc4514_string()
+    if at > cert.not_valid_after_utc:
+        out.append(
+            Problem(
+                "certificate-expired",
+                f"certificate {subject!r} expired at {vn_time(cert.not_valid_after_utc).isoformat()}",
+            )
+        )
+    if at < cert.not_valid_before_utc:
+        out.append(
+            Problem(
+                "certificate-not-yet-valid",
+                f"certificate {subject!r} is valid only from "
+                f"{vn_time(cert.not_valid_before_utc).isoformat()}",
+            )
+        )
+    try:
+        ku: x509.KeyUsage | None = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        ku = None
+    if ku is not None and not ku.digital_signature:
+        out.append(
+            Problem("key-usage", f"certificate {subject!r} lacks the digitalSignature key usage")
+        )
+    kind, bits = key_description(cert.public_key())
+    if kind in MIN_BITS and bits < MIN_BITS[kind]:
+        out.append(
+            Problem(
+                "weak-key",
+                f"certificate {subject!r} has a {kind.upper()}-{bits} key; "
+                f"expected at least {MIN_BITS[kind]} bits",
+            )
+        )
+    elif kind not in MIN_BITS:
+        out.append(Problem("weak-key", f"certificate {subject!r} has a {kind} key"))
+    cert_hash = certificate_hash_name(cert)
+    if cert_hash is not None and cert_hash not in ALLOWED_HASHES:
+        out.append(Problem("weak-hash", f"certificate {subject!r} is signed with {cert_hash}"))
+    return out
+
+
+def hash_problem(md_algorithm: str | None, where: str) -> list[Problem]:
+    name = (md_algorithm or "").lower().replace("-", "")
+    if name and name not in ALLOWED_HASHES:
+        return [Problem("weak-hash", f"{where} uses {name}; expected SHA-256 or stronger")]
+    return []
+
+
+def chain_subjects(path: Any) -> tuple[str, ...]:
+    if path is None:
+        return ()
+    try:
+        certs = list(path.iter_certs(include_root=True))
+    except (AttributeError, TypeError, ValueError):
+        return ()
+    return tuple(from_asn1(c).subject.rfc4514_string() for c in reversed(certs))
+
+
+def status_report(
+    status: Any,
+    at: dt.datetime,
+    *,
+    extra: Sequence[Problem] = (),
+) -> VerificationReport:
+    """Translate a pyHanko ``StandardCMSSignatureStatus`` into a report with exact codes."""
+    problems: list[Problem] = []
+    cert = from_asn1(status.signing_cert) if status.signing_cert is not None else None
+    subject = cert.subject.rfc4514_string() if cert is not None else None
+    intact = bool(status.intact)
+    sig_ok = bool(status.valid)
+    if not intact:
+        problems.append(
+            Problem("digest-mismatch", "the signed data's digest differs from the signed one")
+        )
+    elif not sig_ok:
+        problems.append(
+            Problem("signature-invalid", f"the signature value does not verify for {subject!r}")
+        )
+    problems.extend(hash_problem(status.md_algorithm, "the signature"))
+    mech = str(getattr(status, "pkcs7_signature_mechanism", "") or "")
+    if "sha1" in mech or "md5" in mech:
+        problems.append(Problem("weak-hash", f"the signature mechanism is {mech}"))
+    cert_problems = certificate_problems(cert, at) if cert is not None else []
+    problems.extend(cert_problems)
+    path_trusted = bool(status.trusted)
+    if not path_trusted:
+        indic = getattr(status.trust_problem_indic, "name", str(status.trust_problem_indic))
+        if indic == "NO_CERTIFICATE_CHAIN_FOUND":
+            problems.append(
+                Problem(
+                    "untrusted-root",
+                    f"no path from {subject!r} to any of the given trust roots",
+                )
+            )
+        elif not cert_problems and intact and sig_ok:
+            # pyHanko does not evaluate the path of a broken signature; say nothing then.
+            problems.append(Problem("untrusted", f"certificate path rejected: {indic}"))
+    ts_time = None
+    tsv = getattr(status, "timestamp_validity", None)
+    if tsv is not None:
+        if not (tsv.intact and tsv.valid):
+            problems.append(
+                Problem("timestamp-invalid", "the signature time-stamp token does not verify")
+            )
+        elif not tsv.trusted:
+            problems.append(
+                Problem(
+                    "timestamp-untrusted",
+                    "the time-stamping authority does not chain to a given trust root",
+                )
+            )
+        else:
+            ts_time = vn_time(tsv.timestamp)
+    problems.extend(extra)
+    trusted = path_trusted and not any(
+        p.code in ("certificate-expired", "certificate-not-yet-valid", "key-usage")
+        for p in cert_problems
+    )
+    claimed = getattr(status, "signer_reported_dt", None)
+    return VerificationReport(
+        valid=intact and sig_ok and trusted and not problems,
+        intact=intact and sig_ok,
+        trusted=trusted,
+        signer_subject=subject,
+        signing_time=vn_time(claimed) if claimed is not None else None,
+        timestamp_time=ts_time,
+        chain=chain_subjects(status.validation_path) if path_trusted else (),
+        problems=tuple(problems),
+    )

@@ -1,0 +1,165 @@
+"""A throwaway demonstration PKI — DEMO — NOT FOR PRODUCTION.
+
+:func:`demo_pki` creates, in a directory of the caller's choice, a root CA, an issuing CA and two
+signers (a scanning officer and an organisation) whose names all say "DEMO — NOT FOR
+PRODUCTION", so that the pipeline's ``--demo-pki`` mode and the documentation examples can sign
+and verify without a real token.  Nothing here is trusted by anything but the caller who passes
+``root_cert_path`` as a trust root.  Never use these keys for real records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from .._fileutil import atomic_write_bytes
+from .signer import Signer
+
+__all__ = ["DEMO_LABEL", "DemoPki", "demo_pki"]
+
+#: Marker placed in every demo certificate's organisation and common names.
+DEMO_LABEL = "DEMO — NOT FOR PRODUCTION"
+
+
+@dataclass(frozen=True)
+class DemoPki:
+    """Paths and signers of a demo PKI made by :func:`demo_pki`.
+
+    Attributes
+    ----------
+    root_cert_path : Path
+        The demo root certificate (PEM); pass it as ``trust_roots``.
+    intermediate_cert_path : Path
+        The demo issuing CA (PEM).
+    officer_signer, organisation_signer : Signer
+        In-memory signers for the scanning officer and the agency.
+    officer_p12_path, organisation_p12_path : Path
+        The same keys as PKCS#12 files, protected with ``password``.
+    password : str
+        Password of the PKCS#12 files (printed on purpose: this is a demo).
+    """
+
+    root_cert_path: Path
+    intermediate_cert_path: Path
+    officer_signer: Signer
+    organisation_signer: Signer
+    officer_p12_path: Path
+    organisation_p12_path: Path
+    password: str
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"onestop_docs {DEMO_LABEL}"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{cn} ({DEMO_LABEL})"),
+        ]
+    )
+
+
+def _cert(
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool,
+    days: int,
+) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    ku = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=not ca,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(ku, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+def demo_pki(directory: str | os.PathLike[str], *, password: str = "demo") -> DemoPki:
+    """Create a demo root → issuing CA → {officer, organisation} PKI in ``directory``.
+
+    Keys are ECDSA P-256, certificates SHA-256, valid for 30 days.  Files written (atomically):
+    ``demo-root.pem``, ``demo-issuing-ca.pem``, ``demo-officer.p12``, ``demo-organisation.p12``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> pki = demo_pki(tempfile.mkdtemp())
+    >>> "NOT FOR PRODUCTION" in pki.officer_signer.subject
+    True
+
+    Raises
+    ------
+    OSError
+        If ``directory`` cannot be created or written.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = _name("Demo Root CA")
+    root = _cert(root_name, root_key, root_name, root_key, ca=True, days=60)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name("Demo Issuing CA")
+    ca = _cert(ca_name, ca_key, root_name, root_key, ca=True, days=45)
+    pem = serialization.Encoding.PEM
+    root_path, ca_path = out / "demo-root.pem", out / "demo-issuing-ca.pem"
+    atomic_write_bytes(root_path, root.public_bytes(pem))
+    atomic_write_bytes(ca_path, ca.public_bytes(pem))
+    signers: list[Signer] = []
+    p12_paths: list[Path] = []
+    for stem, cn in (("officer", "Cán bộ số hóa"), ("organisation", "Bộ phận Một cửa")):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _cert(_name(cn), key, ca_name, ca_key, ca=False, days=30)
+        p12 = out / f"demo-{stem}.p12"
+        atomic_write_bytes(
+            p12,
+            pkcs12.serialize_key_and_certificates(
+                stem.encode(),
+                key,
+                cert,
+                [ca],
+                serialization.BestAvailableEncryption(password.encode()),
+            ),
+        )
+        signers.append(Signer.from_key(key, cert, [ca]))
+        p12_paths.append(p12)
+    return DemoPki(
+        root_cert_path=root_path,
+        intermediate_cert_path=ca_path,
+        officer_signer=signers[0],
+        organisation_signer=signers[1],
+        officer_p12_path=p12_paths[0],
+        organisation_p12_path=p12_paths[1],
+        password=password,
+    )

@@ -1,0 +1,545 @@
+"""PAdES signatures on digitized PDF records, with the visible stamp the rules prescribe.
+
+Two roles, signed in this order as incremental updates (the first signature stays valid):
+
+* ``role="officer"`` — the scanning officer's personal signature on the scanned copy,
+  **top-left of page 1**, showing the officer's name and the time of copying
+  (TT 01/2023/TT-VPCP Điều 8 k1).
+* ``role="organisation"`` — the agency's signature on an electronic copy, **top-right of
+  page 1**, no image, showing the copy form ("SAO Y", "SAO LỤC", "TRÍCH SAO"), the agency
+  name and the signing time in ISO 8601 with the Vietnam offset, e.g.
+  ``2025-06-30T14:05:09+07:00`` (NĐ 30/2020/NĐ-CP Phụ lục I Phần II).
+
+The stamp text is set in Liberation Serif 2 (metric-compatible with Times New Roman, with
+every Vietnamese glyph), upright, size 10, black, embedded as a subset.  The signature is
+PAdES B-B (``ETSI.CAdES.detached``, SHA-256) or, with a TSA, B-T.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import logging
+import os
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pyhanko.pdf_utils import layout
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
+from pyhanko.stamp import TextStampStyle
+
+from .._fileutil import atomic_write
+from ..errors import InvalidArgumentError, SignatureError
+from ._analysis import KEY_USAGE, contexts, run_sync, status_report
+from .certs import VN_TZ, CertificateInput, check_hash_name, vn_time
+from .report import Problem, VerificationReport, failed
+from .signer import Signer
+from .tsa import TimestampAuthority, UrllibTimeStamper, as_authority
+
+__all__ = ["LIBERATION_SERIF", "PdfSignOptions", "PdfSignature", "sign_pdf", "verify_pdf"]
+
+#: Liberation Serif **2** (Times New Roman metrics, full Vietnamese coverage).  Liberation 1.x
+#: lacks Vietnamese glyphs; do not point ``font_path`` at it.
+LIBERATION_SERIF = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
+
+Role = Literal["officer", "organisation"]
+
+# fontTools logs a warning per unknown table while subsetting; it is noise for a stamp.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class PdfSignOptions:
+    """Layout and algorithm options of :func:`sign_pdf` (defaults follow NĐ 30/2020).
+
+    Attributes
+    ----------
+    font_path : Path
+        TrueType font embedded for the stamp (default Liberation Serif 2).
+    font_size : int
+        Points (default 10, as NĐ 30/2020 Phụ lục I prescribes).
+    margin_pt : float
+        Distance of the stamp from the page corner, points (default 28.35 = 10 mm).
+    padding_pt : float
+        Space between the stamp text and its (invisible) box, points.
+    hash_name : str
+        Message digest (default ``"sha256"``; SHA-1 is refused).
+    field_name : str or None
+        Signature field name; default ``"Officer"`` / ``"Organisation"`` (made unique).
+    reason, location : str or None
+        Optional /Reason and /Location entries.
+    """
+
+    font_path: Path = LIBERATION_SERIF
+    font_size: int = 10
+    margin_pt: float = 28.35
+    padding_pt: float = 2.0
+    hash_name: str = "sha256"
+    field_name: str | None = None
+    reason: str | None = None
+    location: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 4 <= self.font_size <= 72:
+            raise InvalidArgumentError(f"font_size must be 4..72 pt, got {self.font_size}")
+        if not 0 <= self.margin_pt <= 200:
+            raise InvalidArgumentError(f"margin_pt must be 0..200, got {self.margin_pt}")
+        check_hash_name(self.hash_name)
+
+
+@dataclass(frozen=True)
+class PdfSignature:
+    """What :func:`sign_pdf` wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The signed PDF.
+    field_name : str
+        Signature field name.
+    role : str
+        ``"officer"`` or ``"organisation"``.
+    signing_time : datetime
+        Time written into the signature (/M) and the stamp, Vietnam time.
+    stamp_text : str
+        The visible text (NFC).
+    box : tuple of float
+        Stamp rectangle on page 1, PDF points ``(x1, y1, x2, y2)``, origin bottom-left.
+    timestamped : bool
+        Whether an RFC 3161 signature time-stamp is embedded (PAdES B-T).
+    """
+
+    path: Path
+    field_name: str
+    role: str
+    signing_time: dt.datetime
+    stamp_text: str
+    box: tuple[float, float, float, float]
+    timestamped: bool
+
+
+def iso_vn(moment: dt.datetime) -> str:
+    """ISO 8601 with seconds and the +07:00 offset, e.g. ``2025-06-30T14:05:09+07:00``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> iso_vn(dt.datetime(2025, 6, 30, 7, 5, 9, 500, tzinfo=dt.timezone.utc))
+    '2025-06-30T14:05:09+07:00'
+    """
+    return vn_time(moment).replace(microsecond=0).isoformat()
+
+
+def stamp_text(
+    role: Role,
+    *,
+    signing_time: dt.datetime,
+    signer_name: str | None = None,
+    copied_at: dt.datetime | None = None,
+    copy_form: str = "SAO Y",
+    agency_name: str | None = None,
+) -> str:
+    """The visible text of a stamp (NFC), one item per line.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> t = dt.datetime(2025, 6, 30, 14, 5, 9, tzinfo=VN_TZ)
+    >>> print(stamp_text("organisation", signing_time=t, agency_name="UBND xã Hòa Bình"))
+    SAO Y
+    UBND xã Hòa Bình
+    2025-06-30T14:05:09+07:00
+    >>> print(stamp_text("officer", signing_time=t, signer_name="Nguyễn Thị Ánh"))
+    Người số hóa: Nguyễn Thị Ánh
+    Thời gian: 2025-06-30T14:05:09+07:00
+
+    Raises
+    ------
+    InvalidArgumentError
+        Unknown role, missing signer or agency name, or text with control characters.
+    """
+    if role == "officer":
+        if not signer_name:
+            raise InvalidArgumentError("role='officer' needs the officer's name (signer_name)")
+        lines = [
+            f"Người số hóa: {signer_name}",
+            f"Thời gian: {iso_vn(copied_at or signing_time)}",
+        ]
+    elif role == "organisation":
+        if not agency_name:
+            raise InvalidArgumentError("role='organisation' needs agency_name (tên cơ quan sao)")
+        if not copy_form:
+            raise InvalidArgumentError("copy_form must be e.g. 'SAO Y', 'SAO LỤC', 'TRÍCH SAO'")
+        lines = [copy_form, agency_name, iso_vn(signing_time)]
+    else:
+        raise InvalidArgumentError(f"role must be 'officer' or 'organisation', got {role!r}")
+    text = unicodedata.normalize("NFC", "\n".join(lines))
+    if any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in text):
+        raise InvalidArgumentError(f"stamp text contains control characters: {text!r}")
+    return text
+
+
+@functools.lru_cache(maxsize=4)
+def _font_metrics(font_path: str) -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    with TTFont(font_path, lazy=True) as font:
+        cmap = dict(font.getBestCmap())
+        hmtx = dict(font["hmtx"].metrics)
+        upem = int(font["head"].unitsPerEm)
+    return cmap, hmtx, upem
+
+
+def text_width_pt(text: str, font_path: Path, size: float) -> float:
+    """Advance width of one line of ``text`` in points, from the font's hmtx table.
+
+    Raises
+    ------
+    InvalidArgumentError
+        If the font has no glyph for a character (it would render as a box).
+    """
+    cmap, hmtx, upem = _font_metrics(str(font_path))
+    total = 0
+    for ch in text:
+        glyph = cmap.get(ord(ch))
+        if glyph is None:
+            raise InvalidArgumentError(
+                f"font {font_path.name} has no glyph for {ch!r} (U+{ord(ch):04X}); "
+                "use Liberation Serif 2"
+            )
+        total += hmtx[glyph][0]
+    return total * size / upem
+
+
+def _page_box(writer: IncrementalPdfFileWriter) -> tuple[float, float, float, float]:
+    page_ref, _ = writer.find_page_for_modification(0)  # type: ignore[no-untyped-call]
+    node: Any = page_ref.get_object()
+    while node is not None:
+        for key in ("/CropBox", "/MediaBox"):
+            if key in node:
+                x1, y1, x2, y2 = (float(v) for v in node[key])
+                return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+        node = node.get("/Parent")
+        node = node.get_object() if node is not None else None
+    raise InvalidArgumentError("page 1 has no /MediaBox")
+
+
+def _unique_field_name(reader: PdfFileReader, wanted: str) -> str:
+    existing = {name for name, _, _ in fields.enumerate_sig_fields(reader)}
+    name, n = wanted, 2
+    while name in existing:
+        name, n = f"{wanted}{n}", n + 1
+    return name
+
+
+class _FixedTimePdfSigner(signers.PdfSigner):  # type: ignore[misc]
+    """PdfSigner whose /M time equals the time printed in the stamp."""
+
+    def __init__(self, *args: Any, system_time: dt.datetime, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._system_time = system_time
+
+    def init_signing_session(self, pdf_out: Any, existing_fields_only: bool = False) -> Any:
+        session = super().init_signing_session(pdf_out, existing_fields_only)
+        session.system_time = self._system_time
+        return session
+
+
+def sign_pdf(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    signer: Signer,
+    *,
+    role: Role = "officer",
+    signer_name: str | None = None,
+    copied_at: dt.datetime | None = None,
+    copy_form: str = "SAO Y",
+    agency_name: str | None = None,
+    tsa: TimestampAuthority | str | None = None,
+    options: PdfSignOptions | None = None,
+) -> PdfSignature:
+    """Sign a PDF (PAdES B-B, or B-T with ``tsa``) with the role's visible stamp on page 1.
+
+    Parameters
+    ----------
+    src, dst : path
+        Input and output PDF; ``dst`` is written atomically and may equal ``src``.
+        An already signed input is extended by an incremental update (its signatures stay
+        valid), so sign first as officer, then as organisation.
+    signer : Signer
+        Key and certificate (file or PKCS#11 token).
+    role : {"officer", "organisation"}
+        Top-left officer stamp or top-right organisation stamp.
+    signer_name : str, optional
+        Officer's name in the stamp (default: the certificate's common name).
+    copied_at : datetime, optional
+        Time of copying shown in the officer stamp (default: the signing time).
+    copy_form : str
+        Copy form for the organisation stamp: "SAO Y" (default), "SAO LỤC", "TRÍCH SAO".
+    agency_name : str, optional
+        Agency name for the organisation stamp (required for that role).
+    tsa : TimestampAuthority or str, optional
+        RFC 3161 TSA for a signature time-stamp (PAdES B-T).
+    options : PdfSignOptions, optional
+        Font, size, margin, hash, field name.
+
+    Returns
+    -------
+    PdfSignature
+        Field name, signing time, stamp text and box.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Unreadable PDF, bad role or missing names, glyph missing from the font.
+    SignatureError
+        Certificate not usable for signing (expired, key usage), token or TSA failure.
+    WeakCryptoError
+        A hash weaker than SHA-256 in ``options``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from onestop_docs.signing import demo_pki
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (420, 595), "white").save(d / "scan.pdf", "PDF", resolution=72)
+    >>> pki = demo_pki(d)
+    >>> sig = sign_pdf(d / "scan.pdf", d / "signed.pdf", pki.officer_signer,
+    ...                signer_name="Trần Văn Bình")
+    >>> sig.field_name, sig.stamp_text.splitlines()[0]
+    ('Officer', 'Người số hóa: Trần Văn Bình')
+    >>> verify_pdf(d / "signed.pdf", trust_roots=[pki.root_cert_path]).valid
+    True
+    """
+    opts = options or PdfSignOptions()
+    hash_name = check_hash_name(opts.hash_name)
+    signing_time = dt.datetime.now(VN_TZ).replace(microsecond=0)
+    signer.check_usable(signing_time)
+    text = stamp_text(
+        role,
+        signing_time=signing_time,
+        signer_name=signer_name or signer.common_name,
+        copied_at=copied_at,
+        copy_form=copy_form,
+        agency_name=agency_name,
+    )
+    lines = text.split("\n")
+    width = max(text_width_pt(line, opts.font_path, opts.font_size) for line in lines)
+    width += 2 * opts.padding_pt + 1.0
+    height = len(lines) * opts.font_size * 1.2 + 2 * opts.padding_pt
+    src_path, dst_path = Path(src), Path(dst)
+    authority = as_authority(tsa)
+    try:
+        src_bytes = src_path.read_bytes()
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot read {str(src_path)!r}: {exc}") from exc
+    try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(src_bytes), strict=False)
+        x1, y1, x2, y2 = _page_box(writer)
+        field_name = _unique_field_name(
+            writer.prev, opts.field_name or ("Officer" if role == "officer" else "Organisation")
+        )
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidArgumentError(f"{str(src_path)!r} is not a readable PDF: {exc}") from exc
+    if width + 2 * opts.margin_pt > x2 - x1 or height + 2 * opts.margin_pt > y2 - y1:
+        raise InvalidArgumentError(
+            f"stamp of {width:.0f}×{height:.0f} pt does not fit page 1 ({x2 - x1:.0f}×{y2 - y1:.0f} pt)"
+        )
+    top = y2 - opts.margin_pt
+    if role == "officer":
+        box = (x1 + opts.margin_pt, top - height, x1 + opts.margin_pt + width, top)
+    else:
+        box = (x2 - opts.margin_pt - width, top - height, x2 - opts.margin_pt, top)
+    style = TextStampStyle(
+        stamp_text=text.replace("%", "%%"),
+        text_box_style=TextBoxStyle(
+            font=GlyphAccumulatorFactory(str(opts.font_path), font_size=opts.font_size),
+            font_size=opts.font_size,
+            leading=round(opts.font_size * 1.2),
+            text_color=(0.0, 0.0, 0.0),
+        ),
+        border_width=0,
+        background=None,
+        inner_content_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MIN,
+            y_align=layout.AxisAlignment.ALIGN_MAX,
+            margins=layout.Margins(*(round(opts.padding_pt),) * 4),
+            inner_content_scaling=layout.InnerScaling.NO_SCALING,
+        ),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm=hash_name,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=opts.reason,
+        location=opts.location,
+    )
+    pdf_signer = _FixedTimePdfSigner(
+        meta,
+        signer=signer.pyhanko_signer(hash_name),
+        stamp_style=style,
+        timestamper=UrllibTimeStamper(authority) if authority is not None else None,
+        new_field_spec=fields.SigFieldSpec(field_name, on_page=0, box=box),  # type: ignore[arg-type]
+        system_time=signing_time,
+    )
+    try:
+        with atomic_write(dst_path) as out:
+            run_sync(pdf_signer.async_sign_pdf(writer, output=out))
+    except (SigningError, TimestampRequestError, PdfError) as exc:
+        raise SignatureError(f"PAdES signing of {str(src_path)!r} failed: {exc}") from exc
+    return PdfSignature(
+        path=dst_path,
+        field_name=field_name,
+        role=role,
+        signing_time=signing_time,
+        stamp_text=text,
+        box=box,
+        timestamped=authority is not None,
+    )
+
+
+def _modification_problems(status: Any, label: str) -> list[Problem]:
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    out: list[Problem] = []
+    coverage = status.coverage
+    if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        out.append(
+            Problem("partial-coverage", f"{label} does not cover its whole revision ({coverage})")
+        )
+    level = status.modification_level
+    if status.docmdp_ok is False or (level is not None and level > ModificationLevel.FORM_FILLING):
+        out.append(
+            Problem(
+                "modified-after-signing",
+                f"{label}: later revisions change the document ({getattr(level, 'name', level)})",
+            )
+        )
+    return out
+
+
+def verify_pdf(
+    path: str | os.PathLike[str],
+    *,
+    trust_roots: Sequence[CertificateInput] | CertificateInput,
+    tsa_trust_roots: Sequence[CertificateInput] | CertificateInput | None = None,
+    at: dt.datetime | None = None,
+) -> VerificationReport:
+    """Verify every signature in a PDF.
+
+    The top-level fields describe the document: ``valid`` only if every signature is valid;
+    ``signer_subject``, ``signing_time`` and ``timestamp_time`` are those of the latest
+    signature; ``problems`` lists all, each message naming its field.  ``signatures`` holds
+    one report per signature in signing order.
+
+    Parameters
+    ----------
+    path : path
+        The signed PDF.
+    trust_roots : paths, bytes or certificates
+        Explicit roots (no default trust store).
+    tsa_trust_roots : optional
+        Roots of time-stamping authorities (default: ``trust_roots``).
+    at : datetime, optional
+        Validation time (default: now).
+
+    Returns
+    -------
+    VerificationReport
+        Never raises for a damaged or hostile file; see ``problems``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        For bad arguments only (no trust roots, unreadable trust root file).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> Image.new("RGB", (420, 595), "white").save(d / "scan.pdf", "PDF", resolution=72)
+    >>> from onestop_docs.signing import demo_pki
+    >>> verify_pdf(d / "scan.pdf", trust_roots=[demo_pki(d).root_cert_path]).codes
+    ('no-signature',)
+    """
+    moment = at or dt.datetime.now(dt.UTC)
+    vc, ts_vc = contexts(trust_roots, tsa_trust_roots, moment)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return failed("unreadable", f"cannot read {os.fspath(path)!r}: {exc}")
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        embedded = list(reader.embedded_regular_signatures)
+    except Exception as exc:
+        return failed("unreadable", f"not a readable PDF: {type(exc).__name__}: {exc}")
+    if not embedded:
+        return failed("no-signature", f"{os.fspath(path)!r} has no signature field with a value")
+    reports: list[VerificationReport] = []
+    for sig in embedded:
+        label = f"signature {sig.field_name!r}"
+        try:
+            status = run_sync(
+                async_validate_pdf_signature(
+                    sig,
+                    signer_validation_context=vc,
+                    ts_validation_context=ts_vc,
+                    key_usage_settings=KEY_USAGE,
+                )
+            )
+        except Exception as exc:
+            reports.append(_exception_report(exc, sig, label))
+            continue
+        report = status_report(status, moment, extra=_modification_problems(status, label))
+        reports.append(_labelled(report, label))
+    last = reports[-1]
+    problems = tuple(p for r in reports for p in r.problems)
+    return VerificationReport(
+        valid=all(r.valid for r in reports),
+        intact=all(r.intact for r in reports),
+        trusted=all(r.trusted for r in reports),
+        signer_subject=last.signer_subject,
+        signing_time=last.signing_time,
+        timestamp_time=last.timestamp_time,
+        chain=last.chain,
+        problems=problems,
+        signatures=tuple(reports),
+    )
+
+
+def _labelled(report: VerificationReport, label: str) -> VerificationReport:
+    from dataclasses import replace
+
+    return replace(
+        report, problems=tuple(Problem(p.code, f"{label}: {p.message}") for p in report.problems)
+    )
+
+
+def _exception_report(exc: Exception, sig: Any, label: str) -> VerificationReport:
+    from ._analysis import hash_problem
+
+    text = f"{label}: {type(exc).__name__}: {exc}"
+    try:
+        si = sig.signer_info
+        md = si["digest_algorithm"]["algorithm"].native
+        mech = str(si["signature_algorithm"]["algorithm"].native)
+    except Exception:
+        return failed("unreadable", text)
+    if hash_problem(md, "") or "sha1" in mech or "md5" in mech:
+        return failed("weak-hash", f"{label} uses {md} / {mech} ({exc})")
+    return failed("unreadable", text)
