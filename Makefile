@@ -28,8 +28,15 @@ install: $(STAMP)
 build: install
 	$(PY) setup.py -q build_ext --inplace
 
+DEMO_OUT ?= demo-out
+
+# The main job on the bundled sample dossier (5 generated pages: one skewed, one upside down,
+# one blank, one rescan duplicate), signed with a throwaway DEMO identity, then verified.
 demo: build
-	$(PY) -m onestop_docs.demo
+	rm -rf $(DEMO_OUT)
+	$(VENV)/bin/onestop-docs digitize examples/sample --out $(DEMO_OUT) --agency 000.00.00.H27 \
+	  --dossier-code 000.00.00.H27-210630-0001 --demo-pki --no-progress
+	$(VENV)/bin/onestop-docs verify $(DEMO_OUT) --trust-root $(DEMO_OUT)/demo-pki/demo-root.pem
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
