@@ -1,0 +1,212 @@
+# cython: language_level=3
+"""Affine resampling kernels (bilinear and bicubic) for grey and interleaved colour images.
+
+Every kernel takes the 2 x 3 matrix ``m`` that maps an **output** pixel centre (x, y) to the
+input position ``(m[0] x + m[1] y + m[2], m[3] x + m[4] y + m[5])``.  Samples outside the
+input take the fill value.  Callers (``onestop_docs.deskew``) validate shapes and values.
+"""
+
+from libc.math cimport floor
+from libc.stdint cimport uint8_t, uint32_t, int64_t
+
+# Positions are 32.32 fixed point; bilinear weights use the top 8 fraction bits.
+cdef double ONE = 4294967296.0
+cdef int64_t FRAC = (<int64_t>1 << 32) - 1
+
+
+cdef inline int64_t fix(double v) noexcept nogil:
+    return <int64_t>floor(v * ONE + 0.5)
+
+
+cdef inline int fetch(const uint8_t[:, ::1] src, Py_ssize_t w, Py_ssize_t h, Py_ssize_t nc,
+                      Py_ssize_t x, Py_ssize_t y, Py_ssize_t ch, int fill) noexcept nogil:
+    if x < 0 or y < 0 or x >= w or y >= h:
+        return fill
+    return src[y, x * nc + ch]
+
+
+cdef void row_range(int64_t x0, int64_t dx, int64_t y0, int64_t dy, Py_ssize_t wo,
+                    int64_t xmax, int64_t ymax, Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    # Output columns [lo, hi) whose sample position has 0 <= X < xmax and 0 <= Y < ymax, so
+    # that the interpolation footprint lies inside the input.  A first estimate in floating
+    # point is shrunk until both ends pass the exact integer test; the position is linear in
+    # the column, so every column between two valid ends is valid too.
+    cdef double a = 0.0, b = <double>wo, t0, t1
+    cdef Py_ssize_t first, last
+    if dx == 0:
+        if x0 < 0 or x0 >= xmax:
+            b = 0.0
+    else:
+        t0 = (0.0 - <double>x0) / <double>dx
+        t1 = (<double>xmax - <double>x0) / <double>dx
+        if t0 > t1:
+            t0, t1 = t1, t0
+        a = max(a, t0)
+        b = min(b, t1)
+    if dy == 0:
+        if y0 < 0 or y0 >= ymax:
+            b = 0.0
+    else:
+        t0 = (0.0 - <double>y0) / <double>dy
+        t1 = (<double>ymax - <double>y0) / <double>dy
+        if t0 > t1:
+            t0, t1 = t1, t0
+        a = max(a, t0)
+        b = min(b, t1)
+    if b <= a:
+        lo[0] = 0
+        hi[0] = 0
+        return
+    first = <Py_ssize_t>floor(a)
+    last = <Py_ssize_t>floor(b) + 1
+    if first < 0:
+        first = 0
+    if last > wo:
+        last = wo
+    while first < last and not (0 <= x0 + first * dx < xmax and 0 <= y0 + first * dy < ymax):
+        first += 1
+    while last > first and not (0 <= x0 + (last - 1) * dx < xmax
+                                and 0 <= y0 + (last - 1) * dy < ymax):
+        last -= 1
+    lo[0] = first
+    hi[0] = last
+
+
+cdef void bilinear_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, ::1] dst,
+                          const double[::1] m, const int[::1] fill) noexcept nogil:
+    cdef Py_ssize_t h = src.shape[0], w = src.shape[1] // nc
+    cdef Py_ssize_t ho = dst.shape[0], wo = dst.shape[1] // nc
+    cdef Py_ssize_t yo, xo, ix, iy, ch, lo, hi
+    cdef int64_t dx = fix(m[0]), dy = fix(m[3]), x0, y0, X, Y
+    cdef int64_t xmax = (<int64_t>(w - 1)) << 32, ymax = (<int64_t>(h - 1)) << 32
+    cdef uint32_t fx, fy, top, bot
+    cdef const uint8_t *p0
+    cdef const uint8_t *base = &src[0, 0]
+    cdef uint8_t *d
+    cdef Py_ssize_t stride = src.strides[0]
+    for yo in range(ho):
+        x0 = fix(m[1] * yo + m[2])
+        y0 = fix(m[4] * yo + m[5])
+        row_range(x0, dx, y0, dy, wo, xmax, ymax, &lo, &hi)
+        d = &dst[yo, 0]
+        X = x0 + lo * dx
+        Y = y0 + lo * dy
+        if nc == 1:
+            # Grey fast path: the whole 2 x 2 footprint is inside, no checks.  Raw pointers and
+            # locals keep gcc from reloading the memoryview fields after every byte store.
+            for xo in range(lo, hi):
+                p0 = base + (Y >> 32) * stride + (X >> 32)
+                fx = <uint32_t>((X >> 24) & 255)
+                fy = <uint32_t>((Y >> 24) & 255)
+                top = p0[0] * (256 - fx) + p0[1] * fx
+                bot = p0[stride] * (256 - fx) + p0[stride + 1] * fx
+                d[xo] = <uint8_t>((top * (256 - fy) + bot * fy + 32768) >> 16)
+                X += dx
+                Y += dy
+        else:
+            for xo in range(lo, hi):
+                p0 = base + (Y >> 32) * stride + (X >> 32) * nc
+                fx = <uint32_t>((X >> 24) & 255)
+                fy = <uint32_t>((Y >> 24) & 255)
+                for ch in range(nc):
+                    top = p0[ch] * (256 - fx) + p0[ch + nc] * fx
+                    bot = p0[ch + stride] * (256 - fx) + p0[ch + stride + nc] * fx
+                    d[xo * nc + ch] = <uint8_t>((top * (256 - fy) + bot * fy + 32768) >> 16)
+                X += dx
+                Y += dy
+        # Border columns: footprint partly or wholly outside, outside samples take the fill.
+        for xo in range(wo):
+            if lo <= xo < hi:
+                continue
+            X = x0 + xo * dx
+            Y = y0 + xo * dy
+            ix = <Py_ssize_t>(X >> 32)
+            iy = <Py_ssize_t>(Y >> 32)
+            fx = <uint32_t>((X >> 24) & 255)
+            fy = <uint32_t>((Y >> 24) & 255)
+            for ch in range(nc):
+                if ix < -1 or iy < -1 or ix >= w or iy >= h:
+                    dst[yo, xo * nc + ch] = <uint8_t>fill[ch]
+                    continue
+                top = (fetch(src, w, h, nc, ix, iy, ch, fill[ch]) * (256 - fx)
+                       + fetch(src, w, h, nc, ix + 1, iy, ch, fill[ch]) * fx)
+                bot = (fetch(src, w, h, nc, ix, iy + 1, ch, fill[ch]) * (256 - fx)
+                       + fetch(src, w, h, nc, ix + 1, iy + 1, ch, fill[ch]) * fx)
+                dst[yo, xo * nc + ch] = <uint8_t>((top * (256 - fy) + bot * fy + 32768) >> 16)
+
+
+cdef inline void cubic_weights(double t, double *wt) noexcept nogil:
+    # Keys (1981) cubic convolution with a = -0.5 (the Catmull-Rom spline).
+    cdef double t2 = t * t, t3 = t2 * t
+    wt[0] = -0.5 * t3 + t2 - 0.5 * t
+    wt[1] = 1.5 * t3 - 2.5 * t2 + 1.0
+    wt[2] = -1.5 * t3 + 2.0 * t2 + 0.5 * t
+    wt[3] = 0.5 * t3 - 0.5 * t2
+
+
+cdef void bicubic_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, ::1] dst,
+                         const double[::1] m, const int[::1] fill) noexcept nogil:
+    cdef Py_ssize_t h = src.shape[0], w = src.shape[1] // nc
+    cdef Py_ssize_t ho = dst.shape[0], wo = dst.shape[1] // nc
+    cdef Py_ssize_t yo, xo, ix, iy, ch, i, j, lo, hi
+    cdef int64_t dx = fix(m[0]), dy = fix(m[3]), x0, y0, X, Y
+    cdef int64_t xmax = (<int64_t>(w - 3)) << 32, ymax = (<int64_t>(h - 3)) << 32
+    cdef double wx[4]
+    cdef double wy[4]
+    cdef double acc, row
+    cdef bint inside
+    for yo in range(ho):
+        x0 = fix(m[1] * yo + m[2])
+        y0 = fix(m[4] * yo + m[5])
+        # Columns whose 4 x 4 footprint is inside: 1 <= ix <= w - 3 (shifted by one below).
+        if w >= 4 and h >= 4:
+            row_range(x0 - (<int64_t>1 << 32), dx, y0 - (<int64_t>1 << 32), dy, wo,
+                      xmax, ymax, &lo, &hi)
+        else:
+            lo = 0
+            hi = 0
+        X = x0
+        Y = y0
+        for xo in range(wo):
+            ix = <Py_ssize_t>(X >> 32)
+            iy = <Py_ssize_t>(Y >> 32)
+            inside = lo <= xo < hi
+            if not inside and (ix < -2 or iy < -2 or ix > w or iy > h):
+                for ch in range(nc):
+                    dst[yo, xo * nc + ch] = <uint8_t>fill[ch]
+            else:
+                cubic_weights(<double>(X & FRAC) / ONE, wx)
+                cubic_weights(<double>(Y & FRAC) / ONE, wy)
+                for ch in range(nc):
+                    acc = 0.0
+                    for j in range(4):
+                        row = 0.0
+                        if inside:
+                            for i in range(4):
+                                row = row + wx[i] * src[iy - 1 + j, (ix - 1 + i) * nc + ch]
+                        else:
+                            for i in range(4):
+                                row = row + wx[i] * fetch(src, w, h, nc, ix - 1 + i,
+                                                          iy - 1 + j, ch, fill[ch])
+                        acc = acc + wy[j] * row
+                    if acc < 0.0:
+                        acc = 0.0
+                    elif acc > 255.0:
+                        acc = 255.0
+                    dst[yo, xo * nc + ch] = <uint8_t>(acc + 0.5)
+            X += dx
+            Y += dy
+
+
+def warp(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, ::1] dst, const double[::1] m,
+         const int[::1] fill, bint cubic):
+    """Resample ``src`` into ``dst`` through the output-to-input affine ``m``; releases the GIL.
+
+    ``src`` and ``dst`` are (H, W * nc) views of grey (nc = 1) or interleaved colour images;
+    ``fill`` holds ``nc`` values in 0..255.
+    """
+    with nogil:
+        if cubic:
+            bicubic_kernel(src, nc, dst, m, fill)
+        else:
+            bilinear_kernel(src, nc, dst, m, fill)
