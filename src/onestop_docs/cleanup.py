@@ -797,7 +797,7 @@ def _blank_check(ink_pixels: int, box_area: int, min_ink_px: float) -> BlankChec
 def detect_blank(image: Any, *, dpi: float | None = None) -> BlankCheck:
     """Detect a blank page after background normalization, border removal and despeckle.
 
-    Ink must be both locally dark (Sauvola) and darker than 70 % of the paper level, so
+    Ink must be both locally dark (Sauvola) and darker than half the paper level, so
     bleed-through and noise do not count; scanner borders and isolated specks are removed
     first.  Equivalent to ``clean_page(image).blank`` with default options.
 
@@ -857,8 +857,9 @@ class CleanOptions:
         Method constant; None = the method's default (Sauvola 0.2).
     ink_contrast : float
         A pixel is ink only when darker than ``(1 - ink_contrast)`` of the normalized
-        paper (255): default 0.3, so marks lighter than 178/255 (bleed-through, faint
-        noise) are paper.  0 switches the gate off.
+        paper (255): default 0.5, so marks lighter than half the paper brightness
+        (bleed-through, faint noise, the blurred fringe of strokes) are paper -- the same
+        rule that defines the reference masks of synthetic pages.  0 switches it off.
     despeckle : bool
         Remove isolated specks (:func:`despeckle`).  Default True.
     max_speck_area, protect_distance : int or None
@@ -878,7 +879,7 @@ class CleanOptions:
     method: Method = "sauvola"
     window: int | None = None
     k: float | None = None
-    ink_contrast: float = 0.3
+    ink_contrast: float = 0.5
     despeckle: bool = True
     max_speck_area: int | None = None
     protect_distance: int | None = None
