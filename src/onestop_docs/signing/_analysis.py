@@ -159,7 +159,7 @@ def status_report(
         )
     problems.extend(hash_problem(status.md_algorithm, "the signature"))
     mech = str(getattr(status, "pkcs7_signature_mechanism", "") or "")
-    if "sha1" in mech or "md5" in mech:
+    if not problems and ("sha1" in mech or "md5" in mech):
         problems.append(Problem("weak-hash", f"the signature mechanism is {mech}"))
     cert_problems = certificate_problems(cert, at) if cert is not None else []
     problems.extend(cert_problems)
@@ -173,6 +173,10 @@ def status_report(
                     f"no path from {subject!r} to any of the given trust roots",
                 )
             )
+        elif indic == "CRYPTO_CONSTRAINTS_FAILURE" and any(
+            p.code in ("weak-hash", "weak-key") for p in problems
+        ):
+            pass  # already named exactly
         elif not cert_problems and intact and sig_ok:
             # pyHanko does not evaluate the path of a broken signature; say nothing then.
             problems.append(Problem("untrusted", f"certificate path rejected: {indic}"))
