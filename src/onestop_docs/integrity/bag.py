@@ -14,7 +14,8 @@ A bag is a directory with ``bagit.txt``, a ``data/`` payload directory, one
   (e.g. NFD names written on macOS) matches it, as RFC 8493 §3 recommends tolerating.
 * Payload files must be regular files; symbolic links are refused when writing and
   reported when validating (a bag must not reach outside itself).
-* ``Payload-Oxum`` (octets.files) is written and checked.
+* ``Payload-Oxum`` (octets.files) is written and checked.  ``fetch.txt`` (holey bags) is
+  not supported: such a bag is reported as a problem.
 * Validity needs at least one SHA-256, SHA-384 or SHA-512 payload manifest
   (TT 15/2025/TT-BKHCN: no hash weaker than SHA-256 for integrity); MD5/SHA-1 manifests
   from other tools are still checked but do not count.
@@ -354,6 +355,8 @@ class Manifest:
         version, vt = decl
         if not (bag / "data").is_dir():
             problems.append("data/ payload directory is missing")
+        if (bag / "fetch.txt").exists():
+            problems.append("fetch.txt (a holey bag) is not supported; fetch the files first")
 
         # ---- payload manifests
         manifests = _manifest_algorithms(bag, "manifest")

@@ -78,13 +78,15 @@ def _digest_file(path: str | os.PathLike[str], algorithms: Sequence[str]) -> tup
     size = 0
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        if hasattr(os, "posix_fadvise"):
-            with contextlib.suppress(OSError):  # e.g. pipes
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         while True:
             n = os.readv(fd, (buf,))  # readinto without a file object; releases the GIL
             if n == 0:
                 break
+            if size == 0 and n == len(buf) and hasattr(os, "posix_fadvise"):
+                # A large file: ask for aggressive read-ahead.  Small files skip the call,
+                # one system call (and GIL hand-off) fewer per file.
+                with contextlib.suppress(OSError):  # e.g. pipes
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
             size += n
             chunk = buf[:n]
             for h in hashers:
