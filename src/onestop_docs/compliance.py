@@ -402,6 +402,36 @@ def _parse_xmp(pdf: Any) -> dict[str, str] | None:
 
 # ----------------------------------------------------------------------------- PDF/A subset
 
+# ISO 19005-2 6.5.1 forbids these action types.
+_FORBIDDEN_ACTIONS = frozenset(
+    (
+        "/JavaScript",
+        "/Launch",
+        "/Sound",
+        "/Movie",
+        "/ResetForm",
+        "/ImportData",
+        "/Hide",
+        "/SetOCGState",
+        "/Rendition",
+        "/Trans",
+        "/GoTo3DView",
+    )
+)
+
+
+def _direct_dicts(pk: Any, obj: Any, depth: int) -> Iterator[Any]:
+    """``obj`` and the dictionaries nested in it directly (not through indirect references)."""
+    yield obj
+    if depth >= 6:
+        return
+    values = obj.values() if isinstance(obj, pk.Dictionary) else obj
+    for value in values:
+        if isinstance(value, (pk.Dictionary, pk.Array)) and not value.is_indirect:
+            for d in _direct_dicts(pk, value, depth + 1):
+                if isinstance(d, pk.Dictionary):
+                    yield d
+
 
 def check_pdfa(path: str | os.PathLike[str]) -> tuple[Finding, ...]:
     """Check the PDF/A-2b requirements listed in ``docs/records.md`` that need no renderer.
@@ -445,6 +475,13 @@ def check_pdfa(path: str | os.PathLike[str]) -> tuple[Finding, ...]:
     except Exception as exc:
         raise ComplianceError(f"{path}: cannot open as PDF: {exc}") from None
     with pdf:
+        version = pdf.Root.get("/Version")
+        if version is not None and str(version).lstrip("/") > "1.7":
+            # 6.1.2 reads only the header, but PDF/A-2 is defined on PDF 1.7; pyHanko raises the
+            # catalog version to 2.0 when it appends an ECDSA signature.
+            findings.append(
+                Finding("pdfa", None, "warning", f"catalog /Version is {version}, above PDF 1.7")
+            )
         if pdf.is_encrypted:
             bad("the file is encrypted (6.1.3)")
         if "/ID" not in pdf.trailer:
@@ -521,8 +558,10 @@ def check_pdfa(path: str | os.PathLike[str]) -> tuple[Finding, ...]:
             if not isinstance(obj, pk.Dictionary):
                 continue
             typ, sub = obj.get("/Type"), obj.get("/Subtype")
-            if sub == "/JavaScript" or obj.get("/S") in ("/JavaScript", "/Launch"):
-                bad(f"object {obj.objgen} is a JavaScript or Launch action (6.6.1)")
+            if any(d.get("/S") in _FORBIDDEN_ACTIONS for d in _direct_dicts(pk, obj, 0)):
+                bad(
+                    f"object {obj.objgen} holds a forbidden action (JavaScript, Launch, ...) (6.5.1)"
+                )
             if typ == "/Font" and sub not in ("/Type0", "/Type3"):
                 desc = obj.get("/FontDescriptor")
                 if desc is None or not any(

@@ -295,18 +295,18 @@ def _text_ops(ocr: OcrResult, page: Page, index: int) -> bytes:
             )
             if not text.strip():
                 continue
-            target = word.box.width * sx
-            if k + 1 < len(words):
-                gap = (words[k + 1].box.x0 - word.box.x0) * sx
-                if gap > target:  # the trailing space makes pdftotext see the word break
-                    text += " "
-                    target = gap
-            natural = len(text) * size * _ADVANCE / _UNITS_PER_EM
-            scale = 100.0 * target / natural
+            em = size * _ADVANCE / _UNITS_PER_EM  # natural width of one character
+            scale = 100.0 * word.box.width * sx / (len(text) * em)
             ops.append(
                 f"1 0 0 1 {_fmt(word.box.x0 * sx)} {_fmt(baseline)} Tm {_fmt(scale)} Tz "
                 f"<{text.encode('utf-16-be').hex().upper()}> Tj"
             )
+            if k + 1 < len(words):
+                # A real space glyph spanning the gap, so extractors see the word break while
+                # the word's own box stays exact.
+                gap = (words[k + 1].box.x0 - word.box.x1) * sx
+                if gap > 0:
+                    ops.append(f"{_fmt(100.0 * gap / em)} Tz <0020> Tj")
     if not ops:
         return b""
     return ("BT\n3 Tr\n" + "\n".join(ops) + "\nET\n").encode("ascii")

@@ -1,0 +1,372 @@
+"""Tests of onestop_docs.compliance on purpose-built good and bad records.
+
+Bad files are made from a good one with pikepdf (independent of our writer's code paths):
+150-dpi and grey pages, a scaled page, a missing page, PDF 1.3, unsigned copies, an unsigned
+signature field, metadata whose dossier code differs from the XMP, broken PDF/A claims.
+Signed files are made with pyHanko directly (signing module independent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pytest
+import synth
+from test_pdf import CREATED, colour_page, record
+
+from onestop_docs.compliance import ComplianceReport, Rules, check_pdfa, check_record
+from onestop_docs.errors import ComplianceError, InvalidArgumentError, MetadataError
+from onestop_docs.imageio import Page
+from onestop_docs.metadata import to_xml
+from onestop_docs.pdf import build_pdf
+
+pytest.importorskip("pyhanko")
+
+
+def sign_pdf_with_pyhanko(
+    src: Path, dst: Path, *, corner: str = "top-left", name: str = "Sig1", kind: str = "rsa"
+) -> None:
+    """Sign ``src`` with a throwaway self-signed key, visible field in ``corner`` of page 1."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    # RSA-2048 (TT 15/2025 allows it); with ECDSA pyHanko raises the catalog /Version to 2.0.
+    key = (
+        rsa.generate_private_key(65537, 2048)
+        if kind == "rsa"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Nguyễn Văn A")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.KeyUsage(True, True, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = dst.with_suffix(".key.pem"), dst.with_suffix(".crt.pem")
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    signer = signers.SimpleSigner.load(str(key_path), str(cert_path))
+    with pikepdf.open(src) as pdf:
+        box = pdf.pages[0].mediabox
+        w, h = float(box[2]), float(box[3])
+    rect = (20, h - 80, 200, h - 20) if corner == "top-left" else (w - 200, h - 80, w - 20, h - 20)
+    with open(src, "rb") as inf:
+        writer = IncrementalPdfFileWriter(inf)
+        fields.append_signature_field(writer, fields.SigFieldSpec(name, on_page=0, box=rect))
+        with open(dst, "wb") as out:
+            signers.PdfSigner(signers.PdfSignatureMetadata(field_name=name), signer).sign_pdf(
+                writer, output=out
+            )
+
+
+def rules_of(report: ComplianceReport) -> set[tuple[str, int | None]]:
+    return {(f.rule, f.page) for f in report.errors}
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[Page]]:
+    d = tmp_path_factory.mktemp("compliance")
+    p1, t1 = colour_page("A5", 200, max_lines=8)
+    p2, t2 = colour_page("A5", 200, max_lines=8, landscape=True)
+    unsigned = d / "unsigned.pdf"
+    build_pdf(
+        [p1, p2], output=unsigned, text=[t1, t2], metadata=record(page_amount=2), created=CREATED
+    )
+    signed = d / "signed.pdf"
+    sign_pdf_with_pyhanko(unsigned, signed)
+    return unsigned, signed, [p1, p2]
+
+
+def test_good_signed_record_passes(good: tuple) -> None:
+    _, signed, pages = good
+    report = check_record(signed, metadata=to_xml(record(page_amount=2)))
+    assert report.ok, [str(f) for f in report.findings]
+    assert report.findings == ()
+    assert report.page_count == 2 and report.pdf_version == "1.7"
+    assert [p.paper for p in report.pages] == ["A5", "A5"]
+    for pr, page in zip(report.pages, pages):
+        assert pr.dpi == pytest.approx((200.0, 200.0), abs=0.01)
+        assert pr.colour is True
+        assert pr.size_mm == pytest.approx(page.size_mm(), abs=0.01)
+    assert report.signatures == (("Sig1", 1, "top-left", True),)
+    report.raise_if_failed()
+
+
+def test_ecdsa_signature_raising_the_version_is_a_pdfa_warning(good: tuple, tmp_path: Path) -> None:
+    unsigned, _, _ = good
+    out = tmp_path / "ec.pdf"
+    sign_pdf_with_pyhanko(unsigned, out, kind="ec")
+    report = check_record(out)
+    assert report.ok and report.pdf_version == "2.0"
+    assert [(f.rule, f.severity) for f in report.findings] == [("pdfa", "warning")]
+
+
+def test_unsigned_copy_is_caught(good: tuple) -> None:
+    unsigned, _, _ = good
+    report = check_record(unsigned)
+    assert rules_of(report) == {("signature-officer", 1)}
+    with pytest.raises(ComplianceError, match="signature-officer"):
+        report.raise_if_failed()
+
+
+def test_organisation_signature_is_required_top_right(good: tuple, tmp_path: Path) -> None:
+    _, signed, _ = good
+    rules = Rules(require_organisation_signature=True)
+    assert rules_of(check_record(signed, rules=rules)) == {("signature-org", 1)}
+    both = tmp_path / "both.pdf"
+    sign_pdf_with_pyhanko(signed, both, corner="top-right", name="Org")
+    report = check_record(both, rules=rules)
+    assert report.ok, [str(f) for f in report.findings]
+    assert {s[2] for s in report.signatures} == {"top-left", "top-right"}
+
+
+def test_empty_signature_field_is_not_a_signature(good: tuple, tmp_path: Path) -> None:
+    unsigned, _, _ = good
+    out = tmp_path / "field.pdf"
+    with pikepdf.open(unsigned) as pdf:
+        page = pdf.pages[0]
+        h = float(page.mediabox[3])
+        widget = pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Annot,
+                Subtype=pikepdf.Name.Widget,
+                FT=pikepdf.Name.Sig,
+                T=pikepdf.String("Officer"),
+                Rect=[20, h - 80, 200, h - 20],
+                F=4,
+                P=page.obj,
+            )
+        )
+        page.obj.Annots = pdf.make_indirect(pikepdf.Array([widget]))
+        pdf.Root.AcroForm = pikepdf.Dictionary(Fields=[widget], SigFlags=3)
+        pdf.save(out)
+    report = check_record(out)
+    assert report.signatures == (("Officer", 1, "top-left", False),)
+    errors = [f for f in report.errors if f.rule == "signature-officer"]
+    assert len(errors) == 1 and "not signed" in errors[0].message
+
+
+def _plain_rules() -> Rules:
+    return Rules(require_officer_signature=False)
+
+
+def test_150_dpi_pages_are_caught(tmp_path: Path) -> None:
+    page, text = colour_page("A5", 150, max_lines=3)
+    out = tmp_path / "low.pdf"
+    build_pdf([page], output=out, text=[text], metadata=record())
+    report = check_record(out, rules=_plain_rules())
+    assert rules_of(report) == {("resolution", 1)}
+    assert report.pages[0].dpi == pytest.approx((150.0, 150.0), abs=0.01)
+
+
+def test_grey_pages_are_caught(tmp_path: Path) -> None:
+    colour, _ = colour_page("A5", 200, max_lines=3)
+    sp = synth.render_page(dpi=200, paper="A5", max_lines=3)
+    grey = Page(sp.gray, mode="L", dpi=(200.0, 200.0))
+    out = tmp_path / "grey.pdf"
+    build_pdf([colour, grey], output=out, metadata=record())
+    assert rules_of(check_record(out, rules=_plain_rules())) == {("colour", 2)}
+    assert check_record(out, rules=Rules(require_officer_signature=False, require_colour=False)).ok
+
+
+def test_scaled_page_is_caught(tmp_path: Path) -> None:
+    # An A4 scan placed at 90 % on a Letter page (the mistake of "fit to page" printing).
+    sp = synth.render_page(dpi=200, paper="A4", max_lines=3)
+    page = Page(synth.to_color(sp.gray), mode="RGB", dpi=(200.0, 200.0))
+    src, out = tmp_path / "a4.pdf", tmp_path / "scaled.pdf"
+    build_pdf([page], output=src, metadata=record())
+    assert check_record(src, rules=_plain_rules()).ok
+    letter_w, letter_h = 8.5 * 72, 11 * 72
+    a4_w, a4_h = page.width * 72 / 200, page.height * 72 / 200
+    with pikepdf.open(src) as pdf:
+        pg = pdf.pages[0]
+        pg.obj.MediaBox = [0, 0, letter_w, letter_h]
+        sw, sh = 0.9 * a4_w, 0.9 * a4_h
+        pg.obj.Contents = pikepdf.Stream(
+            pdf,
+            f"q {sw:.3f} 0 0 {sh:.3f} {(letter_w - sw) / 2:.3f} {(letter_h - sh) / 2:.3f} cm /Im0 Do Q".encode(),
+        )
+        pdf.save(out)
+    report = check_record(out, rules=_plain_rules())
+    assert rules_of(report) == {("scale", 1)}
+    assert report.pages[0].paper == "Letter"
+    assert report.pages[0].dpi == pytest.approx((200 / 0.9, 200 / 0.9), rel=1e-3)
+
+
+def test_odd_page_size_is_caught_unless_declared(tmp_path: Path) -> None:
+    page, _ = colour_page((100.0, 160.0), 200, max_lines=2)
+    out = tmp_path / "odd.pdf"
+    build_pdf([page], output=out, metadata=record())
+    assert rules_of(check_record(out, rules=_plain_rules())) == {("scale", 1)}
+    rules = Rules(require_officer_signature=False, declared_size_mm=(160.0, 100.0))
+    report = check_record(out, rules=rules)
+    assert report.ok and report.pages[0].paper == "declared"
+
+
+def test_missing_page_vs_declared_count(good: tuple, tmp_path: Path) -> None:
+    unsigned, _, _ = good
+    out = tmp_path / "missing.pdf"
+    with pikepdf.open(unsigned) as pdf:
+        del pdf.pages[1]
+        pdf.save(out)
+    report = check_record(out, rules=_plain_rules())  # XMP PageCount says 2
+    assert rules_of(report) == {("page-count", None)}
+    assert (
+        check_record(unsigned, rules=_plain_rules(), declared_pages=3).errors[0].rule
+        == "page-count"
+    )
+    assert check_record(out, rules=_plain_rules(), declared_pages=1).ok
+
+
+def test_pdf_13_is_caught(good: tuple, tmp_path: Path) -> None:
+    unsigned, _, _ = good
+    out = tmp_path / "v13.pdf"
+    with pikepdf.open(unsigned) as pdf:
+        pdf.save(out, force_version="1.3", object_stream_mode=pikepdf.ObjectStreamMode.disable)
+    assert out.read_bytes().startswith(b"%PDF-1.3")
+    report = check_record(out, rules=_plain_rules())
+    assert ("pdf-version", None) in rules_of(report)
+    assert report.pdf_version == "1.3"
+
+
+def test_metadata_dossier_code_must_match_xmp(good: tuple) -> None:
+    _, signed, _ = good
+    other = record(dossier_code="H42.01.02-260105-0002", page_amount=2)
+    report = check_record(signed, metadata=other)
+    assert rules_of(report) == {("metadata", None)}
+    assert "DossierCode" in report.errors[0].message
+    assert check_record(signed, metadata=record(page_amount=2)).ok
+
+
+def test_metadata_file_path_and_bad_xml(good: tuple, tmp_path: Path) -> None:
+    _, signed, _ = good
+    xml = tmp_path / "record.xml"
+    xml.write_bytes(to_xml(record(page_amount=3)))
+    report = check_record(signed, metadata=xml)
+    assert rules_of(report) == {("page-count", None)}
+    xml.write_bytes(b"<DigitizedRecord/>")
+    with pytest.raises(MetadataError):
+        check_record(signed, metadata=xml)
+    with pytest.raises(InvalidArgumentError):
+        check_record(signed, metadata=42)  # type: ignore[arg-type]
+
+
+def test_missing_xmp_metadata_is_caught(tmp_path: Path) -> None:
+    page, _ = colour_page("A5", 200, max_lines=2)
+    out = tmp_path / "nometa.pdf"
+    build_pdf([page], output=out)  # no RecordMetadata: no dossier code in XMP
+    report = check_record(out, rules=_plain_rules())
+    assert rules_of(report) == {("metadata", None)}
+
+
+def test_blank_page_is_flagged_not_failed(tmp_path: Path) -> None:
+    page, _ = colour_page("A5", 200, max_lines=3)
+    rng = np.random.default_rng(1)
+    blank_px = np.clip(rng.normal(245, 3, page.pixels.shape), 0, 255).astype(np.uint8)
+    blank = Page(blank_px, mode="RGB", dpi=(200.0, 200.0))
+    out = tmp_path / "blank.pdf"
+    build_pdf([page, blank], output=out, metadata=record())
+    report = check_record(out, rules=_plain_rules())
+    assert report.ok
+    assert [(f.rule, f.page, f.severity) for f in report.warnings] == [("blank-page", 2, "warning")]
+    assert report.pages[0].ink_fraction is not None and report.pages[0].ink_fraction > 0.005
+
+
+def test_portal_limits_are_parameters(good: tuple, tmp_path: Path) -> None:
+    _, signed, _ = good
+    size = signed.stat().st_size
+    assert rules_of(check_record(signed, rules=Rules(max_bytes=size - 1))) == {("file-size", None)}
+    assert check_record(signed, rules=Rules(max_bytes=size)).ok
+    assert ("format", None) in rules_of(
+        check_record(signed, rules=Rules(accepted_formats=("jpg",)))
+    )
+    junk = tmp_path / "x.pdf"
+    junk.write_bytes(b"GIF89a not a pdf")
+    assert rules_of(check_record(junk)) == {("format", None)}
+
+
+def test_rules_validation() -> None:
+    with pytest.raises(InvalidArgumentError, match="min_dpi"):
+        Rules(min_dpi=0)
+    with pytest.raises(InvalidArgumentError, match="max_bytes"):
+        Rules(max_bytes=-1)
+    with pytest.raises(InvalidArgumentError, match="blank_ink_fraction"):
+        Rules(blank_ink_fraction=1.5)
+
+
+# ----------------------------------------------------------------------------- PDF/A subset
+
+
+def _pdfa_messages(path: Path) -> str:
+    return " | ".join(f.message for f in check_pdfa(path))
+
+
+def _add_unembedded_font(pdf: pikepdf.Pdf) -> None:
+    font = pikepdf.Dictionary(
+        Type=pikepdf.Name.Font,
+        Subtype=pikepdf.Name.Type1,
+        BaseFont=pikepdf.Name.Helvetica,
+        FontDescriptor=pikepdf.Dictionary(FontName=pikepdf.Name.Helvetica),
+    )
+    pdf.pages[0].obj.Resources.Font = pikepdf.Dictionary(F9=pdf.make_indirect(font))
+
+
+def test_pdfa_checks_catch_broken_files(good: tuple, tmp_path: Path) -> None:
+    unsigned, _, _ = good
+    assert check_pdfa(unsigned) == ()
+    cases = {
+        "no-intent": ("6.2.3", lambda pdf: delattr(pdf.Root, "OutputIntents")),
+        "title": (
+            "differs from XMP",
+            lambda pdf: setattr(pdf.docinfo, "Title", pikepdf.String("Khác")),
+        ),
+        "font": ("not embedded", _add_unembedded_font),
+        "js": (
+            "forbidden action",
+            lambda pdf: setattr(
+                pdf.Root,
+                "OpenAction",
+                pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)")),
+            ),
+        ),
+    }
+    for name, (expected, mutate) in cases.items():
+        out = tmp_path / f"{name}.pdf"
+        with pikepdf.open(unsigned) as pdf:
+            mutate(pdf)
+            pdf.save(out)
+        assert expected in _pdfa_messages(out), name
+    report = check_record(tmp_path / "no-intent.pdf", rules=_plain_rules())
+    assert ("pdfa", None) in rules_of(report)
+
+
+def test_require_pdfa_flags_files_without_the_claim(tmp_path: Path) -> None:
+    page, _ = colour_page("A5", 200, max_lines=2)
+    out = tmp_path / "plain.pdf"
+    build_pdf([page], output=out, metadata=record(), profile="pdf")
+    assert check_record(out, rules=_plain_rules()).ok
+    report = check_record(out, rules=Rules(require_officer_signature=False, require_pdfa=True))
+    assert rules_of(report) == {("pdfa", None)}
