@@ -1,0 +1,829 @@
+"""Vietnamese OCR with Tesseract: searchable text and word boxes for a scanned page (bóc tách).
+
+:func:`recognize` feeds Tesseract the page it reads best (background flattened, deskewed;
+see ``docs/ocr.md`` for the measurements behind that choice), passes the true resolution,
+and returns an :class:`~onestop_docs.types.OcrResult` whose word boxes are in the pixel
+coordinates of the page **the caller passed in**, mapped back through the deskew.
+
+The engine is the ``tesseract`` program (Debian ``tesseract-ocr`` + ``tesseract-ocr-vie``),
+run as a child process with ``OMP_THREAD_LIMIT=1`` so that parallel pages do not
+oversubscribe the cores, and with a timeout.  A missing program or language raises
+:class:`~onestop_docs.errors.MissingDependencyError` naming the package to install; a crash,
+timeout or unparseable output raises :class:`~onestop_docs.errors.OcrError`.
+:func:`recognize_pages` runs a batch and goes on with the next page after a page fails.
+
+Raw Tesseract output (hOCR, TSV, plain text) is available through :func:`tesseract_output`,
+and :func:`parse_tsv` turns TSV into an :class:`~onestop_docs.types.OcrResult`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from onestop_docs.ocr import recognize
+>>> blank = np.full((200, 300), 255, np.uint8)
+>>> res = recognize(blank, dpi=300)     # doctest: +SKIP
+>>> res.text, res.words, res.mean_confidence    # doctest: +SKIP
+('', (), 0.0)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._deps import require_tool
+from ._validate import as_gray, check_range
+from .errors import InvalidArgumentError, MissingDependencyError, OcrError, OnestopError
+from .types import Box, OcrLine, OcrResult, OcrWord
+from .vntext import normalize
+
+__all__ = [
+    "Box",
+    "OcrLine",
+    "OcrResult",
+    "OcrWord",
+    "PageOutcome",
+    "PreparedPage",
+    "Preprocess",
+    "TesseractConfig",
+    "available_languages",
+    "parse_tsv",
+    "prepare_page",
+    "recognize",
+    "recognize_pages",
+    "tesseract_output",
+]
+
+#: Default per-page timeout in seconds (an A4 page at 300 dpi takes 3-8 s on one core).
+DEFAULT_TIMEOUT_S = 120.0
+_LANG_RE = re.compile(r"^[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*$")
+_TSV_HEADER = (
+    "level",
+    "page_num",
+    "block_num",
+    "par_num",
+    "line_num",
+    "word_num",
+    "left",
+    "top",
+    "width",
+    "height",
+    "conf",
+    "text",
+)
+
+
+@dataclass(frozen=True)
+class TesseractConfig:
+    """How to run the ``tesseract`` program.
+
+    Attributes
+    ----------
+    command : str
+        Program name or path (default ``"tesseract"``, looked up on ``PATH``).
+    tessdata_dir : str or None
+        Directory of ``*.traineddata`` files (``--tessdata-dir``); ``None`` uses the default.
+    oem : int or None
+        OCR engine mode (``--oem``); ``None`` keeps Tesseract's default (LSTM).
+    variables : tuple of (str, str)
+        Extra ``-c name=value`` settings.
+    omp_thread_limit : int
+        ``OMP_THREAD_LIMIT`` of the child (default 1: parallelise pages, not one page).
+
+    Examples
+    --------
+    >>> TesseractConfig().command
+    'tesseract'
+    """
+
+    command: str = "tesseract"
+    tessdata_dir: str | None = None
+    oem: int | None = None
+    variables: tuple[tuple[str, str], ...] = ()
+    omp_thread_limit: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.command, str) or not self.command:
+            raise InvalidArgumentError(f"command must be a non-empty str, got {self.command!r}")
+        if self.oem is not None and self.oem not in (0, 1, 2, 3):
+            raise InvalidArgumentError(f"oem must be 0, 1, 2, 3 or None, got {self.oem!r}")
+        if not isinstance(self.omp_thread_limit, int) or self.omp_thread_limit < 1:
+            raise InvalidArgumentError(
+                f"omp_thread_limit must be an int >= 1, got {self.omp_thread_limit!r}"
+            )
+        for item in self.variables:
+            if (
+                not isinstance(item, tuple)
+                or len(item) != 2
+                or not all(isinstance(s, str) and s and "\n" not in s for s in item)
+            ):
+                raise InvalidArgumentError(
+                    f"variables must be (name, value) pairs of non-empty str, got {item!r}"
+                )
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Which preprocessing :func:`recognize` applies before Tesseract reads the page.
+
+    The defaults are the combination measured best on degraded generated pages
+    (``docs/benchmarks.md``, section OCR): flattening the background and deskewing help;
+    binarising does not (Tesseract binarises internally and reads grey input better).
+
+    Attributes
+    ----------
+    normalize_background : bool
+        Flatten uneven lighting with :func:`onestop_docs.cleanup.normalize_background`.
+    deskew : bool
+        Straighten the page with :func:`onestop_docs.deskew.deskew` (and turn it upright).
+    max_angle : float
+        Largest skew (degrees) the deskew step searches.
+
+    Examples
+    --------
+    >>> Preprocess().deskew, Preprocess(deskew=False).normalize_background
+    (True, True)
+    """
+
+    normalize_background: bool = True
+    deskew: bool = True
+    max_angle: float = 15.0
+
+    def __post_init__(self) -> None:
+        check_range(self.max_angle, "max_angle", 0.0, 45.0)
+
+
+class _Transform(Protocol):
+    def to_input(self, xy: NDArray[np.float64]) -> NDArray[np.float64]: ...
+
+
+class _Identity:
+    def to_input(self, xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        return xy
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedPage:
+    """The image handed to Tesseract and how its pixels map back to the input page.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        uint8 (H, W) grey image Tesseract reads.
+    transform : object
+        Has ``to_input(xy)`` mapping (N, 2) ``(x, y)`` pixel coordinates of ``image`` to the
+        input page (identity when nothing moved).
+    skew_deg : float or None
+        Skew the deskew step removed (library sign convention: positive = counter-clockwise),
+        ``None`` when not run or undecided.
+    input_size : tuple of int
+        ``(width, height)`` of the input page.
+    steps : tuple of str
+        Preprocessing steps applied, in order.
+    seconds : float
+        Time spent preparing.
+    """
+
+    image: NDArray[np.uint8]
+    transform: Any
+    skew_deg: float | None
+    input_size: tuple[int, int]
+    steps: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    """Result of one page of :func:`recognize_pages`: either ``result`` or ``error`` is set."""
+
+    index: int
+    result: OcrResult | None = None
+    error: OnestopError | None = field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the page was recognised."""
+        return self.result is not None
+
+
+# --------------------------------------------------------------------------- environment
+
+_lang_lock = threading.Lock()
+_lang_cache: dict[tuple[str, str | None], frozenset[str]] = {}
+
+
+def _child_env(config: TesseractConfig) -> dict[str, str]:
+    env = dict(os.environ)
+    env["OMP_THREAD_LIMIT"] = str(config.omp_thread_limit)
+    return env
+
+
+def _apt_package(lang: str) -> str:
+    return "tesseract-ocr-" + lang.lower().replace("_", "-")
+
+
+def available_languages(config: TesseractConfig | None = None) -> frozenset[str]:
+    """Languages the ``tesseract`` program can load (``tesseract --list-langs``), cached.
+
+    Raises
+    ------
+    MissingDependencyError
+        The program is not installed (names the Debian package ``tesseract-ocr``).
+    OcrError
+        The program ran but its answer could not be read.
+
+    Examples
+    --------
+    >>> "vie" in available_languages()      # doctest: +SKIP
+    True
+    """
+    config = config or TesseractConfig()
+    key = (config.command, config.tessdata_dir)
+    with _lang_lock:
+        cached = _lang_cache.get(key)
+    if cached is not None:
+        return cached
+    exe = require_tool(config.command, "tesseract-ocr")
+    cmd = [exe]
+    if config.tessdata_dir is not None:
+        cmd += ["--tessdata-dir", config.tessdata_dir]
+    cmd.append("--list-langs")
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, timeout=30, env=_child_env(config), check=False
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise OcrError(f"could not run {exe!r} --list-langs: {exc}") from exc
+    out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise OcrError(
+            f"{exe!r} --list-langs failed with exit status {proc.returncode}: {out[-300:]}"
+        )
+    langs = frozenset(
+        ln.strip() for ln in out.splitlines() if ln.strip() and not ln.startswith("List of")
+    )
+    with _lang_lock:
+        _lang_cache[key] = langs
+    return langs
+
+
+def _check_language(lang: str, config: TesseractConfig) -> None:
+    if not isinstance(lang, str) or not _LANG_RE.match(lang):
+        raise InvalidArgumentError(
+            f"lang must be Tesseract language names joined by '+', e.g. 'vie' or 'vie+eng', "
+            f"got {lang!r}"
+        )
+    have = available_languages(config)
+    for part in lang.split("+"):
+        if part not in have:
+            raise MissingDependencyError(
+                f"Tesseract has no {part!r} language data (installed: "
+                f"{', '.join(sorted(have)) or 'none'}); install it with: "
+                f"apt-get install {_apt_package(part)}"
+            )
+
+
+def _resolve_dpi(page: Any, dpi: float | None) -> float | None:
+    if dpi is not None:
+        return check_range(dpi, "dpi", 50.0, 4800.0)
+    page_dpi = getattr(page, "dpi", None)
+    if isinstance(page_dpi, tuple) and len(page_dpi) == 2:
+        return float(math.sqrt(float(page_dpi[0]) * float(page_dpi[1])))
+    return None
+
+
+def _check_psm(psm: int | None) -> None:
+    if psm is not None and (
+        isinstance(psm, bool) or not isinstance(psm, int) or not 0 <= psm <= 13
+    ):
+        raise InvalidArgumentError(f"psm must be an int in [0, 13] or None, got {psm!r}")
+
+
+def _check_timeout(timeout: float) -> float:
+    return check_range(timeout, "timeout", 0.0, 86400.0, lo_open=True)
+
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+def prepare_page(
+    page: Any, *, dpi: float | None = None, options: Preprocess | None = None
+) -> PreparedPage:
+    """Turn a page into the grey image Tesseract reads best, remembering how to map back.
+
+    Parameters
+    ----------
+    page : Page or numpy.ndarray
+        uint8 grey or RGB page.
+    dpi : float, optional
+        Resolution (defaults to the page's own).
+    options : Preprocess, optional
+        Steps to apply (default :class:`Preprocess`).
+
+    Returns
+    -------
+    PreparedPage
+
+    Raises
+    ------
+    InvalidArgumentError, InvalidImageError
+        The page is not a uint8 image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prep = prepare_page(np.full((50, 80), 255, np.uint8),
+    ...                     options=Preprocess(deskew=False, normalize_background=False))
+    >>> prep.image.shape, prep.steps, prep.input_size
+    ((50, 80), (), (80, 50))
+    """
+    t0 = time.perf_counter()
+    opts = options if options is not None else Preprocess()
+    if not isinstance(opts, Preprocess):
+        raise InvalidArgumentError(f"options must be a Preprocess, got {type(opts).__name__}")
+    gray = as_gray(page, name="page")
+    size = (int(gray.shape[1]), int(gray.shape[0]))
+    dpi_val = _resolve_dpi(page, dpi)
+    steps: list[str] = []
+    img = gray
+    transform: Any = _Identity()
+    skew: float | None = None
+    if opts.normalize_background:
+        from .cleanup import normalize_background
+
+        img = np.ascontiguousarray(
+            as_gray(normalize_background(img, dpi=dpi_val), name="background-normalised page")
+        )
+        steps.append("normalize_background")
+    if opts.deskew:
+        from .deskew import deskew
+
+        res = deskew(img, max_angle=opts.max_angle, dpi=dpi_val)
+        img = as_gray(res.page, name="deskewed page")
+        transform = res.transform
+        skew_val = getattr(res.skew, "angle", res.skew)
+        skew = float(skew_val) if isinstance(skew_val, (int, float)) else None
+        steps.append("deskew")
+    return PreparedPage(
+        image=img,
+        transform=transform,
+        skew_deg=skew,
+        input_size=size,
+        steps=tuple(steps),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def _pgm_bytes(img: NDArray[np.uint8]) -> bytes:
+    # Binary PGM: no compression cost, read by Leptonica from stdin; dpi goes on the command line.
+    h, w = img.shape
+    return b"P5\n%d %d\n255\n" % (w, h) + img.tobytes()
+
+
+def _run_tesseract(
+    img: NDArray[np.uint8],
+    lang: str,
+    kind: Literal["tsv", "hocr", "txt"],
+    *,
+    dpi: float | None,
+    psm: int | None,
+    timeout: float,
+    config: TesseractConfig,
+) -> str:
+    exe = require_tool(config.command, "tesseract-ocr")
+    cmd = [exe, "stdin", "stdout"]
+    if config.tessdata_dir is not None:
+        cmd += ["--tessdata-dir", config.tessdata_dir]
+    cmd += ["-l", lang]
+    if dpi is not None:
+        cmd += ["--dpi", str(round(dpi))]
+    if psm is not None:
+        cmd += ["--psm", str(psm)]
+    if config.oem is not None:
+        cmd += ["--oem", str(config.oem)]
+    for name, value in config.variables:
+        cmd += ["-c", f"{name}={value}"]
+    if kind != "txt":
+        cmd.append(kind)
+    try:
+        proc = subprocess.run(
+            cmd,
+            input=_pgm_bytes(img),
+            capture_output=True,
+            timeout=timeout,
+            env=_child_env(config),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise OcrError(
+            f"tesseract did not finish within the timeout of {timeout:g} s "
+            f"(page {img.shape[1]}x{img.shape[0]} px, lang={lang!r}); it was stopped"
+        ) from exc
+    except FileNotFoundError as exc:
+        raise MissingDependencyError(
+            f"the program {config.command!r} could not be started; "
+            "install it with: apt-get install tesseract-ocr"
+        ) from exc
+    except OSError as exc:
+        raise OcrError(f"could not run {exe!r}: {exc}") from exc
+    err = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        if "Failed loading language" in err or "Error opening data file" in err:
+            raise MissingDependencyError(
+                f"tesseract could not load the language data for {lang!r}; install it with: "
+                f"apt-get install {' '.join(_apt_package(p) for p in lang.split('+'))}"
+            )
+        how = (
+            f"was killed by signal {-proc.returncode}"
+            if proc.returncode < 0
+            else f"failed with exit status {proc.returncode}"
+        )
+        raise OcrError(f"tesseract {how}: {err.strip()[-400:] or 'no message'}")
+    try:
+        return proc.stdout.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OcrError(f"tesseract output is not UTF-8 (byte {exc.start})") from exc
+
+
+def tesseract_output(
+    page: Any,
+    lang: str = "vie",
+    *,
+    kind: Literal["tsv", "hocr", "txt"] = "hocr",
+    psm: int | None = None,
+    dpi: float | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    config: TesseractConfig | None = None,
+) -> str:
+    """Run Tesseract on ``page`` as given and return its raw hOCR, TSV or text output.
+
+    No preprocessing is applied, so coordinates in the output are those of ``page``; to get
+    hOCR for the deskewed image :func:`recognize` reads, pass ``prepare_page(page).image``
+    (and map coordinates with its ``transform``).  The text is returned as Tesseract wrote
+    it (not NFC-normalised).
+
+    Raises
+    ------
+    MissingDependencyError
+        ``tesseract`` or the language data is missing.
+    OcrError
+        Tesseract crashed, timed out or wrote something that is not UTF-8.
+    InvalidArgumentError, InvalidImageError
+        Bad page, language name, psm, dpi or timeout.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> html = tesseract_output(np.full((60, 60), 255, np.uint8), dpi=300)  # doctest: +SKIP
+    >>> "ocr_page" in html                                                  # doctest: +SKIP
+    True
+    """
+    if kind not in ("tsv", "hocr", "txt"):
+        raise InvalidArgumentError(f"kind must be 'tsv', 'hocr' or 'txt', got {kind!r}")
+    config = config or TesseractConfig()
+    _check_psm(psm)
+    timeout = _check_timeout(timeout)
+    img = as_gray(page, name="page")
+    dpi_val = _resolve_dpi(page, dpi)
+    _check_language(lang, config)
+    return _run_tesseract(img, lang, kind, dpi=dpi_val, psm=psm, timeout=timeout, config=config)
+
+
+# --------------------------------------------------------------------------- TSV → OcrResult
+
+
+def _map_boxes(
+    raw: NDArray[np.float64], transform: Any, width: int, height: int
+) -> NDArray[np.int64]:
+    """Map (N, 4) x0, y0, x1, y1 boxes through ``transform``; return enclosing input boxes."""
+    n = raw.shape[0]
+    if n == 0 or isinstance(transform, _Identity):
+        out = np.rint(raw).astype(np.int64)
+    else:
+        x0, y0, x1, y1 = raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3]
+        corners = np.stack(
+            [
+                np.stack([x0, y0], axis=1),
+                np.stack([x1, y0], axis=1),
+                np.stack([x0, y1], axis=1),
+                np.stack([x1, y1], axis=1),
+            ],
+            axis=1,
+        ).reshape(-1, 2)
+        # Box edges are pixel boundaries; the transform maps pixel centres (deskew module's
+        # convention), so shift by half a pixel on the way in and out.
+        mapped = np.asarray(transform.to_input(corners - 0.5), dtype=np.float64) + 0.5
+        if mapped.shape != corners.shape or not np.all(np.isfinite(mapped)):
+            raise OcrError(
+                f"the deskew transform returned {mapped.shape} coordinates for "
+                f"{corners.shape}; cannot place the word boxes on the input page"
+            )
+        mapped = mapped.reshape(n, 4, 2)
+        out = np.empty((n, 4), dtype=np.int64)
+        out[:, 0] = np.floor(mapped[:, :, 0].min(axis=1))
+        out[:, 1] = np.floor(mapped[:, :, 1].min(axis=1))
+        out[:, 2] = np.ceil(mapped[:, :, 0].max(axis=1))
+        out[:, 3] = np.ceil(mapped[:, :, 1].max(axis=1))
+    np.clip(out[:, 0::2], 0, width, out=out[:, 0::2])
+    np.clip(out[:, 1::2], 0, height, out=out[:, 1::2])
+    return out
+
+
+def parse_tsv(
+    tsv: str,
+    *,
+    width: int,
+    height: int,
+    transform: Any = None,
+    dpi: float | None = None,
+    language: str = "vie",
+) -> OcrResult:
+    """Build an :class:`OcrResult` from Tesseract TSV output.
+
+    Words (TSV level 5) with empty text are dropped; lines are Tesseract's
+    ``(block, paragraph, line)`` groups in reading order; word text is NFC-normalised
+    (:func:`onestop_docs.vntext.normalize`).  Boxes are mapped through ``transform``
+    (``to_input`` on (N, 2) pixel coordinates) when given, then clipped to the
+    ``width`` x ``height`` input page.
+
+    Raises
+    ------
+    OcrError
+        The TSV header or a row cannot be parsed.
+    InvalidArgumentError
+        ``width`` or ``height`` is not a positive int.
+
+    Examples
+    --------
+    >>> tsv = ("level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\t"
+    ...        "width\\theight\\tconf\\ttext\\n"
+    ...        "5\\t1\\t1\\t1\\t1\\t1\\t10\\t20\\t40\\t15\\t91.5\\tSố:\\n"
+    ...        "5\\t1\\t1\\t1\\t1\\t2\\t60\\t20\\t90\\t15\\t88.5\\t223/KH-UBND\\n")
+    >>> res = parse_tsv(tsv, width=200, height=100)
+    >>> res.text, res.words[1].box, res.mean_confidence
+    ('Số: 223/KH-UBND', Box(x0=60, y0=20, x1=150, y1=35), 90.0)
+    """
+    for name, v in (("width", width), ("height", height)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+            raise InvalidArgumentError(f"{name} must be a positive int, got {v!r}")
+    lines_in = tsv.splitlines()
+    if not lines_in:
+        return OcrResult(
+            text="",
+            lines=(),
+            mean_confidence=0.0,
+            width=width,
+            height=height,
+            dpi=dpi,
+            language=language,
+        )
+    header = tuple(lines_in[0].rstrip("\r").split("\t"))
+    if header != _TSV_HEADER:
+        raise OcrError(f"unexpected Tesseract TSV header {lines_in[0][:120]!r}")
+    keys: list[tuple[int, int, int, int]] = []
+    texts: list[str] = []
+    confs: list[float] = []
+    raw: list[tuple[int, int, int, int]] = []
+    for lineno, row in enumerate(lines_in[1:], start=2):
+        if not row.strip():
+            continue
+        cols = row.rstrip("\r").split("\t")
+        if len(cols) == 11:
+            cols.append("")
+        if len(cols) != 12:
+            raise OcrError(f"Tesseract TSV line {lineno} has {len(cols)} columns, expected 12")
+        try:
+            level = int(cols[0])
+            if level != 5:
+                continue
+            page_n, block, par, line = (int(c) for c in cols[1:5])
+            left, top, w, h = (int(c) for c in cols[6:10])
+            conf = float(cols[10])
+        except ValueError as exc:
+            raise OcrError(f"Tesseract TSV line {lineno} is not numeric: {row[:120]!r}") from exc
+        text = normalize(cols[11]).strip()
+        if not text:
+            continue
+        keys.append((page_n, block, par, line))
+        texts.append(text)
+        confs.append(min(100.0, max(0.0, conf)))
+        raw.append((left, top, left + w, top + h))
+    boxes = _map_boxes(
+        np.asarray(raw, dtype=np.float64).reshape(-1, 4),
+        transform if transform is not None else _Identity(),
+        int(width),
+        int(height),
+    )
+    lines: list[OcrLine] = []
+    current: list[OcrWord] = []
+    prev_key: tuple[int, int, int, int] | None = None
+
+    def flush() -> None:
+        if current:
+            lines.append(
+                OcrLine(
+                    words=tuple(current),
+                    box=Box(
+                        min(w.box.x0 for w in current),
+                        min(w.box.y0 for w in current),
+                        max(w.box.x1 for w in current),
+                        max(w.box.y1 for w in current),
+                    ),
+                )
+            )
+
+    for i, key in enumerate(keys):
+        if key != prev_key:
+            flush()
+            current = []
+            prev_key = key
+        b = boxes[i]
+        current.append(
+            OcrWord(
+                text=texts[i],
+                box=Box(int(b[0]), int(b[1]), int(b[2]), int(b[3])),
+                confidence=confs[i],
+                line_index=len(lines),
+            )
+        )
+    flush()
+    return OcrResult(
+        text="\n".join(ln.text for ln in lines),
+        lines=tuple(lines),
+        mean_confidence=float(np.mean(confs)) if confs else 0.0,
+        width=int(width),
+        height=int(height),
+        dpi=dpi,
+        language=language,
+    )
+
+
+# --------------------------------------------------------------------------- public calls
+
+
+def recognize(
+    page: Any,
+    lang: str = "vie",
+    *,
+    psm: int | None = None,
+    preprocess: bool | Preprocess = True,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    dpi: float | None = None,
+    config: TesseractConfig | None = None,
+) -> OcrResult:
+    """Recognise the text of one page with Tesseract.
+
+    Parameters
+    ----------
+    page : Page or numpy.ndarray
+        uint8 grey (H, W) or RGB (H, W, 3) page.
+    lang : str
+        Tesseract languages joined by ``+`` (default ``"vie"``).
+    psm : int, optional
+        Page segmentation mode (``--psm``); ``None`` keeps Tesseract's automatic mode 3.
+    preprocess : bool or Preprocess
+        ``True`` (default) flattens the background and deskews before reading (see
+        :class:`Preprocess`); ``False`` reads the page as given; a :class:`Preprocess` picks
+        the steps.
+    timeout : float
+        Seconds before the Tesseract process is stopped (default 120).
+    dpi : float, optional
+        Resolution passed to Tesseract; defaults to the page's (geometric mean of x and y).
+        With neither, Tesseract estimates it from the text height.
+    config : TesseractConfig, optional
+        Program, tessdata directory, engine mode and variables.
+
+    Returns
+    -------
+    OcrResult
+        NFC text, lines and words with boxes in pixel coordinates of ``page`` (after mapping
+        back through any deskew), per-word confidences and their mean.  ``timings`` holds
+        ``prepare``, ``tesseract`` and ``parse`` seconds.
+
+    Raises
+    ------
+    MissingDependencyError
+        ``tesseract`` or the language data is not installed (the message names the package).
+    OcrError
+        Tesseract crashed, timed out or produced unparseable output.
+    InvalidArgumentError, InvalidImageError
+        Bad page, language name, psm, dpi or timeout.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = recognize(np.full((100, 100), 255, np.uint8), dpi=300)   # doctest: +SKIP
+    >>> res.text                                                       # doctest: +SKIP
+    ''
+    """
+    config = config or TesseractConfig()
+    if not isinstance(config, TesseractConfig):
+        raise InvalidArgumentError(f"config must be a TesseractConfig, got {type(config).__name__}")
+    _check_psm(psm)
+    timeout = _check_timeout(timeout)
+    dpi_val = _resolve_dpi(page, dpi)
+    _check_language(lang, config)
+    if preprocess is True:
+        options: Preprocess = Preprocess()
+    elif preprocess is False:
+        options = Preprocess(normalize_background=False, deskew=False)
+    elif isinstance(preprocess, Preprocess):
+        options = preprocess
+    else:
+        raise InvalidArgumentError(
+            f"preprocess must be a bool or a Preprocess, got {type(preprocess).__name__}"
+        )
+    prepared = prepare_page(page, dpi=dpi_val, options=options)
+    t0 = time.perf_counter()
+    tsv = _run_tesseract(
+        prepared.image, lang, "tsv", dpi=dpi_val, psm=psm, timeout=timeout, config=config
+    )
+    t1 = time.perf_counter()
+    width, height = prepared.input_size
+    result = parse_tsv(
+        tsv, width=width, height=height, transform=prepared.transform, dpi=dpi_val, language=lang
+    )
+    result.timings.update(
+        prepare=prepared.seconds, tesseract=t1 - t0, parse=time.perf_counter() - t1
+    )
+    return result
+
+
+def recognize_pages(
+    pages: Iterable[Any],
+    lang: str = "vie",
+    *,
+    workers: int | None = None,
+    **kwargs: Any,
+) -> Iterator[PageOutcome]:
+    """Recognise many pages, yielding one :class:`PageOutcome` per page in input order.
+
+    A page that fails (bad image, Tesseract crash or timeout) yields an outcome with
+    ``error`` set and the batch goes on.  A missing ``tesseract`` program or language is
+    raised at once: no later page could succeed.  Pages run in ``workers`` threads, each
+    driving one single-threaded Tesseract process (``OMP_THREAD_LIMIT=1``), so ``workers``
+    is the number of cores used.
+
+    Parameters
+    ----------
+    pages : iterable of Page or numpy.ndarray
+        Pages to read; consumed lazily (at most ``2 * workers`` pages are held at once).
+    lang : str
+        As for :func:`recognize`.
+    workers : int, optional
+        Parallel Tesseract processes (default: ``min(2, os.cpu_count())``).
+    **kwargs
+        Passed to :func:`recognize` (``psm``, ``preprocess``, ``timeout``, ``dpi``, ``config``).
+
+    Raises
+    ------
+    MissingDependencyError
+        ``tesseract`` or the language data is not installed.
+    InvalidArgumentError
+        ``workers`` is not a positive int.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pages = [np.full((80, 80), 255, np.uint8), np.zeros((4, 4), np.float32)]
+    >>> [o.ok for o in recognize_pages(pages, dpi=300)]              # doctest: +SKIP
+    [True, False]
+    """
+    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+        raise InvalidArgumentError(f"workers must be a positive int, got {workers!r}")
+    _check_language(lang, kwargs.get("config") or TesseractConfig())
+
+    def one(index: int, page: Any) -> PageOutcome:
+        try:
+            return PageOutcome(index, result=recognize(page, lang, **kwargs))
+        except MissingDependencyError:
+            raise
+        except OnestopError as exc:
+            return PageOutcome(index, error=exc)
+
+    if n_workers == 1:
+        for i, page in enumerate(pages):
+            yield one(i, page)
+        return
+    with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="onestop-ocr") as pool:
+        pending: list[Any] = []
+        for i, page in enumerate(pages):
+            pending.append(pool.submit(one, i, page))
+            while len(pending) >= 2 * n_workers:
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
