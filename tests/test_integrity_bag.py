@@ -350,3 +350,22 @@ def test_property_arbitrary_names_roundtrip(names: list[str]) -> None:
             assert ok, why
         (bag.path / "data" / names[0]).write_bytes(b"tampered")
         assert Manifest.validate(bag.path).altered == (f"data/{names[0]}",)
+
+
+def test_rebag_keeps_descriptive_bag_info(tmp_path: Path) -> None:
+    d = tmp_path / "b"
+    write_tree(d / "data", NAMES[:2])
+    Manifest.create(d, bag_info={"Source-Organization": "Sở Tư pháp", "Contact-Name": "A"})
+    bag = Manifest.create(d, bag_info={"Contact-Name": "B"})
+    info = dict(bag.bag_info)
+    assert info["Source-Organization"] == "Sở Tư pháp" and info["Contact-Name"] == "B"
+    assert [k for k, _ in bag.bag_info].count("Payload-Oxum") == 1
+    assert bagit.Bag(str(d)).info["Contact-Name"] == "B"
+
+
+def test_manifest_lines_sorted_by_path(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    write_tree(src, NAMES)
+    bag = Manifest.create(tmp_path / "b", source=src).path
+    paths = [ln.split("  ", 1)[1] for ln in (bag / "manifest-sha256.txt").read_text().splitlines()]
+    assert paths == sorted(paths)

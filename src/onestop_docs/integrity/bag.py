@@ -239,6 +239,7 @@ class Manifest:
                     f"{bag} has no data/ payload directory; pass move=True to move its files "
                     "into data/, or source= to copy files from elsewhere"
                 )
+            _payload_files(bag, prefix="")  # refuse unbaggable names before moving anything
             tmp = Path(tempfile.mkdtemp(dir=bag, prefix=".bagging-"))
             for child in sorted(bag.iterdir()):
                 if child != tmp:
@@ -253,7 +254,7 @@ class Manifest:
         digests = _digest_many([bag / r for r in rels], algs, nworkers)
         octets = sum(size for _, size in digests)
         for k, alg in enumerate(algs):
-            lines = sorted(f"{d[k]}  {encode_path(r)}\n" for r, (d, _) in zip(rels, digests))
+            lines = [f"{d[k]}  {encode_path(r)}\n" for r, (d, _) in zip(rels, digests)]
             atomic_write_bytes(bag / f"manifest-{alg}.txt", "".join(lines).encode())
         atomic_write_bytes(
             bag / "bagit.txt",
@@ -261,6 +262,16 @@ class Manifest:
         )
         from .. import __version__
 
+        # Re-bagging keeps the descriptive fields of an existing bag-info.txt unless the
+        # caller gives the same labels; the computed ones are always renewed.
+        given = {k.lower() for k, _ in info}
+        renewed = {"payload-oxum", "bagging-date", "bag-software-agent"}
+        kept = [
+            (k, v)
+            for k, v in _read_bag_info(bag)[0]
+            if k.lower() not in given and k.lower() not in renewed
+        ]
+        info = kept + info
         fields: list[tuple[str, str]] = []
         if not any(k.lower() == "bagging-date" for k, _ in info):
             fields.append(("Bagging-Date", date.today().isoformat()))
@@ -273,7 +284,7 @@ class Manifest:
         tags = _tag_files(bag)
         tag_digests = _digest_many([bag / t for t in tags], algs, nworkers)
         for k, alg in enumerate(algs):
-            lines = sorted(f"{d[k]}  {encode_path(t)}\n" for t, (d, _) in zip(tags, tag_digests))
+            lines = [f"{d[k]}  {encode_path(t)}\n" for t, (d, _) in zip(tags, tag_digests)]
             atomic_write_bytes(bag / f"tagmanifest-{alg}.txt", "".join(lines).encode())
         return cls(
             bag,
