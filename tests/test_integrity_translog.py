@@ -407,3 +407,11 @@ def test_open_against_checkpoint_detects_rewritten_history(logpath: Path, tmp_pa
         )
     with pytest.raises(InvalidArgumentError):
         TransparencyLog(logpath, checkpoint=cp)
+
+
+def test_deleted_log_with_head_is_detected(logpath: Path) -> None:
+    make_log(logpath, entries(2))
+    logpath.unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        TransparencyLog(logpath)
+    assert not logpath.exists()  # not silently recreated

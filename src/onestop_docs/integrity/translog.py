@@ -527,6 +527,12 @@ class TransparencyLog:
         self._offsets = array("Q")
         self.recovery: LogRecovery | None = None
         if not self._path.exists():
+            head = _read_head(self._path)
+            if head is not None and head.size > 0:
+                raise IntegrityError(
+                    f"transparency log {self._path} is missing but its head commits to "
+                    f"{head.size} records (deleted?)"
+                )
             if not create or read_only:
                 raise FileNotFoundError(f"transparency log {self._path} does not exist")
             self._create(_check_origin(origin if origin is not None else _DEFAULT_ORIGIN))
@@ -563,7 +569,15 @@ class TransparencyLog:
         atomic_write_bytes(self._path, header)
 
     def _load(self, torn_tail: str) -> None:
-        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        size = os.fstat(self._fd).st_size
+        parts, got = [], 0
+        while got < size:  # one read returns at most ~2 GiB on Linux
+            part = os.pread(self._fd, size - got, got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        data = b"".join(parts)
         if len(data) < len(MAGIC) + 2 or data[: len(MAGIC)] != MAGIC:
             raise IndexFormatError(
                 f"{self._path}: not an onestop_docs transparency log (expected magic "
