@@ -17,11 +17,15 @@ PAdES B-B (``ETSI.CAdES.detached``, SHA-256) or, with a TSA, B-T.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import functools
 import io
 import logging
 import os
+import shutil
+import tempfile
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -202,6 +206,42 @@ def _font_metrics(font_path: str) -> tuple[dict[int, str], dict[str, tuple[int, 
     return cmap, hmtx, upem
 
 
+_FONT_CACHE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _font_for_pdf(font_path: str, mtime_ns: int) -> str:
+    """A 1000-units-per-em copy of the font for pyHanko's glyph accumulator.
+
+    pyHanko (0.38) writes glyph widths (/W) and TJ kerning in font units, which PDF reads as
+    thousandths of an em; for a 2048-unit font such as Liberation Serif that doubles every
+    advance.  Rescaling the font to 1000 units makes both exact.  ``mtime_ns`` is part of
+    the cache key so an updated font file is picked up.
+    """
+    from fontTools.ttLib import TTFont
+    from fontTools.ttLib.scaleUpem import scale_upem  # type: ignore[import-untyped]
+
+    with TTFont(font_path) as font:
+        if int(font["head"].unitsPerEm) == 1000:
+            return font_path
+        scale_upem(font, 1000)
+        directory = Path(tempfile.mkdtemp(prefix="onestop-font-"))
+        atexit.register(shutil.rmtree, directory, True)
+        out = directory / Path(font_path).name
+        font.save(str(out))
+    return str(out)
+
+
+def pdf_font_path(font_path: Path) -> str:
+    """Path of the font file to embed (see :func:`_font_for_pdf`); thread-safe."""
+    try:
+        mtime = font_path.stat().st_mtime_ns
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot read font {str(font_path)!r}: {exc}") from exc
+    with _FONT_CACHE_LOCK:
+        return _font_for_pdf(str(font_path), mtime)
+
+
 def text_width_pt(text: str, font_path: Path, size: float) -> float:
     """Advance width of one line of ``text`` in points, from the font's hmtx table.
 
@@ -366,10 +406,17 @@ def sign_pdf(
     style = TextStampStyle(
         stamp_text=text.replace("%", "%%"),
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(str(opts.font_path), font_size=opts.font_size),
+            font=GlyphAccumulatorFactory(pdf_font_path(opts.font_path), font_size=opts.font_size),
             font_size=opts.font_size,
             leading=round(opts.font_size * 1.2),
             text_color=(0.0, 0.0, 0.0),
+            # No inner margin of the text box: the padding is set once, below.
+            box_layout_rule=layout.SimpleBoxLayoutRule(
+                x_align=layout.AxisAlignment.ALIGN_MIN,
+                y_align=layout.AxisAlignment.ALIGN_MAX,
+                margins=layout.Margins(0, 0, 0, 0),
+                inner_content_scaling=layout.InnerScaling.NO_SCALING,
+            ),
         ),
         border_width=0,
         background=None,
