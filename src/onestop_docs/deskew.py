@@ -76,6 +76,8 @@ ANALYSIS_DPI = 100.0
 MIN_PEAK_RATIO = 2.0
 #: Below this ratio not even the Fourier fallback is tried.
 MIN_FALLBACK_RATIO = 1.3
+#: The score along the lines must beat the score across them by this factor.
+PERPENDICULAR_MARGIN = 1.5
 #: Minimum number of ink pixels on the fine copy.
 MIN_INK_PIXELS = 150
 #: Number of text lines below which orientation abstains.
@@ -448,6 +450,15 @@ def _skew_from(ana: _Analysis, max_angle: float) -> SkewEstimate:
     angle = _refine(fine, start, step)
     if abs(angle) > max_angle:
         return SkewEstimate(None, 0.0, "none", f"skew beyond max_angle={max_angle:g}")
+    # Characters stack into columns perpendicular to the lines, so a page turned by 60
+    # degrees scores a (weaker) peak at -30.  The real line direction beats its perpendicular.
+    near = angle + 90.0 + np.arange(-4, 5) * step
+    par = float(_scores(coarse, np.array([angle]))[0])
+    perp = float(_scores(coarse, near).max())
+    if par < PERPENDICULAR_MARGIN * perp:
+        return SkewEstimate(
+            None, 0.0, "none", "lines run closer to vertical: the page is turned (orientation)"
+        )
     conf = min(1.0, (sw.ratio - 1.0) / 4.0)
     return SkewEstimate(float(angle), float(conf), method, None)
 
@@ -520,6 +531,12 @@ def _line_votes(prof: NDArray[np.float64]) -> tuple[int, int]:
     core = np.concatenate(([0], (prof >= 0.35 * peak).astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(core))
     bands = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
+    if not bands:
+        return 0, 0
+    # A row of tone marks over a capitals line can pass the threshold on its own: bands much
+    # thinner than the typical one are marks, and stay in the regions they belong to.
+    typical = float(np.median([b - a for a, b in bands]))
+    bands = [(a, b) for a, b in bands if b - a >= 0.5 * typical]
     up = down = 0
     for i, (a, b) in enumerate(bands):
         h = b - a
