@@ -78,7 +78,6 @@ PAPER_SIZES_MM: tuple[tuple[str, float, float], ...] = (
 
 Severity = Literal["error", "warning"]
 _MM_PER_PT = 25.4 / 72.0
-_XMP_NS = "urn:onestop-docs:xmp:1/"
 
 
 @dataclass(frozen=True)
@@ -376,25 +375,28 @@ def _parse_xmp(pdf: Any) -> dict[str, str] | None:
         "{http://ns.adobe.com/pdf/1.3/}Keywords": "pdf:Keywords",
     }
     rdf = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+    dc = "{http://purl.org/dc/elements/1.1/}"
     for desc in root.iter(rdf + "Description"):
-        for key, value in desc.attrib.items():  # properties may be written as attributes
+        for key, value in desc.attrib.items():  # simple properties may be attributes
             if key in names:
                 out[names[key]] = value
-            elif key.startswith("{" + _XMP_NS + "}"):
-                out["onestop:" + key.split("}")[1]] = value
+            elif key == dc + "identifier":
+                out["dc:identifier"] = value
         for el in desc:
             if not isinstance(el.tag, str):
                 continue
+            items = [li.text or "" for li in el.iter(rdf + "li")]
             if el.tag in names:
                 out[names[el.tag]] = (el.text or "").strip()
-            elif el.tag.startswith("{" + _XMP_NS + "}"):
-                out["onestop:" + el.tag.split("}")[1]] = (el.text or "").strip()
-            elif el.tag in (
-                "{http://purl.org/dc/elements/1.1/}title",
-                "{http://purl.org/dc/elements/1.1/}description",
-                "{http://purl.org/dc/elements/1.1/}creator",
-            ):
-                items = [li.text or "" for li in el.iter(rdf + "li")]
+            elif el.tag in (dc + "identifier", dc + "source"):
+                out["dc:" + el.tag.split("}")[1]] = (el.text or "").strip()
+            elif el.tag == dc + "relation":
+                # Record codes as written by onestop_docs.pdf: "onestop:<Key>=<value>".
+                for item in items:
+                    key, sep, value = item.partition("=")
+                    if sep and key.startswith("onestop:"):
+                        out[key] = value
+            elif el.tag in (dc + "title", dc + "description", dc + "creator"):
                 local = el.tag.split("}")[1]
                 out["dc:" + local] = items[0] if local != "creator" else ", ".join(items)
     return out
@@ -433,7 +435,7 @@ def _direct_dicts(pk: Any, obj: Any, depth: int) -> Iterator[Any]:
                     yield d
 
 
-def check_pdfa(path: str | os.PathLike[str]) -> tuple[Finding, ...]:
+def check_pdfa(path: str | os.PathLike[str], *, use_pikepdf: bool = True) -> tuple[Finding, ...]:
     """Check the PDF/A-2b requirements listed in ``docs/records.md`` that need no renderer.
 
     Covered (ISO 19005-2 clause): header and binary comment (6.1.2), trailer ID and no
@@ -444,12 +446,23 @@ def check_pdfa(path: str | os.PathLike[str]) -> tuple[Finding, ...]:
     no NeedAppearances (6.4.1), no JavaScript or Launch actions (6.5.1, 6.6.1), an unfiltered
     XMP stream claiming part 2 (6.6.2.1, 6.6.4), Info entries equal to their XMP counterparts
     (6.6.2.1), embedded files absent (6.8 allows only PDF/A ones; not verified here).
-    Not covered: font program internals, transparency, full XMP schema validation.
+
+    When ``pikepdf.pdfa`` is installed (``pip install 'pikepdf[pdfa]'``, part of the ``pdf``
+    extra), its allowlist validator runs as well: its violations become errors and the
+    constructs it does not support (e.g. the AcroForm of a signed file) become warnings.
+    Without it, font program internals, transparency and XMP schemas are not checked.
+
+    Parameters
+    ----------
+    path : path
+        The PDF file.
+    use_pikepdf : bool
+        Run pikepdf's validator when it is installed (default True).
 
     Returns
     -------
     tuple of Finding
-        Rule ``"pdfa"``; empty when every covered requirement holds.
+        Rule ``"pdfa"``; no error when every covered requirement holds.
 
     Raises
     ------
@@ -477,11 +490,9 @@ def check_pdfa(path: str | os.PathLike[str]) -> tuple[Finding, ...]:
     with pdf:
         version = pdf.Root.get("/Version")
         if version is not None and str(version).lstrip("/") > "1.7":
-            # 6.1.2 reads only the header, but PDF/A-2 is defined on PDF 1.7; pyHanko raises the
-            # catalog version to 2.0 when it appends an ECDSA signature.
-            findings.append(
-                Finding("pdfa", None, "warning", f"catalog /Version is {version}, above PDF 1.7")
-            )
+            # PDF/A-2 is PDF 1.7: the catalog may not raise the version (6.1.2, as pikepdf's
+            # validator reads it).  pyHanko raises it to 2.0 when it appends an ECDSA signature.
+            bad(f"catalog /Version is {version}, above PDF 1.7 (6.1.2)")
         if pdf.is_encrypted:
             bad("the file is encrypted (6.1.3)")
         if "/ID" not in pdf.trailer:
@@ -582,7 +593,24 @@ def check_pdfa(path: str | os.PathLike[str]) -> tuple[Finding, ...]:
                 zero = abs(rect[2] - rect[0]) < 1e-9 or abs(rect[3] - rect[1]) < 1e-9
                 if sub != "/Link" and not zero and "/AP" not in annot:
                     bad(f"annotation {sub} has no appearance stream (6.3.3)", number)
+    if use_pikepdf:
+        findings.extend(_pikepdf_validator(path))
     return tuple(findings)
+
+
+def _pikepdf_validator(path: str | os.PathLike[str]) -> list[Finding]:
+    try:
+        import pikepdf.pdfa as pdfa_mod  # needs jsonschema, referencing, fontTools
+    except ImportError:
+        return []
+    report: Any = pdfa_mod.validate_written(os.fspath(path), "2b")
+    out = []
+    for f in report.findings:
+        severity: Severity = "error" if f.kind == "violation" else "warning"
+        out.append(
+            Finding("pdfa", None, severity, f"pikepdf.pdfa {f.rule} at {f.where}: {f.message}")
+        )
+    return out
 
 
 # ----------------------------------------------------------------------------- main check
@@ -878,9 +906,16 @@ def _check_metadata(
     add: Any,
 ) -> None:
     xmp = xmp or {}
-    dossier = xmp.get("onestop:DossierCode")
+    dossier = xmp.get("onestop:DossierCode") or xmp.get("dc:identifier")
     if rules.require_metadata and not dossier:
-        add("metadata", None, "no XMP metadata with onestop:DossierCode (mã số hồ sơ)")
+        add("metadata", None, "no XMP metadata with the dossier code (mã số hồ sơ)")
+    elif dossier and xmp.get("dc:identifier", dossier) != dossier:
+        add(
+            "metadata",
+            None,
+            f"XMP dc:identifier {xmp['dc:identifier']!r} differs from "
+            f"onestop:DossierCode {dossier!r}",
+        )
     if dossier:
         _check_code(dossier, "DossierCode", add)
     notation = xmp.get("onestop:DocumentCode")

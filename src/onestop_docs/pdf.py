@@ -21,11 +21,12 @@ Conventions (see ``docs/records.md``):
   to the same code point, and horizontal scaling (``Tz``) stretches each word over its box.
   So copy/paste and ``pdftotext`` give back the NFC text, in line order, and selection
   rectangles match the word boxes.  No font file is shipped or read at run time.
-* **PDF/A-2b** (default ``profile="pdfa-2b"``): XMP metadata (title, dossier code, document
-  code, result/component code, agency, creator tool, dates, ``pdfaid``) with a PDF/A extension
-  schema for the ``onestop:`` properties, the same title/dates in the Info dictionary, an
-  output intent with Pillow's built-in sRGB ICC profile, the font embedded, no encryption, a
-  file identifier.  Signatures appended later as incremental updates (``onestop_docs.signing``)
+* **PDF/A-2b** (default ``profile="pdfa-2b"``): XMP metadata in predefined schemas only
+  (title, dossier code as ``dc:identifier``, số/ký hiệu as ``dc:source``, issuing body, issue
+  date, every code as an ``onestop:<Key>=<value>`` entry of ``dc:relation``, creator tool,
+  dates, ``pdfaid``), the same title/dates in the Info dictionary, an output intent with
+  Pillow's built-in sRGB ICC profile, the font embedded, no encryption, a file identifier.
+  pikepdf's PDF/A validator (``pikepdf.pdfa``) approves the file.  Signatures appended later as incremental updates (``onestop_docs.signing``)
   keep the original bytes.  ``profile="pdf"`` writes the same file without the PDF/A claim.
 
 Examples
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
-    "XMP_NAMESPACE",
+    "XMP_RELATION_KEYS",
     "PageImageInfo",
     "build_pdf",
     "glyphless_font",
@@ -76,8 +77,6 @@ __all__ = [
 
 #: JPEG quality for colour and grey pages (see the module docstring for why 85).
 DEFAULT_JPEG_QUALITY = 85
-#: Namespace of the record properties in the XMP packet (prefix ``onestop``).
-XMP_NAMESPACE = "urn:onestop-docs:xmp:1/"
 
 Profile = Literal["pdfa-2b", "pdf"]
 _PROFILES = ("pdfa-2b", "pdf")
@@ -324,22 +323,26 @@ def _pdf_date(t: datetime) -> str:
     return t.strftime("D:%Y%m%d%H%M%S") + f"{sign}{minutes // 60:02d}'{minutes % 60:02d}'"
 
 
-_XMP_PROPS = (
-    ("DossierCode", "Mã số hồ sơ (dossier code)"),
-    ("DocumentCode", "Số, ký hiệu văn bản (document number/notation)"),
-    ("ResultCode", "Mã kết quả số hóa / kết quả TTHC"),
-    ("ComponentCode", "Mã thành phần hồ sơ"),
-    ("ProcedureCode", "Mã thủ tục hành chính"),
-    ("AgencyId", "Mã định danh cơ quan ban hành"),
-    ("AgencyName", "Tên cơ quan ban hành"),
-    ("IssuedDate", "Ngày ban hành (ISO 8601)"),
-    ("PageCount", "Số trang vật lý (physical page count)"),
+#: Record facts written to XMP ``dc:relation`` as ``"onestop:<Key>=<value>"`` entries.
+XMP_RELATION_KEYS = (
+    "DossierCode",  # mã số hồ sơ
+    "DocumentCode",  # số, ký hiệu văn bản
+    "ResultCode",  # mã kết quả số hóa / kết quả TTHC
+    "ComponentCode",  # mã thành phần hồ sơ
+    "ProcedureCode",  # mã thủ tục hành chính
+    "AgencyId",  # mã định danh cơ quan ban hành
+    "PageCount",  # số trang vật lý
 )
 
 
 def _xmp(
     meta: RecordMetadata | None, title: str, created: datetime, tool: str, n_pages: int, pdfa: bool
 ) -> bytes:
+    # Only schemas predefined by PDF/A (Dublin Core, XMP basic, pdfaid) are used: a private
+    # namespace would need a PDF/A extension schema, which allowlist validators (pikepdf's)
+    # do not accept.  The codes go to Dublin Core: dc:identifier = dossier code, dc:source =
+    # the paper document's số/ký hiệu, dc:publisher = issuing body, dc:date = issue date, and
+    # every code as a "onestop:<Key>=<value>" entry of dc:relation.
     et = require_module("lxml.etree", "pdf")
     rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
     ns = {
@@ -347,12 +350,7 @@ def _xmp(
         "rdf": rdf,
         "dc": "http://purl.org/dc/elements/1.1/",
         "xmp": "http://ns.adobe.com/xap/1.0/",
-        "pdf": "http://ns.adobe.com/pdf/1.3/",
         "pdfaid": "http://www.aiim.org/pdfa/ns/id/",
-        "onestop": XMP_NAMESPACE,
-        "pdfaExtension": "http://www.aiim.org/pdfa/ns/extension/",
-        "pdfaSchema": "http://www.aiim.org/pdfa/ns/schema#",
-        "pdfaProperty": "http://www.aiim.org/pdfa/ns/property#",
     }
 
     def q(tag: str) -> str:
@@ -374,14 +372,40 @@ def _xmp(
         li.set("{http://www.w3.org/XML/1998/namespace}lang", "x-default")
         li.text = value
 
+    def array(tag: str, kind: str, values: list[str]) -> None:
+        container = et.SubElement(et.SubElement(desc, q(tag)), q(kind))
+        for value in values:
+            et.SubElement(container, q("rdf:li")).text = value
+
     simple("dc:format", "application/pdf")
     alt("dc:title", title)
     if meta is not None and meta.subject:
         alt("dc:description", meta.subject)
-    lang = meta.language if meta is not None else "vi"
-    et.SubElement(
-        et.SubElement(et.SubElement(desc, q("dc:language")), q("rdf:Bag")), q("rdf:li")
-    ).text = lang
+    array("dc:language", "rdf:Bag", [meta.language if meta is not None else "vi"])
+    relations = {"PageCount": str(n_pages)}
+    if meta is not None:
+        simple("dc:identifier", meta.dossier_code)
+        if meta.document_code:
+            simple("dc:source", meta.document_code)
+        if meta.organ_name:
+            array("dc:publisher", "rdf:Bag", [meta.organ_name])
+        if meta.issued_date:
+            array("dc:date", "rdf:Seq", [meta.issued_date.isoformat()])
+        codes = {
+            "DossierCode": meta.dossier_code,
+            "DocumentCode": meta.document_code,
+            "ResultCode": meta.result_code,
+            "ComponentCode": meta.component_code,
+            "ProcedureCode": meta.procedure_code,
+            "AgencyId": meta.organ_id,
+            "PageCount": str(meta.page_amount or n_pages),
+        }
+        relations = {k: v for k, v in codes.items() if v is not None}
+    array(
+        "dc:relation",
+        "rdf:Bag",
+        [f"onestop:{k}={relations[k]}" for k in XMP_RELATION_KEYS if k in relations],
+    )
     stamp = created.isoformat()
     simple("xmp:CreateDate", stamp)
     simple("xmp:ModifyDate", stamp)
@@ -392,40 +416,6 @@ def _xmp(
     if pdfa:
         simple("pdfaid:part", "2")
         simple("pdfaid:conformance", "B")
-    values: dict[str, str | None] = {"PageCount": str(n_pages)}
-    if meta is not None:
-        values.update(
-            {
-                "DossierCode": meta.dossier_code,
-                "DocumentCode": meta.document_code,
-                "ResultCode": meta.result_code,
-                "ComponentCode": meta.component_code,
-                "ProcedureCode": meta.procedure_code,
-                "AgencyId": meta.organ_id,
-                "AgencyName": meta.organ_name,
-                "IssuedDate": meta.issued_date.isoformat() if meta.issued_date else None,
-                "PageCount": str(meta.page_amount if meta.page_amount else n_pages),
-            }
-        )
-    for prop, _ in _XMP_PROPS:
-        value = values.get(prop)
-        if value is not None:
-            simple(f"onestop:{prop}", value)
-    if pdfa:  # PDF/A-2 6.6.2.3: custom properties must be described by an extension schema
-        schemas = et.SubElement(et.SubElement(desc, q("pdfaExtension:schemas")), q("rdf:Bag"))
-        li = et.SubElement(schemas, q("rdf:li"))
-        li.set(q("rdf:parseType"), "Resource")
-        et.SubElement(li, q("pdfaSchema:schema")).text = "onestop_docs digitized record"
-        et.SubElement(li, q("pdfaSchema:namespaceURI")).text = XMP_NAMESPACE
-        et.SubElement(li, q("pdfaSchema:prefix")).text = "onestop"
-        seq = et.SubElement(et.SubElement(li, q("pdfaSchema:property")), q("rdf:Seq"))
-        for prop, description in _XMP_PROPS:
-            pli = et.SubElement(seq, q("rdf:li"))
-            pli.set(q("rdf:parseType"), "Resource")
-            et.SubElement(pli, q("pdfaProperty:name")).text = prop
-            et.SubElement(pli, q("pdfaProperty:valueType")).text = "Text"
-            et.SubElement(pli, q("pdfaProperty:category")).text = "external"
-            et.SubElement(pli, q("pdfaProperty:description")).text = description
     body: bytes = et.tostring(root, encoding="UTF-8")
     return (
         b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
