@@ -82,7 +82,7 @@ def test_skew_accuracy_within_45_degrees(pages: dict) -> None:
     rng = np.random.default_rng(7)
     page = pages[(200, "A5", "sans", 10.0)]
     errors = []
-    for truth in list(rng.uniform(-45.0, 45.0, 8)) + [44.0, -44.5]:
+    for truth in [*list(rng.uniform(-45.0, 45.0, 8)), 44.0, -44.5]:
         img = synth.rotate(page.gray, float(truth), expand=True)
         est = estimate_skew(img, max_angle=45.0, dpi=200)
         assert est.angle is not None, (truth, est)
@@ -101,7 +101,7 @@ def test_skew_sign_convention_lines_rising_right_are_positive() -> None:
     img = np.full((300, 400), 255, np.uint8)
     for y0 in range(60, 260, 20):
         for x in range(40, 360):
-            y = int(round(y0 - (x - 40) * math.tan(math.radians(4.0))))
+            y = round(y0 - (x - 40) * math.tan(math.radians(4.0)))
             img[y : y + 5, x] = 0
     est = estimate_skew(img, dpi=100)
     assert est.angle is not None and abs(est.angle - 4.0) < 0.1
@@ -228,7 +228,7 @@ def test_deskew_maps_word_boxes_back(pages: dict) -> None:
         total = rotation + skew
         img = synth.rotate(page.gray, total, expand=True)
         res = deskew(Page(img, dpi=(200.0, 200.0)))
-        out, est_skew, orient = res  # unpacks as a 3-tuple
+        out, _est_skew, orient = res  # unpacks as a 3-tuple
         assert isinstance(res, DeskewResult) and isinstance(res.transform, PageTransform)
         assert orient.rotation == rotation, orient
         assert out.dpi == (200.0, 200.0)
@@ -304,7 +304,7 @@ def test_rotate_multiples_of_90_are_lossless() -> None:
     for yo in range(5):
         for xo in range(7):
             x, y = t.to_input(np.array([[xo, yo]], float))[0]
-            np.testing.assert_array_equal(out[yo, xo], img[int(round(y)), int(round(x))])
+            np.testing.assert_array_equal(out[yo, xo], img[round(y), round(x)])
 
 
 @pytest.mark.parametrize("channels", [1, 3])

@@ -454,7 +454,7 @@ def _skew_from(ana: _Analysis, max_angle: float) -> SkewEstimate:
     # degrees scores a (weaker) peak at -30.  The real line direction beats its perpendicular.
     near = angle + 90.0 + np.arange(-4, 5) * step
     par = float(_scores(coarse, np.array([angle]))[0])
-    perp = float(_scores(coarse, near).max())
+    perp = float(_scores(coarse, near.astype(np.float64)).max())
     if par < PERPENDICULAR_MARGIN * perp:
         return SkewEstimate(
             None, 0.0, "none", "lines run closer to vertical: the page is turned (orientation)"
