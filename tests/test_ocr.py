@@ -1,0 +1,369 @@
+"""Tests of onestop_docs.ocr: Tesseract invocation, errors, TSV parsing, word geometry.
+
+Geometry is checked against ground truth from the page generator (tests/synth.py): known
+words rendered at known places, then rotated with Pillow; the expected box of each word in
+the rotated input page is computed here from the rotation, independently of the deskew
+module.  Error paths use a stand-in ``tesseract`` script that crashes, hangs or prints
+garbage on demand.  Quality against plain pytesseract is in test_ocr_quality.py.
+"""
+
+from __future__ import annotations
+
+import math
+import stat
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import synth
+
+from onestop_docs.errors import (
+    InvalidArgumentError,
+    InvalidImageError,
+    MissingDependencyError,
+    OcrError,
+)
+from onestop_docs.imageio import Page
+from onestop_docs.ocr import (
+    Box,
+    Preprocess,
+    TesseractConfig,
+    available_languages,
+    parse_tsv,
+    recognize,
+    recognize_pages,
+    tesseract_output,
+)
+from onestop_docs.vntext import cer
+
+HEADER = (
+    "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+)
+WORDS = ["Quyết", "định", "Hà", "Tĩnh", "Đồng", "Nai", "hồ", "sơ", "Ủy", "ban"]
+
+
+# ------------------------------------------------------------------ stand-in tesseract
+
+
+@pytest.fixture
+def fake_tesseract(tmp_path: Path) -> TesseractConfig:
+    """A script that answers --list-langs and behaves as $FAKE_MODE says."""
+    script = tmp_path / "tesseract"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            #!/bin/sh
+            for a in "$@"; do
+              if [ "$a" = "--list-langs" ]; then
+                echo 'List of available languages in "/fake/" (2):'; echo eng; echo vie; exit 0
+              fi
+            done
+            cat > /dev/null
+            case "$FAKE_MODE" in
+              crash) kill -SEGV $$ ;;
+              fail) echo "Error in pixReadMem: boom" >&2; exit 1 ;;
+              langfail) echo "Failed loading language 'vie'" >&2; exit 1 ;;
+              garbage) echo "this is not TSV" ;;
+              badrow) printf 'HEADER\\n5\\t1\\t1\\t1\\t1\\t1\\tx\\t0\\t1\\t1\\t90\\tword\\n' ;;
+              hang) sleep 30 ;;
+              echo)
+                dpi=none; prev=""
+                for a in "$@"; do [ "$prev" = "--dpi" ] && dpi="$a"; prev="$a"; done
+                printf 'HEADER\\n5\\t1\\t1\\t1\\t1\\t1\\t1\\t1\\t5\\t5\\t90\\tomp=%s\\n' "$OMP_THREAD_LIMIT"
+                printf '5\\t1\\t1\\t1\\t1\\t2\\t9\\t1\\t5\\t5\\t80\\tdpi=%s\\n' "$dpi"
+                ;;
+            esac
+            """
+        ).replace("HEADER", HEADER.replace("\t", "\\t"))
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return TesseractConfig(command=str(script))
+
+
+PAGE = np.full((40, 60), 255, np.uint8)
+
+
+def test_missing_binary_is_missing_dependency() -> None:
+    cfg = TesseractConfig(command="/nonexistent/dir/tesseract")
+    with pytest.raises(MissingDependencyError, match="apt-get install tesseract-ocr"):
+        recognize(PAGE, config=cfg, preprocess=False)
+    with pytest.raises(MissingDependencyError):
+        available_languages(cfg)
+
+
+@pytest.mark.ocr
+def test_missing_language_is_missing_dependency() -> None:
+    with pytest.raises(MissingDependencyError, match="tesseract-ocr-xyz") as exc:
+        recognize(PAGE, lang="vie+xyz", preprocess=False)
+    assert "vie" in str(exc.value)  # lists what is installed
+
+
+@pytest.mark.parametrize("lang", ["", "vie eng", "vie;rm", "../vie", "vie+"])
+def test_bad_language_names(lang: str) -> None:
+    with pytest.raises(InvalidArgumentError):
+        recognize(PAGE, lang=lang, preprocess=False)
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "match"),
+    [
+        ("crash", OcrError, "killed by signal 11"),
+        ("fail", OcrError, "exit status 1.*boom"),
+        ("langfail", MissingDependencyError, "tesseract-ocr-vie"),
+        ("garbage", OcrError, "TSV header"),
+        ("badrow", OcrError, "not numeric"),
+    ],
+)
+def test_engine_failures_map_to_errors(
+    fake_tesseract: TesseractConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    error: type[Exception],
+    match: str,
+) -> None:
+    monkeypatch.setenv("FAKE_MODE", mode)
+    with pytest.raises(error, match=match):
+        recognize(PAGE, config=fake_tesseract, preprocess=False)
+
+
+def test_timeout_stops_the_engine(
+    fake_tesseract: TesseractConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_MODE", "hang")
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(OcrError, match=r"timeout of 0\.5 s"):
+        recognize(PAGE, config=fake_tesseract, preprocess=False, timeout=0.5)
+    assert time.perf_counter() - t0 < 10
+
+
+def test_child_gets_thread_limit_and_dpi(
+    fake_tesseract: TesseractConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_MODE", "echo")
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "8")  # the caller's value must not leak through
+    res = recognize(PAGE, config=fake_tesseract, preprocess=False, dpi=212.4)
+    assert [w.text for w in res.words] == ["omp=1", "dpi=212"]
+    page = Page(PAGE, dpi=(300.0, 300.0))
+    res = recognize(page, config=fake_tesseract, preprocess=False)
+    assert res.words[1].text == "dpi=300" and res.dpi == 300.0
+    res = recognize(PAGE, config=fake_tesseract, preprocess=False)
+    assert res.words[1].text == "dpi=none" and res.dpi is None
+
+
+def test_batch_goes_on_after_a_failed_page(
+    fake_tesseract: TesseractConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_MODE", "echo")
+    pages = [PAGE, np.zeros((4, 4), np.float32), PAGE, np.zeros((0, 5), np.uint8), PAGE]
+    out = list(recognize_pages(pages, config=fake_tesseract, preprocess=False, workers=2))
+    assert [o.index for o in out] == [0, 1, 2, 3, 4]
+    assert [o.ok for o in out] == [True, False, True, False, True]
+    assert isinstance(out[1].error, InvalidArgumentError)
+    assert isinstance(out[3].error, InvalidImageError)
+    monkeypatch.setenv("FAKE_MODE", "crash")
+    out = list(recognize_pages([PAGE, PAGE], config=fake_tesseract, preprocess=False, workers=1))
+    assert [isinstance(o.error, OcrError) for o in out] == [True, True]
+
+
+def test_batch_stops_on_missing_dependency() -> None:
+    cfg = TesseractConfig(command="/nonexistent/tesseract")
+    with pytest.raises(MissingDependencyError):
+        list(recognize_pages([PAGE, PAGE], config=cfg, preprocess=False))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"psm": 14},
+        {"psm": True},
+        {"timeout": 0},
+        {"timeout": float("nan")},
+        {"dpi": 10},
+        {"preprocess": "yes"},
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        recognize(PAGE, **kwargs)  # type: ignore[arg-type]
+
+
+def test_config_validation() -> None:
+    with pytest.raises(InvalidArgumentError):
+        TesseractConfig(command="")
+    with pytest.raises(InvalidArgumentError):
+        TesseractConfig(oem=7)
+    with pytest.raises(InvalidArgumentError):
+        TesseractConfig(omp_thread_limit=0)
+    with pytest.raises(InvalidArgumentError):
+        TesseractConfig(variables=(("a",),))  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        Preprocess(max_angle=90)
+
+
+# ------------------------------------------------------------------ TSV parsing
+
+
+def _tsv(rows: list[tuple[int, int, int, int, int, int, int, int, float, str]]) -> str:
+    return (
+        HEADER
+        + "\n"
+        + "".join(
+            f"5\t1\t{b}\t{p}\t{ln}\t{w}\t{x}\t{y}\t{wd}\t{ht}\t{c}\t{t}\n"
+            for (b, p, ln, w, x, y, wd, ht, c, t) in rows
+        )
+    )
+
+
+def test_parse_tsv_groups_lines_and_normalises() -> None:
+    nfd = "Ho\u0300a"
+    tsv = _tsv(
+        [
+            (1, 1, 1, 1, 10, 10, 30, 12, 91.0, "Số:"),
+            (1, 1, 1, 2, 45, 10, 50, 12, 89.0, "223/KH-UBND"),
+            (1, 1, 2, 1, 10, 30, 30, 12, 150.0, nfd),  # confidence clipped to 100
+            (1, 1, 2, 2, 45, 30, 5, 12, -1.0, " "),  # empty word dropped
+            (2, 1, 1, 1, 10, 60, 20, 12, 70.0, "Bình"),
+        ]
+    )
+    tsv = tsv.replace("\n", "\n4\t1\t1\t1\t1\t0\t0\t0\t1\t1\t-1\t\n", 1)  # a line-level row
+    res = parse_tsv(tsv, width=100, height=70, dpi=300.0)
+    assert res.text == "Số: 223/KH-UBND\nHòa\nBình"
+    assert [len(ln.words) for ln in res.lines] == [2, 1, 1]
+    assert [w.line_index for w in res.words] == [0, 0, 1, 2]
+    assert res.lines[0].box == Box(10, 10, 95, 22)
+    assert res.words[2].confidence == 100.0
+    assert res.mean_confidence == pytest.approx((91 + 89 + 100 + 70) / 4)
+    assert res.words[3].box == Box(10, 60, 30, 70)  # clipped to the page height
+    assert (res.width, res.height, res.dpi) == (100, 70, 300.0)
+
+
+def test_parse_tsv_empty_and_errors() -> None:
+    empty = parse_tsv("", width=5, height=5)
+    assert empty.text == "" and empty.words == () and empty.mean_confidence == 0.0
+    assert parse_tsv(HEADER + "\n", width=5, height=5).lines == ()
+    with pytest.raises(OcrError, match="columns"):
+        parse_tsv(HEADER + "\n5\t1\t1\n", width=5, height=5)
+    with pytest.raises(InvalidArgumentError):
+        parse_tsv(HEADER, width=0, height=5)
+
+
+class _Shift:
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        return xy + np.array([100.0, -5.0])
+
+
+def test_parse_tsv_maps_boxes_through_transform() -> None:
+    tsv = _tsv([(1, 1, 1, 1, 10, 10, 30, 12, 90.0, "a")])
+    res = parse_tsv(tsv, width=500, height=500, transform=_Shift())
+    assert res.words[0].box == Box(110, 5, 140, 17)
+
+
+# ------------------------------------------------------------------ real engine
+
+
+def _rotated_box(box: tuple[int, int, int, int], angle: float, w: int, h: int) -> Box:
+    """Axis-aligned box of ``box`` after Pillow's counter-clockwise rotation about the centre."""
+    a = math.radians(angle)
+    c, s = math.cos(a), math.sin(a)
+    cx, cy = w / 2, h / 2
+    x0, y0, x1, y1 = box
+    xs, ys = [], []
+    for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
+        xs.append(cx + (x - cx) * c + (y - cy) * s)
+        ys.append(cy - (x - cx) * s + (y - cy) * c)
+    return Box(math.floor(min(xs)), math.floor(min(ys)), math.ceil(max(xs)), math.ceil(max(ys)))
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    iy = max(0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    inter = ix * iy
+    return inter / (a.area + b.area - inter)
+
+
+@pytest.fixture(scope="module")
+def word_page() -> synth.SynthPage:
+    lines = [" ".join(WORDS[:5]), " ".join(WORDS[5:]), "Số: 223/KH-UBND ngày 30/6/2021"]
+    return synth.render_page(lines, paper=(105, 40), dpi=300, font_pt=14, margin_mm=12)
+
+
+@pytest.mark.ocr
+@pytest.mark.parametrize("angle", [0.0, 7.0, -9.0])
+def test_word_boxes_land_on_words_in_input_coordinates(
+    word_page: synth.SynthPage, angle: float
+) -> None:
+    h, w = word_page.gray.shape
+    img = synth.rotate(word_page.gray, angle) if angle else word_page.gray
+    res = recognize(img, dpi=300)
+    assert (res.width, res.height) == (w, h)
+    assert cer(word_page.text, res.text) < 0.05
+    expected = {t: _rotated_box(b, angle, w, h) for t, b in word_page.word_boxes if t in WORDS}
+    found = {wd.text: wd for wd in res.words if wd.text in expected}
+    assert len(found) >= len(expected) - 1, res.text
+    for text, word in found.items():
+        assert _iou(word.box, expected[text]) > 0.6, (text, word.box, expected[text])
+        assert 0.0 <= word.confidence <= 100.0
+    assert 50.0 < res.mean_confidence <= 100.0
+    assert set(res.timings) == {"prepare", "tesseract", "parse"}
+
+
+@pytest.mark.ocr
+@pytest.mark.parametrize("turns", [1, 3])
+def test_word_boxes_after_quarter_turn(turns: int) -> None:
+    """A page scanned sideways: orientation fix, then boxes mapped back to the sideways page."""
+    page = synth.render_page(paper=(105, 80), dpi=300, font_pt=12, margin_mm=8)
+    h, w = page.gray.shape
+    img = np.ascontiguousarray(np.rot90(page.gray, turns))  # content turned counter-clockwise
+    res = recognize(img, dpi=300)
+    assert (res.width, res.height) == (h, w)
+    assert cer(page.text, res.text) < 0.1
+    counts: dict[str, int] = {}
+    for t, _ in page.word_boxes:
+        counts[t] = counts.get(t, 0) + 1
+    checked = hits = 0
+    for text, (x0, y0, x1, y1) in page.word_boxes:
+        if counts[text] != 1 or len(text) < 3:
+            continue
+        # np.rot90 once maps (x, y) -> (y, W - x); three times maps (x, y) -> (H - y, x).
+        exp = Box(y0, w - x1, y1, w - x0) if turns == 1 else Box(h - y1, x0, h - y0, x1)
+        checked += 1
+        found = [wd for wd in res.words if wd.text == text]
+        hits += bool(found) and max(_iou(wd.box, exp) for wd in found) > 0.6
+    assert checked >= 20 and hits >= 0.85 * checked, (hits, checked)
+
+
+@pytest.mark.ocr
+def test_hocr_and_tsv_access(word_page: synth.SynthPage) -> None:
+    hocr = tesseract_output(word_page.gray, kind="hocr", dpi=300)
+    assert "ocrx_word" in hocr and "bbox" in hocr
+    tsv = tesseract_output(word_page.gray, kind="tsv", dpi=300)
+    h, w = word_page.gray.shape
+    from_tsv = parse_tsv(tsv, width=w, height=h)
+    direct = recognize(word_page.gray, dpi=300, preprocess=False)
+    assert from_tsv.text == direct.text
+    txt = tesseract_output(word_page.gray, kind="txt", dpi=300)
+    assert cer(word_page.text, txt) < 0.05
+    with pytest.raises(InvalidArgumentError):
+        tesseract_output(word_page.gray, kind="pdf")  # type: ignore[arg-type]
+
+
+@pytest.mark.ocr
+def test_blank_page_and_parallel_batch(word_page: synth.SynthPage) -> None:
+    blank = recognize(np.full((120, 200), 255, np.uint8), dpi=300)
+    assert blank.text == "" and blank.mean_confidence == 0.0
+    pages = [word_page.gray, np.full((120, 200), 255, np.uint8), word_page.gray]
+    par = list(recognize_pages(pages, dpi=300, preprocess=False, workers=2))
+    seq = list(recognize_pages(pages, dpi=300, preprocess=False, workers=1))
+    assert [o.result.text for o in par if o.result] == [o.result.text for o in seq if o.result]
+    assert [o.index for o in par] == [0, 1, 2] and all(o.ok for o in par)
+
+
+@pytest.mark.ocr
+def test_rgb_page_is_accepted(word_page: synth.SynthPage) -> None:
+    rgb = synth.to_color(word_page.gray)
+    res = recognize(Page(rgb, mode="RGB", dpi=(300.0, 300.0)))
+    assert cer(word_page.text, res.text) < 0.05
+    assert res.dpi == 300.0
