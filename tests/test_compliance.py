@@ -374,3 +374,41 @@ def test_require_pdfa_flags_files_without_the_claim(tmp_path: Path) -> None:
     assert check_record(out, rules=_plain_rules()).ok
     report = check_record(out, rules=Rules(require_officer_signature=False, require_pdfa=True))
     assert rules_of(report) == {("pdfa", None)}
+
+
+# ----------------------------------------------------------------------------- other modules
+
+
+def test_records_signed_by_the_signing_module_are_recognised(good: tuple, tmp_path: Path) -> None:
+    signing = pytest.importorskip("onestop_docs.signing")
+    unsigned, _, _ = good
+    pki = signing.demo_pki(tmp_path / "pki")
+    officer, both = tmp_path / "officer.pdf", tmp_path / "both.pdf"
+    signing.sign_pdf(unsigned, officer, pki.officer_signer, role="officer")
+    organisation = getattr(pki, "organisation_signer", pki.officer_signer)
+    signing.sign_pdf(
+        officer, both, organisation, role="organisation", agency_name="UBND xã Thạch Hà"
+    )
+    rules = Rules(require_organisation_signature=True)
+    first = check_record(officer, rules=rules)
+    assert ("signature-org", 1) in rules_of(first)
+    assert ("signature-officer", 1) not in rules_of(first)
+    report = check_record(both, rules=rules)
+    assert sorted((s[1], s[2], s[3]) for s in report.signatures) == [
+        (1, "top-left", True),
+        (1, "top-right", True),
+    ]
+    # Only PDF/A findings may remain (ECDSA signatures make pyHanko raise the version to 2.0).
+    assert {f.rule for f in report.errors} <= {"pdfa"}
+
+
+def test_xmp_codes_are_validated_with_the_codes_module(tmp_path: Path) -> None:
+    codes = pytest.importorskip("onestop_docs.codes")
+    if not hasattr(codes, "DossierCode"):
+        pytest.skip("onestop_docs.codes has no DossierCode yet")
+    page, _ = colour_page("A5", 200, max_lines=2)
+    out = tmp_path / "badcode.pdf"
+    build_pdf([page], output=out, metadata=record(dossier_code="H42.01.02-261340-0001"))  # no 40th
+    report = check_record(out, rules=_plain_rules())
+    assert rules_of(report) == {("metadata", None)}
+    assert "DossierCode" in report.errors[0].message
