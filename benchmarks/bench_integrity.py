@@ -7,6 +7,8 @@
 * ``hash_files`` over **10,000 files of 32 KiB** (about one bitonal CCITT G4 A4 page each;
   ``slow``) and over 500 files (smoke-sized), with ``workers=2`` (ours) against
   ``workers=1`` (anchor ``1thread``).
+* ``Manifest.validate`` of a 1,000-file bag (default threads) against bagit-python's
+  ``Bag.validate()`` (one process, its default).
 """
 
 from __future__ import annotations
@@ -127,3 +129,28 @@ def test_hash_files_500_ours(benchmark, files_500: list[Path]) -> None:
 @pytest.mark.benchmark(group="hash_files 500 x 32KiB")
 def test_hash_files_500_1thread(benchmark, files_500: list[Path]) -> None:
     benchmark.pedantic(hash_files, args=(files_500,), kwargs={"workers": 1}, rounds=10)
+
+
+@pytest.fixture(scope="module")
+def bag_1000(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from onestop_docs.integrity import Manifest
+
+    root = tmp_path_factory.mktemp("bench_bag")
+    src = root / "scans"
+    src.mkdir()
+    _many_files(src, 1000)
+    return Manifest.create(root / "bag", source=src).path
+
+
+@pytest.mark.benchmark(group="bag validate 1000 x 32KiB")
+def test_bag_validate_1000_ours(benchmark, bag_1000: Path) -> None:
+    from onestop_docs.integrity import Manifest
+
+    report = benchmark.pedantic(Manifest.validate, args=(bag_1000,), rounds=5)
+    assert report.valid
+
+
+@pytest.mark.benchmark(group="bag validate 1000 x 32KiB")
+def test_bag_validate_1000_bagit(benchmark, bag_1000: Path) -> None:
+    bagit = pytest.importorskip("bagit")
+    benchmark.pedantic(lambda: bagit.Bag(str(bag_1000)).validate(processes=1), rounds=5)
