@@ -11,25 +11,33 @@ from libc.stdint cimport uint8_t, uint32_t, int32_t
 cdef void reduce_mean_kernel(const uint8_t[:, ::1] src, Py_ssize_t r,
                              uint8_t[:, ::1] out, uint32_t[::1] acc) noexcept nogil:
     # Mean of each r x r block (the partial blocks at the right and bottom edges are dropped).
-    cdef Py_ssize_t ho = out.shape[0], wo = out.shape[1], oy, k, bx, j, x0
+    # Rows are first summed column-wise over the whole width (a contiguous, vectorisable
+    # loop), then r neighbouring column sums are added on the r times smaller result.
+    cdef Py_ssize_t ho = out.shape[0], wo = out.shape[1], wi = wo * r, oy, k, bx, j, x
     cdef uint32_t s, area = <uint32_t>(r * r), half = <uint32_t>(r * r // 2)
+    cdef uint32_t *a = &acc[0]
+    cdef const uint8_t *row
     for oy in range(ho):
+        row = &src[oy * r, 0]
+        for x in range(wi):
+            a[x] = row[x]
+        for k in range(1, r):
+            row = &src[oy * r + k, 0]
+            for x in range(wi):
+                a[x] += row[x]
         for bx in range(wo):
-            acc[bx] = 0
-        for k in range(r):
-            for bx in range(wo):
-                x0 = bx * r
-                s = 0
-                for j in range(r):
-                    s += src[oy * r + k, x0 + j]
-                acc[bx] += s
-        for bx in range(wo):
-            out[oy, bx] = <uint8_t>((acc[bx] + half) // area)
+            s = 0
+            for j in range(r):
+                s += a[bx * r + j]
+            out[oy, bx] = <uint8_t>((s + half) // area)
 
 
 def reduce_mean(const uint8_t[:, ::1] src, Py_ssize_t r, uint8_t[:, ::1] out,
                 uint32_t[::1] acc):
-    """Fill ``out`` (H // r, W // r) with r x r block means of ``src``; releases the GIL."""
+    """Fill ``out`` (H // r, W // r) with r x r block means of ``src``; releases the GIL.
+
+    ``acc`` is scratch space of at least ``(W // r) * r`` entries.
+    """
     with nogil:
         reduce_mean_kernel(src, r, out, acc)
 

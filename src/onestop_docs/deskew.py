@@ -261,7 +261,7 @@ def _reduce(gray: NDArray[np.uint8], r: int) -> NDArray[np.uint8]:
 
     h, w = gray.shape[0] // r, gray.shape[1] // r
     out = np.empty((h, w), np.uint8)
-    _k.reduce_mean(gray, r, out, np.empty(w, np.uint32))
+    _k.reduce_mean(gray, r, out, np.empty(max(1, w * r), np.uint32))
     return out
 
 
