@@ -283,7 +283,7 @@ def _diagnose(text: str) -> InvalidCodeError:
             reason = char_reason(text[i]) if text[i] not in _GROUP_CHARS else "number-format"
             return invalid(_KIND, text, i, reason, "the document number (digits 0-9)")
         return invalid(_KIND, text, i, "number-format", "the document number")
-    if len(digits) < 2 or int(digits) == 0 or (int(digits) >= 10 and digits[0] == "0"):
+    if int(digits) == 0 or digits != f"{int(digits):02d}":
         return invalid(
             _KIND,
             text,
