@@ -134,6 +134,9 @@ class Rules:
         XMP with a dossier code must be present, default True.
     require_pdfa : bool
         Error when the file does not claim PDF/A; claims are always checked.  Default False.
+    strict_pdfa : bool
+        Count pikepdf's allowlist verdicts and a catalog version above 1.7 as errors rather
+        than warnings (see :func:`check_pdfa`).  Default False.
     max_bytes : int or None
         Portal's per-file limit (TT 32/2017 Đ7 k3c); None = no limit.
     accepted_formats : tuple of str
@@ -156,6 +159,7 @@ class Rules:
     require_organisation_signature: bool = False
     require_metadata: bool = True
     require_pdfa: bool = False
+    strict_pdfa: bool = False
     max_bytes: int | None = None
     accepted_formats: tuple[str, ...] = ("pdf",)
 
@@ -435,7 +439,9 @@ def _direct_dicts(pk: Any, obj: Any, depth: int) -> Iterator[Any]:
                     yield d
 
 
-def check_pdfa(path: str | os.PathLike[str], *, use_pikepdf: bool = True) -> tuple[Finding, ...]:
+def check_pdfa(
+    path: str | os.PathLike[str], *, use_pikepdf: bool = True, strict: bool = False
+) -> tuple[Finding, ...]:
     """Check the PDF/A-2b requirements listed in ``docs/records.md`` that need no renderer.
 
     Covered (ISO 19005-2 clause): header and binary comment (6.1.2), trailer ID and no
@@ -448,9 +454,10 @@ def check_pdfa(path: str | os.PathLike[str], *, use_pikepdf: bool = True) -> tup
     (6.6.2.1), embedded files absent (6.8 allows only PDF/A ones; not verified here).
 
     When ``pikepdf.pdfa`` is installed (``pip install 'pikepdf[pdfa]'``, part of the ``pdf``
-    extra), its allowlist validator runs as well: its violations become errors and the
-    constructs it does not support (e.g. the AcroForm of a signed file) become warnings.
-    Without it, font program internals, transparency and XMP schemas are not checked.
+    extra), its allowlist validator runs as well.  It approves only what it knows to conform,
+    so a denial may be a false alarm: its findings are warnings, and errors only with
+    ``strict=True``.  Without it, font program internals, transparency and XMP schemas are
+    not checked.
 
     Parameters
     ----------
@@ -458,6 +465,8 @@ def check_pdfa(path: str | os.PathLike[str], *, use_pikepdf: bool = True) -> tup
         The PDF file.
     use_pikepdf : bool
         Run pikepdf's validator when it is installed (default True).
+    strict : bool
+        Make pikepdf's violations and a catalog ``/Version`` above 1.7 errors (default False).
 
     Returns
     -------
@@ -490,9 +499,17 @@ def check_pdfa(path: str | os.PathLike[str], *, use_pikepdf: bool = True) -> tup
     with pdf:
         version = pdf.Root.get("/Version")
         if version is not None and str(version).lstrip("/") > "1.7":
-            # PDF/A-2 is PDF 1.7: the catalog may not raise the version (6.1.2, as pikepdf's
-            # validator reads it).  pyHanko raises it to 2.0 when it appends an ECDSA signature.
-            bad(f"catalog /Version is {version}, above PDF 1.7 (6.1.2)")
+            # PDF/A-2 is based on PDF 1.7, but 6.1.2 only constrains the header (which is what
+            # veraPDF checks); pikepdf's validator also rejects the catalog version.  pyHanko
+            # raises it to 2.0 when it appends an ECDSA signature (ISO 32002).
+            findings.append(
+                Finding(
+                    "pdfa",
+                    None,
+                    "error" if strict else "warning",
+                    f"catalog /Version is {version}, above PDF 1.7 (6.1.2, strict reading)",
+                )
+            )
         if pdf.is_encrypted:
             bad("the file is encrypted (6.1.3)")
         if "/ID" not in pdf.trailer:
@@ -594,11 +611,11 @@ def check_pdfa(path: str | os.PathLike[str], *, use_pikepdf: bool = True) -> tup
                 if sub != "/Link" and not zero and "/AP" not in annot:
                     bad(f"annotation {sub} has no appearance stream (6.3.3)", number)
     if use_pikepdf:
-        findings.extend(_pikepdf_validator(path))
+        findings.extend(_pikepdf_validator(path, strict))
     return tuple(findings)
 
 
-def _pikepdf_validator(path: str | os.PathLike[str]) -> list[Finding]:
+def _pikepdf_validator(path: str | os.PathLike[str], strict: bool) -> list[Finding]:
     try:
         import pikepdf.pdfa as pdfa_mod  # needs jsonschema, referencing, fontTools
     except ImportError:
@@ -606,7 +623,7 @@ def _pikepdf_validator(path: str | os.PathLike[str]) -> list[Finding]:
     report: Any = pdfa_mod.validate_written(os.fspath(path), "2b")
     out = []
     for f in report.findings:
-        severity: Severity = "error" if f.kind == "violation" else "warning"
+        severity: Severity = "error" if strict and f.kind == "violation" else "warning"
         out.append(
             Finding("pdfa", None, severity, f"pikepdf.pdfa {f.rule} at {f.where}: {f.message}")
         )
@@ -743,7 +760,7 @@ def check_record(
         signatures = _check_signatures(pk, pdf, rules, add)
         _check_metadata(xmp, record, rules, n_pages, declared_pages, add)
         if xmp and xmp.get("pdfaid:part"):
-            for f in check_pdfa(path):
+            for f in check_pdfa(path, strict=rules.strict_pdfa):
                 findings.append(f)
         elif rules.require_pdfa:
             add("pdfa", None, "the file does not claim PDF/A (no pdfaid:part in XMP)")
@@ -774,9 +791,10 @@ def _check_page(pk: Any, page: Any, number: int, rules: Rules, add: Any) -> Page
     box = [float(v) for v in page.obj.get("/CropBox", page.obj.get("/MediaBox", [0, 0, 612, 792]))]
     unit = float(page.obj.get("/UserUnit", 1.0))
     w_pt, h_pt = abs(box[2] - box[0]) * unit, abs(box[3] - box[1]) * unit
-    rotate = int(page.obj.get("/Rotate", 0)) % 180 == 90
-    w_mm, h_mm = w_pt * _MM_PER_PT, h_pt * _MM_PER_PT
-    if rotate:
+    # The image is drawn in unrotated user space; /Rotate only turns the displayed page.
+    user_w_mm, user_h_mm = w_pt * _MM_PER_PT, h_pt * _MM_PER_PT
+    w_mm, h_mm = user_w_mm, user_h_mm
+    if int(page.obj.get("/Rotate", 0)) % 180 == 90:
         w_mm, h_mm = h_mm, w_mm
     paper = _paper(w_mm, h_mm, rules)
     if paper is None:
@@ -817,12 +835,12 @@ def _check_page(pk: Any, page: Any, number: int, rules: Rules, add: Any) -> Page
     if abs(ctm[1]) > abs(ctm[0]):  # quarter-turned image
         placed_w, placed_h = placed_h, placed_w
     tol = rules.size_tolerance_mm
-    if abs(placed_w - w_mm) > tol or abs(placed_h - h_mm) > tol:
+    if abs(placed_w - user_w_mm) > tol or abs(placed_h - user_h_mm) > tol:
         add(
             "scale",
             number,
-            f"the scan is drawn at {placed_w:.1f} x {placed_h:.1f} mm on a "
-            f"{w_mm:.1f} x {h_mm:.1f} mm page ({100 * placed_w / w_mm:.0f} %): not 100 % scale",
+            f"the scan is drawn at {placed_w:.1f} x {placed_h:.1f} mm on a {user_w_mm:.1f} x "
+            f"{user_h_mm:.1f} mm page ({100 * placed_w / user_w_mm:.0f} %): not 100 % scale",
         )
     colour = _colour(pk, image)
     if rules.require_colour and colour is not True:
