@@ -285,6 +285,16 @@ def test_notation_forms() -> None:
     assert g.subject is not None and g.subject.value == "tăng cường số hóa"
 
 
+def test_number_without_leading_zero_is_kept_with_less_confidence() -> None:
+    # NĐ 30 writes numbers below 10 as "05"; a "5" still reads, less surely.
+    f = extract_fields("Số: 5/QĐ-UBND")
+    g = extract_fields("Số: 05/QĐ-UBND")
+    assert f.notation is not None and g.notation is not None
+    assert f.notation.value == g.notation.value == DocumentNotation(5, None, "QĐ", "UBND")
+    assert f.notation.confidence < g.notation.confidence == 1.0
+    assert extract_fields("Số: 00/QĐ-UBND").notation is None  # number 0 does not exist
+
+
 def test_citation_in_body_is_not_the_document_number() -> None:
     text = "Thực hiện Quyết định số 468/QĐ-TTg ngày 27/3/2021 của Thủ tướng\nSố: 05/BC-UBND"
     f = extract_fields(text)
