@@ -47,11 +47,12 @@ import os
 import struct
 import threading
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 from PIL import Image
@@ -251,8 +252,6 @@ def _encode_page(page: Page, index: int, quality: int) -> tuple[bytes, str, str,
         )
     if page.mode == "1":
         bits = np.packbits(page.pixels > 127, axis=1)  # 1 = white in DeviceGray 1-bit
-        import zlib
-
         return zlib.compress(bits.tobytes(), 6), "/FlateDecode", "/DeviceGray", 1
     im = Image.fromarray(page.pixels, "RGB" if page.mode == "RGB" else "L")
     buf = io.BytesIO()
@@ -427,6 +426,36 @@ def _xmp(
 
 
 # ----------------------------------------------------------------------------- build
+
+
+@overload
+def build_pdf(
+    pages: Iterable[Page],
+    *,
+    output: None = None,
+    text: Sequence[OcrResult | None] | None = None,
+    metadata: RecordMetadata | None = None,
+    profile: Profile = "pdfa-2b",
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY,
+    title: str | None = None,
+    created: datetime | None = None,
+    workers: int | None = None,
+) -> bytes: ...
+
+
+@overload
+def build_pdf(
+    pages: Iterable[Page],
+    *,
+    output: str | os.PathLike[str],
+    text: Sequence[OcrResult | None] | None = None,
+    metadata: RecordMetadata | None = None,
+    profile: Profile = "pdfa-2b",
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY,
+    title: str | None = None,
+    created: datetime | None = None,
+    workers: int | None = None,
+) -> None: ...
 
 
 def build_pdf(
