@@ -208,7 +208,10 @@ def verify_cms(
     finally:
         if close:
             stream.close()
-    return status_report(status, moment)
+    try:
+        return status_report(status, moment)
+    except Exception as exc:
+        return failed("unreadable", f"{type(exc).__name__}: {exc}")
 
 
 def _classify_exception(exc: Exception, signed_data: Any) -> VerificationReport:

@@ -552,7 +552,10 @@ def verify_pdf(
         except Exception as exc:
             reports.append(_exception_report(exc, sig, label))
             continue
-        report = status_report(status, moment, extra=_modification_problems(status, label))
+        try:
+            report = status_report(status, moment, extra=_modification_problems(status, label))
+        except Exception as exc:
+            report = failed("unreadable", f"{type(exc).__name__}: {exc}")
         reports.append(_labelled(report, label))
     last = reports[-1]
     problems = tuple(p for r in reports for p in r.problems)

@@ -229,7 +229,7 @@ def _chain(
             Problem("untrusted-root", f"no path from {subject!r} to any of the given trust roots")
         )
         return False, (), problems
-    except (PathValidationError, ValueError) as exc:
+    except (PathValidationError, ValueError, TypeError) as exc:
         if not problems:
             problems.append(Problem("untrusted", f"certificate path rejected: {exc}"))
         return False, (), problems
@@ -293,12 +293,12 @@ def verify_xml(
         return failed(problems[0].code, problems[0].message)
     try:
         certs = _signature_certs(sig)
-    except (ValueError, TypeError) as exc:
-        return failed("unreadable", f"bad ds:X509Certificate: {exc}")
-    if not certs:
-        return failed("unreadable", "ds:KeyInfo has no X509Certificate")
-    leaf = certs[0]
-    subject = leaf.subject.rfc4514_string()
+        if not certs:
+            return failed("unreadable", "ds:KeyInfo has no X509Certificate")
+        leaf = certs[0]
+        subject = leaf.subject.rfc4514_string()
+    except Exception as exc:  # cryptography parses certificates lazily
+        return failed("unreadable", f"bad ds:X509Certificate: {type(exc).__name__}: {exc}")
     intact = False
     signed_content = None
     if not problems:
@@ -309,18 +309,28 @@ def verify_xml(
             signature_methods=PINNED_SIGNATURE_METHODS,
             digest_algorithms=PINNED_DIGESTS,
             ignore_ambiguous_key_info=True,
+            # signxml would refuse an expired certificate before checking the signature;
+            # dates are judged below (exact problem codes), so let it check at a time
+            # inside the certificate's validity and report integrity on its own.
+            verification_time=min(max(moment, leaf.not_valid_before_utc), leaf.not_valid_after_utc),
         )
         try:
             result: Any = XMLVerifier().verify(root, x509_cert=leaf, expect_config=config)
             intact = True
-            signed_content = etree.tostring(result.signed_xml)
+            signed_content = bytes(result.signed_data)
         except InvalidDigest as exc:
             problems.append(Problem("digest-mismatch", f"the signed XML changed: {exc}"))
         except InvalidSignature as exc:
             problems.append(Problem("signature-invalid", f"signature value: {exc}"))
-        except (InvalidInput, SignXMLException, ValueError) as exc:
+        except (InvalidInput, SignXMLException, ValueError, etree.LxmlError) as exc:
             problems.append(Problem("unreadable", f"signature structure: {exc}"))
-    trusted, chain, chain_problems = _chain(leaf, certs[1:], vc, moment)
+        except Exception as exc:  # hostile input must not escape as a crash
+            problems.append(Problem("unreadable", f"{type(exc).__name__}: {exc}"))
+    try:
+        trusted, chain, chain_problems = _chain(leaf, certs[1:], vc, moment)
+    except Exception as exc:  # e.g. a certificate asn1crypto cannot parse
+        trusted, chain = False, ()
+        chain_problems = [Problem("unreadable", f"certificate: {type(exc).__name__}: {exc}")]
     problems.extend(chain_problems)
     valid = intact and trusted and not problems
     return VerificationReport(
