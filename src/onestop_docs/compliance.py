@@ -56,6 +56,7 @@ from PIL import Image
 
 from ._deps import require_module
 from .errors import ComplianceError, InvalidArgumentError, MetadataError
+from .imageio import DEFAULT_MAX_PIXELS
 from .metadata import RecordMetadata, from_xml
 
 __all__ = [
@@ -321,6 +322,9 @@ def _colour(pk: Any, image: Any) -> bool | None:
 
 
 def _ink_fraction(pk: Any, image: Any) -> float | None:
+    # Uploaded files are untrusted: never decode more pixels than a scan can have.
+    if int(image.get("/Width", 0)) * int(image.get("/Height", 0)) > DEFAULT_MAX_PIXELS:
+        return None
     try:
         filters = image.get("/Filter")
         if filters == "/DCTDecode":

@@ -50,7 +50,6 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -70,7 +69,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
     "XMP_RELATION_KEYS",
-    "PageImageInfo",
     "build_pdf",
     "glyphless_font",
     "srgb_icc_profile",
@@ -224,20 +222,6 @@ def _to_unicode_cmap() -> bytes:
 
 
 # ----------------------------------------------------------------------------- page images
-
-
-@dataclass(frozen=True)
-class PageImageInfo:
-    """How one page was embedded: pixel size, dpi, page size in pt, filter and colour space."""
-
-    width_px: int
-    height_px: int
-    dpi: tuple[float, float]
-    width_pt: float
-    height_pt: float
-    filter: str
-    colorspace: str
-    nbytes: int
 
 
 def _encode_page(page: Page, index: int, quality: int) -> tuple[bytes, str, str, int]:
