@@ -72,11 +72,27 @@ cdef void row_range(int64_t x0, int64_t dx, int64_t y0, int64_t dy, Py_ssize_t w
     hi[0] = last
 
 
+cdef inline void bilinear_border(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t *d,
+                                 int64_t X, int64_t Y, Py_ssize_t xo, Py_ssize_t w,
+                                 Py_ssize_t h, const int[::1] fill) noexcept nogil:
+    cdef Py_ssize_t ix = <Py_ssize_t>(X >> 32), iy = <Py_ssize_t>(Y >> 32), ch
+    cdef uint32_t fx = <uint32_t>((X >> 24) & 255), fy = <uint32_t>((Y >> 24) & 255), top, bot
+    for ch in range(nc):
+        if ix < -1 or iy < -1 or ix >= w or iy >= h:
+            d[xo * nc + ch] = <uint8_t>fill[ch]
+            continue
+        top = (fetch(src, w, h, nc, ix, iy, ch, fill[ch]) * (256 - fx)
+               + fetch(src, w, h, nc, ix + 1, iy, ch, fill[ch]) * fx)
+        bot = (fetch(src, w, h, nc, ix, iy + 1, ch, fill[ch]) * (256 - fx)
+               + fetch(src, w, h, nc, ix + 1, iy + 1, ch, fill[ch]) * fx)
+        d[xo * nc + ch] = <uint8_t>((top * (256 - fy) + bot * fy + 32768) >> 16)
+
+
 cdef void bilinear_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, ::1] dst,
                           const double[::1] m, const int[::1] fill) noexcept nogil:
     cdef Py_ssize_t h = src.shape[0], w = src.shape[1] // nc
     cdef Py_ssize_t ho = dst.shape[0], wo = dst.shape[1] // nc
-    cdef Py_ssize_t yo, xo, ix, iy, ch, lo, hi
+    cdef Py_ssize_t yo, xo, ch, lo, hi
     cdef int64_t dx = fix(m[0]), dy = fix(m[3]), x0, y0, X, Y
     cdef int64_t xmax = (<int64_t>(w - 1)) << 32, ymax = (<int64_t>(h - 1)) << 32
     cdef uint32_t fx, fy, top, bot
@@ -115,24 +131,10 @@ cdef void bilinear_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, :
                 X += dx
                 Y += dy
         # Border columns: footprint partly or wholly outside, outside samples take the fill.
-        for xo in range(wo):
-            if lo <= xo < hi:
-                continue
-            X = x0 + xo * dx
-            Y = y0 + xo * dy
-            ix = <Py_ssize_t>(X >> 32)
-            iy = <Py_ssize_t>(Y >> 32)
-            fx = <uint32_t>((X >> 24) & 255)
-            fy = <uint32_t>((Y >> 24) & 255)
-            for ch in range(nc):
-                if ix < -1 or iy < -1 or ix >= w or iy >= h:
-                    dst[yo, xo * nc + ch] = <uint8_t>fill[ch]
-                    continue
-                top = (fetch(src, w, h, nc, ix, iy, ch, fill[ch]) * (256 - fx)
-                       + fetch(src, w, h, nc, ix + 1, iy, ch, fill[ch]) * fx)
-                bot = (fetch(src, w, h, nc, ix, iy + 1, ch, fill[ch]) * (256 - fx)
-                       + fetch(src, w, h, nc, ix + 1, iy + 1, ch, fill[ch]) * fx)
-                dst[yo, xo * nc + ch] = <uint8_t>((top * (256 - fy) + bot * fy + 32768) >> 16)
+        for xo in range(lo):
+            bilinear_border(src, nc, d, x0 + xo * dx, y0 + xo * dy, xo, w, h, fill)
+        for xo in range(max(hi, lo), wo):
+            bilinear_border(src, nc, d, x0 + xo * dx, y0 + xo * dy, xo, w, h, fill)
 
 
 cdef inline void cubic_weights(double t, double *wt) noexcept nogil:
