@@ -245,6 +245,17 @@ class QrPayload:
                 reason="bad-field",
             )
 
+        for idx, parse in ((2, DossierCode.parse), (3, ProcedureCode.parse)):
+            try:
+                parse(parts[idx], check_table=False)
+            except InvalidCodeError as exc:
+                pos = starts[idx] + (exc.position or 0)
+                raise InvalidCodeError(
+                    f"invalid {_KIND}: field {idx + 1}: {exc}",
+                    code=text,
+                    position=pos,
+                    reason="bad-field",
+                ) from exc
         try:
             issued = _dt.datetime.strptime(parts[7], "%Y%m%dT%H%M%S%z")
         except ValueError:
@@ -260,20 +271,25 @@ class QrPayload:
             except ValueError:
                 raise field_error(idx, "a real date YYYYMMDD") from None
 
+        name = _unescape(parts[5], starts[5], text)
+        system = _unescape(parts[6], starts[6], text)
+        scope = (_unescape(parts[9], starts[9], text) or None) if kind == "result" else None
+        due = date_field(8) if kind == "receipt" else None
+        valid_until = date_field(8) if kind == "result" else None
         try:
             payload = cls(
                 kind,
                 parts[2],
                 parts[3],
                 parts[4],
-                _unescape(parts[5], starts[5], text),
-                _unescape(parts[6], starts[6], text),
+                name,
+                system,
                 issued,
-                due_date=date_field(8) if kind == "receipt" else None,
-                valid_until=date_field(8) if kind == "result" else None,
-                scope=(_unescape(parts[9], starts[9], text) or None) if kind == "result" else None,
+                due_date=due,
+                valid_until=valid_until,
+                scope=scope,
             )
-        except InvalidArgumentError as exc:
+        except (InvalidArgumentError, InvalidCodeError) as exc:
             raise InvalidCodeError(
                 f"invalid {_KIND}: {exc}", code=text, position=None, reason="bad-field"
             ) from exc
