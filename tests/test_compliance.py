@@ -9,12 +9,15 @@ Signed files are made with pyHanko directly (signing module independent).
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pikepdf
 import pytest
 import synth
+from hypothesis import given
+from hypothesis import strategies as st
 from test_pdf import CREATED, colour_page, record
 
 from onestop_docs.compliance import ComplianceReport, Rules, check_pdfa, check_record
@@ -426,3 +429,40 @@ def test_xmp_codes_are_validated_with_the_codes_module(tmp_path: Path) -> None:
     report = check_record(out, rules=_plain_rules())
     assert rules_of(report) == {("metadata", None)}
     assert "DossierCode" in report.errors[0].message
+
+
+@given(
+    dpi=st.integers(100, 400),
+    colour=st.booleans(),
+    size_mm=st.tuples(st.integers(20, 60), st.integers(20, 60)),
+)
+def test_measured_resolution_and_colour_match_the_generated_page(
+    dpi: int, colour: bool, size_mm: tuple[int, int]
+) -> None:
+    w, h = round(size_mm[0] / 25.4 * dpi), round(size_mm[1] / 25.4 * dpi)
+    rng = np.random.default_rng(dpi)
+    gray = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    page = (
+        Page(np.stack([gray, gray // 2, 255 - gray], axis=2), mode="RGB", dpi=(dpi, dpi))
+        if colour
+        else Page(gray, mode="L", dpi=(dpi, dpi))
+    )
+    data = build_pdf([page], metadata=record(), created=CREATED)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "p.pdf"
+        path.write_bytes(data)
+        rules = Rules(
+            require_officer_signature=False,
+            paper_sizes_mm=(),
+            declared_size_mm=(w * 25.4 / dpi, h * 25.4 / dpi),
+            size_tolerance_mm=0.1,
+        )
+        report = check_record(path, rules=rules)
+    assert report.pages[0].dpi == pytest.approx((dpi, dpi), abs=0.01)
+    assert report.pages[0].colour is colour
+    expected = set()
+    if dpi < 200:
+        expected.add(("resolution", 1))
+    if not colour:
+        expected.add(("colour", 1))
+    assert rules_of(report) == expected
