@@ -12,12 +12,14 @@ session must not be used by two threads at once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -75,14 +77,59 @@ class _FileKey:
         pass
 
 
-class _Pkcs11Key:
-    """A private key on a PKCS#11 token; the session is shared under a lock."""
+class _SharedSession:
+    """One logged-in session per token and process, shared by every Signer on that token.
 
-    def __init__(self, session: Any, key: Any, kind: str, lock: threading.Lock) -> None:
+    PKCS#11 login state belongs to the application, not the session: a second
+    ``C_Login`` fails with CKR_USER_ALREADY_LOGGED_IN and closing any logged-in session
+    may log the others out.  So signers on the same token share one session (with its
+    lock, since a session must not be used by two threads at once), reference-counted.
+    """
+
+    _registry: ClassVar[dict[tuple[str, str], _SharedSession]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, key: tuple[str, str], session: Any, pin_digest: bytes) -> None:
+        self.key = key
         self.session = session
+        self.pin_digest = pin_digest
+        self.lock = threading.Lock()
+        self.users = 0
+
+    @classmethod
+    def acquire(cls, module_path: str, token: Any, pin: str) -> _SharedSession:
+        key = (module_path, f"{token.label}/{token.serial!r}")
+        # Reusing the logged-in session must not bypass the PIN: compare a salted digest.
+        digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), repr(key).encode(), 1000)
+        with cls._registry_lock:
+            shared = cls._registry.get(key)
+            if shared is None:
+                shared = cls(key, token.open(user_pin=pin), digest)
+                cls._registry[key] = shared
+            elif not hmac.compare_digest(shared.pin_digest, digest):
+                raise SignatureError(f"wrong PIN for PKCS#11 token {token.label!r}")
+            shared.users += 1
+            return shared
+
+    def release(self) -> None:
+        with self._registry_lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            del self._registry[self.key]
+        with self.lock:
+            self.session.close()
+
+
+class _Pkcs11Key:
+    """A private key on a PKCS#11 token, used through a shared, locked session."""
+
+    def __init__(self, shared: _SharedSession, key: Any, kind: str) -> None:
+        self.shared = shared
         self.key = key
         self.kind = kind
-        self.lock = lock
+        self.lock = shared.lock
+        self._closed = False
 
     def sign(self, data: bytes, hash_name: str) -> bytes:
         pkcs11 = require_module("pkcs11", "sign")
@@ -113,8 +160,9 @@ class _Pkcs11Key:
         )
 
     def close(self) -> None:
-        with self.lock:
-            self.session.close()
+        if not self._closed:
+            self._closed = True
+            self.shared.release()
 
 
 class _SignXmlKey:
@@ -334,16 +382,18 @@ class Signer:
                 token = tokens[0]
             else:
                 token = lib.get_token(token_label=token_label)
-            session = token.open(user_pin=pin)
+            shared = _SharedSession.acquire(os.fspath(module_path), token, pin)
         except pkcs11.PKCS11Error as exc:
             raise SignatureError(f"cannot open PKCS#11 token {token_label!r}: {exc!r}") from exc
+        session = shared.session
         try:
             query: dict[Any, Any] = {}
             if key_label is not None:
                 query[attr.LABEL] = key_label
             if key_id is not None:
                 query[attr.ID] = key_id
-            keys = list(session.get_objects({attr.CLASS: cls_.PRIVATE_KEY, **query}))
+            with shared.lock:
+                keys = list(session.get_objects({attr.CLASS: cls_.PRIVATE_KEY, **query}))
             if len(keys) != 1:
                 raise SignatureError(
                     f"expected one private key matching {query or 'any'} on the token, "
@@ -354,7 +404,8 @@ class Signer:
                 certs = load_certificates(cert_path)
             else:
                 cert_query = {attr.ID: key[attr.ID]} if key_id is None else {attr.ID: key_id}
-                objs = list(session.get_objects({attr.CLASS: cls_.CERTIFICATE, **cert_query}))
+                with shared.lock:
+                    objs = list(session.get_objects({attr.CLASS: cls_.CERTIFICATE, **cert_query}))
                 certs = [x509.load_der_x509_certificate(bytes(o[attr.VALUE])) for o in objs]
             if not certs:
                 raise SignatureError("no certificate for the key on the token; pass cert_path")
@@ -362,7 +413,7 @@ class Signer:
             signer = cls(
                 certs[0],
                 [*certs[1:], *load_certificates(list(chain))],
-                _Pkcs11Key(session, key, kind, threading.Lock()),
+                _Pkcs11Key(shared, key, kind),
                 origin=f"pkcs11:{token.label}",
             )
             if signer.key_algorithm != kind:
@@ -371,7 +422,7 @@ class Signer:
                 )
             return signer
         except BaseException:
-            session.close()
+            shared.release()
             raise
 
     # -- use --------------------------------------------------------------------------------
