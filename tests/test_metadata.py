@@ -139,6 +139,14 @@ def test_round_trip_property(
     assert from_xml(xml) == rec
 
 
+def test_parsing_from_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    xml = to_xml(full_record())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(r == full_record() for r in pool.map(lambda _: from_xml(xml), range(16)))
+
+
 def test_text_is_nfc_inside() -> None:
     nfd = unicodedata.normalize("NFD", "Ủy ban nhân dân")
     rec = RecordMetadata(dossier_code="X", organ_name=nfd)

@@ -381,6 +381,21 @@ def test_same_input_same_bytes(tmp_path: Path) -> None:
     assert a == (tmp_path / "b.pdf").read_bytes()
 
 
+def test_build_pdf_is_thread_safe() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    page, text = colour_page("A6", 150, max_lines=4)
+    expected = build_pdf([page], text=[text], metadata=record(), created=CREATED)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(
+            pool.map(
+                lambda _: build_pdf([page], text=[text], metadata=record(), created=CREATED),
+                range(8),
+            )
+        )
+    assert all(r == expected for r in results)
+
+
 @pytest.mark.tools
 def test_pdfa_claims_survive_a_pyhanko_signature(a5_record: tuple, tmp_path: Path) -> None:
     pytest.importorskip("pyhanko")
