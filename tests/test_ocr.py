@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import synth
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onestop_docs.errors import (
     InvalidArgumentError,
@@ -367,3 +369,39 @@ def test_rgb_page_is_accepted(word_page: synth.SynthPage) -> None:
     res = recognize(Page(rgb, mode="RGB", dpi=(300.0, 300.0)))
     assert cer(word_page.text, res.text) < 0.05
     assert res.dpi == 300.0
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.text(
+                    alphabet=st.sampled_from(list("aăâđêôơưÁẠỆỹ0123456789/-")),
+                    min_size=1,
+                    max_size=8,
+                ),
+                st.integers(0, 400),
+                st.integers(0, 300),
+                st.integers(1, 80),
+                st.integers(1, 40),
+                st.floats(0, 100),
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+        max_size=6,
+    )
+)
+def test_parse_tsv_property(lines: list[list[tuple[str, int, int, int, int, float]]]) -> None:
+    rows = []
+    for li, words in enumerate(lines, start=1):
+        for wi, (t, x, y, wd, ht, c) in enumerate(words, start=1):
+            rows.append((1, 1, li, wi, x, y, wd, ht, c, t))
+    res = parse_tsv(_tsv(rows), width=450, height=320)
+    assert len(res.lines) == len(lines)
+    flat = [w for words in lines for w in words]
+    assert [w.text for w in res.words] == [t for t, *_ in flat]
+    for got, (_t, x, y, wd, ht, c) in zip(res.words, flat):
+        assert got.box == Box(x, y, min(x + wd, 450), min(y + ht, 320))
+        assert got.confidence == pytest.approx(c)
+    assert res.text == "\n".join(" ".join(t for t, *_ in words) for words in lines)

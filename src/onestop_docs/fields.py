@@ -449,19 +449,27 @@ def _is_upper_block(s: str) -> bool:
     return len(letters) >= 2 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
-def _bodies(ctx: _Ctx, stop: int) -> tuple[Field[str] | None, Field[str] | None]:
-    """Issuing and parent body from the upper-case header block before ``stop``."""
+def _bodies(
+    ctx: _Ctx, stop: int, skip: tuple[int, int] | None
+) -> tuple[Field[str] | None, Field[str] | None]:
+    """Issuing and parent body from the upper-case header block before ``stop``.
+
+    The national motto and the ``skip`` span (the place and date line) are cut out first:
+    two-column headers put them on the same OCR line as the body's name.
+    """
     blocks: list[list[tuple[int, int]]] = []
     for ls, le in ctx.lines():
         if ls >= stop:
             break
         le = min(le, stop)
+        cuts = [(m.start(), m.end()) for m in _MOTTO.finditer(ctx.folded, ls, le)]
+        if skip is not None and skip[0] < le and ls < skip[1]:
+            cuts.append((max(ls, skip[0]), min(le, skip[1])))
         segs: list[tuple[int, int]] = []
         pos = ls
-        # Cut the national motto out (two-column headers put it on the same OCR line).
-        for m in _MOTTO.finditer(ctx.folded, ls, le):
-            segs.append((pos, m.start()))
-            pos = m.end()
+        for cs, ce in sorted(cuts):
+            segs.append((pos, cs))
+            pos = max(pos, ce)
         segs.append((pos, le))
         for s, e in segs:
             chunk = ctx.text[s:e]
@@ -661,12 +669,17 @@ def extract_fields(text_or_result: str | OcrResult) -> Fields:
     ctx = _Ctx(text, char_conf)
     notation = _notation(ctx)
     place, issue_date = _date_line(ctx)
-    header_end = min(
-        [f.span[0] for f in (notation, place, issue_date) if f is not None], default=len(text)
-    )
-    if notation is None and issue_date is None:
+    # The issuing body sits above the number (NĐ 30 layout); OCR may emit the right column
+    # (motto, date line) first, so the date only bounds the header when there is no number.
+    if notation is not None:
+        header_end = notation.span[0]
+    elif issue_date is not None:
+        header_end = issue_date.span[0]
+    else:
         header_end = ctx.lines()[min(3, len(ctx.lines())) - 1][1]
-    issuing_body, parent_body = _bodies(ctx, header_end)
+    issuing_body, parent_body = _bodies(
+        ctx, header_end, issue_date.span if issue_date is not None else None
+    )
     after = max([f.span[1] for f in (notation, issue_date) if f is not None], default=0)
     title, subject = _title_and_subject(ctx, after, notation)
     if notation is not None:
