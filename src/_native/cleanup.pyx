@@ -6,10 +6,105 @@ loops trust their input and release the GIL.
 """
 
 from libc.stdint cimport uint8_t, int32_t, int64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.math cimport sqrt
 
 import numpy as np
+
+cdef extern from *:
+    """
+    /* Hot inner loops in plain C with restrict pointers, so the compiler vectorizes them
+       (Cython's generated indexing defeats its alias analysis). */
+    #include <stdint.h>
+    #include <stddef.h>
+    #include <math.h>
+    static inline void osd_slide(const uint8_t *restrict pa, const uint8_t *restrict pb,
+                                 int32_t *restrict cs, int32_t *restrict cq, ptrdiff_t w) {
+        for (ptrdiff_t x = 0; x < w; x++) {
+            int32_t a = pa[x], b = pb[x];
+            cs[x] += a - b;
+            cq[x] += a * a - b * b;
+        }
+    }
+    /* Sauvola in two vectorizable passes.  Pass 1 (doubles only): T = m (1 + k (sd / r - 1))
+       and ti = floor(T - 1e-4) + 1, so that for an integer pixel p: p < T <=> p < ti (up to
+       T within 1e-4 above an integer).  Pass 2 compares the pixels with ti. */
+    static inline void osd_sauvola_thr(int32_t *restrict ti, const double *restrict ps,
+                                       const double *restrict pq, const double *restrict cols,
+                                       const double *restrict invcols, double rows,
+                                       double invrows, ptrdiff_t w, ptrdiff_t ww, double k,
+                                       double r) {
+        const double *restrict ps2 = ps + ww;
+        const double *restrict pq2 = pq + ww;
+        const float kf = (float)k, rinv = (float)(1.0 / r);
+        for (ptrdiff_t x = 0; x < w; x++) {
+            double s = ps2[x] - ps[x], q = pq2[x] - pq[x];
+            double n = rows * cols[x];
+            double inv = invrows * invcols[x];
+            double d = n * q - s * s;
+            /* The variance needs doubles (n q and s^2 nearly cancel); the threshold itself
+               is computed in float, 4 lanes wide (relative error ~1e-7 on T <= 255). */
+            float var = (float)(d * inv * inv);
+            float m = (float)(s * inv);
+            var = var > 0.0f ? var : 0.0f;
+            float sd = sqrtf(var);
+            float t = m * (1.0f + kf * (sd * rinv - 1.0f)) - 1e-4f + 1.0f;
+            t = t > 0.0f ? t : 0.0f;
+            t = t < 257.0f ? t : 257.0f;
+            ti[x] = (int32_t)t;
+        }
+    }
+    static inline void osd_below(const uint8_t *restrict p, const int32_t *restrict ti,
+                                 uint8_t *restrict o, ptrdiff_t w, int32_t max_level) {
+        for (ptrdiff_t x = 0; x < w; x++) {
+            int32_t v = p[x];
+            o[x] = (uint8_t)((v < ti[x]) & (v < max_level));
+        }
+    }
+    /* pa[x + 1] = a[0] + ... + a[x] (and pb for b) with pa[0] = pb[0] = 0 written by the
+       caller.  Four interleaved chains hide the latency of the floating-point adds; the
+       sums are integers below 2**53, so the order does not change them. */
+    static inline void osd_prefix(const int32_t *restrict a, const int32_t *restrict b,
+                                  double *restrict pa, double *restrict pb, ptrdiff_t w) {
+        ptrdiff_t L = w / 4, j;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+        for (j = 0; j < L; j++) {
+            s0 += a[j]; pa[j + 1] = s0; q0 += b[j]; pb[j + 1] = q0;
+            s1 += a[L + j]; pa[L + j + 1] = s1; q1 += b[L + j]; pb[L + j + 1] = q1;
+            s2 += a[2 * L + j]; pa[2 * L + j + 1] = s2; q2 += b[2 * L + j]; pb[2 * L + j + 1] = q2;
+        }
+        for (j = 3 * L; j < w; j++) {
+            s3 += a[j]; pa[j + 1] = s3; q3 += b[j]; pb[j + 1] = q3;
+        }
+        const double os1 = s0, os2 = s0 + s1, os3 = s0 + s1 + s2;
+        const double oq1 = q0, oq2 = q0 + q1, oq3 = q0 + q1 + q2;
+        for (j = L; j < 2 * L; j++) { pa[j + 1] += os1; pb[j + 1] += oq1; }
+        for (j = 2 * L; j < 3 * L; j++) { pa[j + 1] += os2; pb[j + 1] += oq2; }
+        for (j = 3 * L; j < w; j++) { pa[j + 1] += os3; pb[j + 1] += oq3; }
+    }
+    /* One row of background gain: o = min(255, p * (gt + wy (gb - gt)) + 0.5) over the row's
+       n = width * channels bytes, gt / gb the gains of the tile-centre rows above / below. */
+    static inline void osd_gain_row(const uint8_t *restrict p, uint8_t *restrict o,
+                                    const float *restrict gt, const float *restrict gb,
+                                    float wy, ptrdiff_t n) {
+        const int32_t m = (int32_t)n;  /* 32-bit induction: vectorizes */
+        for (int32_t i = 0; i < m; i++) {
+            float v = (float)(int32_t)p[i] * (gt[i] + wy * (gb[i] - gt[i])) + 0.5f;
+            o[i] = (uint8_t)(int32_t)(v < 255.0f ? v : 255.0f);
+        }
+    }
+    """
+    void osd_slide(const uint8_t *pa, const uint8_t *pb, int32_t *cs, int32_t *cq,
+                   Py_ssize_t w) noexcept nogil
+    void osd_sauvola_thr(int32_t *ti, const double *ps, const double *pq, const double *cols,
+                         const double *invcols, double rows, double invrows, Py_ssize_t w,
+                         Py_ssize_t ww, double k, double r) noexcept nogil
+    void osd_below(const uint8_t *p, const int32_t *ti, uint8_t *o, Py_ssize_t w,
+                   int32_t max_level) noexcept nogil
+    void osd_prefix(const int32_t *a, const int32_t *b, double *pa, double *pb,
+                    Py_ssize_t w) noexcept nogil
+    void osd_gain_row(const uint8_t *p, uint8_t *o, const float *gt, const float *gb,
+                      float wy, Py_ssize_t n) noexcept nogil
 
 # Local threshold methods.
 DEF M_SAUVOLA = 0
@@ -36,52 +131,11 @@ cdef inline Py_ssize_t reflect_index(Py_ssize_t i, Py_ssize_t n) noexcept nogil:
 
 
 cdef inline void slide_rows(const uint8_t[:, ::1] src, Py_ssize_t enter, Py_ssize_t leave,
-                            int32_t *colsum, int32_t *colsq) noexcept nogil:
-    # Add row ``enter`` and subtract row ``leave`` (-1 = none) from the column sums.
-    cdef Py_ssize_t x, w = src.shape[1]
-    cdef int32_t a, b
-    cdef const uint8_t *pa
-    cdef const uint8_t *pb
-    if enter >= 0 and leave >= 0:
-        pa = &src[enter, 0]
-        pb = &src[leave, 0]
-        for x in range(w):
-            a = pa[x]
-            b = pb[x]
-            colsum[x] += a - b
-            colsq[x] += a * a - b * b
-    elif enter >= 0:
-        pa = &src[enter, 0]
-        for x in range(w):
-            a = pa[x]
-            colsum[x] += a
-            colsq[x] += a * a
-    elif leave >= 0:
-        pb = &src[leave, 0]
-        for x in range(w):
-            b = pb[x]
-            colsum[x] -= b
-            colsq[x] -= b * b
-
-
-cdef inline void row_ours_sauvola(const uint8_t *p, uint8_t *o, const double *ps,
-                                  const double *pq, const double *cols,
-                                  const double *invcols, double rows, double invrows,
-                                  Py_ssize_t w,
-                                  Py_ssize_t ww, double k, double r) noexcept nogil:
-    # p < m (1 + k (sd / r - 1))  <=>  a = p - m (1 - k) < m k sd / r; squared to drop sqrt.
-    # In count-scaled units (multiply through by n, all terms >= 0 except a):
-    # a = n p - s (1 - k) < s k sqrt(n q - s^2) / (n r).
-    cdef Py_ssize_t x
-    cdef double s, q, n, a, c, d, omk = 1.0 - k, kr = k / r
-    for x in range(w):
-        s = ps[x + ww] - ps[x]
-        q = pq[x + ww] - pq[x]
-        n = rows * cols[x]
-        d = n * q - s * s
-        a = n * p[x] - s * omk
-        c = s * kr * invcols[x] * invrows
-        o[x] = (a < 0.0) | (a * a < c * c * d)
+                            const uint8_t *zero, int32_t *colsum, int32_t *colsq) noexcept nogil:
+    # Add row ``enter`` and subtract row ``leave`` (-1 = none: an all-zero row stands in).
+    cdef const uint8_t *pa = &src[enter, 0] if enter >= 0 else zero
+    cdef const uint8_t *pb = &src[leave, 0] if leave >= 0 else zero
+    osd_slide(pa, pb, colsum, colsq, src.shape[1])
 
 
 cdef inline void row_general(const uint8_t *p, uint8_t *o, const double *ps, const double *pq,
@@ -134,7 +188,7 @@ cdef inline void row_general(const uint8_t *p, uint8_t *o, const double *ps, con
 cdef int threshold_rows(const uint8_t[:, ::1] src, uint8_t[:, ::1] out,
                         Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t wh, Py_ssize_t ww,
                         int method, int conv, double k, double r, double gmin,
-                        double max_std, double *max_var) noexcept nogil:
+                        double max_std, double max_level, double *max_var) noexcept nogil:
     """Threshold rows [y0, y1) of ``src`` into ``out`` (1 = ink), or, when ``max_var`` is not
     NULL, only report the largest local variance of those rows (Wolf's first pass).
 
@@ -158,8 +212,13 @@ cdef int threshold_rows(const uint8_t[:, ::1] src, uint8_t[:, ::1] out,
     cdef double rows, best = 0.0, accs, accq
     cdef bint reflect = conv == C_SKIMAGE
     cdef bint fast = conv == C_OURS and method == M_SAUVOLA and max_var == NULL
+    cdef uint8_t *zero = <uint8_t *> calloc(w, 1)
+    cdef int32_t *ti = <int32_t *> malloc(w * sizeof(int32_t))
+    cdef int32_t max_int = <int32_t> max_level if max_level < 256.0 else 256
     if (colsum == NULL or colsq == NULL or ps == NULL or pq == NULL or cols == NULL
-            or xmap == NULL):
+            or xmap == NULL or zero == NULL or ti == NULL):
+        free(zero)
+        free(ti)
         free(colsum)
         free(colsq)
         free(ps)
@@ -188,9 +247,9 @@ cdef int threshold_rows(const uint8_t[:, ::1] src, uint8_t[:, ::1] out,
     # Prime with the rows of the window of y0, except the last one (added in the loop).
     for i in range(y0 - ra, y0 + rb):
         if reflect:
-            slide_rows(src, reflect_index(i, h), -1, colsum, colsq)
+            slide_rows(src, reflect_index(i, h), -1, zero, colsum, colsq)
         elif 0 <= i < h:
-            slide_rows(src, i, -1, colsum, colsq)
+            slide_rows(src, i, -1, zero, colsum, colsq)
     ps[0] = 0.0
     pq[0] = 0.0
     for y in range(y0, y1):
@@ -200,7 +259,7 @@ cdef int threshold_rows(const uint8_t[:, ::1] src, uint8_t[:, ::1] out,
         if y > y0:
             i = y - ra - 1
             leave = reflect_index(i, h) if reflect else (i if i >= 0 else -1)
-        slide_rows(src, enter, leave, colsum, colsq)
+        slide_rows(src, enter, leave, zero, colsum, colsq)
         if reflect:
             rows = <double> wh
         else:
@@ -219,25 +278,25 @@ cdef int threshold_rows(const uint8_t[:, ::1] src, uint8_t[:, ::1] out,
             for j in range(ca if ca < n_ext - 1 else n_ext - 1):
                 ps[j + 1] = 0.0
                 pq[j + 1] = 0.0
-            accs = 0.0
-            accq = 0.0
-            for x in range(w):
-                accs += colsum[x]
-                accq += colsq[x]
-                ps[ca + x + 1] = accs
-                pq[ca + x + 1] = accq
+            osd_prefix(colsum, colsq, ps + ca, pq + ca, w)
+            accs = ps[ca + w]
+            accq = pq[ca + w]
             for j in range(ca + w, n_ext - 1):
                 ps[j + 1] = accs
                 pq[j + 1] = accq
         if fast:
-            row_ours_sauvola(&src[y, 0], &out[y, 0], ps, pq, cols, invcols, rows, 1.0 / rows,
-                             w, ww, k, r)
+            osd_sauvola_thr(ti, ps, pq, cols, invcols, rows, 1.0 / rows, w, ww, k, r)
+            osd_below(&src[y, 0], ti, &out[y, 0], w, max_int)
         elif max_var != NULL:
             row_general(&src[y, 0], NULL, ps, pq, cols, rows, w, ww, method, conv, k, r,
                         gmin, max_std, &best)
         else:
             row_general(&src[y, 0], &out[y, 0], ps, pq, cols, rows, w, ww, method, conv, k,
                         r, gmin, max_std, NULL)
+            if max_level < 256.0:
+                for x in range(w):
+                    if src[y, x] >= max_level:
+                        out[y, x] = 0
     if max_var != NULL:
         max_var[0] = best
     free(colsum)
@@ -246,16 +305,19 @@ cdef int threshold_rows(const uint8_t[:, ::1] src, uint8_t[:, ::1] out,
     free(pq)
     free(cols)
     free(xmap)
+    free(zero)
+    free(ti)
     return 0
 
 
 def local_threshold(const uint8_t[:, ::1] src, uint8_t[:, ::1] out, Py_ssize_t wh,
                     Py_ssize_t ww, int method, int conv, double k, double r, double gmin,
-                    double max_std, Py_ssize_t strip=0):
+                    double max_std, Py_ssize_t strip=0, double max_level=256.0):
     """Fill ``out`` with 1 where ``src`` is ink under the local ``method``; releases the GIL.
 
     ``strip`` > 0 processes the page in bands of that many rows (each band re-primes its
-    column sums), the unit a caller can hand to separate threads.
+    column sums), the unit a caller can hand to separate threads.  Pixels ``>= max_level``
+    are never ink (the global contrast gate of ``clean_page``).
     """
     cdef Py_ssize_t h = src.shape[0], y0, y1
     cdef int rc = 0
@@ -266,7 +328,7 @@ def local_threshold(const uint8_t[:, ::1] src, uint8_t[:, ::1] out, Py_ssize_t w
         while y0 < h and rc == 0:
             y1 = y0 + strip if y0 + strip < h else h
             rc = threshold_rows(src, out, y0, y1, wh, ww, method, conv, k, r, gmin, max_std,
-                                NULL)
+                                max_level, NULL)
             y0 = y1
     if rc != 0:
         raise MemoryError("local_threshold: out of memory for the running sums")
@@ -279,7 +341,7 @@ def max_local_variance(const uint8_t[:, ::1] src, Py_ssize_t wh, Py_ssize_t ww, 
     cdef uint8_t[:, ::1] dummy = np.zeros((1, 1), np.uint8)
     with nogil:
         rc = threshold_rows(src, dummy, 0, src.shape[0], wh, ww, M_WOLF, conv, 0.0, 1.0, 0.0,
-                            1.0, &best)
+                            1.0, 256.0, &best)
     if rc != 0:
         raise MemoryError("max_local_variance: out of memory for the running sums")
     return best
@@ -331,102 +393,68 @@ def tile_percentile(const uint8_t[:, :, ::1] src, Py_ssize_t tile, Py_ssize_t st
         tile_percentile_kernel(src, tile, step, q, out)
 
 
-cdef inline void gain_row_gray(const uint8_t *p, uint8_t *o, const double *g, Py_ssize_t w,
-                               Py_ssize_t tw, Py_ssize_t tile) noexcept nogil:
-    # Piecewise-linear gain between tile centres c_j = (j + 0.5) tile - 0.5, constant
-    # outside the first and last centre; each segment is a branch-free loop.
-    cdef Py_ssize_t j, x, xa, xb
-    cdef double cj, slope, v
-    xa = 0
-    for j in range(-1, tw):
-        if j < tw - 1:
-            xb = <Py_ssize_t> ((j + 1.5) * tile - 0.5) + 1
-            if xb > w:
-                xb = w
-        else:
-            xb = w
-        if j < 0 or j == tw - 1:
-            cj = g[0] if j < 0 else g[tw - 1]
-            for x in range(xa, xb):
-                v = p[x] * cj + 0.5
-                o[x] = 255 if v >= 255.0 else <uint8_t> v
-        else:
-            slope = (g[j + 1] - g[j]) / tile
-            cj = (j + 0.5) * tile - 0.5
-            for x in range(xa, xb):
-                v = p[x] * (g[j] + (x - cj) * slope) + 0.5
-                o[x] = 255 if v >= 255.0 else <uint8_t> v
-        xa = xb
+cdef void gain_line(const float[:, :, ::1] gain, Py_ssize_t i, Py_ssize_t w,
+                    Py_ssize_t tile, float *line) noexcept nogil:
+    # Gains of tile row ``i`` at every pixel and channel of a full-width line: linear
+    # between tile centres c_j = (j + 0.5) tile - 0.5, constant beyond the outer ones.
+    cdef Py_ssize_t tw = gain.shape[1], nc = gain.shape[2], x, c, j
+    cdef double f, fx
+    for x in range(w):
+        f = (x + 0.5) / tile - 0.5
+        if f <= 0.0 or tw == 1:
+            for c in range(nc):
+                line[x * nc + c] = gain[i, 0, c]
+            continue
+        if f >= tw - 1:
+            for c in range(nc):
+                line[x * nc + c] = gain[i, tw - 1, c]
+            continue
+        j = <Py_ssize_t> f
+        fx = f - j
+        for c in range(nc):
+            line[x * nc + c] = <float> (gain[i, j, c] + fx * (gain[i, j + 1, c] - gain[i, j, c]))
 
 
 cdef void apply_gain_kernel(const uint8_t[:, :, ::1] src, const float[:, :, ::1] gain,
-                            Py_ssize_t tile, uint8_t[:, :, ::1] out, double *rowbuf,
-                            Py_ssize_t *x0, double *wx) noexcept nogil:
+                            Py_ssize_t tile, uint8_t[:, :, ::1] out, float *gt,
+                            float *gb) noexcept nogil:
+    # Bilinear gain: two full-width gain lines (the tile-centre rows above and below),
+    # rebuilt only when the row crosses a tile centre; each pixel row is then one flat,
+    # vectorized blend over width * channels bytes.
     cdef Py_ssize_t h = src.shape[0], w = src.shape[1], nc = src.shape[2]
-    cdef Py_ssize_t th = gain.shape[0], tw = gain.shape[1]
-    cdef Py_ssize_t y, x, c, i0, i1, j0, j1
-    cdef double f, wy, g, v
-    for x in range(w):
-        f = (x + 0.5) / tile - 0.5
-        if f < 0.0:
-            f = 0.0
-        if f > tw - 1:
-            f = <double> (tw - 1)
-        j0 = <Py_ssize_t> f
-        if j0 > tw - 2:
-            j0 = tw - 2 if tw >= 2 else 0
-        x0[x] = j0
-        wx[x] = f - j0
+    cdef Py_ssize_t th = gain.shape[0], y, i0, i1, cur = -1
+    cdef double f
+    cdef float wy
     for y in range(h):
         f = (y + 0.5) / tile - 0.5
-        if f < 0.0:
-            f = 0.0
-        if f > th - 1:
-            f = <double> (th - 1)
-        i0 = <Py_ssize_t> f
-        if i0 > th - 2:
-            i0 = th - 2 if th >= 2 else 0
-        i1 = i0 + 1 if th >= 2 else i0
-        wy = f - i0
-        for j0 in range(tw):
-            for c in range(nc):
-                rowbuf[j0 * nc + c] = gain[i0, j0, c] + wy * (gain[i1, j0, c] - gain[i0, j0, c])
-        if nc == 1:
-            gain_row_gray(&src[y, 0, 0], &out[y, 0, 0], rowbuf, w, tw, tile)
-            continue
-        if tw == 1:
-            for x in range(w):
-                for c in range(nc):
-                    v = src[y, x, c] * rowbuf[c] + 0.5
-                    out[y, x, c] = 255 if v >= 255.0 else <uint8_t> v
-            continue
-        for x in range(w):
-            j0 = x0[x]
-            j1 = j0 + 1
-            for c in range(nc):
-                g = rowbuf[j0 * nc + c] + wx[x] * (rowbuf[j1 * nc + c] - rowbuf[j0 * nc + c])
-                v = src[y, x, c] * g + 0.5
-                out[y, x, c] = 255 if v >= 255.0 else <uint8_t> v
+        if f <= 0.0 or th == 1:
+            i0 = 0
+            wy = 0.0
+        elif f >= th - 1:
+            i0 = th - 1
+            wy = 0.0
+        else:
+            i0 = <Py_ssize_t> f
+            wy = <float> (f - i0)
+        i1 = i0 + 1 if i0 + 1 < th else i0
+        if i0 != cur:
+            gain_line(gain, i0, w, tile, gt)
+            gain_line(gain, i1, w, tile, gb)
+            cur = i0
+        osd_gain_row(&src[y, 0, 0], &out[y, 0, 0], gt, gb, wy, w * nc)
 
 
 def apply_gain(const uint8_t[:, :, ::1] src, const float[:, :, ::1] gain, Py_ssize_t tile,
                uint8_t[:, :, ::1] out):
-    """``out = min(255, round(src * gain))`` with ``gain`` (per tile centre) interpolated
-    bilinearly to every pixel; releases the GIL."""
-    cdef Py_ssize_t w = src.shape[1], nc = src.shape[2], tw = gain.shape[1]
-    cdef double *rowbuf = <double *> malloc(tw * nc * sizeof(double))
-    cdef Py_ssize_t *x0 = <Py_ssize_t *> malloc(w * sizeof(Py_ssize_t))
-    cdef double *wx = <double *> malloc(w * sizeof(double))
-    if rowbuf == NULL or x0 == NULL or wx == NULL:
-        free(rowbuf)
-        free(x0)
-        free(wx)
+    """``out = min(255, round(src * gain))`` with ``gain`` (per tile centre and channel)
+    interpolated bilinearly to every pixel; releases the GIL."""
+    cdef Py_ssize_t n = src.shape[1] * src.shape[2]
+    cdef float *gt = <float *> malloc(2 * n * sizeof(float))
+    if gt == NULL:
         raise MemoryError("apply_gain: out of memory")
     with nogil:
-        apply_gain_kernel(src, gain, tile, out, rowbuf, x0, wx)
-    free(rowbuf)
-    free(x0)
-    free(wx)
+        apply_gain_kernel(src, gain, tile, out, gt, gt + n)
+    free(gt)
 
 
 # ---------------------------------------------------------------------------------------
