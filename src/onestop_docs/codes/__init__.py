@@ -27,7 +27,7 @@ from .agency import (
     default_level1_table,
     set_default_level1_table,
 )
-from .digitization import DigitizationCode, DigitizationCodeScheme
+from .digitization import DEFAULT_FIELD_PATTERNS, DigitizationCode, DigitizationCodeScheme
 from .dossier import (
     DOSSIER_CODE_PATTERN,
     MAX_SEQUENCE,
@@ -57,6 +57,7 @@ from .stores import CodeStore, PostgresCodeStore, SQLiteCodeStore
 __all__ = [
     "AGENCY_MAX_LENGTH",
     "COPY_TYPES",
+    "DEFAULT_FIELD_PATTERNS",
     "DOCUMENT_TYPES",
     "DOSSIER_CODE_PATTERN",
     "MAX_SEQUENCE",
