@@ -295,7 +295,13 @@ def binarize(
 
 
 def _local(
-    gray: NDArray[np.uint8], method: str, wh: int, ww: int, k: float, compat: str | None
+    gray: NDArray[np.uint8],
+    method: str,
+    wh: int,
+    ww: int,
+    k: float,
+    compat: str | None,
+    max_level: int = 256,
 ) -> NDArray[np.bool_]:
     conv = _COMPAT_CODE[compat]
     r = 127.5 if compat == "skimage" else 128.0
@@ -303,9 +309,20 @@ def _local(
     if method == "wolf":
         gmin = float(gray.min())
         max_std = math.sqrt(max(_k.max_local_variance(gray, wh, ww, conv), _DBL_MIN))
-    out = np.zeros(gray.shape, np.bool_)
+    out = np.empty(gray.shape, np.bool_)
     _k.local_threshold(
-        gray, out.view(np.uint8), wh, ww, _METHOD_CODE[method], conv, k, r, gmin, max_std
+        gray,
+        out.view(np.uint8),
+        wh,
+        ww,
+        _METHOD_CODE[method],
+        conv,
+        k,
+        r,
+        gmin,
+        max_std,
+        0,
+        float(max_level),
     )
     return out
 
@@ -1019,19 +1036,17 @@ def clean_page(page_or_array: Any, options: CleanOptions | None = None) -> Clean
     timings["borders"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    gate = math.ceil(255.0 * (1.0 - opt.ink_contrast)) if opt.ink_contrast > 0 else 256
     if opt.method == "otsu":
-        mask = gray <= otsu_threshold(gray)
+        mask = gray <= min(otsu_threshold(gray), gate - 1)
         meas["window"] = 0.0
     else:
         win = default_window(res, gray.shape) if opt.window is None else opt.window
         wh, ww = _check_window(win, gray.shape)
         kk = _DEFAULT_K[None][opt.method] if opt.k is None else float(opt.k)
-        mask = _local(gray, opt.method, wh, ww, kk, None)
+        mask = _local(gray, opt.method, wh, ww, kk, None, gate)
         meas["window"] = float(wh)
         meas["k"] = kk
-    if opt.ink_contrast > 0:
-        gate = math.ceil(255.0 * (1.0 - opt.ink_contrast))
-        mask &= gray < gate
     meas["ink_pixels_before_despeckle"] = float(mask.sum())
     timings["binarize"] = time.perf_counter() - t
 
