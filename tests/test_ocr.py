@@ -33,6 +33,7 @@ from onestop_docs.ocr import (
     TesseractConfig,
     available_languages,
     parse_tsv,
+    prepare_page,
     recognize,
     recognize_pages,
     tesseract_output,
@@ -405,3 +406,28 @@ def test_parse_tsv_property(lines: list[list[tuple[str, int, int, int, int, floa
         assert got.box == Box(x, y, min(x + wd, 450), min(y + ht, 320))
         assert got.confidence == pytest.approx(c)
     assert res.text == "\n".join(" ".join(t for t, *_ in words) for words in lines)
+
+
+@pytest.mark.ocr
+def test_low_dpi_page_is_upscaled_and_boxes_map_back() -> None:
+    page = synth.render_page(
+        [" ".join(WORDS[:5]), " ".join(WORDS[5:])],
+        paper=(105, 30),
+        dpi=150,
+        font_pt=12,
+        margin_mm=8,
+    )
+    h, w = page.gray.shape
+    prep = prepare_page(page.gray, dpi=150)
+    assert prep.steps[-1] == "upscale" and prep.dpi == pytest.approx(300, rel=0.01)
+    assert prep.image.shape == (round(h * 2), round(w * 2))
+    res = recognize(page.gray, dpi=150)
+    assert (res.width, res.height, res.dpi) == (w, h, 150.0)
+    assert cer(page.text, res.text) < 0.05
+    expected = {t: Box(*b) for t, b in page.word_boxes}
+    found = [wd for wd in res.words if wd.text in expected]
+    assert len(found) >= len(WORDS) - 1
+    for wd in found:
+        assert _iou(wd.box, expected[wd.text]) > 0.6, (wd.text, wd.box, expected[wd.text])
+    plain = prepare_page(page.gray, dpi=150, options=Preprocess(upscale_below_dpi=None))
+    assert "upscale" not in plain.steps and plain.image.shape == (h, w)
