@@ -1,0 +1,570 @@
+"""The ``onestop-docs`` command: digitize, check, verify, hash, dedup, code, qr.
+
+Exit codes (stable):
+
+====  ==========================================================================
+0     success, nothing to report
+1     findings: a compliance problem, a failed verification, duplicates found,
+      an invalid code, a failed document in a batch
+2     usage or input error (bad arguments, unreadable file, malformed config)
+3     a required optional dependency or system tool is missing
+4     unexpected internal error
+====  ==========================================================================
+
+``--json`` prints one JSON document on stdout (schema version in ``"schema"``); human text
+goes to stderr, so the two can be separated in scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import InvalidArgumentError, MissingDependencyError, OnestopError
+
+__all__ = ["main"]
+
+JSON_SCHEMA = 1
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_MISSING, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+_EPILOG_DIGITIZE = """examples:
+  onestop-docs digitize scans/ --out records/ --agency 000.00.00.H27 --demo-pki
+  onestop-docs digitize scans/ --out records/ --config station.toml --dossier-code H27.01-210630-0001
+  onestop-docs digitize dossiers/ --out records/ --config station.toml --per-folder --json
+
+INPUT is a folder of page images (one document, pages in file-name order), a multi-page
+TIFF, or with --per-folder a folder whose sub-folders are the documents of one dossier.
+"""
+
+_EPILOG_CONFIG = """station config (TOML, --config):
+  [station]
+  agency = "000.00.00.H27"          # receiving agency identifier
+  agency_name = "UBND tỉnh Hà Tĩnh"
+  code_store = "/var/lib/onestop/codes.sqlite"   # issue dossier codes when none is given
+  transparency_log = "/var/lib/onestop/records.log"
+  tsa_url = "http://tsa.example.vn/tsr"
+  [officer]
+  p12 = "/etc/onestop/officer.p12"
+  password_env = "ONESTOP_OFFICER_PASSWORD"
+  name = "Nguyễn Văn Ạnh"
+  [organisation]
+  p12 = "/etc/onestop/org.p12"
+  password_env = "ONESTOP_ORG_PASSWORD"
+  [options]
+  ocr = true
+  jpeg_quality = 85
+  max_angle_deg = 15.0
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own exit code is 2 as well
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="onestop-docs",
+        description="Digitize one-stop-shop dossiers into signed, verifiable records "
+        "(số hóa hồ sơ, giấy tờ, kết quả giải quyết TTHC).",
+        epilog=__doc__.split("Exit codes (stable):")[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"onestop-docs {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    d = sub.add_parser(
+        "digitize",
+        help="scanned pages → signed PDF/A records, XML, bag, QA report",
+        epilog=_EPILOG_DIGITIZE + "\n" + _EPILOG_CONFIG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d.add_argument("input", type=Path, help="folder of page images, or an image file")
+    d.add_argument("--out", type=Path, required=True, help="output folder for the records")
+    d.add_argument("--agency", help="receiving agency identifier (overrides the config)")
+    d.add_argument("--agency-name", help="agency name shown in the organisation stamp")
+    d.add_argument("--dossier-code", help="mã số hồ sơ; issued from the code store when omitted")
+    d.add_argument(
+        "--component", type=int, default=1, help="document number in the dossier (default 1)"
+    )
+    d.add_argument(
+        "--per-folder", action="store_true", help="each sub-folder of INPUT is one document"
+    )
+    d.add_argument("--config", type=Path, help="station settings (TOML)")
+    d.add_argument(
+        "--demo-pki",
+        action="store_true",
+        help="sign with a throwaway DEMO identity (clearly labelled; for trials only)",
+    )
+    d.add_argument("--no-ocr", action="store_true", help="skip OCR and field extraction")
+    d.add_argument("--assume-dpi", type=float, help="resolution for pages whose file has none")
+    d.add_argument(
+        "--workers", type=int, default=None, help="parallel documents (default: CPU count)"
+    )
+    d.add_argument("--qa-report", type=Path, help="QA report path (default OUT/qa-report.html)")
+    d.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    d.set_defaults(func=_cmd_digitize)
+
+    c = sub.add_parser(
+        "check",
+        help="check PDF records against the digitization rules",
+        epilog="example:\n  onestop-docs check records/*/data/*.pdf --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("pdf", nargs="+", type=Path)
+    c.add_argument("--pages", type=int, help="declared physical page count")
+    c.add_argument("--no-signature-required", action="store_true")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_cmd_check)
+
+    v = sub.add_parser(
+        "verify",
+        help="verify records written by digitize (bag, signatures, metadata, log)",
+        epilog="example:\n  onestop-docs verify records/ --trust-root records/demo-pki/root.pem",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("path", type=Path, help="an output folder of digitize, or one record folder")
+    v.add_argument(
+        "--trust-root",
+        action="append",
+        default=[],
+        type=Path,
+        help="trusted root certificate (PEM/DER); repeatable",
+    )
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=_cmd_verify)
+
+    h = sub.add_parser(
+        "hash",
+        help="SHA-256 and document hashes of page images",
+        epilog="example:\n  onestop-docs hash scan.jpg --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    h.add_argument("files", nargs="+", type=Path)
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(func=_cmd_hash)
+
+    u = sub.add_parser(
+        "dedup",
+        help="find duplicate pages in a folder (or against an index)",
+        epilog="example:\n  onestop-docs dedup scans/ --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    u.add_argument("folder", type=Path)
+    u.add_argument("--json", action="store_true")
+    u.set_defaults(func=_cmd_dedup)
+
+    k = sub.add_parser(
+        "code",
+        help="issue or validate codes",
+        epilog="examples:\n  onestop-docs code validate 000.00.00.H27-210630-0001\n"
+        "  onestop-docs code issue --agency H27.01 --store codes.sqlite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ksub = k.add_subparsers(dest="code_command", metavar="ACTION", parser_class=_Parser)
+    ksub.required = True
+    ki = ksub.add_parser("issue", help="issue the next dossier code for today (Vietnam time)")
+    ki.add_argument("--agency", required=True)
+    ki.add_argument("--store", type=Path, required=True, help="SQLite code store file")
+    ki.add_argument("--json", action="store_true")
+    ki.set_defaults(func=_cmd_code_issue)
+    kv = ksub.add_parser("validate", help="validate dossier codes, agency ids or notations")
+    kv.add_argument("codes", nargs="+")
+    kv.add_argument("--json", action="store_true")
+    kv.set_defaults(func=_cmd_code_validate)
+
+    q = sub.add_parser(
+        "qr",
+        help="make the QR code of a dossier receipt",
+        epilog="example:\n  onestop-docs qr --dossier-code H27.01-210630-0001 "
+        "--procedure 1.001193 --name 'Giấy tiếp nhận hồ sơ' --out receipt.svg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    q.add_argument("--kind", choices=["receipt", "result"], default="receipt")
+    q.add_argument("--dossier-code", required=True)
+    q.add_argument("--procedure", required=True, help="mã TTHC, e.g. 1.001193")
+    q.add_argument("--owner", default="", help="owner identifier (may be empty)")
+    q.add_argument("--name", required=True, help="document name (tên giấy tờ)")
+    q.add_argument("--system", default="onestop_docs", help="issuing system name")
+    q.add_argument("--due", help="receipt: due date YYYY-MM-DD (ngày hẹn trả)")
+    q.add_argument("--out", type=Path, required=True, help=".png or .svg")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_cmd_qr)
+    return p
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None:
+    if getattr(args, "json", False):
+        payload = {"schema": JSON_SCHEMA, "command": args.command, **payload}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1, default=str) + "\n")
+    else:
+        sys.stdout.write(human.rstrip("\n") + "\n")
+
+
+def _load_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidArgumentError(f"cannot read config {path}: {exc}") from None
+
+
+def _signer_from_config(section: dict[str, Any] | None, what: str) -> Any:
+    if not section:
+        return None
+    from .pipeline import SignerSpec
+
+    password = None
+    env = section.get("password_env")
+    if env:
+        password = os.environ.get(env)
+        if password is None:
+            raise InvalidArgumentError(f"[{what}] password_env names {env}, which is not set")
+    if "p12" in section:
+        return SignerSpec.pkcs12(section["p12"], password, display_name=section.get("name"))
+    if "key" in section and "cert" in section:
+        return SignerSpec.pem(
+            section["key"], section["cert"], password, display_name=section.get("name")
+        )
+    raise InvalidArgumentError(f"[{what}] needs p12 = ... or key = ... and cert = ...")
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit="doc", file=sys.stderr)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def _cmd_digitize(args: argparse.Namespace) -> int:
+    from .pipeline import DigitizeJob, DigitizeOptions, digitize_batch, load_record
+    from .qa import write_qa_report
+
+    cfg = _load_config(args.config)
+    station = cfg.get("station", {})
+    agency = args.agency or station.get("agency")
+    if not agency:
+        raise InvalidArgumentError("no agency: pass --agency or set [station] agency in --config")
+    agency_name = args.agency_name or station.get("agency_name")
+    if not args.input.exists():
+        raise InvalidArgumentError(f"input {args.input} does not exist")
+    if args.per_folder:
+        docs = sorted(p for p in args.input.iterdir() if p.is_dir())
+        if not docs:
+            raise InvalidArgumentError(f"--per-folder: {args.input} has no sub-folders")
+    else:
+        docs = [args.input]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    opt_cfg = dict(cfg.get("options", {}))
+    if args.no_ocr:
+        opt_cfg["ocr"] = False
+    if args.assume_dpi:
+        opt_cfg["assume_dpi"] = args.assume_dpi
+    if station.get("tsa_url"):
+        opt_cfg.setdefault("tsa_url", station["tsa_url"])
+    try:
+        options = DigitizeOptions(**opt_cfg)
+    except TypeError as exc:
+        raise InvalidArgumentError(f"[options] in config: {exc}") from None
+
+    officer = _signer_from_config(cfg.get("officer"), "officer")
+    organisation = _signer_from_config(cfg.get("organisation"), "organisation")
+    notes: list[str] = []
+    if args.demo_pki:
+        from .pipeline import SignerSpec
+        from .signing import demo_pki
+
+        pki = demo_pki(out / "demo-pki")
+        officer = SignerSpec.pkcs12(
+            pki.officer_p12_path, pki.password, display_name="Cán bộ DEMO (không dùng thật)"
+        )
+        organisation = SignerSpec.pkcs12(pki.organisation_p12_path, pki.password)
+        agency_name = agency_name or "CƠ QUAN DEMO — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ"
+        notes.append(f"DEMO signing identity (NOT FOR PRODUCTION): trust root {pki.root_cert_path}")
+
+    dossier_code = args.dossier_code
+    if dossier_code is None:
+        store_path = station.get("code_store") or str(out / "codes.sqlite")
+        from .codes import DossierCodeIssuer, SQLiteCodeStore
+
+        issuer = DossierCodeIssuer(agency, SQLiteCodeStore(store_path))
+        dossier_code = str(issuer.issue())
+        notes.append(f"issued dossier code {dossier_code} (store {store_path})")
+
+    log_path = station.get("transparency_log") or str(out / "transparency.log")
+    jobs = [
+        DigitizeJob(
+            inputs=(str(d),),
+            out_dir=str(out),
+            dossier_code=dossier_code,
+            agency=agency,
+            component=args.component + i,
+            officer=officer,
+            organisation=organisation,
+            agency_name=agency_name,
+            options=options,
+        )
+        for i, d in enumerate(docs)
+    ]
+    bar = _progress(
+        len(jobs), not args.no_progress and not args.json and sys.stderr.isatty(), "digitize"
+    )
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .integrity import TransparencyLog
+
+    workers = max(1, min(args.workers or (os.cpu_count() or 1), len(jobs)))
+    log = TransparencyLog(log_path)
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            report = digitize_batch(
+                jobs,
+                executor=pool,
+                log=log,
+                on_progress=(lambda d, t, o: bar.update(1)) if bar else None,
+            )
+    finally:
+        log.close()
+    if bar:
+        bar.close()
+    records = [load_record(o.directory) for o in report.outcomes if o.directory]
+    failures = [o for o in report.outcomes if o.status == "failed"]
+    qa_path = args.qa_report or out / "qa-report.html"
+    write_qa_report(records, qa_path, failures=failures)
+    lines = [*notes]
+    for r in records:
+        lines.append(
+            f"{r.record_id}: {len(r.pages)} pages, blank {list(r.blank_pages)}, "
+            f"signatures {', '.join(r.signatures) or 'none'}, "
+            f"compliance {'OK' if r.compliance.get('ok') else 'FINDINGS'}"
+        )
+        lines.append(f"  PDF/A:  {r.pdf_path}")
+        lines.append(f"  XML:    {r.xml_path}")
+        lines.append(f"  bag:    {r.directory}")
+        for p in r.pages:
+            if p.duplicates:
+                d = p.duplicates[0]
+                lines.append(
+                    f"  page {p.number} duplicates {d.get('record_id')} page {d.get('page')}"
+                )
+    for f in failures:
+        lines.append(f"FAILED {f.record_id}: {f.error_type}: {f.error}")
+    lines.append(f"QA report: {qa_path}")
+    lines.append(f"transparency log: {log_path}")
+    payload = {
+        "ok": report.ok,
+        "qa_report": str(qa_path),
+        "transparency_log": log_path,
+        "notes": notes,
+        "outcomes": [o.__dict__ | {"record": None} for o in report.outcomes],
+        "records": [r.to_json() for r in records],
+    }
+    _emit(args, payload, "\n".join(lines))
+    # Duplicates are information for the reuse check, not a failure of the run.
+    if failures or any(not r.compliance.get("ok") for r in records):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .compliance import Rules, check_record
+
+    rules = Rules.default()
+    if args.no_signature_required:
+        rules = dataclasses.replace(rules, require_officer_signature=False)
+    results = []
+    lines = []
+    for pdf in args.pdf:
+        rep = check_record(pdf, rules=rules, declared_pages=args.pages)
+        findings = [
+            dataclasses.asdict(f) if dataclasses.is_dataclass(f) else {"message": str(f)}
+            for f in rep.findings
+        ]
+        results.append({"file": str(pdf), "ok": bool(rep.ok), "findings": findings})
+        lines.append(f"{pdf}: {'OK' if rep.ok else 'FINDINGS'}")
+        lines.extend(f"  - {f.get('rule', '')}: {f.get('message', '')}" for f in findings)
+    _emit(args, {"results": results}, "\n".join(lines))
+    return EXIT_OK if all(r["ok"] for r in results) else EXIT_FINDINGS
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_path
+
+    report = verify_path(args.path, trust_roots=args.trust_root)
+    _emit(args, report.to_json(), report.summary())
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+def _cmd_hash(args: argparse.Namespace) -> int:
+    from .dedup import page_hash
+    from .imageio import load_pages
+    from .integrity import sha256_file
+
+    items = []
+    lines = []
+    for f in args.files:
+        digest = sha256_file(f)
+        for page in load_pages(f):
+            h = page_hash(page)
+            entry = {
+                "file": str(f),
+                "page": page.index + 1,
+                "sha256": digest,
+                "page_hash": None if h is None else {"pdq": h.pdq.hex(), "dct": h.dct.hex()},
+                "reason": None if h is not None else "blank or near-blank page",
+            }
+            items.append(entry)
+            desc = "blank" if h is None else f"pdq {h.pdq.hex()[:16]}… dct {h.dct.hex()[:16]}…"
+            lines.append(f"{f} p{page.index + 1}: sha256 {digest[:16]}… {desc}")
+    _emit(args, {"items": items}, "\n".join(lines))
+    return EXIT_OK
+
+
+def _cmd_dedup(args: argparse.Namespace) -> int:
+    from .dedup import find_duplicates
+    from .imageio import load_pages
+
+    if not args.folder.is_dir():
+        raise InvalidArgumentError(f"{args.folder} is not a folder")
+    labels: list[str] = []
+    pages: list[Any] = []
+    skipped: list[str] = []
+    for f in sorted(p for p in args.folder.iterdir() if p.is_file()):
+        try:
+            for page in load_pages(f):
+                labels.append(f"{f.name}#{page.index + 1}")
+                pages.append(page)
+        except OnestopError as exc:
+            skipped.append(f"{f.name}: {exc}")
+    groups = [[labels[i] for i in g] for g in find_duplicates(pages)] if pages else []
+    lines = [" = ".join(g) for g in groups] or ["no duplicates"]
+    lines += [f"skipped {s}" for s in skipped]
+    _emit(args, {"groups": groups, "pages": len(pages), "skipped": skipped}, "\n".join(lines))
+    return EXIT_FINDINGS if groups else EXIT_OK
+
+
+def _cmd_code_issue(args: argparse.Namespace) -> int:
+    from .codes import DossierCodeIssuer, SQLiteCodeStore
+
+    code = DossierCodeIssuer(args.agency, SQLiteCodeStore(args.store)).issue()
+    _emit(args, {"dossier_code": str(code)}, str(code))
+    return EXIT_OK
+
+
+def _cmd_code_validate(args: argparse.Namespace) -> int:
+    from .codes import AgencyId, DocumentNotation, DossierCode
+    from .errors import InvalidCodeError
+
+    results = []
+    for text in args.codes:
+        kind = None
+        error: InvalidCodeError | None = None
+        for name, parser in (
+            ("dossier_code", DossierCode.parse),
+            ("agency_id", AgencyId.parse),
+            ("notation", DocumentNotation.parse),
+        ):
+            try:
+                parser(text)
+                kind = name
+                break
+            except InvalidCodeError as exc:
+                error = error or exc
+        results.append(
+            {
+                "code": text,
+                "valid": kind is not None,
+                "kind": kind,
+                "error": None if kind else str(error),
+                "position": None if kind or error is None else error.position,
+            }
+        )
+    lines = [
+        f"{r['code']}: {'valid ' + str(r['kind']) if r['valid'] else 'INVALID — ' + str(r['error'])}"
+        for r in results
+    ]
+    _emit(args, {"results": results}, "\n".join(lines))
+    return EXIT_OK if all(r["valid"] for r in results) else EXIT_FINDINGS
+
+
+def _cmd_qr(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from ._fileutil import atomic_write_bytes
+    from .codes import QrPayload, render_qr, vietnam_now
+
+    due = None
+    if args.due:
+        try:
+            due = date.fromisoformat(args.due)
+        except ValueError:
+            raise InvalidArgumentError(f"--due must be YYYY-MM-DD, got {args.due!r}") from None
+    payload = QrPayload(
+        args.kind,
+        args.dossier_code,
+        args.procedure,
+        args.owner,
+        args.name,
+        args.system,
+        vietnam_now(),
+        due_date=due,
+    )
+    svg = args.out.suffix.lower() == ".svg"
+    atomic_write_bytes(args.out, render_qr(payload, format="svg" if svg else "png"))
+    _emit(args, {"file": str(args.out), "payload": payload.encode()}, f"wrote {args.out}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the module docstring).
+
+    Examples
+    --------
+    >>> main(["code", "validate", "000.00.00.H27-210630-0001"])
+    000.00.00.H27-210630-0001: valid dossier_code
+    0
+    """
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except MissingDependencyError as exc:
+        print(f"onestop-docs: missing dependency: {exc}", file=sys.stderr)
+        return EXIT_MISSING
+    except (OnestopError, OSError) as exc:
+        print(f"onestop-docs: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("onestop-docs: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # pragma: no cover - a bug: say so, with the type
+        print(f"onestop-docs: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
