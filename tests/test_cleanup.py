@@ -175,9 +175,10 @@ def _reference_clipped(img: np.ndarray, window: int, method: str, k: float) -> n
 @pytest.mark.parametrize("method", ["sauvola", "niblack", "wolf"])
 def test_default_convention_matches_float_reference(small_page: np.ndarray, method: str) -> None:
     for window in (5, 25, 61):
-        ours = binarize(small_page, method, window=window, k=0.3)
-        ref = _reference_clipped(small_page, window, method, 0.3)
-        assert int((ours != ref).sum()) <= max(1, ref.size // 10000)
+        for k in (0.3, 0.0, -0.1):
+            ours = binarize(small_page, method, window=window, k=k)
+            ref = _reference_clipped(small_page, window, method, k)
+            assert int((ours != ref).sum()) <= max(1, ref.size // 10000)
 
 
 def test_strips_equal_whole_page(small_page: np.ndarray) -> None:
@@ -203,7 +204,26 @@ def test_default_window_scales_with_dpi() -> None:
 
 def test_flat_page_has_no_ink() -> None:
     for method in ("sauvola", "niblack", "wolf"):
-        assert not binarize(np.full((50, 60), 240, np.uint8), method).any()
+        for k in (None, 0.0):
+            assert not binarize(np.full((50, 60), 240, np.uint8), method, k=k).any()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5000), (3, 2), (2000, 1), (7, 9, 3)])
+def test_clean_page_degenerate_shapes_default_dpi(shape: tuple[int, ...]) -> None:
+    img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    r = clean_page(img)
+    assert r.image.shape == img.shape and r.mask.shape == img.shape[:2]
+    assert detect_blank(img).ink_fraction == r.blank.ink_fraction
+
+
+def test_clean_page_otsu_and_gate() -> None:
+    pg = synth.render_page(dpi=100, paper="A6")
+    img = synth.uneven_light(pg.gray, 0.3)
+    r = clean_page(img, CleanOptions(dpi=100, method="otsu", despeckle=False))
+    norm = normalize_background(img, dpi=100)
+    expected = norm <= min(otsu_threshold(norm), 127)
+    np.testing.assert_array_equal(r.mask, expected)
+    assert _fmeasure(r.mask, pg.ink) > 0.9
 
 
 # ----------------------------------------------------------------------------- quality
