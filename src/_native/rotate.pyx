@@ -7,7 +7,7 @@ input take the fill value.  Callers (``onestop_docs.deskew``) validate shapes an
 """
 
 from libc.math cimport floor
-from libc.stdint cimport uint8_t, uint32_t, int64_t
+from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t
 
 # Positions are 32.32 fixed point; bilinear weights use the top 8 fraction bits.
 cdef double ONE = 4294967296.0
@@ -96,6 +96,7 @@ cdef void bilinear_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, :
     cdef int64_t dx = fix(m[0]), dy = fix(m[3]), x0, y0, X, Y
     cdef int64_t xmax = (<int64_t>(w - 1)) << 32, ymax = (<int64_t>(h - 1)) << 32
     cdef uint32_t fx, fy, top, bot
+    cdef int32_t sfx, sfy, a, b
     cdef const uint8_t *p0
     cdef const uint8_t *base = &src[0, 0]
     cdef uint8_t *d
@@ -110,13 +111,16 @@ cdef void bilinear_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, :
         if nc == 1:
             # Grey fast path: the whole 2 x 2 footprint is inside, no checks.  Raw pointers and
             # locals keep gcc from reloading the memoryview fields after every byte store.
+            # top * (256 - fy) + bot * fy == 256 * top + (bot - top) * fy: three multiplies
+            # instead of six, bit-identical to the border path.
             for xo in range(lo, hi):
                 p0 = base + (Y >> 32) * stride + (X >> 32)
-                fx = <uint32_t>((X >> 24) & 255)
-                fy = <uint32_t>((Y >> 24) & 255)
-                top = p0[0] * (256 - fx) + p0[1] * fx
-                bot = p0[stride] * (256 - fx) + p0[stride + 1] * fx
-                d[xo] = <uint8_t>((top * (256 - fy) + bot * fy + 32768) >> 16)
+                sfx = <int32_t>((X >> 24) & 255)
+                sfy = <int32_t>((Y >> 24) & 255)
+                a = (<int32_t>p0[0] << 8) + (<int32_t>p0[1] - <int32_t>p0[0]) * sfx
+                b = ((<int32_t>p0[stride] << 8)
+                     + (<int32_t>p0[stride + 1] - <int32_t>p0[stride]) * sfx)
+                d[xo] = <uint8_t>(((a << 8) + (b - a) * sfy + 32768) >> 16)
                 X += dx
                 Y += dy
         else:

@@ -78,6 +78,8 @@ MIN_PEAK_RATIO = 2.0
 MIN_FALLBACK_RATIO = 1.3
 #: The score along the lines must beat the score across them by this factor.
 PERPENDICULAR_MARGIN = 1.5
+#: The coarse sweep scores at most this many ink pixels (a regular subsample).
+SWEEP_POINTS = 12_000
 #: Minimum number of ink pixels on the fine copy.
 MIN_INK_PIXELS = 150
 #: Number of text lines below which orientation abstains.
@@ -361,6 +363,10 @@ def _sweep(pts: _Points, max_angle: float) -> _Sweep:
     half = max_angle + 2 * step
     n = math.ceil(half / step)
     angles = np.arange(-n, n + 1, dtype=np.float64) * step
+    if len(pts.xs) > SWEEP_POINTS:
+        # The sweep only has to find the peak: a regular subsample of a dense page is enough.
+        k = -(-len(pts.xs) // SWEEP_POINTS)
+        pts = _Points(pts.xs[::k].copy(), pts.ys[::k].copy(), pts.shape)
     sc = _scores(pts, angles)
     best = int(np.argmax(sc))
     med = float(np.median(sc))
@@ -372,7 +378,7 @@ def _refine(pts: _Points, start: float, step: float) -> float:
     """Bisection around ``start`` on the fine copy, then a parabola through the last three."""
     c = start
     sc = float(_scores(pts, np.array([c]))[0])
-    d = step
+    d = step / 2.0
     while True:
         pair = _scores(pts, np.array([c - d, c + d]))
         lo, hi = float(pair[0]), float(pair[1])
@@ -424,12 +430,21 @@ def _fourier_angle(binary: NDArray[np.uint8], max_angle: float) -> tuple[float, 
     return float(angles[best]), ratio
 
 
-def _skew_from(ana: _Analysis, max_angle: float) -> SkewEstimate:
-    """Skew of the (already orientation-corrected) analysis images."""
+def _skew_from(
+    ana: _Analysis, max_angle: float, swept: tuple[_Points, _Sweep] | None = None
+) -> SkewEstimate:
+    """Skew of the (already orientation-corrected) analysis images.
+
+    ``swept`` passes the coarse points and their sweep when the caller already has them.
+    """
     if ana.reason is not None:
         return SkewEstimate(None, 0.0, "none", ana.reason)
-    coarse, fine = _points(ana.coarse), _points(ana.fine)
-    sw = _sweep(coarse, max_angle)
+    if swept is None:
+        coarse = _points(ana.coarse)
+        sw = _sweep(coarse, max_angle)
+    else:
+        coarse, sw = swept
+    fine = _points(ana.fine)
     step = float(sw.angles[1] - sw.angles[0])
     if sw.best in (0, len(sw.angles) - 1):
         return SkewEstimate(None, 0.0, "none", "score peaks at the edge of the searched range")
@@ -571,14 +586,15 @@ def _orientation_from(
             ana,
         )
     turned = _rot90(ana)
-    r0 = _sweep(_points(ana.coarse), max_angle).ratio
-    r1 = _sweep(_points(turned.coarse), max_angle).ratio
-    k, best, other = (0, r0, r1) if r0 >= r1 else (1, r1, r0)
+    p0, p1 = _points(ana.coarse), _points(turned.coarse)
+    s0, s1 = _sweep(p0, max_angle), _sweep(p1, max_angle)
+    k, best, other = (0, s0.ratio, s1.ratio) if s0.ratio >= s1.ratio else (1, s1.ratio, s0.ratio)
     fam = ana if k == 0 else turned
-    skew = _skew_from(fam, max_angle)
+    skew = _skew_from(fam, max_angle, (p0, s0) if k == 0 else (p1, s1))
     if skew.angle is None or best < MIN_PEAK_RATIO or best < 1.5 * other:
         reason = "text-line direction unclear"
-        return OrientationEstimate(None, 0.0, reason), _skew_from(ana, max_angle), ana
+        base_skew = skew if k == 0 else _skew_from(ana, max_angle, (p0, s0))
+        return OrientationEstimate(None, 0.0, reason), base_skew, ana
     up, down = _line_votes(_profile(_points(fam.fine), skew.angle))
     n = up + down
     if n < MIN_ORIENTATION_LINES:
