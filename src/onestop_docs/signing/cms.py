@@ -27,7 +27,7 @@ from ._analysis import KEY_USAGE, contexts, run_sync, status_report
 from .certs import CertificateInput, check_hash_name
 from .report import VerificationReport, failed
 from .signer import Signer
-from .tsa import TimestampAuthority, UrllibTimeStamper, as_authority
+from .tsa import TimestampAuthority, as_authority, timestamper_for
 
 __all__ = ["sign_cms", "verify_cms"]
 
@@ -96,7 +96,7 @@ def sign_cms(
     stamper = None
     authority = as_authority(tsa)
     if authority is not None:
-        stamper = UrllibTimeStamper(authority)
+        stamper = timestamper_for(authority)
     stream, close = _open_data(data)
     try:
         ph = signer.pyhanko_signer(name)

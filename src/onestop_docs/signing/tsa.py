@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -122,6 +123,12 @@ class UrllibTimeStamper(TimeStamper):  # type: ignore[misc]
 
         raw = await asyncio.to_thread(self._post, req.dump())
         return tsp.TimeStampResp.load(raw)
+
+
+@functools.lru_cache(maxsize=16)
+def timestamper_for(authority: TimestampAuthority) -> UrllibTimeStamper:
+    """One time-stamper per TSA, so pyHanko's size-estimate token is fetched only once."""
+    return UrllibTimeStamper(authority)
 
 
 def token_info(token: cms.ContentInfo) -> tuple[dt.datetime, str | None]:
