@@ -349,6 +349,13 @@ def test_codes_and_citizen_ids() -> None:
     assert [x.value for x in f.citizen_ids] == ["042203004567"]
     for fld in (*f.dossier_codes, *f.agency_ids, *f.citizen_ids):
         assert f.text[slice(*fld.span)] == fld.value
+    # H27 (Hà Tĩnh) is a confirmed Mã cấp 1; X99 is not in the table: kept, less surely.
+    g = extract_fields("H27.01-210630-0001 X99.01-210630-0002 H27.01 X99.01")
+    assert [(x.value, x.confidence) for x in g.dossier_codes] == [
+        ("H27.01-210630-0001", 1.0),
+        ("X99.01-210630-0002", 0.8),
+    ]
+    assert [(x.value, x.confidence) for x in g.agency_ids] == [("H27.01", 1.0), ("X99.01", 0.8)]
 
 
 @given(

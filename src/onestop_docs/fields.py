@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -43,6 +42,7 @@ import numpy as np
 
 from . import codes as _codes
 from .codes import DocumentNotation
+from .codes.agency import AGENCY_LEGACY_PATTERN
 from .errors import InvalidArgumentError, InvalidCodeError
 from .types import OcrResult
 from .vntext import comparison_key, fold, normalize
@@ -106,16 +106,11 @@ _MOTTO = re.compile(
     r"cong\s+hoa\s+xa\s+hoi\s+chu\s+nghia\s+viet\s+nam"
     r"|doc\s+lap\s*[-–]\s*tu\s+do\s*[-–]\s*hanh\s+phuc"
 )
-# --- patterns on the normalised text (codes are upper-case ASCII) ------------------------
-_AGENCY_LEGACY = r"[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Y][0-9]{2}"
-_AGENCY_QD20 = r"[A-Y][0-9]{2}(?:\.[0-9A-Z]+)*"
-_DOSSIER = re.compile(
-    rf"(?<![0-9A-Z.\-])(?P<code>(?:{_AGENCY_LEGACY}|{_AGENCY_QD20})-[0-9]{{6}}-[0-9]{{4}})"
-    r"(?![0-9A-Za-z\-])"
-)
+# --- patterns on the normalised text (codes are upper-case ASCII; the codes module's) -----
+_DOSSIER = re.compile(rf"(?<![0-9A-Z.\-])(?P<code>{_codes.DOSSIER_CODE_PATTERN})(?![0-9A-Za-z\-])")
 # A stand-alone QĐ-20 identifier needs a dotted group: a bare "H27" is too common a token.
 _AGENCY = re.compile(
-    rf"(?<![0-9A-Za-z.\-])(?P<code>{_AGENCY_LEGACY}|[A-Y][0-9]{{2}}(?:\.[0-9A-Z]+)+)"
+    rf"(?<![0-9A-Za-z.\-])(?P<code>{AGENCY_LEGACY_PATTERN}|[A-Y][0-9]{{2}}(?:\.[0-9A-Z]+)+)"
     r"(?![0-9A-Za-z\-]|\.[0-9A-Z])"
 )
 # Words that start the body of a document, ending the subject block.
@@ -575,39 +570,27 @@ def _all_dates(ctx: _Ctx) -> tuple[Field[_dt.date], ...]:
     return tuple(found[k] for k in sorted(found))
 
 
-def _codes_parser(kind: str) -> Callable[[str], Any] | None:
-    try:
-        if kind == "dossier":
-            from .codes import DossierCode
-
-            return DossierCode.parse  # type: ignore[no-any-return]
-        from .codes import AgencyId
-
-        return AgencyId.parse  # type: ignore[no-any-return]
-    except ImportError:
-        return None
-
-
 def _validated(ctx: _Ctx, pattern: re.Pattern[str], kind: str) -> tuple[Field[str], ...]:
-    parse = _codes_parser(kind)
+    """Codes found by ``pattern``, checked by the codes module's parsers.
+
+    ``strict=True`` instead of catching the unknown-level-1 warning (``warnings`` filters are
+    process-wide, not thread-safe): a Mã cấp 1 missing from the partial packaged table is
+    kept with confidence 0.8; any other defect (bad date, sequence 0000) drops the match.
+    """
+    parse: Callable[..., Any] = (
+        _codes.DossierCode.parse if kind == "dossier" else _codes.AgencyId.parse
+    )
     out: list[Field[str]] = []
     for m in pattern.finditer(ctx.text):
         code = m.group("code")
-        if parse is not None:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # unknown Mã cấp 1: partial table
-                    code = str(parse(code))
-            except InvalidCodeError:
+        quality = 1.0
+        try:
+            code = str(parse(code, strict=True))
+        except InvalidCodeError as exc:
+            if exc.reason != "unknown-level1":
                 continue
-        elif kind == "dossier":
-            yymmdd = code.rsplit("-", 2)[1]
-            if (
-                code.endswith("-0000")
-                or _safe_date("20" + yymmdd[:2], yymmdd[2:4], yymmdd[4:]) is None
-            ):
-                continue
-        out.append(ctx.field(code, m.start("code"), m.end("code"), 1.0))
+            quality = 0.8
+        out.append(ctx.field(code, m.start("code"), m.end("code"), quality))
     return tuple(out)
 
 

@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -174,10 +174,6 @@ class Preprocess:
         if self.upscale_below_dpi is not None:
             check_range(self.upscale_below_dpi, "upscale_below_dpi", 50.0, 4800.0)
         check_range(self.upscale_to_dpi, "upscale_to_dpi", 50.0, 1200.0)
-
-
-class _Transform(Protocol):
-    def to_input(self, xy: NDArray[np.float64]) -> NDArray[np.float64]: ...
 
 
 class _Identity:
