@@ -6,8 +6,8 @@
   and :class:`BagReport` listing missing, extra and altered files
   (:mod:`~onestop_docs.integrity.bag`).
 * :class:`TransparencyLog` — an append-only, crash-safe log of record hashes with RFC 9162
-  Merkle proofs and signed :class:`Checkpoint`\\ s (:mod:`~onestop_docs.integrity.translog`,
-  :mod:`~onestop_docs.integrity.merkle`).
+  Merkle proofs (:mod:`~onestop_docs.integrity.translog`, :mod:`~onestop_docs.integrity.merkle`)
+  and signed :class:`Checkpoint`\\ s (:mod:`~onestop_docs.integrity.checkpoint`).
 
 Standard library only, plus ``cryptography`` (extra ``sign``) for signing and verifying
 checkpoints.  See ``docs/integrity.md``.
@@ -29,9 +29,12 @@ True
 from __future__ import annotations
 
 from .bag import BagReport, Manifest
+from .checkpoint import Checkpoint
 from .fixity import FileHash, hash_files, sha256_file
 from .merkle import (
     EMPTY_ROOT,
+    ConsistencyProof,
+    InclusionProof,
     MerkleTree,
     leaf_hash,
     merkle_root,
@@ -39,7 +42,7 @@ from .merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from .translog import Checkpoint, ConsistencyProof, InclusionProof, LogRecovery, TransparencyLog
+from .translog import LogRecovery, TransparencyLog
 
 __all__ = [
     "EMPTY_ROOT",

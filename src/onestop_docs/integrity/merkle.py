@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..errors import InvalidArgumentError
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "ConsistencyProof",
+    "InclusionProof",
     "MerkleTree",
     "leaf_hash",
     "merkle_root",
@@ -377,3 +380,47 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return fr == bytes(old_root) and sr == bytes(root) and sn == 0
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """RFC 9162 inclusion proof (audit path) of leaf ``leaf_index`` in a tree of ``tree_size``.
+
+    Attributes
+    ----------
+    leaf_index : int
+        0-based index of the leaf.
+    tree_size : int
+        Size of the tree the proof is for.
+    path : tuple of bytes
+        32-byte hashes, leaf side first.
+    """
+
+    leaf_index: int
+    tree_size: int
+    path: tuple[bytes, ...]
+
+    def verify(self, leaf: bytes, root: bytes) -> bool:
+        """True if ``leaf`` (a leaf hash) is at ``leaf_index`` under ``root``."""
+        return verify_inclusion(leaf, self.leaf_index, self.tree_size, self.path, root)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """RFC 9162 consistency proof between tree sizes ``old_size`` and ``tree_size``.
+
+    Attributes
+    ----------
+    old_size, tree_size : int
+        Sizes of the older and newer tree.
+    path : tuple of bytes
+        32-byte hashes as ``PROOF(old_size, D[0:tree_size])`` orders them.
+    """
+
+    old_size: int
+    tree_size: int
+    path: tuple[bytes, ...]
+
+    def verify(self, old_root: bytes, root: bytes) -> bool:
+        """True if the tree with ``root`` extends the tree with ``old_root``."""
+        return verify_consistency(self.old_size, self.tree_size, self.path, old_root, root)
