@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from onestop_docs.codes import DocumentNotation
 from onestop_docs.errors import InvalidArgumentError
-from onestop_docs.fields import extract_fields
+from onestop_docs.fields import extract_fields, words_of
 from onestop_docs.types import Box, OcrLine, OcrResult, OcrWord
 
 MOTTO = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
@@ -401,6 +401,15 @@ def test_ocr_confidence_scales_field_confidence() -> None:
     assert high.notation.confidence == pytest.approx(plain.notation.confidence * 0.96, abs=1e-3)
 
 
+def test_words_of_rejects_bad_arguments() -> None:
+    res = _result_from_text("Số: 05/QĐ-UBND", 90.0)
+    f = extract_fields(res)
+    assert f.notation is not None
+    assert [w.text for w in words_of(res, f.notation)] == ["Số:", "05/QĐ-UBND"]
+    with pytest.raises(InvalidArgumentError):
+        words_of("text", f.notation)  # type: ignore[arg-type]
+
+
 def test_empty_and_bad_input() -> None:
     f = extract_fields("")
     assert f.notation is None and f.issue_date is None and f.dates == () and f.text == ""
@@ -455,6 +464,14 @@ def test_ocr_clean_headers_quick(case: Case) -> None:
     f = extract_fields(res)
     check_core(case, f)
     assert f.notation is not None and 0.0 < f.notation.confidence <= 1.0
+    # The words under the number sit in the left column, those under the date in the right.
+    assert f.issue_date is not None
+    num_words, date_words = words_of(res, f.notation), words_of(res, f.issue_date)
+    assert " ".join(w.text for w in num_words) == f.notation.source
+    assert " ".join(w.text for w in date_words) == f.issue_date.source
+    half = res.width * 84 // 184  # left column width in render_header
+    assert all(w.box.x1 <= half + 5 for w in num_words)
+    assert all(w.box.x0 >= half - 5 for w in date_words)
 
 
 @pytest.mark.ocr

@@ -44,7 +44,7 @@ from . import codes as _codes
 from .codes import DocumentNotation
 from .codes.agency import AGENCY_LEGACY_PATTERN
 from .errors import InvalidArgumentError, InvalidCodeError
-from .types import OcrResult
+from .types import OcrResult, OcrWord
 from .vntext import comparison_key, fold, normalize
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "Field",
     "Fields",
     "extract_fields",
+    "words_of",
 ]
 
 T = TypeVar("T")
@@ -230,9 +231,9 @@ class _Ctx:
         return list(zip(self.line_starts, ends))
 
 
-def _char_confidences(result: OcrResult, text: str) -> np.ndarray | None:
-    # Rebuild the layout of OcrResult.text (words joined by " ", lines by "\n").
-    conf = np.full(len(text), np.nan)
+def _word_offsets(result: OcrResult, text: str) -> list[tuple[int, int, OcrWord]] | None:
+    """Where each word sits in ``text`` (OcrResult layout: words by " ", lines by "\\n")."""
+    out: list[tuple[int, int, OcrWord]] = []
     pos = 0
     for li, line in enumerate(result.lines):
         if li:
@@ -242,9 +243,63 @@ def _char_confidences(result: OcrResult, text: str) -> np.ndarray | None:
                 pos += 1
             if text[pos : pos + len(word.text)] != word.text:
                 return None
-            conf[pos : pos + len(word.text)] = word.confidence
+            out.append((pos, pos + len(word.text), word))
             pos += len(word.text)
-    return conf if pos == len(text) else None
+    return out if pos == len(text) else None
+
+
+def _char_confidences(result: OcrResult, text: str) -> np.ndarray | None:
+    offsets = _word_offsets(result, text)
+    if offsets is None:
+        return None
+    conf = np.full(len(text), np.nan)
+    for start, end, word in offsets:
+        conf[start:end] = word.confidence
+    return conf
+
+
+def words_of(result: OcrResult, field: Field[Any]) -> tuple[OcrWord, ...]:
+    """The OCR words (with their boxes on the page) under a field extracted from ``result``.
+
+    Use it to highlight or redact a field on the scan, or to put its box in the metadata.
+
+    Parameters
+    ----------
+    result : OcrResult
+        The result :func:`extract_fields` was given.
+    field : Field
+        A field of ``extract_fields(result)``.
+
+    Returns
+    -------
+    tuple of OcrWord
+        Words whose characters overlap ``field.span``, in reading order; empty when the
+        result's text is not in the layout :func:`onestop_docs.ocr.parse_tsv` produces.
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``result`` is not an OcrResult or ``field`` not a Field.
+
+    Examples
+    --------
+    >>> from onestop_docs.types import Box, OcrLine, OcrResult, OcrWord
+    >>> ws = [OcrWord("Số:", Box(0, 0, 30, 12), 95.0), OcrWord("05/QĐ-UBND", Box(40, 0, 140, 12), 90.0)]
+    >>> res = OcrResult("Số: 05/QĐ-UBND", (OcrLine(tuple(ws), Box(0, 0, 140, 12)),), 92.5, 200, 20)
+    >>> f = extract_fields(res)
+    >>> [w.box for w in words_of(res, f.notation)]
+    [Box(x0=0, y0=0, x1=30, y1=12), Box(x0=40, y0=0, x1=140, y1=12)]
+    """
+    if not isinstance(result, OcrResult) or not isinstance(field, Field):
+        raise InvalidArgumentError(
+            f"words_of expects an OcrResult and a Field, got {type(result).__name__} and "
+            f"{type(field).__name__}"
+        )
+    offsets = _word_offsets(result, normalize(result.text))
+    if offsets is None:
+        return ()
+    s, e = field.span
+    return tuple(w for start, end, w in offsets if start < e and s < end)
 
 
 def _safe_date(y: str, m: str, d: str) -> _dt.date | None:
