@@ -288,6 +288,30 @@ def text_width_pt(text: str, font_path: Path, size: float) -> float:
     return total * size / upem
 
 
+def wrap_lines(
+    lines: Sequence[str], font_path: Path, size: float, max_width_pt: float
+) -> list[str]:
+    """Greedy word wrap of each line to ``max_width_pt``; a single over-long word stays whole.
+
+    Examples
+    --------
+    >>> wrap_lines(["Ủy ban nhân dân xã Hòa Bình"], LIBERATION_SERIF, 10, 60)
+    ['Ủy ban nhân', 'dân xã Hòa', 'Bình']
+    """
+    out: list[str] = []
+    for line in lines:
+        current = ""
+        for word in line.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if current and text_width_pt(candidate, font_path, size) > max_width_pt:
+                out.append(current)
+                current = word
+            else:
+                current = candidate
+        out.append(current)
+    return out
+
+
 def _page_box(writer: IncrementalPdfFileWriter) -> tuple[float, float, float, float]:
     page_ref, _ = writer.find_page_for_modification(0)  # type: ignore[no-untyped-call]
     node: Any = page_ref.get_object()
@@ -401,10 +425,6 @@ def sign_pdf(
         copy_form=copy_form,
         agency_name=agency_name,
     )
-    lines = text.split("\n")
-    width = max(text_width_pt(line, opts.font_path, opts.font_size) for line in lines)
-    width += 2 * opts.padding_pt + 1.0
-    height = len(lines) * opts.font_size * 1.2 + 2 * opts.padding_pt
     src_path, dst_path = Path(src), Path(dst)
     authority = as_authority(tsa)
     try:
@@ -419,6 +439,14 @@ def sign_pdf(
         )
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         raise InvalidArgumentError(f"{str(src_path)!r} is not a readable PDF: {exc}") from exc
+    # Each stamp gets at most half the usable width, so officer and organisation stamps
+    # never overlap; longer lines (a long agency name) wrap at spaces.
+    max_text_width = (x2 - x1 - 2 * opts.margin_pt) / 2 - 2 * opts.padding_pt - 6.0
+    lines = wrap_lines(text.split("\n"), opts.font_path, opts.font_size, max_text_width)
+    text = "\n".join(lines)
+    width = max(text_width_pt(line, opts.font_path, opts.font_size) for line in lines)
+    width += 2 * opts.padding_pt + 1.0
+    height = len(lines) * opts.font_size * 1.2 + 2 * opts.padding_pt
     if width + 2 * opts.margin_pt > x2 - x1 or height + 2 * opts.margin_pt > y2 - y1:
         raise InvalidArgumentError(
             f"stamp of {width:.0f}×{height:.0f} pt does not fit page 1 ({x2 - x1:.0f}×{y2 - y1:.0f} pt)"
