@@ -415,3 +415,40 @@ def test_deleted_log_with_head_is_detected(logpath: Path) -> None:
     with pytest.raises(IntegrityError, match="missing"):
         TransparencyLog(logpath)
     assert not logpath.exists()  # not silently recreated
+
+
+CHILD = """
+import hashlib, sys
+from onestop_docs.integrity import TransparencyLog
+log = TransparencyLog(sys.argv[1])
+i = 0
+while True:
+    e = hashlib.sha256(str(i).encode()).digest()
+    n = log.append(e)
+    print(n, flush=True)
+    i += 1
+"""
+
+
+@pytest.mark.parametrize("kill_after", [3, 17, 40])
+def test_sigkill_during_appends_loses_nothing_acknowledged(logpath: Path, kill_after: int) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(logpath)], stdout=subprocess.PIPE, text=True
+    )
+    acknowledged = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        acknowledged.append(int(line))
+        if len(acknowledged) >= kill_after:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    with TransparencyLog(logpath) as log:
+        assert log.size >= len(acknowledged)
+        expected = [hashlib.sha256(str(i).encode()).digest() for i in range(log.size)]
+        assert [log.entry(i) for i in range(log.size)] == expected
+        assert log.root() == merkle_root(expected)
