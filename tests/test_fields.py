@@ -519,3 +519,46 @@ def test_notation_property(
     assert f.notation is not None and f.notation.value == expected
     assert f.notation.confidence == 1.0
     assert f.text[slice(*f.notation.span)] == f"Số: {expected}"
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=12),
+            st.sampled_from(
+                [
+                    "Số:",
+                    "/",
+                    "-",
+                    "ngày",
+                    "tháng",
+                    "năm",
+                    "V/v",
+                    ",",
+                    "\n",
+                    " ",
+                    "2021",
+                    "30",
+                    "QĐ",
+                    "UBND",
+                    "H27.01",
+                    "000.00.00.H27",
+                    "Hà Tĩnh",
+                    "ỦY BAN",
+                    "KẾ HOẠCH",
+                ]
+            ),
+        ),
+        max_size=30,
+    )
+)
+def test_any_text_gives_consistent_spans(parts: list[str]) -> None:
+    f = extract_fields("".join(parts))
+    singles = [f.notation, f.place, f.issue_date, f.issuing_body, f.parent_body, f.subject]
+    for fld in [*singles, *f.dossier_codes, *f.agency_ids, *f.citizen_ids, *f.dates]:
+        if fld is None:
+            continue
+        s, e = fld.span
+        assert 0 <= s <= e <= len(f.text)
+        assert f.text[s:e] == fld.source
+        assert 0.0 <= fld.confidence <= 1.0
