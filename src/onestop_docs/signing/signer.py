@@ -473,10 +473,9 @@ class Signer:
             ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         except x509.ExtensionNotFound:
             return
-        if not (ku.digital_signature or ku.content_commitment):
-            raise SignatureError(
-                f"certificate {self.subject!r} has no digitalSignature/nonRepudiation key usage"
-            )
+        if not ku.digital_signature:
+            # The verifiers report such signatures as "key-usage"; refuse to make them.
+            raise SignatureError(f"certificate {self.subject!r} has no digitalSignature key usage")
 
     def signxml_key(self) -> Any:
         """The key object signxml expects (the in-memory key, or an adapter for tokens)."""
