@@ -238,6 +238,58 @@ def test_sigkill_while_issuing_leaves_store_consistent(
     store.close()
 
 
+def _issue_prefetch(spec: tuple[str, str, str], n: int, out: Any) -> None:
+    store = _make_store(spec)
+    issuer = DossierCodeIssuer("H27.01", store, clock=lambda: FIXED_NOON, prefetch=7)
+    out.put([str(issuer.issue()) for _ in range(n)])
+
+
+def test_prefetch_never_duplicates(store_spec: tuple[str, str, str]) -> None:
+    _make_store(store_spec).close()
+    queue = CTX.Queue()
+    procs = [CTX.Process(target=_issue_prefetch, args=(store_spec, 300, queue)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    batches = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    everything = [c for b in batches for c in b]
+    assert len(set(everything)) == 1200
+    # Blocks of 7: 4 x 300 codes use ceil(300 / 7) = 43 blocks per process, the rest are gaps.
+    store = _make_store(store_spec)
+    assert store.current("dossier", "H27.01", "2025-06-30") == 4 * 43 * 7
+    store.close()
+
+
+def test_prefetch_block_is_not_shared_with_a_forked_child(tmp_path: Path) -> None:
+    store = SQLiteCodeStore(tmp_path / "c.sqlite")
+    issuer = DossierCodeIssuer("H27.01", store, clock=lambda: FIXED_NOON, prefetch=10)
+    first = [str(issuer.issue())]  # the parent now holds 0002..0010 in memory
+    queue = CTX.Queue()
+    child = CTX.Process(target=lambda: queue.put([str(issuer.issue()) for _ in range(5)]))
+    child.start()
+    from_child = queue.get(timeout=60)
+    child.join(timeout=60)
+    from_parent = [str(issuer.issue()) for _ in range(5)]
+    everything = first + from_child + from_parent
+    assert len(set(everything)) == 11
+    assert [int(c[-4:]) for c in from_parent] == [2, 3, 4, 5, 6]
+    assert [int(c[-4:]) for c in from_child] == [11, 12, 13, 14, 15]
+
+
+def test_prefetch_near_the_limit_and_day_change(tmp_path: Path) -> None:
+    store = SQLiteCodeStore(tmp_path / "c.sqlite")
+    now = [FIXED_NOON]
+    issuer = DossierCodeIssuer("H27.01", store, clock=lambda: now[0], prefetch=4, max_sequence=10)
+    assert [issuer.issue().seq for _ in range(10)] == list(range(1, 11))
+    with pytest.raises(SequenceExhaustedError):
+        issuer.issue()
+    now[0] = FIXED_NOON + dt.timedelta(days=1)
+    assert issuer.issue().seq == 1
+    with pytest.raises(InvalidArgumentError):
+        DossierCodeIssuer("H27.01", store, prefetch=0)
+
+
 # --------------------------------------------------------------------------- dates and limits
 
 
