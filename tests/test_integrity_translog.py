@@ -452,3 +452,19 @@ def test_sigkill_during_appends_loses_nothing_acknowledged(logpath: Path, kill_a
         expected = [hashlib.sha256(str(i).encode()).digest() for i in range(log.size)]
         assert [log.entry(i) for i in range(log.size)] == expected
         assert log.root() == merkle_root(expected)
+
+
+@pytest.mark.parametrize("field", ["end", "size", "root", "garbage"])
+def test_edited_head_file_is_detected(logpath: Path, field: str) -> None:
+    make_log(logpath, entries(4))
+    hp = logpath.with_name(logpath.name + ".head")
+    lines = hp.read_text().splitlines()
+    if field == "garbage":
+        hp.write_text("not a head\n")
+    else:
+        k = next(i for i, ln in enumerate(lines) if ln.startswith(field + " "))
+        value = lines[k].split(" ", 1)[1]
+        lines[k] = f"{field} " + (str(int(value) - 1) if value.isdigit() else "00" * 32)
+        hp.write_text("\n".join(lines) + "\n")
+    with pytest.raises(IntegrityError):
+        TransparencyLog(logpath)
