@@ -1,0 +1,281 @@
+"""Page thresholds for :mod:`onestop_docs.cleanup`: Otsu and local (Sauvola, Niblack, Wolf).
+
+Private helper module; import the public names from :mod:`onestop_docs.cleanup`.  The
+conventions (window at the page edge, float formula, ``compat`` modes) are documented in
+``docs/cleanup.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._native import cleanup as _k  # type: ignore[attr-defined]
+from ._validate import as_gray, check_range
+from .errors import InvalidArgumentError
+
+__all__ = [
+    "DEFAULT_DPI",
+    "MAX_WINDOW",
+    "binarize",
+    "default_window",
+    "otsu_threshold",
+]
+
+DEFAULT_DPI = 300.0
+#: Largest local window side; keeps the exact integer running sums far from overflow.
+MAX_WINDOW = 3001
+
+Method = Literal["otsu", "sauvola", "wolf", "niblack"]
+Compat = Literal["skimage", "doxa"]
+
+_METHOD_CODE = {"sauvola": 0, "niblack": 1, "wolf": 2}
+_COMPAT_CODE = {None: 0, "skimage": 1, "doxa": 2}
+# Defaults: ours (see docs/cleanup.md), and the reference libraries' own defaults so a
+# compat call with no window/k reproduces the library called with no arguments.
+_DEFAULT_K: dict[str | None, dict[str, float]] = {
+    None: {"sauvola": 0.2, "niblack": 0.2, "wolf": 0.5},
+    "skimage": {"sauvola": 0.2, "niblack": 0.2},
+    "doxa": {"sauvola": 0.2, "niblack": 0.2, "wolf": 0.2},
+}
+_COMPAT_WINDOW = {"skimage": 15, "doxa": 75}
+_DBL_MIN = 2.2250738585072014e-308
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _dpi_of(image: Any, dpi: float | None) -> float:
+    """Explicit dpi, else the Page's, else DEFAULT_DPI (validated to [50, 4800])."""
+    if dpi is not None:
+        return check_range(dpi, "dpi", 50.0, 4800.0)
+    page_dpi = getattr(image, "dpi", None)
+    if isinstance(page_dpi, tuple) and len(page_dpi) == 2:
+        return float(page_dpi[0] + page_dpi[1]) / 2.0
+    return DEFAULT_DPI
+
+
+def default_window(dpi: float, shape: tuple[int, ...] | None = None) -> int:
+    """Default local-threshold window: ``2 * floor(dpi / 8) + 1`` pixels (about 1/4 inch).
+
+    A quarter inch spans about two lines of 12 pt text, enough for every window to see
+    both ink and paper.  With ``shape`` the window is clipped to the largest odd size that
+    fits the image.
+
+    Examples
+    --------
+    >>> default_window(300), default_window(200), default_window(150)
+    (75, 51, 37)
+    >>> default_window(300, (20, 400))
+    19
+    """
+    w = 2 * int(dpi // 8) + 1
+    if shape is not None:
+        side = min(shape[0], shape[1])
+        w = min(w, side if side % 2 == 1 else side - 1)
+    return max(1, w)
+
+
+def _check_window(window: Any, shape: tuple[int, ...]) -> tuple[int, int]:
+    if isinstance(window, tuple | list):
+        if len(window) != 2:
+            raise InvalidArgumentError(f"window must be an int or (height, width), got {window!r}")
+        wh, ww = window
+    else:
+        wh = ww = window
+    out = []
+    for v, side, name in ((wh, shape[0], "height"), (ww, shape[1], "width")):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise InvalidArgumentError(f"window must be an odd int, got {v!r}")
+        v = int(v)
+        if v < 1 or v % 2 == 0:
+            raise InvalidArgumentError(f"window must be an odd int >= 1, got {v}")
+        if v > MAX_WINDOW:
+            raise InvalidArgumentError(f"window must be <= {MAX_WINDOW}, got {v}")
+        if v > side:
+            raise InvalidArgumentError(
+                f"window {v} is larger than the image {name} {side}; "
+                "pass a smaller odd window or window=None for the default"
+            )
+        out.append(v)
+    return out[0], out[1]
+
+
+def _as_rgb3(img: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """(H, W) or (H, W, 3) as a C-contiguous (H, W, C) view for the channel kernels."""
+    return img[:, :, None] if img.ndim == 2 else img
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+def otsu_threshold(image: Any) -> int:
+    """Otsu's global threshold of a grey page; ink is ``gray <= threshold``.
+
+    Identical to ``skimage.filters.threshold_otsu`` on uint8 input (same histogram trim,
+    same float32/float64 arithmetic), computed from a 256-bin histogram kernel.  RGB input
+    is converted to luma first.
+
+    Parameters
+    ----------
+    image : ndarray or Page
+        uint8 grey (H, W) or RGB (H, W, 3).
+
+    Returns
+    -------
+    int
+        Threshold level 0..255; a single-valued image returns that value.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Wrong dtype (floats included), shape or type.
+    InvalidImageError
+        Empty array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> otsu_threshold(np.array([[10, 10, 200, 210]], np.uint8))
+    10
+    """
+    from ._native import gray as _gray  # type: ignore[attr-defined]
+
+    g = as_gray(image)
+    hist = np.zeros(256, np.int64)
+    _gray.histogram(g, hist)
+    nz = np.flatnonzero(hist)
+    lo, hi = int(nz[0]), int(nz[-1])
+    if lo == hi:
+        return lo
+    # Same expressions, dtypes and order as skimage 0.2x threshold_otsu (float32 counts,
+    # int64 bin centres), so ties and rounding resolve identically.
+    counts = hist[lo : hi + 1].astype(np.float32)
+    bin_centers = np.arange(lo, hi + 1, dtype=np.int64)
+    weight1 = np.cumsum(counts)
+    weight2 = np.cumsum(counts[::-1])[::-1]
+    mean1 = np.cumsum(counts * bin_centers) / weight1
+    mean2 = (np.cumsum((counts * bin_centers)[::-1]) / weight2[::-1])[::-1]
+    variance12 = weight1[:-1] * weight2[1:] * (mean1[:-1] - mean2[1:]) ** 2
+    return int(bin_centers[int(np.argmax(variance12))])
+
+
+def binarize(
+    image: Any,
+    method: Method = "sauvola",
+    *,
+    window: int | tuple[int, int] | None = None,
+    k: float | None = None,
+    dpi: float | None = None,
+    compat: Compat | None = None,
+) -> NDArray[np.bool_]:
+    """Binary ink mask (True = ink) of a page by a global or local threshold.
+
+    Local methods keep, per column, integer running sums of the pixel value and its square
+    over the window height and slide a prefix sum along each row: O(pixels) for any window,
+    O(width + window) extra memory, GIL released.
+
+    Parameters
+    ----------
+    image : ndarray or Page
+        uint8 grey or RGB (converted to luma).
+    method : {"sauvola", "otsu", "wolf", "niblack"}
+        ``sauvola``: T = m (1 + k (s / R - 1)), R = 128.  ``niblack``: T = m - k s.
+        ``wolf``: T = m - k (1 - s / max s) (m - min I).  ``otsu``: global, see
+        :func:`otsu_threshold` (ink is ``gray <= T``).
+    window : int or (int, int), optional
+        Odd window side(s) in pixels, at most the image size.  Default
+        :func:`default_window` of the dpi (or the reference library's default in compat mode).
+    k : float, optional
+        Method constant, in [-5, 5].  Defaults: sauvola 0.2, niblack 0.2, wolf 0.5.
+    dpi : float, optional
+        Resolution for the default window; defaults to the Page's, else 300.
+    compat : {None, "skimage", "doxa"}
+        ``None`` (ours): window clipped at the page edge (mean over the pixels inside),
+        ink iff ``p < T``.  ``"skimage"``: reflect padding, R = 127.5, ink iff
+        ``not p > T`` -- equal to ``~(img > threshold_sauvola(img, window, k))``.
+        ``"doxa"``: Doxa's clipped window and float formula, R = 128, ink iff ``p <= T``,
+        niblack with Doxa's sign (T = m + k s) -- equal to doxapy's black pixels.  With
+        ``window``/``k`` left out, a compat call uses that library's defaults.
+
+    Returns
+    -------
+    ndarray of bool
+        Same (H, W) as the input, True = ink.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Bad dtype/shape, unknown method or compat, even window, window larger than the
+        image or than :data:`MAX_WINDOW`, non-finite or out-of-range ``k`` or ``dpi``,
+        ``wolf`` with ``compat="skimage"`` (scikit-image has no Wolf).
+    InvalidImageError
+        Empty array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.full((9, 9), 200, np.uint8); img[4, 2:7] = 30
+    >>> binarize(img, window=5).sum()
+    np.int64(5)
+    >>> binarize(img, "otsu")[4].tolist()[:3]
+    [False, False, True]
+    """
+    if method not in ("otsu", "sauvola", "wolf", "niblack"):
+        raise InvalidArgumentError(
+            f"method must be 'otsu', 'sauvola', 'wolf' or 'niblack', got {method!r}"
+        )
+    if compat not in _COMPAT_CODE:
+        raise InvalidArgumentError(f"compat must be None, 'skimage' or 'doxa', got {compat!r}")
+    gray = as_gray(image)
+    if method == "otsu":
+        return gray <= otsu_threshold(gray)
+    if compat == "skimage" and method == "wolf":
+        raise InvalidArgumentError("compat='skimage' has no 'wolf' method (scikit-image lacks it)")
+    res = _dpi_of(image, dpi)
+    if window is None:
+        wh = ww = (
+            default_window(res, gray.shape)
+            if compat is None
+            else min(_COMPAT_WINDOW[compat], default_window(1e9, gray.shape))
+        )
+    else:
+        wh, ww = _check_window(window, gray.shape)
+    kk = _DEFAULT_K[compat][method] if k is None else check_range(k, "k", -5.0, 5.0)
+    return _local(gray, method, wh, ww, kk, compat)
+
+
+def _local(
+    gray: NDArray[np.uint8],
+    method: str,
+    wh: int,
+    ww: int,
+    k: float,
+    compat: str | None,
+    max_level: int = 256,
+) -> NDArray[np.bool_]:
+    conv = _COMPAT_CODE[compat]
+    r = 127.5 if compat == "skimage" else 128.0
+    gmin, max_std = 0.0, 1.0
+    if method == "wolf":
+        gmin = float(gray.min())
+        max_std = math.sqrt(max(_k.max_local_variance(gray, wh, ww, conv), _DBL_MIN))
+    out = np.empty(gray.shape, np.bool_)
+    _k.local_threshold(
+        gray,
+        out.view(np.uint8),
+        wh,
+        ww,
+        _METHOD_CODE[method],
+        conv,
+        k,
+        r,
+        gmin,
+        max_std,
+        0,
+        float(max_level),
+    )
+    return out
