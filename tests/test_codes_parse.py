@@ -162,6 +162,13 @@ def test_dossier_ordering_and_hash() -> None:
         codes[0].seq = 3  # type: ignore[misc]
 
 
+def test_dossier_code_pickles() -> None:
+    import pickle
+
+    code = DossierCode.parse("000.17.22.H56-210531-0001")
+    assert pickle.loads(pickle.dumps(code)) == code
+
+
 def test_dossier_constructor_checks() -> None:
     with pytest.raises(InvalidArgumentError):
         DossierCode("H27.01", dt.date(2025, 1, 1), 0)
@@ -461,6 +468,15 @@ def test_result_type_round_trip(l1: str, digits: str) -> None:
     assert str(ResultTypeCode.parse(text)) == text
 
 
+@given(agency_st, date_st, st.integers(1, 9999), st.integers(1, 999))
+def test_archive_name_round_trip(agency: str, date: dt.date, seq: int, index: int) -> None:
+    text = f"{agency}-{date.year % 100:02d}{date.month:02d}{date.day:02d}-{seq:04d}"
+    name = f"{text}.{index:03d}.pdf"
+    code, idx = parse_archive_file_name(name)
+    assert (str(code), idx) == (text, index)
+    assert archive_file_name(code, idx) == name
+
+
 group_st = st.text(DIGIT + UPPER + "abcdefghijklmnopqrstuvwxyzĐđ", min_size=1, max_size=6)
 
 
@@ -498,8 +514,11 @@ NEAR_MISS = DIGIT + "AHKGYZ.-ah \u2013\u041d\uff11/:Số"
 
 @given(st.one_of(st.text(max_size=50), st.text(NEAR_MISS, max_size=30)))
 def test_parsers_raise_only_invalid_code_error(text: str) -> None:
+    from onestop_docs.codes import DigitizationCodeScheme, QrPayload
+
     parsers = (AgencyId.parse, DossierCode.parse, ProcedureCode.parse, FieldCode.parse,
-               ResultTypeCode.parse, DocumentNotation.parse, parse_archive_file_name)  # fmt: skip
+               ResultTypeCode.parse, DocumentNotation.parse, parse_archive_file_name,
+               QrPayload.decode, DigitizationCodeScheme().parse)  # fmt: skip
     for parse in parsers:
         try:
             parse(text)  # type: ignore[operator]

@@ -108,6 +108,29 @@ def test_decode_rejects_malformed_and_non_canonical(mutate: object, reason: str)
     assert exc.value.reason == reason, str(exc.value)
 
 
+@given(st.data())
+def test_decode_of_damaged_payloads_raises_only_invalid_code_error(data: st.DataObject) -> None:
+    text = receipt(document_name="Giấy | 100%").encode()
+    chars = list(text)
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(chars) - 1))
+        op = data.draw(st.sampled_from(["replace", "delete", "insert"]))
+        ch = data.draw(st.sampled_from(list("|%0aZ7C-.+ \u0301\x00")))
+        if op == "replace":
+            chars[i] = ch
+        elif op == "delete":
+            del chars[i]
+        else:
+            chars.insert(i, ch)
+    damaged = "".join(chars)
+    try:
+        back = QrPayload.decode(damaged)
+    except InvalidCodeError as exc:
+        assert exc.position is None or 0 <= exc.position <= len(damaged)
+    else:
+        assert back.encode() == damaged  # accepted only if it is canonical
+
+
 def test_lowercase_hex_escape_is_rejected() -> None:
     text = receipt(document_name="a|b").encode().replace("%7C", "%7c")
     with pytest.raises(InvalidCodeError) as exc:

@@ -108,7 +108,8 @@ class DossierCodeIssuer:
     --------
     >>> import datetime, tempfile, os
     >>> from onestop_docs.codes import SQLiteCodeStore
-    >>> store = SQLiteCodeStore(os.path.join(tempfile.mkdtemp(), "codes.sqlite"))
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = SQLiteCodeStore(os.path.join(tmp.name, "codes.sqlite"))
     >>> utc = datetime.timezone.utc
     >>> clock = lambda: datetime.datetime(2025, 6, 30, 16, 59, tzinfo=utc)  # 23:59 in Vietnam
     >>> issuer = DossierCodeIssuer("H27.01", store, clock=clock)
@@ -116,6 +117,7 @@ class DossierCodeIssuer:
     ('H27.01-250630-0001', 'H27.01-250630-0002')
     >>> str(issuer.issue(datetime.datetime(2025, 6, 30, 17, 0, tzinfo=utc)))  # 00:00 next day
     'H27.01-250701-0001'
+    >>> store.close(); tmp.cleanup()
     """
 
     NAMESPACE: Final = "dossier"
@@ -240,12 +242,15 @@ class DocumentNumberIssuer:
     units : tuple of str, default ()
         Extra notation groups after the issuer (drafting unit).
     max_number : int, default 99999
+    rules : NotationRules, optional
+        Accepted type abbreviations (default: NĐ 30/2020 Phụ lục III and normative types).
 
     Examples
     --------
     >>> import datetime, tempfile, os
     >>> from onestop_docs.codes import SQLiteCodeStore
-    >>> store = SQLiteCodeStore(os.path.join(tempfile.mkdtemp(), "codes.sqlite"))
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = SQLiteCodeStore(os.path.join(tmp.name, "codes.sqlite"))
     >>> tz = datetime.timezone(datetime.timedelta(hours=7))
     >>> clock = lambda: datetime.datetime(2021, 6, 30, 9, 0, tzinfo=tz)
     >>> numbers = DocumentNumberIssuer("UBND", store, clock=clock)
@@ -253,6 +258,7 @@ class DocumentNumberIssuer:
     ('01/KH-UBND', '02/QĐ-UBND')
     >>> str(numbers.issue(None))  # Công văn: no type abbreviation
     '03/UBND'
+    >>> store.close(); tmp.cleanup()
     """
 
     NAMESPACE: Final = "document-number"
@@ -342,12 +348,14 @@ class DigitizationCodeIssuer:
     --------
     >>> import tempfile, os
     >>> from onestop_docs.codes import SQLiteCodeStore, DigitizationCodeScheme
-    >>> store = SQLiteCodeStore(os.path.join(tempfile.mkdtemp(), "codes.sqlite"))
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = SQLiteCodeStore(os.path.join(tmp.name, "codes.sqlite"))
     >>> issuer = DigitizationCodeIssuer(DigitizationCodeScheme(), store)
     >>> str(issuer.issue(owner_id="001203004567", type_code="KQ.G15.000031"))
     '001203004567.KQ.G15.000031.01'
     >>> str(issuer.issue(owner_id="001203004567", type_code="KQ.G15.000031"))
     '001203004567.KQ.G15.000031.02'
+    >>> store.close(); tmp.cleanup()
     """
 
     NAMESPACE: Final = "digitization"

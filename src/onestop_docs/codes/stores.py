@@ -113,14 +113,15 @@ class SQLiteCodeStore:
     Examples
     --------
     >>> import tempfile, os
-    >>> store = SQLiteCodeStore(os.path.join(tempfile.mkdtemp(), "codes.sqlite"))
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = SQLiteCodeStore(os.path.join(tmp.name, "codes.sqlite"))
     >>> store.allocate("dossier", "H27.01", "2025-06-30", limit=9999)
     1
     >>> store.allocate("dossier", "H27.01", "2025-06-30", limit=9999, count=5)
     6
     >>> store.current("dossier", "H27.01", "2025-06-30")
     6
-    >>> store.close()
+    >>> store.close(); tmp.cleanup()
     """
 
     _SCHEMA = (
@@ -319,6 +320,13 @@ class PostgresCodeStore:
         psycopg is not installed (``pip install 'onestop_docs[postgres]'``).
     CodeStoreError
         The server cannot be reached or the table cannot be created.
+
+    Examples
+    --------
+    >>> from onestop_docs.codes import DossierCodeIssuer
+    >>> store = PostgresCodeStore("host=db.tinh.gov.vn dbname=motcua user=onestop")  # doctest: +SKIP
+    >>> DossierCodeIssuer("H27.01", store).issue()  # doctest: +SKIP
+    DossierCode('H27.01-250630-0001')
     """
 
     def __init__(
