@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import synth
 
-from onestop_docs.ocr import TesseractConfig, _run_tesseract, parse_tsv, prepare_page
+from onestop_docs.ocr import parse_tsv, prepare_page, tesseract_output
 from onestop_docs.vntext import edit_distance
 
 pytestmark = pytest.mark.ocr
@@ -34,9 +34,7 @@ def _degraded(paper: str | tuple[float, float]) -> np.ndarray:
 
 
 def _tsv_of(img: np.ndarray) -> str:
-    return _run_tesseract(
-        img, "vie", "tsv", dpi=300, psm=None, timeout=300, config=TesseractConfig()
-    )
+    return tesseract_output(img, "vie", kind="tsv", dpi=300, timeout=300)
 
 
 def _ours(img: np.ndarray, tsv: str) -> object:

@@ -18,7 +18,7 @@ import pytest
 import synth
 
 from onestop_docs.cleanup import binarize
-from onestop_docs.ocr import Preprocess, TesseractConfig, _run_tesseract, prepare_page, recognize
+from onestop_docs.ocr import Preprocess, prepare_page, recognize, tesseract_output
 from onestop_docs.vntext import cer
 
 pytesseract = pytest.importorskip("pytesseract")
@@ -70,9 +70,7 @@ def table() -> dict[str, list[float]]:
             rows[name].append(cer(gt, recognize(img, dpi=300, preprocess=opts).text))
         prep = prepare_page(img, dpi=300)
         binary = np.where(binarize(prep.image, "sauvola", dpi=300), 0, 255).astype(np.uint8)
-        text = _run_tesseract(
-            binary, "vie", "txt", dpi=300, psm=None, timeout=120, config=TesseractConfig()
-        )
+        text = tesseract_output(binary, "vie", kind="txt", dpi=300)
         rows["background+deskew+sauvola"].append(cer(gt, text))
     print("\nmean CER on", N_PAGES, "degraded pages:")
     for name, vals in rows.items():
