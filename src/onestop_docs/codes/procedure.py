@@ -16,7 +16,18 @@ from ..errors import InvalidArgumentError, InvalidCodeError
 from ._diag import char_reason, invalid
 from .agency import AGENCY_PATTERN, AgencyId, Level1Table, _check_agency_text
 
-__all__ = ["FieldCode", "ProcedureCode", "ResultTypeCode"]
+__all__ = [
+    "PROCEDURE_PATTERN",
+    "RESULT_TYPE_PATTERN",
+    "FieldCode",
+    "ProcedureCode",
+    "ResultTypeCode",
+]
+
+#: Mã TTHC with optional agency suffix (INFERRED, regulations.md §2.3).
+PROCEDURE_PATTERN: Final = rf"[12]\.[0-9]{{6}}(?:\.{AGENCY_PATTERN})?"
+#: Mã loại kết quả (INFERRED from DVCQG data, regulations.md §3.3).
+RESULT_TYPE_PATTERN: Final = r"KQ\.[A-Y][0-9]{2}\.[0-9]{6}"
 
 _PROCEDURE_RE = re.compile(rf"([12])\.([0-9]{{6}})(?:\.({AGENCY_PATTERN}))?")
 _FIELD_RE = re.compile(r"([A-Y][0-9]{2})-([0-9A-Z]+)")
@@ -182,10 +193,7 @@ class FieldCode:
                     if s[i] not in _UPPER_ALNUM:
                         raise invalid(kind, s, i, char_reason(s[i]), "0-9 or A-Z in the field code")
                 raise invalid(kind, s, 4, "empty-group", "the field code LV after '-'")
-            err = _walk(s, kind, "L99-")
-            if err.reason == "too-long":  # pragma: no cover - handled above
-                err = invalid(kind, s, 4, "empty-group", "the field code LV")
-            raise err
+            raise _walk(s, kind, "L99-")  # the first four characters are wrong
         return cls(m.group(1), m.group(2))
 
 
@@ -227,7 +235,3 @@ class ResultTypeCode:
         if m is None:
             raise _walk(s, kind, "KQ.L99.999999")
         return cls(m.group(1), m.group(2))
-
-
-RESULT_TYPE_PATTERN: Final = r"KQ\.[A-Y][0-9]{2}\.[0-9]{6}"
-PROCEDURE_PATTERN: Final = rf"[12]\.[0-9]{{6}}(?:\.{AGENCY_PATTERN})?"
