@@ -8,9 +8,11 @@ timeout and a response-size limit; it sends a nonce and asks for the TSA certifi
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import functools
+import hashlib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -119,8 +121,6 @@ class UrllibTimeStamper(TimeStamper):  # type: ignore[misc]
         return data
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        import asyncio
-
         raw = await asyncio.to_thread(self._post, req.dump())
         return tsp.TimeStampResp.load(raw)
 
@@ -154,14 +154,13 @@ def request_timestamp(
     WeakCryptoError
         If ``hash_name`` is weaker than SHA-256.
     """
-    import asyncio
-    import hashlib
+    from ._analysis import run_sync
 
     name = check_hash_name(hash_name)
-    digest = hashlib.new(name.replace("_", "-") if name.startswith("sha3") else name, data).digest()
+    digest = hashlib.new(name, data).digest()
     stamper = UrllibTimeStamper(as_authority(tsa))  # type: ignore[arg-type]
     try:
-        token = asyncio.run(stamper.async_timestamp(digest, name))
+        token = run_sync(stamper.async_timestamp(digest, name))
     except (TimestampRequestError, SigningError, ValueError) as exc:
         raise SignatureError(f"time-stamp request failed: {exc}") from exc
     when, tsa_name = token_info(token)
