@@ -468,3 +468,38 @@ def test_edited_head_file_is_detected(logpath: Path, field: str) -> None:
         hp.write_text("\n".join(lines) + "\n")
     with pytest.raises(IntegrityError):
         TransparencyLog(logpath)
+
+
+def test_readers_open_while_a_writer_appends(logpath: Path) -> None:
+    items = entries(40)
+    with TransparencyLog(logpath) as writer:
+        for e in items[:5]:
+            writer.append(e)
+        with TransparencyLog(logpath, read_only=True) as reader:
+            assert reader.size == 5 and reader.root() == merkle_root(items[:5])
+        stop = threading.Event()
+        seen: list[int] = []
+
+        wrong: list[object] = []
+
+        def read_loop() -> None:
+            while not stop.is_set():
+                try:
+                    with TransparencyLog(logpath, read_only=True) as r:
+                        n = r.size
+                        if r.root() != merkle_root(items[:n]):  # must be a committed prefix
+                            wrong.append(n)
+                        seen.append(n)
+                except Exception as exc:
+                    wrong.append(exc)
+
+        t = threading.Thread(target=read_loop)
+        t.start()
+        for e in items[5:]:
+            writer.append(e)
+        stop.set()
+        t.join()
+        assert not wrong
+        assert seen and all(5 <= n <= 40 for n in seen)
+        with pytest.raises(BlockingIOError):
+            TransparencyLog(logpath)

@@ -169,7 +169,9 @@ class TransparencyLog:
     create : bool, default True
         Create the log if it does not exist.
     read_only : bool, default False
-        Open for reading and proofs only: shared lock, nothing is written or repaired.
+        Open for reading and proofs only: no lock is taken (a writer may be appending),
+        nothing is written or repaired, and records past the head are reported in
+        :attr:`recovery` rather than repaired.
     torn_tail : {"truncate", "raise"}, default "truncate"
         What to do with an uncommitted torn record at the end (see the module docs).
     checkpoint : Checkpoint or None
@@ -188,7 +190,7 @@ class TransparencyLog:
     FileNotFoundError
         The log is missing and ``create`` is false or ``read_only`` is true.
     BlockingIOError
-        Another process holds the log open for writing (or, for a writer, reading).
+        A writer is opened while another writer holds the log.
 
     Attributes
     ----------
@@ -200,7 +202,8 @@ class TransparencyLog:
     Notes
     -----
     One object may be shared by the threads of a kiosk server (every method takes an
-    internal lock).  Between processes an ``flock`` keeps one writer at a time.
+    internal lock).  Between processes an ``flock`` keeps one writer at a time; any number of
+    ``read_only`` readers may open the log while it is being written.
     """
 
     def __init__(
@@ -239,14 +242,15 @@ class TransparencyLog:
             self._create(check_origin(origin if origin is not None else _DEFAULT_ORIGIN))
         self._fd = os.open(self._path, (os.O_RDONLY if read_only else os.O_RDWR) | os.O_CLOEXEC)
         try:
-            try:
-                fcntl.flock(
-                    self._fd, (fcntl.LOCK_SH if read_only else fcntl.LOCK_EX) | fcntl.LOCK_NB
-                )
-            except BlockingIOError as exc:
-                raise BlockingIOError(
-                    exc.errno, f"transparency log {self._path} is in use by another process"
-                ) from exc
+            if not read_only:
+                # One writer at a time.  Readers take no lock: the log only grows, and they
+                # read the head before the data, so they always see a committed prefix.
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError as exc:
+                    raise BlockingIOError(
+                        exc.errno, f"transparency log {self._path} is open in another writer"
+                    ) from exc
             self._load(torn_tail)
             if origin is not None and check_origin(origin) != self.origin:
                 raise InvalidArgumentError(
@@ -256,6 +260,7 @@ class TransparencyLog:
                 self._check_against(checkpoint, public_key)
         except BaseException:
             os.close(self._fd)
+            self._fd = -1
             raise
 
     # ---------------------------------------------------------------- opening
@@ -270,6 +275,7 @@ class TransparencyLog:
         atomic_write_bytes(self._path, header)
 
     def _load(self, torn_tail: str) -> None:
+        head = _read_head(self._path)  # before the data: a live writer only adds records
         size = os.fstat(self._fd).st_size
         parts, got = [], 0
         while got < size:  # one read returns at most ~2 GiB on Linux
@@ -292,7 +298,6 @@ class TransparencyLog:
             self.origin = data[len(MAGIC) + 2 : hlen - 32].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise IndexFormatError(f"{self._path}: origin is not UTF-8") from exc
-        head = _read_head(self._path)
 
         chain = data[hlen - 32 : hlen]
         chains = [chain]  # [seed, chain value after head.size records] for the head check
@@ -520,6 +525,12 @@ class TransparencyLog:
                 os.close(self._fd)
                 self._fd = -1
                 fsync_dir(self._path.parent)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", -1)
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def __enter__(self) -> TransparencyLog:
         return self
