@@ -44,6 +44,8 @@ from PIL import Image
 
 from ._deps import require_tool
 from ._validate import as_gray, check_range
+from .cleanup import normalize_background
+from .deskew import deskew
 from .errors import InvalidArgumentError, MissingDependencyError, OcrError, OnestopError
 from .types import Box, OcrLine, OcrResult, OcrWord
 from .vntext import normalize
@@ -387,15 +389,11 @@ def prepare_page(
     transform: Any = _Identity()
     skew: float | None = None
     if opts.normalize_background:
-        from .cleanup import normalize_background
-
         img = np.ascontiguousarray(
             as_gray(normalize_background(img, dpi=dpi_val), name="background-normalised page")
         )
         steps.append("normalize_background")
     if opts.deskew:
-        from .deskew import deskew
-
         res = deskew(img, max_angle=opts.max_angle, dpi=dpi_val)
         img = as_gray(res.page, name="deskewed page")
         transform = res.transform
