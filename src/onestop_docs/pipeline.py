@@ -996,6 +996,8 @@ def _fields_to_json(found: Any) -> dict[str, Any]:
         return dict(to_dict())
     out: dict[str, Any] = {}
     for f in dataclasses.fields(found):
+        if f.name == "text":  # the whole page text is in the PDF, not repeated here
+            continue
         v = getattr(found, f.name)
         out[f.name] = _jsonable(v)
     return out
@@ -1009,6 +1011,8 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        if type(v).__str__ is not object.__str__:  # a code with a canonical text form
+            return str(v)
         return {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
     if hasattr(v, "isoformat"):
         return v.isoformat()

@@ -1,0 +1,390 @@
+"""The scan-station job end to end, checked by independent tools (pdfsig, bagit, pdftotext)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import synth
+
+from onestop_docs import errors
+from onestop_docs.imageio import Page, save_page
+from onestop_docs.pipeline import (
+    DigitizeJob,
+    DigitizeOptions,
+    SignerSpec,
+    digitize,
+    digitize_batch,
+    is_record_complete,
+    load_record,
+)
+
+DPI = 200
+AGENCY = "000.00.00.H27"
+CODE = "000.00.00.H27-210630-0001"
+
+
+def _color_page(lines: list[str], *, angle: float = 0.0, flip: bool = False) -> np.ndarray:
+    sp = synth.render_page(lines, dpi=DPI, paper="A5", font_pt=11, margin_mm=12)
+    gray = sp.gray
+    if angle:
+        gray = synth.rotate(gray, angle)
+    if flip:
+        gray = np.ascontiguousarray(gray[::-1, ::-1])
+    return synth.to_color(gray)
+
+
+def _write_dossier(folder: Path, *, with_duplicate: bool = True) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = synth.VI_LINES
+    p1 = _color_page(lines[:14])
+    save_page(Page(p1, mode="RGB", dpi=(DPI, DPI)), folder / "01.png")
+    save_page(
+        Page(_color_page(lines[5:19], angle=3.0), mode="RGB", dpi=(DPI, DPI)), folder / "02.png"
+    )
+    save_page(
+        Page(_color_page(lines[8:22], flip=True), mode="RGB", dpi=(DPI, DPI)), folder / "03.png"
+    )
+    blank = synth.add_noise(np.full(p1.shape[:2], 248, np.uint8), 2.0, np.random.default_rng(0))
+    save_page(Page(synth.to_color(blank), mode="RGB", dpi=(DPI, DPI)), folder / "04.png")
+    if with_duplicate:
+        rescan = np.roll(synth.rotate(p1, 1.0, fill=250), (6, -4), axis=(0, 1))
+        save_page(
+            Page(synth.jpeg(rescan, 60), mode="RGB", dpi=(DPI, DPI)),
+            folder / "05.jpg",
+            jpeg_quality=95,
+        )
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory):
+    from onestop_docs.signing import demo_pki
+
+    return demo_pki(tmp_path_factory.mktemp("pki"))
+
+
+def _specs(pki) -> tuple[SignerSpec, SignerSpec]:
+    return (
+        SignerSpec.pkcs12(pki.officer_p12_path, pki.password, display_name="Nguyễn Văn Ạnh"),
+        SignerSpec.pkcs12(pki.organisation_p12_path, pki.password),
+    )
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory: pytest.TempPathFactory, pki):
+    """One full run with OCR and both signatures, shared by the end-to-end checks."""
+    from onestop_docs.pipeline import ReuseIndex
+
+    base = tmp_path_factory.mktemp("e2e")
+    _write_dossier(base / "scans")
+    officer, org = _specs(pki)
+    index = ReuseIndex()
+    rec = digitize(
+        base / "scans",
+        out_dir=base / "out",
+        dossier_code=CODE,
+        agency=AGENCY,
+        officer=officer,
+        organisation=org,
+        agency_name="UBND tỉnh Hà Tĩnh",
+        duplicate_index=index,
+        options=DigitizeOptions(ocr=True),
+    )
+    return rec, base, pki
+
+
+def test_record_layout_and_page_count(record) -> None:
+    rec, base, _ = record
+    assert rec.directory == base / "out" / f"{CODE}.001"
+    assert rec.pdf_path.is_file() and rec.xml_path.is_file()
+    assert len(rec.pages) == 5  # blank page kept: image count = physical page count
+    assert not list((base / "out").glob(".partial-*"))
+    out = subprocess.run(["pdfinfo", str(rec.pdf_path)], capture_output=True, text=True, check=True)
+    assert re.search(r"^Pages:\s+5$", out.stdout, re.M), out.stdout
+
+
+def test_blank_page_flagged_and_kept(record) -> None:
+    rec, _, _ = record
+    assert rec.blank_pages == (4,)
+
+
+def test_upside_down_page_fixed_and_skew_measured(record) -> None:
+    rec, _, _ = record
+    assert rec.pages[2].rotation_deg == 180
+    assert rec.pages[1].skew_deg is not None and abs(rec.pages[1].skew_deg - 3.0) < 0.2
+
+
+def test_duplicate_rescan_reported(record) -> None:
+    rec, _, _ = record
+    dups = rec.pages[4].duplicates
+    assert dups and dups[0]["page"] == 1
+    assert not rec.pages[1].duplicates and not rec.pages[2].duplicates
+
+
+def test_bag_validates_with_bagit_python(record) -> None:
+    import bagit
+
+    rec, _, _ = record
+    bagit.Bag(str(rec.directory)).validate()
+
+
+def test_signatures_accepted_by_pdfsig(record) -> None:
+    rec, _, _ = record
+    out = subprocess.run(["pdfsig", str(rec.pdf_path)], capture_output=True, text=True)
+    text = out.stdout
+    assert text.count("Signature #") == 2, text
+    assert text.count("Signature Validation: Signature is Valid.") == 2, text
+    assert rec.signatures == ("officer", "organisation")
+
+
+def test_text_layer_and_fields(record) -> None:
+    rec, _, _ = record
+    out = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", str(rec.pdf_path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    from onestop_docs.vntext import fold
+
+    assert "223/KH-UBND" in out.stdout
+    assert "ha tinh" in fold(out.stdout)
+    assert rec.fields, "no fields extracted"
+    assert "223" in json.dumps(rec.fields, ensure_ascii=False)
+
+
+def test_compliance_and_metadata_consistent(record) -> None:
+    from onestop_docs.metadata import from_xml
+
+    rec, _, _ = record
+    assert rec.compliance["ok"], rec.compliance
+    meta = from_xml(rec.xml_path.read_bytes())
+    assert meta.dossier_code == CODE and meta.page_amount == 5
+    assert [p.blank for p in meta.pages] == [False, False, False, True, False]
+    assert meta.scanning_officer == "Nguyễn Văn Ạnh"
+
+
+def test_verify_cli_accepts_then_detects_tampering(record, tmp_path: Path) -> None:
+    from onestop_docs.cli import main
+    from onestop_docs.integrity import TransparencyLog
+
+    rec, base, pki = record
+    copy = tmp_path / "out"
+    shutil.copytree(rec.directory, copy / rec.directory.name)
+    log = TransparencyLog(copy / "transparency.log")
+    from onestop_docs.pipeline import _ensure_logged
+
+    _ensure_logged(load_record(copy / rec.directory.name), log)
+    log.close()
+    root = str(pki.root_cert_path)
+    assert main(["verify", str(copy), "--trust-root", root]) == 0
+    pdf = copy / rec.directory.name / "data" / rec.pdf_path.name
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pdf.write_bytes(bytes(data))
+    assert main(["verify", str(copy), "--trust-root", root, "--json"]) == 1
+
+
+def test_resume_returns_the_existing_record(record) -> None:
+    rec, base, pki = record
+    officer, org = _specs(pki)
+    again = digitize(
+        base / "scans",
+        out_dir=base / "out",
+        dossier_code=CODE,
+        agency=AGENCY,
+        officer=officer,
+        organisation=org,
+        options=DigitizeOptions(ocr=True),
+    )
+    assert again.resumed and again.record_id == rec.record_id
+    assert again.pages == rec.pages
+
+
+def test_interrupted_build_leaves_nothing_that_looks_complete(tmp_path: Path, monkeypatch) -> None:
+    import onestop_docs.pipeline as pl
+
+    _write_dossier(tmp_path / "scans", with_duplicate=False)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("power cut while writing the PDF")
+
+    monkeypatch.setattr("onestop_docs.pdf.build_pdf", boom)
+    with pytest.raises(RuntimeError):
+        digitize(
+            tmp_path / "scans",
+            out_dir=tmp_path / "out",
+            dossier_code=CODE,
+            agency=AGENCY,
+            options=DigitizeOptions(ocr=False),
+        )
+    assert not (tmp_path / "out" / f"{CODE}.001").exists()
+    assert not list((tmp_path / "out").glob(".partial-*"))
+    monkeypatch.undo()
+    rec = digitize(
+        tmp_path / "scans",
+        out_dir=tmp_path / "out",
+        dossier_code=CODE,
+        agency=AGENCY,
+        options=DigitizeOptions(ocr=False),
+    )
+    assert is_record_complete(rec.directory)
+    assert pl.load_record(rec.directory).record_id == rec.record_id
+
+
+def test_bad_inputs_raise_typed_errors(tmp_path: Path) -> None:
+    _write_dossier(tmp_path / "scans", with_duplicate=False)
+    opts = DigitizeOptions(ocr=False)
+    with pytest.raises(errors.InvalidCodeError):
+        digitize(
+            tmp_path / "scans",
+            out_dir=tmp_path / "o",
+            dossier_code="H27-210230-0001",
+            agency=AGENCY,
+            options=opts,
+        )
+    with pytest.raises(errors.InvalidCodeError):
+        digitize(
+            tmp_path / "scans",
+            out_dir=tmp_path / "o",
+            dossier_code=CODE,
+            agency="h27",
+            options=opts,
+        )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(errors.InvalidArgumentError):
+        digitize(empty, out_dir=tmp_path / "o", dossier_code=CODE, agency=AGENCY, options=opts)
+    nodpi = tmp_path / "nodpi"
+    nodpi.mkdir()
+    save_page(np.full((300, 200, 3), 255, np.uint8), nodpi / "a.png")
+    with pytest.raises(errors.PipelineError, match="resolution"):
+        digitize(nodpi, out_dir=tmp_path / "o", dossier_code=CODE, agency=AGENCY, options=opts)
+    with pytest.raises(errors.InvalidArgumentError):
+        DigitizeOptions(max_angle_deg=60)
+
+
+def _jobs(tmp_path: Path, n: int, *, bad: int | None = None) -> list[DigitizeJob]:
+    jobs = []
+    for i in range(n):
+        folder = tmp_path / f"doc{i}"
+        _write_dossier(folder, with_duplicate=False)
+        if i == bad:
+            (folder / "02.png").write_bytes(b"not an image at all")
+        jobs.append(
+            DigitizeJob(
+                inputs=(str(folder),),
+                out_dir=str(tmp_path / "out"),
+                dossier_code=CODE,
+                agency=AGENCY,
+                component=i + 1,
+                options=DigitizeOptions(ocr=False),
+            )
+        )
+    return jobs
+
+
+def test_batch_records_failures_and_goes_on(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from onestop_docs.integrity import TransparencyLog
+
+    jobs = _jobs(tmp_path, 3, bad=1)
+    seen = []
+    (tmp_path / "out").mkdir()
+    log = TransparencyLog(tmp_path / "out" / "transparency.log")
+    with ThreadPoolExecutor(2) as pool:
+        rep = digitize_batch(
+            jobs, executor=pool, log=log, on_progress=lambda d, t, o: seen.append((d, t, o.status))
+        )
+    assert [o.status for o in rep.outcomes] == ["done", "failed", "done"]
+    assert rep.outcomes[1].error_type == "InvalidImageError"
+    assert len(seen) == 3 and seen[-1][0] == 3
+    assert len(log) == 2
+    rep2 = digitize_batch(jobs, executor=ThreadPoolExecutor(2), log=log)
+    assert [o.status for o in rep2.outcomes] == ["skipped", "failed", "skipped"]
+    assert len(log) == 2  # nothing logged twice
+    log.close()
+
+
+_BATCH_SCRIPT = r"""
+import sys, pickle
+from onestop_docs.pipeline import digitize_batch
+from onestop_docs.integrity import TransparencyLog
+jobs = pickle.load(open(sys.argv[1], "rb"))
+log = TransparencyLog(sys.argv[2])
+rep = digitize_batch(jobs, log=log)
+log.close()
+print(",".join(o.status for o in rep.outcomes))
+"""
+
+
+@pytest.mark.slow
+def test_batch_killed_and_rerun_completes_without_duplicates(tmp_path: Path) -> None:
+    import pickle
+
+    jobs = _jobs(tmp_path, 4)
+    jobs_file = tmp_path / "jobs.pkl"
+    jobs_file.write_bytes(pickle.dumps(jobs))
+    log_path = tmp_path / "out" / "transparency.log"
+    (tmp_path / "out").mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BATCH_SCRIPT, str(jobs_file), str(log_path)],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out = tmp_path / "out"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if any(p.name.startswith(".partial-") for p in out.iterdir()) or any(
+            (out / j.record_id).exists() for j in jobs
+        ):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker processes
+    proc.wait()
+    done = subprocess.run(
+        [sys.executable, "-c", _BATCH_SCRIPT, str(jobs_file), str(log_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    statuses = done.stdout.strip().split(",")
+    assert all(s in ("done", "skipped") for s in statuses), done.stdout
+    assert not list(out.glob(".partial-*"))
+    import bagit
+
+    from onestop_docs.integrity import TransparencyLog
+
+    for j in jobs:
+        bagit.Bag(str(out / j.record_id)).validate()
+    log = TransparencyLog(log_path)
+    assert len(log) == len(jobs)  # every record logged exactly once
+    log.close()
+
+
+@pytest.mark.slow
+def test_batch_on_a_dask_local_cluster(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    jobs = _jobs(tmp_path, 2)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        rep = digitize_batch(jobs, executor=client)
+    assert [o.status for o in rep.outcomes] == ["done", "done"]
+    for j in jobs:
+        assert is_record_complete(tmp_path / "out" / j.record_id)
