@@ -182,7 +182,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_digitize_json_schema_and_outputs(demo_run) -> None:
-    base, out = demo_run
+    _, out = demo_run
     assert out.returncode == 0, out.stderr + out.stdout
     doc = json.loads(out.stdout)
     assert doc["schema"] == 1 and doc["command"] == "digitize" and doc["ok"] is True

@@ -177,7 +177,7 @@ def test_verify_cli_accepts_then_detects_tampering(record, tmp_path: Path) -> No
     from onestop_docs.cli import main
     from onestop_docs.integrity import TransparencyLog
 
-    rec, base, pki = record
+    rec, _, pki = record
     copy = tmp_path / "out"
     shutil.copytree(rec.directory, copy / rec.directory.name)
     log = TransparencyLog(copy / "transparency.log")
