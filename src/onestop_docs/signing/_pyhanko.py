@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from asn1crypto import algos
-from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.signers import Signer as PyhankoSigner
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from ._analysis import to_asn1
 
 if TYPE_CHECKING:
     from .signer import Signer
 
-__all__ = ["make_pyhanko_signer", "to_asn1"]
-
-
-def to_asn1(cert: Any) -> asn1_x509.Certificate:
-    """asn1crypto view of a cryptography certificate."""
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+__all__ = ["make_pyhanko_signer"]
 
 
 class _BridgeSigner(PyhankoSigner):  # type: ignore[misc]

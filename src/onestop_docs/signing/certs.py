@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..errors import InvalidArgumentError, WeakCryptoError
@@ -217,13 +216,3 @@ def load_trust_roots(
             "x509.Certificate) — there is no default trust store"
         )
     return roots
-
-
-def to_pem(certs: Iterable[x509.Certificate]) -> bytes:
-    """Concatenated PEM of ``certs``."""
-    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-
-
-def sha256_fingerprint(cert: x509.Certificate) -> str:
-    """Hex SHA-256 fingerprint of a certificate (for logs and reports)."""
-    return cert.fingerprint(hashes.SHA256()).hex()

@@ -17,20 +17,13 @@ PAdES B-B (``ETSI.CAdES.detached``, SHA-256) or, with a TSA, B-T.
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
-import functools
 import io
-import logging
 import os
-import shutil
-import tempfile
-import threading
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pyhanko.pdf_utils import layout
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
@@ -47,21 +40,13 @@ from pyhanko.stamp import TextStampStyle
 from .._fileutil import atomic_write
 from ..errors import InvalidArgumentError, SignatureError
 from ._analysis import KEY_USAGE, contexts, run_sync, status_report
-from .certs import VN_TZ, CertificateInput, check_hash_name, vn_time
+from .certs import VN_TZ, CertificateInput, check_hash_name
 from .report import Problem, VerificationReport, failed
 from .signer import Signer
+from .stamp import LIBERATION_SERIF, Role, pdf_font_path, stamp_text, text_width_pt, wrap_lines
 from .tsa import TimestampAuthority, as_authority, timestamper_for
 
 __all__ = ["LIBERATION_SERIF", "PdfSignOptions", "PdfSignature", "sign_pdf", "verify_pdf"]
-
-#: Liberation Serif **2** (Times New Roman metrics, full Vietnamese coverage).  Liberation 1.x
-#: lacks Vietnamese glyphs; do not point ``font_path`` at it.
-LIBERATION_SERIF = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
-
-Role = Literal["officer", "organisation"]
-
-# fontTools logs a warning per unknown table while subsetting; it is noise for a stamp.
-logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
@@ -132,184 +117,6 @@ class PdfSignature:
     stamp_text: str
     box: tuple[float, float, float, float]
     timestamped: bool
-
-
-def iso_vn(moment: dt.datetime) -> str:
-    """ISO 8601 with seconds and the +07:00 offset, e.g. ``2025-06-30T14:05:09+07:00``.
-
-    Examples
-    --------
-    >>> import datetime as dt
-    >>> iso_vn(dt.datetime(2025, 6, 30, 7, 5, 9, 500, tzinfo=dt.timezone.utc))
-    '2025-06-30T14:05:09+07:00'
-    """
-    return vn_time(moment).replace(microsecond=0).isoformat()
-
-
-def stamp_text(
-    role: Role,
-    *,
-    signing_time: dt.datetime,
-    signer_name: str | None = None,
-    copied_at: dt.datetime | None = None,
-    copy_form: str = "SAO Y",
-    agency_name: str | None = None,
-) -> str:
-    """The visible text of a stamp (NFC), one item per line.
-
-    Examples
-    --------
-    >>> import datetime as dt
-    >>> t = dt.datetime(2025, 6, 30, 14, 5, 9, tzinfo=VN_TZ)
-    >>> print(stamp_text("organisation", signing_time=t, agency_name="UBND xã Hòa Bình"))
-    SAO Y
-    UBND xã Hòa Bình
-    2025-06-30T14:05:09+07:00
-    >>> print(stamp_text("officer", signing_time=t, signer_name="Nguyễn Thị Ánh"))
-    Người số hóa: Nguyễn Thị Ánh
-    Thời gian: 2025-06-30T14:05:09+07:00
-
-    Raises
-    ------
-    InvalidArgumentError
-        Unknown role, missing signer or agency name, or text with control characters.
-    """
-    if role == "officer":
-        if not signer_name:
-            raise InvalidArgumentError("role='officer' needs the officer's name (signer_name)")
-        lines = [
-            f"Người số hóa: {signer_name}",
-            f"Thời gian: {iso_vn(copied_at or signing_time)}",
-        ]
-    elif role == "organisation":
-        if not agency_name:
-            raise InvalidArgumentError("role='organisation' needs agency_name (tên cơ quan sao)")
-        if not copy_form:
-            raise InvalidArgumentError("copy_form must be e.g. 'SAO Y', 'SAO LỤC', 'TRÍCH SAO'")
-        lines = [copy_form, agency_name, iso_vn(signing_time)]
-    else:
-        raise InvalidArgumentError(f"role must be 'officer' or 'organisation', got {role!r}")
-    text = unicodedata.normalize("NFC", "\n".join(lines))
-    if any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in text):
-        raise InvalidArgumentError(f"stamp text contains control characters: {text!r}")
-    return text
-
-
-@functools.lru_cache(maxsize=4)
-def _font_metrics(font_path: str) -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
-
-    with TTFont(font_path, lazy=True) as font:
-        cmap = dict(font.getBestCmap())
-        hmtx = dict(font["hmtx"].metrics)
-        upem = int(font["head"].unitsPerEm)
-    return cmap, hmtx, upem
-
-
-_FONT_CACHE_LOCK = threading.Lock()
-
-#: Characters a stamp may contain: ASCII, Latin-1, Latin Extended-A/B, combining marks,
-#: Latin Extended Additional (ạ…ỹ), general punctuation and currency (₫).
-_STAMP_REPERTOIRE = [
-    *range(0x20, 0x7F),
-    *range(0xA0, 0x250),
-    *range(0x300, 0x370),
-    *range(0x1E00, 0x1F00),
-    *range(0x2000, 0x2070),
-    *range(0x20A0, 0x20C0),
-]
-
-
-@functools.lru_cache(maxsize=4)
-def _font_for_pdf(font_path: str, mtime_ns: int) -> str:
-    """A 1000-units-per-em copy of the font for pyHanko's glyph accumulator.
-
-    pyHanko (0.38) writes glyph widths (/W) and TJ kerning in font units, which PDF reads as
-    thousandths of an em; for a 2048-unit font such as Liberation Serif that doubles every
-    advance.  Rescaling the font to 1000 units makes both exact.  ``mtime_ns`` is part of
-    the cache key so an updated font file is picked up.
-    """
-    from fontTools import subset  # type: ignore[import-untyped]
-    from fontTools.ttLib import TTFont
-    from fontTools.ttLib.scaleUpem import scale_upem  # type: ignore[import-untyped]
-
-    with TTFont(font_path) as font:
-        if int(font["head"].unitsPerEm) != 1000:
-            scale_upem(font, 1000)
-        # Keep only the glyphs a Vietnamese stamp can use, without OpenType layout tables
-        # or hinting: pyHanko re-subsets the font for every signature and decompiling
-        # GSUB/GPOS dominated the signing time (~170 ms).  NFC Vietnamese is precomposed,
-        # so no shaping is lost; only pair kerning is.  Glyph ids are retained.
-        options = subset.Options()
-        options.retain_gids = True
-        options.layout_features = []
-        options.hinting = False
-        options.drop_tables += ["GSUB", "GPOS", "GDEF", "kern", "hdmx", "VDMX", "LTSH"]
-        options.name_IDs = ["*"]
-        options.notdef_outline = True
-        subsetter = subset.Subsetter(options=options)
-        subsetter.populate(unicodes=_STAMP_REPERTOIRE)
-        subsetter.subset(font)
-        directory = Path(tempfile.mkdtemp(prefix="onestop-font-"))
-        atexit.register(shutil.rmtree, directory, True)
-        out = directory / Path(font_path).name
-        font.save(str(out))
-    return str(out)
-
-
-def pdf_font_path(font_path: Path) -> str:
-    """Path of the font file to embed (see :func:`_font_for_pdf`); thread-safe."""
-    try:
-        mtime = font_path.stat().st_mtime_ns
-    except OSError as exc:
-        raise InvalidArgumentError(f"cannot read font {str(font_path)!r}: {exc}") from exc
-    with _FONT_CACHE_LOCK:
-        return _font_for_pdf(str(font_path), mtime)
-
-
-def text_width_pt(text: str, font_path: Path, size: float) -> float:
-    """Advance width of one line of ``text`` in points, from the font's hmtx table.
-
-    Raises
-    ------
-    InvalidArgumentError
-        If the font has no glyph for a character (it would render as a box).
-    """
-    cmap, hmtx, upem = _font_metrics(str(font_path))
-    total = 0
-    for ch in text:
-        glyph = cmap.get(ord(ch))
-        if glyph is None:
-            raise InvalidArgumentError(
-                f"font {font_path.name} has no glyph for {ch!r} (U+{ord(ch):04X}); "
-                "use Liberation Serif 2"
-            )
-        total += hmtx[glyph][0]
-    return total * size / upem
-
-
-def wrap_lines(
-    lines: Sequence[str], font_path: Path, size: float, max_width_pt: float
-) -> list[str]:
-    """Greedy word wrap of each line to ``max_width_pt``; a single over-long word stays whole.
-
-    Examples
-    --------
-    >>> wrap_lines(["Ủy ban nhân dân xã Hòa Bình"], LIBERATION_SERIF, 10, 60)
-    ['Ủy ban nhân', 'dân xã Hòa', 'Bình']
-    """
-    out: list[str] = []
-    for line in lines:
-        current = ""
-        for word in line.split(" "):
-            candidate = f"{current} {word}" if current else word
-            if current and text_width_pt(candidate, font_path, size) > max_width_pt:
-                out.append(current)
-                current = word
-            else:
-                current = candidate
-        out.append(current)
-    return out
 
 
 def _page_box(writer: IncrementalPdfFileWriter) -> tuple[float, float, float, float]:
