@@ -68,6 +68,7 @@ def stamp_text(
     Examples
     --------
     >>> import datetime as dt
+    >>> from onestop_docs.signing import VN_TZ
     >>> t = dt.datetime(2025, 6, 30, 14, 5, 9, tzinfo=VN_TZ)
     >>> print(stamp_text("organisation", signing_time=t, agency_name="UBND xã Hòa Bình"))
     SAO Y
