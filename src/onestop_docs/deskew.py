@@ -47,16 +47,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
 
-from ._native import deskew as _k  # type: ignore[attr-defined]
-from ._native import gray as _g  # type: ignore[attr-defined]
-from ._native import rotate as _r  # type: ignore[attr-defined]
-from ._validate import as_gray, as_image, check_finite, check_range
-from .errors import InvalidArgumentError
+from ._validate import as_gray, as_image, check_range
+from .deskew_analysis import (
+    _analyse,
+    _Analysis,
+    _effective_dpi,
+    _fourier_angle,
+    _line_votes,
+    _Points,
+    _points,
+    _profile,
+    _refine,
+    _rot90,
+    _scores,
+    _second_peak,
+    _Sweep,
+    _sweep,
+)
+from .deskew_rotate import PageTransform, _fill_values, _warp, rotate
 from .imageio import Page
 
 __all__ = [
@@ -70,18 +82,12 @@ __all__ = [
     "rotate",
 ]
 
-#: Resolution (dpi) of the reduced copy the fine skew search runs on.
-ANALYSIS_DPI = 100.0
 #: Peak-to-median ratio of the sweep scores above which a projection estimate is trusted.
 MIN_PEAK_RATIO = 2.0
 #: Below this ratio not even the Fourier fallback is tried.
 MIN_FALLBACK_RATIO = 1.3
 #: The score along the lines must beat the score across them by this factor.
 PERPENDICULAR_MARGIN = 1.5
-#: The coarse sweep scores at most this many ink pixels (a regular subsample).
-SWEEP_POINTS = 12_000
-#: Minimum number of ink pixels on the fine copy.
-MIN_INK_PIXELS = 150
 #: Number of text lines below which orientation abstains.
 MIN_ORIENTATION_LINES = 3
 
@@ -129,74 +135,6 @@ class OrientationEstimate:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class PageTransform:
-    """Affine map between the pixel coordinates of a deskewed page and its input.
-
-    ``matrix`` (2 x 3, row-major) maps an **output** pixel centre ``(x, y)`` to the input:
-    ``x_in = m[0] x + m[1] y + m[2]``, ``y_in = m[3] x + m[4] y + m[5]``.
-
-    Examples
-    --------
-    >>> t = PageTransform.rotation(-90.0, (100, 200), (200, 100))
-    >>> t.to_input(np.array([[0.0, 0.0]])).round(6).tolist()
-    [[0.0, 99.0]]
-    >>> t.to_output(t.to_input(np.array([[3.0, 4.0]]))).round(6).tolist()
-    [[3.0, 4.0]]
-    """
-
-    matrix: tuple[float, float, float, float, float, float]
-    input_shape: tuple[int, int]
-    output_shape: tuple[int, int]
-
-    @classmethod
-    def identity(cls, shape: tuple[int, int]) -> PageTransform:
-        """The transform of an untouched page of ``shape`` (H, W)."""
-        return cls((1.0, 0.0, 0.0, 0.0, 1.0, 0.0), shape, shape)
-
-    @classmethod
-    def rotation(
-        cls, angle_deg: float, input_shape: tuple[int, int], output_shape: tuple[int, int]
-    ) -> PageTransform:
-        """Rotate the content by ``angle_deg`` counter-clockwise about the image centres."""
-        a = math.radians(angle_deg)
-        c, s = math.cos(a), math.sin(a)
-        # Multiples of 90 exactly, so that lossless transposes and this matrix agree.
-        q = angle_deg / 90.0
-        if q == round(q):
-            c, s = [(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)][round(q) % 4]
-        cxi, cyi = (input_shape[1] - 1) / 2.0, (input_shape[0] - 1) / 2.0
-        cxo, cyo = (output_shape[1] - 1) / 2.0, (output_shape[0] - 1) / 2.0
-        # input = c_in + R(-a) (output - c_out), with R(a) the on-screen CCW rotation.
-        m = (c, -s, cxi - c * cxo + s * cyo, s, c, cyi - s * cxo - c * cyo)
-        return cls(m, input_shape, output_shape)
-
-    @property
-    def is_identity(self) -> bool:
-        """True when the page was not moved."""
-        return self.matrix == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-
-    def _apply(self, m: tuple[float, ...], xy: Any) -> NDArray[np.float64]:
-        pts = np.asarray(xy, dtype=np.float64)
-        if pts.ndim != 2 or pts.shape[1] != 2:
-            raise InvalidArgumentError(f"xy must be an (N, 2) array, got shape {pts.shape}")
-        out = np.empty_like(pts)
-        out[:, 0] = m[0] * pts[:, 0] + m[1] * pts[:, 1] + m[2]
-        out[:, 1] = m[3] * pts[:, 0] + m[4] * pts[:, 1] + m[5]
-        return out
-
-    def to_input(self, xy: Any) -> NDArray[np.float64]:
-        """Map (N, 2) output pixel coordinates ``(x, y)`` to input coordinates."""
-        return self._apply(self.matrix, xy)
-
-    def to_output(self, xy: Any) -> NDArray[np.float64]:
-        """Map (N, 2) input pixel coordinates ``(x, y)`` to output coordinates."""
-        a, b, c, d, e, f = self.matrix
-        det = a * e - b * d
-        inv = (e / det, -b / det, (b * f - c * e) / det, -d / det, a / det, (c * d - a * f) / det)
-        return self._apply(inv, xy)
-
-
 class _DeskewFields(NamedTuple):
     page: Page
     skew: SkewEstimate
@@ -231,203 +169,6 @@ class DeskewResult(_DeskewFields):
             f"DeskewResult(page={self.page!r}, skew={self.skew!r}, "
             f"orientation={self.orientation!r}, transform={self.transform!r})"
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Analysis: reduced binary copies and their ink points
-# --------------------------------------------------------------------------------------------
-
-
-class _Points(NamedTuple):
-    xs: NDArray[np.int32]
-    ys: NDArray[np.int32]
-    shape: tuple[int, int]
-
-
-def _otsu(hist: NDArray[np.int64]) -> int:
-    """Otsu threshold t: pixels < t are ink."""
-    p = hist.astype(np.float64)
-    total = p.sum()
-    levels = np.arange(256, dtype=np.float64)
-    w0 = np.cumsum(p)
-    m0 = np.cumsum(p * levels)
-    w1 = total - w0
-    mt = m0[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mt * w0 - total * m0) ** 2 / (w0 * w1)
-    between[~np.isfinite(between)] = -1.0
-    return int(np.argmax(between)) + 1
-
-
-def _reduce(gray: NDArray[np.uint8], r: int) -> NDArray[np.uint8]:
-
-    h, w = gray.shape[0] // r, gray.shape[1] // r
-    out = np.empty((h, w), np.uint8)
-    _k.reduce_mean(gray, r, out, np.empty(max(1, w * r), np.uint32))
-    return out
-
-
-def _points(binary: NDArray[np.uint8]) -> _Points:
-    """Ink (value 0) pixel coordinates of a 0/255 image."""
-
-    n = int(np.count_nonzero(binary == 0))
-    xs = np.empty(n, np.int32)
-    ys = np.empty(n, np.int32)
-    got = _k.ink_points(binary, 128, xs, ys)
-    return _Points(xs[:got], ys[:got], (int(binary.shape[0]), int(binary.shape[1])))
-
-
-@dataclass(frozen=True)
-class _Analysis:
-    fine: NDArray[np.uint8]  # 0 = ink, 255 = paper, borders removed (~100 dpi)
-    coarse: NDArray[np.uint8]  # 2x coarser
-    reason: str | None  # set when there is nothing to analyse
-
-
-def _effective_dpi(gray: NDArray[np.uint8], dpi: Any, image: Any) -> float:
-    if dpi is None and isinstance(image, Page) and image.dpi is not None:
-        dx, dy = image.dpi
-        return (float(dx) + float(dy)) / 2.0
-    if dpi is None:
-        # Unknown resolution: assume the long side is an A4 page's 297 mm.
-        return float(max(gray.shape)) / (297.0 / 25.4)
-    return check_range(dpi, "dpi", 10.0, 4800.0)
-
-
-def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
-    r = max(1, int(dpi_eff // ANALYSIS_DPI))
-    red = _reduce(gray, r) if r > 1 else gray.copy()
-    empty = np.full((1, 1), 255, np.uint8)
-    if min(red.shape) < 16:
-        return _Analysis(empty, empty, "image too small to analyse")
-    hist = np.zeros(256, np.int64)
-    _g.histogram(red, hist)
-    lo, hi = int(np.flatnonzero(hist)[0]), int(np.flatnonzero(hist)[-1])
-    if hi - lo < 48:
-        return _Analysis(empty, empty, "no contrast (blank or uniform page)")
-    thr = _otsu(hist)
-    _k.clear_border(red, thr, np.empty(red.size, np.int32))
-    fine = np.where(red < thr, np.uint8(0), np.uint8(255))
-    n_ink = int(np.count_nonzero(fine == 0))
-    if n_ink < MIN_INK_PIXELS:
-        return _Analysis(empty, empty, "too little ink")
-    if n_ink > 0.4 * fine.size:
-        return _Analysis(empty, empty, "too much ink for a text page")
-    # Coarse copy: a 2 x 2 block is ink when at least two of its pixels are.
-    coarse = np.where(_reduce(fine, 2) < 160, np.uint8(0), np.uint8(255))
-    if min(coarse.shape) < 8:
-        coarse = fine
-    return _Analysis(fine, coarse, None)
-
-
-def _buffer(shape: tuple[int, int]) -> NDArray[np.float64]:
-    radius = math.hypot(shape[0], shape[1]) / 2.0
-    return np.empty(2 * math.ceil(radius) + 8, np.float64)
-
-
-def _scores(pts: _Points, angles_deg: NDArray[np.float64]) -> NDArray[np.float64]:
-
-    out = np.empty(len(angles_deg), np.float64)
-    h, w = pts.shape
-    _k.scores(
-        pts.xs,
-        pts.ys,
-        np.radians(angles_deg),
-        (w - 1) / 2.0,
-        (h - 1) / 2.0,
-        _buffer(pts.shape),
-        out,
-    )
-    return out
-
-
-def _profile(pts: _Points, angle_deg: float) -> NDArray[np.float64]:
-
-    h, w = pts.shape
-    prof = _buffer(pts.shape)
-    _k.profile(pts.xs, pts.ys, math.radians(angle_deg), (w - 1) / 2.0, (h - 1) / 2.0, prof)
-    return prof
-
-
-class _Sweep(NamedTuple):
-    angles: NDArray[np.float64]
-    scores: NDArray[np.float64]
-    best: int
-    ratio: float
-
-
-def _sweep(pts: _Points, max_angle: float) -> _Sweep:
-    w = max(pts.shape[1], 8)
-    # A step that moves the line ends by about 3 coarse pixels: the score peak is wider.
-    step = min(0.5, max(0.1, math.degrees(math.atan(3.0 / w))))
-    half = max_angle + 2 * step
-    n = math.ceil(half / step)
-    angles = np.arange(-n, n + 1, dtype=np.float64) * step
-    if len(pts.xs) > SWEEP_POINTS:
-        # The sweep only has to find the peak: a regular subsample of a dense page is enough.
-        k = -(-len(pts.xs) // SWEEP_POINTS)
-        pts = _Points(pts.xs[::k].copy(), pts.ys[::k].copy(), pts.shape)
-    sc = _scores(pts, angles)
-    best = int(np.argmax(sc))
-    med = float(np.median(sc))
-    ratio = float(sc[best] / med) if med > 0 else 1.0
-    return _Sweep(angles, sc, best, ratio)
-
-
-def _refine(pts: _Points, start: float, step: float) -> float:
-    """Bisection around ``start`` on the fine copy, then a parabola through the last three."""
-    c = start
-    sc = float(_scores(pts, np.array([c]))[0])
-    d = step / 2.0
-    while True:
-        pair = _scores(pts, np.array([c - d, c + d]))
-        lo, hi = float(pair[0]), float(pair[1])
-        if d <= 0.004:
-            denom = lo - 2.0 * sc + hi
-            if denom < 0:
-                c += 0.5 * d * (lo - hi) / denom
-            return c
-        if lo > sc and lo >= hi:
-            c, sc = c - d, lo
-        elif hi > sc:
-            c, sc = c + d, hi
-        d /= 2.0
-
-
-def _second_peak(sw: _Sweep) -> float:
-    """Highest sweep score at a local maximum more than 3 steps from the best, over the best."""
-    s, b = sw.scores, sw.best
-    best = 0.0
-    for i in range(1, len(s) - 1):
-        if abs(i - b) > 3 and s[i] >= s[i - 1] and s[i] >= s[i + 1]:
-            best = max(best, float(s[i]))
-    return best / float(s[b])
-
-
-def _fourier_angle(binary: NDArray[np.uint8], max_angle: float) -> tuple[float, float]:
-    """Angle (degrees) of the strongest spectral ray within ``max_angle``, and its peak ratio."""
-    ink = (binary == 0).astype(np.float64)
-    h, w = ink.shape
-    n = 1 << max(6, min(9, (max(h, w) - 1).bit_length()))
-    # Centre crop/pad to n x n with a Hann window so the frame edges do not make rays.
-    y0, x0 = max(0, (h - n) // 2), max(0, (w - n) // 2)
-    crop = ink[y0 : y0 + n, x0 : x0 + n]
-    tile = np.zeros((n, n))
-    tile[: crop.shape[0], : crop.shape[1]] = crop - crop.mean()
-    win = np.hanning(n)
-    power = np.abs(np.fft.fftshift(np.fft.fft2(tile * win[:, None] * win[None, :]))) ** 2
-    step = 0.1
-    angles = np.arange(-max_angle - 1.0, max_angle + 1.0 + step / 2, step)
-    radii = np.arange(4, n // 2 - 1, dtype=np.float64)
-    a = np.radians(angles)[:, None]
-    # A line rotated counter-clockwise by a has its normal (sin a, cos a) in (x, y-down).
-    fy = np.rint(n // 2 + radii[None, :] * np.cos(a)).astype(np.intp)
-    fx = np.rint(n // 2 + radii[None, :] * np.sin(a)).astype(np.intp)
-    energy = power[fy, fx].sum(axis=1)
-    best = int(np.argmax(energy))
-    med = float(np.median(energy))
-    ratio = float(energy[best] / med) if med > 0 else 1.0
-    return float(angles[best]), ratio
 
 
 def _skew_from(
@@ -523,49 +264,6 @@ def estimate_skew(image: Any, max_angle: float = 15.0, dpi: float | None = None)
 # --------------------------------------------------------------------------------------------
 
 
-def _rot90(ana: _Analysis) -> _Analysis:
-    """The analysis images turned 90 degrees counter-clockwise."""
-    return _Analysis(
-        np.ascontiguousarray(np.rot90(ana.fine)), np.ascontiguousarray(np.rot90(ana.coarse)), None
-    )
-
-
-def _line_votes(prof: NDArray[np.float64]) -> tuple[int, int]:
-    """(upright, upside-down) votes of the text lines in a deskewed profile (top to bottom).
-
-    Each line's densest band (the x-height band, or the cap band of a capitals line) is found
-    by thresholding the profile; then the ink just above the band (ascenders, capitals and,
-    in Vietnamese, most tone marks and the circumflex and breve) is compared with the ink just
-    below it (descenders and the dot below).  Upright text has more above than below.  The
-    regions reach at most one band height away and stop halfway to the next band.
-    """
-    nz = prof[prof > 0]
-    if nz.size == 0:
-        return 0, 0
-    peak = float(np.percentile(nz, 95))
-    core = np.concatenate(([0], (prof >= 0.35 * peak).astype(np.int8), [0]))
-    edges = np.flatnonzero(np.diff(core))
-    bands = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
-    if not bands:
-        return 0, 0
-    # A row of tone marks over a capitals line can pass the threshold on its own: bands much
-    # thinner than the typical one are marks, and stay in the regions they belong to.
-    typical = float(np.median([b - a for a, b in bands]))
-    bands = [(a, b) for a, b in bands if b - a >= 0.5 * typical]
-    up = down = 0
-    for i, (a, b) in enumerate(bands):
-        h = b - a
-        top = max(a - h, (bands[i - 1][1] + a) // 2 if i > 0 else 0)
-        bot = min(b + h, (b + bands[i + 1][0]) // 2 if i + 1 < len(bands) else len(prof))
-        above, below = float(prof[top:a].sum()), float(prof[b:bot].sum())
-        s = (above - below) / (above + below + 1e-9)
-        if s > 0.15:
-            up += 1
-        elif s < -0.15:
-            down += 1
-    return up, down
-
-
 def _abstain(
     reason: str, k: int, skew: SkewEstimate, ana: _Analysis, max_angle: float
 ) -> tuple[OrientationEstimate, SkewEstimate, _Analysis]:
@@ -658,147 +356,6 @@ def detect_orientation(image: Any, *, dpi: float | None = None) -> OrientationEs
 # --------------------------------------------------------------------------------------------
 # Rotation and the one-call deskew
 # --------------------------------------------------------------------------------------------
-
-_FILL_NAMES = {"white": 255, "black": 0}
-
-
-def _fill_values(fill: Any, channels: int) -> NDArray[np.intc]:
-    if isinstance(fill, str):
-        if fill not in _FILL_NAMES:
-            raise InvalidArgumentError(f"fill must be 'white', 'black' or 0..255, got {fill!r}")
-        vals = [_FILL_NAMES[fill]] * channels
-    elif isinstance(fill, (tuple, list)):
-        if len(fill) != channels:
-            raise InvalidArgumentError(
-                f"fill must have {channels} value(s) for this image, got {len(fill)}"
-            )
-        vals = [int(check_range(v, "fill", 0, 255)) for v in fill]
-    elif isinstance(fill, (int, float, np.integer, np.floating)) and not isinstance(fill, bool):
-        v = check_range(fill, "fill", 0, 255)
-        if v != int(v):
-            raise InvalidArgumentError(f"fill must be an integer 0..255, got {fill!r}")
-        vals = [int(v)] * channels
-    else:
-        raise InvalidArgumentError(f"fill must be 'white', 'black' or 0..255, got {fill!r}")
-    return np.array(vals, dtype=np.intc)
-
-
-def _warp(
-    pixels: NDArray[np.uint8],
-    t: PageTransform,
-    fill: NDArray[np.intc],
-    interpolation: str,
-) -> NDArray[np.uint8]:
-
-    nc = 1 if pixels.ndim == 2 else pixels.shape[2]
-    ho, wo = t.output_shape
-    out = np.empty((ho, wo, *pixels.shape[2:]), np.uint8)
-    _r.warp(
-        pixels.reshape(pixels.shape[0], -1),
-        nc,
-        out.reshape(ho, -1),
-        np.array(t.matrix, np.float64),
-        fill,
-        interpolation == "bicubic",
-    )
-    return out
-
-
-def _quarter_turns(angle_deg: float) -> int | None:
-    q = angle_deg / 90.0
-    return round(q) % 4 if q == round(q) else None
-
-
-def _rotated_shape(shape: tuple[int, int], angle_deg: float, expand: bool) -> tuple[int, int]:
-    h, w = shape
-    if not expand:
-        return shape
-    a = math.radians(angle_deg)
-    c, s = abs(math.cos(a)), abs(math.sin(a))
-    # The bounding box of the rotated pixel centres, plus one pixel.
-    return (
-        math.ceil((h - 1) * c + (w - 1) * s - 1e-6) + 1,
-        math.ceil((w - 1) * c + (h - 1) * s - 1e-6) + 1,
-    )
-
-
-def rotate(
-    image: Any,
-    angle_deg: float,
-    *,
-    fill: Any = "white",
-    expand: bool = False,
-    interpolation: Literal["bilinear", "bicubic"] = "bilinear",
-) -> NDArray[Any]:
-    """Rotate an image's content counter-clockwise by ``angle_deg`` about its centre.
-
-    Exact multiples of 90 degrees are lossless transposes (``numpy.rot90``) and return the
-    transposed shape for 90 and 270.  Other angles resample; with ``expand=False`` the output
-    keeps the input's shape (corners are cut), with ``expand=True`` it grows to hold the whole
-    rotated image.  Output dpi is the input's (rotation does not scale).
-
-    Parameters
-    ----------
-    image : ndarray or Page
-        uint8 grey (H, W) or RGB (H, W, 3), or a bool mask (True = ink).  A Page's pixels are
-        rotated (an ndarray is returned).
-    angle_deg : float
-        Finite; see the module's sign convention.
-    fill : {"white", "black"}, int or tuple of int
-        Value of pixels that come from outside the input; a 3-tuple for RGB.  For a bool mask
-        "white" and 255 mean False (no ink), "black" and 0 mean True.
-    expand : bool
-        Grow the output to hold the whole rotated image.
-    interpolation : {"bilinear", "bicubic"}
-        Bool masks are interpolated bilinearly and thresholded at one half.
-
-    Returns
-    -------
-    ndarray
-        Same dtype and number of channels as the input.
-
-    Raises
-    ------
-    InvalidArgumentError
-        Wrong dtype or shape, non-finite angle, unknown fill or interpolation.
-    InvalidImageError
-        Empty image.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a = np.arange(6, dtype=np.uint8).reshape(2, 3)
-    >>> rotate(a, 90)
-    array([[2, 5],
-           [1, 4],
-           [0, 3]], dtype=uint8)
-    >>> rotate(np.full((5, 5), 7, np.uint8), 30.0)[2, 2]
-    np.uint8(7)
-    """
-    angle = check_finite(angle_deg, "angle_deg")
-    if interpolation not in ("bilinear", "bicubic"):
-        raise InvalidArgumentError(
-            f"interpolation must be 'bilinear' or 'bicubic', got {interpolation!r}"
-        )
-    raw = getattr(image, "pixels", image)
-    is_mask = isinstance(raw, np.ndarray) and raw.dtype == np.bool_
-    if is_mask:
-        pixels = np.where(np.asarray(raw), np.uint8(255), np.uint8(0))
-        pixels = as_image(pixels, name="image", allow_rgb=False)
-        fv = 255 - _fill_values(fill, 1)  # white paper = no ink = 0 here
-    else:
-        pixels = as_image(image)
-        fv = _fill_values(fill, 1 if pixels.ndim == 2 else 3)
-    q = _quarter_turns(angle)
-    if q is not None:
-        out = np.ascontiguousarray(np.rot90(pixels, q))
-    else:
-        shape = (int(pixels.shape[0]), int(pixels.shape[1]))
-        t = PageTransform.rotation(angle, shape, _rotated_shape(shape, angle, expand))
-        out = _warp(pixels, t, fv, interpolation)
-    if is_mask:
-        return np.asarray(out >= 128)
-    return out
 
 
 def deskew(

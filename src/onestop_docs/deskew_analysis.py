@@ -1,0 +1,260 @@
+"""Private: the analysis behind :mod:`onestop_docs.deskew` (reduced copies, scores, votes).
+
+Kernels live in ``src/_native/deskew.pyx``; everything here runs on validated input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._native import deskew as _k  # type: ignore[attr-defined]
+from ._native import gray as _g  # type: ignore[attr-defined]
+from ._validate import check_range
+from .imageio import Page
+
+#: Resolution (dpi) of the reduced copy the fine skew search runs on.
+ANALYSIS_DPI = 100.0
+#: The coarse sweep scores at most this many ink pixels (a regular subsample).
+SWEEP_POINTS = 12_000
+#: Minimum number of ink pixels on the fine copy.
+MIN_INK_PIXELS = 150
+
+
+class _Points(NamedTuple):
+    xs: NDArray[np.int32]
+    ys: NDArray[np.int32]
+    shape: tuple[int, int]
+
+
+def _otsu(hist: NDArray[np.int64]) -> int:
+    """Otsu threshold t: pixels < t are ink."""
+    p = hist.astype(np.float64)
+    total = p.sum()
+    levels = np.arange(256, dtype=np.float64)
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * levels)
+    w1 = total - w0
+    mt = m0[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mt * w0 - total * m0) ** 2 / (w0 * w1)
+    between[~np.isfinite(between)] = -1.0
+    return int(np.argmax(between)) + 1
+
+
+def _reduce(gray: NDArray[np.uint8], r: int) -> NDArray[np.uint8]:
+
+    h, w = gray.shape[0] // r, gray.shape[1] // r
+    out = np.empty((h, w), np.uint8)
+    _k.reduce_mean(gray, r, out, np.empty(max(1, w * r), np.uint32))
+    return out
+
+
+def _points(binary: NDArray[np.uint8]) -> _Points:
+    """Ink (value 0) pixel coordinates of a 0/255 image."""
+
+    n = int(np.count_nonzero(binary == 0))
+    xs = np.empty(n, np.int32)
+    ys = np.empty(n, np.int32)
+    got = _k.ink_points(binary, 128, xs, ys)
+    return _Points(xs[:got], ys[:got], (int(binary.shape[0]), int(binary.shape[1])))
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    fine: NDArray[np.uint8]  # 0 = ink, 255 = paper, borders removed (~100 dpi)
+    coarse: NDArray[np.uint8]  # 2x coarser
+    reason: str | None  # set when there is nothing to analyse
+
+
+def _effective_dpi(gray: NDArray[np.uint8], dpi: Any, image: Any) -> float:
+    if dpi is None and isinstance(image, Page) and image.dpi is not None:
+        dx, dy = image.dpi
+        return (float(dx) + float(dy)) / 2.0
+    if dpi is None:
+        # Unknown resolution: assume the long side is an A4 page's 297 mm.
+        return float(max(gray.shape)) / (297.0 / 25.4)
+    return check_range(dpi, "dpi", 10.0, 4800.0)
+
+
+def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
+    r = max(1, int(dpi_eff // ANALYSIS_DPI))
+    red = _reduce(gray, r) if r > 1 else gray.copy()
+    empty = np.full((1, 1), 255, np.uint8)
+    if min(red.shape) < 16:
+        return _Analysis(empty, empty, "image too small to analyse")
+    hist = np.zeros(256, np.int64)
+    _g.histogram(red, hist)
+    lo, hi = int(np.flatnonzero(hist)[0]), int(np.flatnonzero(hist)[-1])
+    if hi - lo < 48:
+        return _Analysis(empty, empty, "no contrast (blank or uniform page)")
+    thr = _otsu(hist)
+    _k.clear_border(red, thr, np.empty(red.size, np.int32))
+    fine = np.where(red < thr, np.uint8(0), np.uint8(255))
+    n_ink = int(np.count_nonzero(fine == 0))
+    if n_ink < MIN_INK_PIXELS:
+        return _Analysis(empty, empty, "too little ink")
+    if n_ink > 0.4 * fine.size:
+        return _Analysis(empty, empty, "too much ink for a text page")
+    # Coarse copy: a 2 x 2 block is ink when at least two of its pixels are.
+    coarse = np.where(_reduce(fine, 2) < 160, np.uint8(0), np.uint8(255))
+    if min(coarse.shape) < 8:
+        coarse = fine
+    return _Analysis(fine, coarse, None)
+
+
+def _buffer(shape: tuple[int, int]) -> NDArray[np.float64]:
+    radius = math.hypot(shape[0], shape[1]) / 2.0
+    return np.empty(2 * math.ceil(radius) + 8, np.float64)
+
+
+def _scores(pts: _Points, angles_deg: NDArray[np.float64]) -> NDArray[np.float64]:
+
+    out = np.empty(len(angles_deg), np.float64)
+    h, w = pts.shape
+    _k.scores(
+        pts.xs,
+        pts.ys,
+        np.radians(angles_deg),
+        (w - 1) / 2.0,
+        (h - 1) / 2.0,
+        _buffer(pts.shape),
+        out,
+    )
+    return out
+
+
+def _profile(pts: _Points, angle_deg: float) -> NDArray[np.float64]:
+
+    h, w = pts.shape
+    prof = _buffer(pts.shape)
+    _k.profile(pts.xs, pts.ys, math.radians(angle_deg), (w - 1) / 2.0, (h - 1) / 2.0, prof)
+    return prof
+
+
+class _Sweep(NamedTuple):
+    angles: NDArray[np.float64]
+    scores: NDArray[np.float64]
+    best: int
+    ratio: float
+
+
+def _sweep(pts: _Points, max_angle: float) -> _Sweep:
+    w = max(pts.shape[1], 8)
+    # A step that moves the line ends by about 3 coarse pixels: the score peak is wider.
+    step = min(0.5, max(0.1, math.degrees(math.atan(3.0 / w))))
+    half = max_angle + 2 * step
+    n = math.ceil(half / step)
+    angles = np.arange(-n, n + 1, dtype=np.float64) * step
+    if len(pts.xs) > SWEEP_POINTS:
+        # The sweep only has to find the peak: a regular subsample of a dense page is enough.
+        k = -(-len(pts.xs) // SWEEP_POINTS)
+        pts = _Points(pts.xs[::k].copy(), pts.ys[::k].copy(), pts.shape)
+    sc = _scores(pts, angles)
+    best = int(np.argmax(sc))
+    med = float(np.median(sc))
+    ratio = float(sc[best] / med) if med > 0 else 1.0
+    return _Sweep(angles, sc, best, ratio)
+
+
+def _refine(pts: _Points, start: float, step: float) -> float:
+    """Bisection around ``start`` on the fine copy, then a parabola through the last three."""
+    c = start
+    sc = float(_scores(pts, np.array([c]))[0])
+    d = step / 2.0
+    while True:
+        pair = _scores(pts, np.array([c - d, c + d]))
+        lo, hi = float(pair[0]), float(pair[1])
+        if d <= 0.004:
+            denom = lo - 2.0 * sc + hi
+            if denom < 0:
+                c += 0.5 * d * (lo - hi) / denom
+            return c
+        if lo > sc and lo >= hi:
+            c, sc = c - d, lo
+        elif hi > sc:
+            c, sc = c + d, hi
+        d /= 2.0
+
+
+def _second_peak(sw: _Sweep) -> float:
+    """Highest sweep score at a local maximum more than 3 steps from the best, over the best."""
+    s, b = sw.scores, sw.best
+    best = 0.0
+    for i in range(1, len(s) - 1):
+        if abs(i - b) > 3 and s[i] >= s[i - 1] and s[i] >= s[i + 1]:
+            best = max(best, float(s[i]))
+    return best / float(s[b])
+
+
+def _fourier_angle(binary: NDArray[np.uint8], max_angle: float) -> tuple[float, float]:
+    """Angle (degrees) of the strongest spectral ray within ``max_angle``, and its peak ratio."""
+    ink = (binary == 0).astype(np.float64)
+    h, w = ink.shape
+    n = 1 << max(6, min(9, (max(h, w) - 1).bit_length()))
+    # Centre crop/pad to n x n with a Hann window so the frame edges do not make rays.
+    y0, x0 = max(0, (h - n) // 2), max(0, (w - n) // 2)
+    crop = ink[y0 : y0 + n, x0 : x0 + n]
+    tile = np.zeros((n, n))
+    tile[: crop.shape[0], : crop.shape[1]] = crop - crop.mean()
+    win = np.hanning(n)
+    power = np.abs(np.fft.fftshift(np.fft.fft2(tile * win[:, None] * win[None, :]))) ** 2
+    step = 0.1
+    angles = np.arange(-max_angle - 1.0, max_angle + 1.0 + step / 2, step)
+    radii = np.arange(4, n // 2 - 1, dtype=np.float64)
+    a = np.radians(angles)[:, None]
+    # A line rotated counter-clockwise by a has its normal (sin a, cos a) in (x, y-down).
+    fy = np.rint(n // 2 + radii[None, :] * np.cos(a)).astype(np.intp)
+    fx = np.rint(n // 2 + radii[None, :] * np.sin(a)).astype(np.intp)
+    energy = power[fy, fx].sum(axis=1)
+    best = int(np.argmax(energy))
+    med = float(np.median(energy))
+    ratio = float(energy[best] / med) if med > 0 else 1.0
+    return float(angles[best]), ratio
+
+
+def _rot90(ana: _Analysis) -> _Analysis:
+    """The analysis images turned 90 degrees counter-clockwise."""
+    return _Analysis(
+        np.ascontiguousarray(np.rot90(ana.fine)), np.ascontiguousarray(np.rot90(ana.coarse)), None
+    )
+
+
+def _line_votes(prof: NDArray[np.float64]) -> tuple[int, int]:
+    """(upright, upside-down) votes of the text lines in a deskewed profile (top to bottom).
+
+    Each line's densest band (the x-height band, or the cap band of a capitals line) is found
+    by thresholding the profile; then the ink just above the band (ascenders, capitals and,
+    in Vietnamese, most tone marks and the circumflex and breve) is compared with the ink just
+    below it (descenders and the dot below).  Upright text has more above than below.  The
+    regions reach at most one band height away and stop halfway to the next band.
+    """
+    nz = prof[prof > 0]
+    if nz.size == 0:
+        return 0, 0
+    peak = float(np.percentile(nz, 95))
+    core = np.concatenate(([0], (prof >= 0.35 * peak).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(core))
+    bands = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
+    if not bands:
+        return 0, 0
+    # A row of tone marks over a capitals line can pass the threshold on its own: bands much
+    # thinner than the typical one are marks, and stay in the regions they belong to.
+    typical = float(np.median([b - a for a, b in bands]))
+    bands = [(a, b) for a, b in bands if b - a >= 0.5 * typical]
+    up = down = 0
+    for i, (a, b) in enumerate(bands):
+        h = b - a
+        top = max(a - h, (bands[i - 1][1] + a) // 2 if i > 0 else 0)
+        bot = min(b + h, (b + bands[i + 1][0]) // 2 if i + 1 < len(bands) else len(prof))
+        above, below = float(prof[top:a].sum()), float(prof[b:bot].sum())
+        s = (above - below) / (above + below + 1e-9)
+        if s > 0.15:
+            up += 1
+        elif s < -0.15:
+            down += 1
+    return up, down
