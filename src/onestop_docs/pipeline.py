@@ -1044,7 +1044,9 @@ def _metadata_from_fields(found: Any) -> dict[str, Any]:
 
 
 def _finding_json(f: Any) -> dict[str, Any]:
-    return _jsonable(f) if dataclasses.is_dataclass(f) else {"message": str(f)}
+    if dataclasses.is_dataclass(f) and not isinstance(f, type):
+        return {fl.name: _jsonable(getattr(f, fl.name)) for fl in dataclasses.fields(f)}
+    return {"message": str(f)}
 
 
 # --- batches ------------------------------------------------------------------------------------
