@@ -218,6 +218,28 @@ def test_orientation_abstains_on_one_or_two_lines(n_lines: int) -> None:
         assert est.rotation is None and est.reason, (rotation, est)
 
 
+@pytest.mark.ocr
+def test_tesseract_osd_backend_agrees_with_ground_truth() -> None:
+    import shutil
+
+    if shutil.which("tesseract") is None:
+        pytest.skip("tesseract not installed")
+    page = synth.render_page(dpi=200, paper="A5", font_pt=12.0)
+    for rotation in (0, 90, 180, 270):
+        img = synth.rotate(page.gray, rotation, expand=True)
+        est = detect_orientation(img, dpi=200, backend="tesseract")
+        assert est.rotation == rotation and 0 < est.confidence <= 1, (rotation, est)
+    blank = detect_orientation(np.full((400, 300), 255, np.uint8), backend="tesseract")
+    assert blank.rotation is None and blank.reason
+
+
+def test_orientation_backend_is_checked() -> None:
+    with pytest.raises(InvalidArgumentError):
+        detect_orientation(np.full((40, 40), 255, np.uint8), backend="osd")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        detect_orientation(np.full((40, 40), 255, np.uint8), timeout_s=0)
+
+
 # ----------------------------------------------------------------------------- deskew
 
 
