@@ -11,7 +11,7 @@ import base64
 import html
 import os
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,15 @@ from .pipeline import DigitizedRecord, JobOutcome
 
 __all__ = ["render_qa_report", "write_qa_report"]
 
+_VN = timezone(timedelta(hours=7))
+
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px;
 font-size:.85em;vertical-align:top}th{background:#f2f2f2}
 .ok{color:#1a7f37;font-weight:bold}.bad{color:#b42318;font-weight:bold}.warn{color:#9a6700}
-.thumbs img{max-width:180px;max-height:180px;border:1px solid #999;margin:2px}
+.thumbs{white-space:nowrap}.thumbs img{max-width:170px;max-height:220px;border:1px solid #999;margin:2px}
 .flag{display:inline-block;padding:0 5px;border-radius:3px;font-size:.8em;margin-right:3px}
 .blank{background:#eee}.dup{background:#ffe2b8}.fixed{background:#d7f5dd}
 """
@@ -47,6 +49,17 @@ def _fmt(v: Any, digits: int = 2) -> str:
     return html.escape(str(v))
 
 
+def _field_text(v: Any) -> str:
+    """A found field as "value (confidence)"; lists joined by semicolons."""
+    if isinstance(v, list):
+        return "; ".join(_field_text(x) for x in v)
+    if isinstance(v, dict) and "value" in v:
+        conf = v.get("confidence")
+        tail = f" <small>({conf:.2f})</small>" if isinstance(conf, (int, float)) else ""
+        return html.escape(str(v["value"]))[:300] + tail
+    return html.escape(str(v))[:300]
+
+
 def _record_section(rec: DigitizedRecord) -> str:
     e = html.escape
     ok = rec.compliance.get("ok", False)
@@ -60,7 +73,7 @@ def _record_section(rec: DigitizedRecord) -> str:
     )
     if rec.fields:
         rows = "".join(
-            f"<tr><th>{e(str(k))}</th><td>{e(str(v))[:300]}</td></tr>"
+            f"<tr><th>{e(str(k))}</th><td>{_field_text(v)}</td></tr>"
             for k, v in rec.fields.items()
             if v not in (None, [], {}, "")
         )
@@ -127,7 +140,7 @@ def render_qa_report(
     body = [
         f"<h1>{e(title)}</h1>",
         f"<p>{len(records)} record(s), {sum(len(r.pages) for r in records)} page(s); "
-        f"{len(failures)} failure(s). Generated {e(datetime.now().astimezone().isoformat(timespec='seconds'))}.</p>",
+        f"{len(failures)} failure(s). Generated {e(datetime.now(_VN).isoformat(timespec='seconds'))}.</p>",
     ]
     if failures:
         body.append(
