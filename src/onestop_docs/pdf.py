@@ -48,8 +48,10 @@ import struct
 import threading
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
     "XMP_RELATION_KEYS",
+    "PdfWriter",
     "build_pdf",
     "glyphless_font",
     "srgb_icc_profile",
@@ -466,6 +469,7 @@ def build_pdf(
     text : sequence of OcrResult or None, optional
         One entry per page (``None`` for a page without text).  Word boxes are in the pixel
         frame ``OcrResult.width x OcrResult.height``, scaled onto the page if that differs.
+        Pages (and texts) are consumed lazily: a generator of pages is never held whole.
     metadata : RecordMetadata, optional
         Record facts copied into the XMP packet (never ``owner_id``, which is personal data).
     profile : {"pdfa-2b", "pdf"}
@@ -503,97 +507,227 @@ def build_pdf(
     ...
     onestop_docs.errors.InvalidArgumentError: page 0 (<array>): resolution unknown ...
     """
-    pikepdf_mod: Any = require_module("pikepdf", "pdf")
-    if profile not in _PROFILES:
-        raise InvalidArgumentError(f"profile must be one of {_PROFILES}, got {profile!r}")
-    if (
-        isinstance(jpeg_quality, bool)
-        or not isinstance(jpeg_quality, int)
-        or not 1 <= jpeg_quality <= 95
-    ):
-        raise InvalidArgumentError(f"jpeg_quality must be an int in 1..95, got {jpeg_quality!r}")
-    if metadata is not None and not isinstance(metadata, RecordMetadata):
-        raise InvalidArgumentError(
-            f"metadata must be RecordMetadata, got {type(metadata).__name__}"
-        )
-    if created is None:
-        created = metadata.scan_time if metadata is not None and metadata.scan_time else None
-    if created is None:
-        created = datetime.now(UTC).replace(microsecond=0)
-    if not isinstance(created, datetime) or created.utcoffset() is None:
-        raise InvalidArgumentError(f"created must be a timezone-aware datetime, got {created!r}")
-    page_list = list(pages)
-    if not page_list:
-        raise InvalidArgumentError("build_pdf needs at least one page, got none")
-    texts: list[OcrResult | None]
-    if text is None:
-        texts = [None] * len(page_list)
-    else:
-        texts = list(text)
-        if len(texts) != len(page_list):
-            raise InvalidArgumentError(f"text has {len(texts)} entries for {len(page_list)} pages")
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidArgumentError(f"workers must be a positive int, got {workers!r}")
-
-    def encode(item: tuple[int, Page]) -> tuple[bytes, str, str, int]:
-        return _encode_page(item[1], item[0], jpeg_quality)
-
-    if workers == 1 or len(page_list) == 1:
-        encoded = [encode(item) for item in enumerate(page_list)]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            encoded = list(pool.map(encode, enumerate(page_list)))
-    text_ops = [
-        b"" if t is None else _text_ops(t, p, i) for i, (p, t) in enumerate(zip(page_list, texts))
-    ]
-
-    pdf = pikepdf_mod.Pdf.new()
-    font_ref = _add_font(pdf) if any(text_ops) else None
-    for i, (page, (data, filt, cs, bpc)) in enumerate(zip(page_list, encoded)):
-        assert page.dpi is not None
-        w_pt = page.width * 72.0 / page.dpi[0]
-        h_pt = page.height * 72.0 / page.dpi[1]
-        image = pikepdf_mod.Stream(pdf, data)
-        image.Type = pikepdf_mod.Name.XObject
-        image.Subtype = pikepdf_mod.Name.Image
-        image.Width = page.width
-        image.Height = page.height
-        image.ColorSpace = pikepdf_mod.Name(cs)
-        image.BitsPerComponent = bpc
-        if filt == "/DCTDecode":
-            image.stream_dict.Filter = pikepdf_mod.Name.DCTDecode
-        else:
-            image.stream_dict.Filter = pikepdf_mod.Name.FlateDecode
-        content = (
-            f"q {_fmt(w_pt)} 0 0 {_fmt(h_pt)} 0 0 cm /Im0 Do Q\n".encode("ascii") + text_ops[i]
+    writer = PdfWriter(profile=profile, jpeg_quality=jpeg_quality)
+    if metadata is not None and not isinstance(metadata, RecordMetadata):
+        raise InvalidArgumentError(
+            f"metadata must be RecordMetadata, got {type(metadata).__name__}"
         )
-        resources = pikepdf_mod.Dictionary(XObject=pikepdf_mod.Dictionary(Im0=image))
-        if text_ops[i]:
-            resources.Font = pikepdf_mod.Dictionary(F1=font_ref)
-        page_obj = pikepdf_mod.Dictionary(
-            Type=pikepdf_mod.Name.Page,
+    texts: Iterator[OcrResult | None] | None = None if text is None else iter(text)
+    page_iter = iter(pages)
+
+    def next_pair() -> tuple[Page, OcrResult | None] | None:
+        page = next(page_iter, _END)
+        if page is _END:
+            return None
+        t = None
+        if texts is not None:
+            t = next(texts, _END)
+            if t is _END:
+                raise InvalidArgumentError(
+                    f"text has {index} entries for more pages (at least {index + 1})"
+                )
+        return page, t  # type: ignore[return-value]
+
+    # Pages are consumed lazily and at most 2 x workers are being encoded at once, so memory
+    # holds compressed images, never the whole document's pixels.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        window: deque[Future[_EncodedPage]] = deque()
+        index = 0
+        while True:
+            while len(window) < 2 * workers:
+                pair = next_pair()
+                if pair is None:
+                    break
+                window.append(
+                    pool.submit(_encode_item, pair[0], pair[1], index, writer.jpeg_quality)
+                )
+                index += 1
+            if not window:
+                break
+            writer._append(window.popleft().result())
+    if texts is not None and next(texts, _END) is not _END:
+        extra = 1 + sum(1 for _ in texts)
+        raise InvalidArgumentError(
+            f"text has {len(writer) + extra} entries for {len(writer)} pages"
+        )
+    return writer.save(output, metadata=metadata, title=title, created=created)
+
+
+_END: Any = object()
+
+
+@dataclass(frozen=True)
+class _EncodedPage:
+    index: int
+    width: int
+    height: int
+    dpi: tuple[float, float]
+    data: bytes
+    filter: str
+    colorspace: str
+    bpc: int
+    text_ops: bytes
+
+
+def _encode_item(page: Page, text: OcrResult | None, index: int, quality: int) -> _EncodedPage:
+    data, filt, cs, bpc = _encode_page(page, index, quality)
+    assert page.dpi is not None
+    ops = b"" if text is None else _text_ops(text, page, index)
+    return _EncodedPage(index, page.width, page.height, page.dpi, data, filt, cs, bpc, ops)
+
+
+class PdfWriter:
+    """Build a record PDF page by page; only compressed page images are kept in memory.
+
+    This is what :func:`build_pdf` uses underneath; use it directly when pages come one at a
+    time (a 300-page scan) and the metadata is only known at the end.  Not thread-safe: one
+    writer per document.
+
+    Parameters
+    ----------
+    profile : {"pdfa-2b", "pdf"}
+    jpeg_quality : int
+        1..95 for colour and grey pages (bitonal pages are stored losslessly).
+
+    Raises
+    ------
+    InvalidArgumentError
+        Bad profile or quality.
+    MissingDependencyError
+        pikepdf missing (``pip install 'onestop_docs[pdf]'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onestop_docs.imageio import Page
+    >>> w = PdfWriter()
+    >>> w.add_page(Page(np.full((200, 100), 255, np.uint8), dpi=(200.0, 200.0)))
+    >>> data = w.save()
+    >>> data[:5], len(w)
+    (b'%PDF-', 1)
+    """
+
+    def __init__(
+        self, *, profile: Profile = "pdfa-2b", jpeg_quality: int = DEFAULT_JPEG_QUALITY
+    ) -> None:
+        self._pk: Any = require_module("pikepdf", "pdf")
+        if profile not in _PROFILES:
+            raise InvalidArgumentError(f"profile must be one of {_PROFILES}, got {profile!r}")
+        if (
+            isinstance(jpeg_quality, bool)
+            or not isinstance(jpeg_quality, int)
+            or not 1 <= jpeg_quality <= 95
+        ):
+            raise InvalidArgumentError(
+                f"jpeg_quality must be an int in 1..95, got {jpeg_quality!r}"
+            )
+        self.profile = profile
+        self.jpeg_quality = jpeg_quality
+        self._pdf = self._pk.Pdf.new()
+        self._font: Any = None
+        self._count = 0
+        self._saved = False
+
+    def __len__(self) -> int:
+        """Pages added so far."""
+        return self._count
+
+    def add_page(self, page: Page, text: OcrResult | None = None) -> None:
+        """Encode ``page`` (and its OCR text layer) and append it.
+
+        Raises
+        ------
+        InvalidArgumentError
+            Not a Page, a page without dpi, a bad OcrResult, or the writer was saved already.
+        """
+        self._append(_encode_item(page, text, self._count, self.jpeg_quality))
+
+    def _append(self, enc: _EncodedPage) -> None:
+        if self._saved:
+            raise InvalidArgumentError("this PdfWriter was saved already; make a new one")
+        pk, pdf = self._pk, self._pdf
+        w_pt = enc.width * 72.0 / enc.dpi[0]
+        h_pt = enc.height * 72.0 / enc.dpi[1]
+        image = pk.Stream(pdf, enc.data)
+        image.Type = pk.Name.XObject
+        image.Subtype = pk.Name.Image
+        image.Width = enc.width
+        image.Height = enc.height
+        image.ColorSpace = pk.Name(enc.colorspace)
+        image.BitsPerComponent = enc.bpc
+        if enc.filter == "/DCTDecode":
+            image.stream_dict.Filter = pk.Name.DCTDecode
+        else:
+            image.stream_dict.Filter = pk.Name.FlateDecode
+        content = (
+            f"q {_fmt(w_pt)} 0 0 {_fmt(h_pt)} 0 0 cm /Im0 Do Q\n".encode("ascii") + enc.text_ops
+        )
+        resources = pk.Dictionary(XObject=pk.Dictionary(Im0=image))
+        if enc.text_ops:
+            if self._font is None:
+                self._font = _add_font(pdf)
+            resources.Font = pk.Dictionary(F1=self._font)
+        page_obj = pk.Dictionary(
+            Type=pk.Name.Page,
             MediaBox=[0, 0, round(w_pt, 4), round(h_pt, 4)],
             Resources=resources,
-            Contents=pikepdf_mod.Stream(pdf, content),
+            Contents=pk.Stream(pdf, content),
         )
-        pdf.pages.append(pikepdf_mod.Page(page_obj))
+        pdf.pages.append(pk.Page(page_obj))
+        self._count += 1
 
-    _add_metadata(pdf, pikepdf_mod, metadata, title, created, len(page_list), profile == "pdfa-2b")
-    buf = io.BytesIO()
-    pdf.save(
-        buf,
-        min_version="1.7",
-        deterministic_id=True,  # /ID from the content: same input, same bytes
-        object_stream_mode=pikepdf_mod.ObjectStreamMode.generate,
-        compress_streams=True,
-    )
-    data_out = buf.getvalue()
-    if output is None:
-        return data_out
-    atomic_write_bytes(output, data_out)
-    return None
+    def save(
+        self,
+        output: str | os.PathLike[str] | None = None,
+        *,
+        metadata: RecordMetadata | None = None,
+        title: str | None = None,
+        created: datetime | None = None,
+    ) -> bytes | None:
+        """Add the metadata (XMP, output intent) and write the PDF; see :func:`build_pdf`.
+
+        Raises
+        ------
+        InvalidArgumentError
+            No pages, bad metadata or created time, or saved twice.
+        """
+        if self._saved:
+            raise InvalidArgumentError("this PdfWriter was saved already; make a new one")
+        if self._count == 0:
+            raise InvalidArgumentError("build_pdf needs at least one page, got none")
+        if metadata is not None and not isinstance(metadata, RecordMetadata):
+            raise InvalidArgumentError(
+                f"metadata must be RecordMetadata, got {type(metadata).__name__}"
+            )
+        if created is None:
+            created = metadata.scan_time if metadata is not None and metadata.scan_time else None
+        if created is None:
+            created = datetime.now(UTC).replace(microsecond=0)
+        if not isinstance(created, datetime) or created.utcoffset() is None:
+            raise InvalidArgumentError(
+                f"created must be a timezone-aware datetime, got {created!r}"
+            )
+        pk, pdf = self._pk, self._pdf
+        _add_metadata(pdf, pk, metadata, title, created, self._count, self.profile == "pdfa-2b")
+        buf = io.BytesIO()
+        pdf.save(
+            buf,
+            min_version="1.7",
+            deterministic_id=True,  # /ID from the content: same input, same bytes
+            object_stream_mode=pk.ObjectStreamMode.generate,
+            compress_streams=True,
+        )
+        self._saved = True
+        self._pdf = None
+        data_out = buf.getvalue()
+        if output is None:
+            return data_out
+        atomic_write_bytes(output, data_out)
+        return None
 
 
 def _add_font(pdf: pikepdf.Pdf) -> Any:
