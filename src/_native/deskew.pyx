@@ -166,3 +166,23 @@ def scores(const int32_t[::1] xs, const int32_t[::1] ys, const double[::1] angle
             off = floor(m / 2.0) - cx * s - cy * c
             profile_kernel(xs, ys, s, c, off, prof)
             out[i] = diff_square_sum(prof)
+
+
+cdef Py_ssize_t binarize_kernel(const uint8_t[:, ::1] src, uint8_t thr,
+                                uint8_t[:, ::1] out) noexcept nogil:
+    cdef Py_ssize_t h = src.shape[0], w = src.shape[1], y, x, n = 0
+    cdef uint8_t v
+    for y in range(h):
+        for x in range(w):
+            v = 0 if src[y, x] < thr else 255
+            out[y, x] = v
+            n += v == 0
+    return n
+
+
+def binarize(const uint8_t[:, ::1] src, int thr, uint8_t[:, ::1] out):
+    """Write 0 (ink, ``src < thr``) or 255 into ``out``; return the number of ink pixels."""
+    cdef Py_ssize_t n
+    with nogil:
+        n = binarize_kernel(src, <uint8_t>thr, out)
+    return n

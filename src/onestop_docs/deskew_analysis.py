@@ -56,10 +56,8 @@ def _reduce(gray: NDArray[np.uint8], r: int) -> NDArray[np.uint8]:
 
 def _points(binary: NDArray[np.uint8]) -> _Points:
     """Ink (value 0) pixel coordinates of a 0/255 image."""
-
-    n = int(np.count_nonzero(binary == 0))
-    xs = np.empty(n, np.int32)
-    ys = np.empty(n, np.int32)
+    xs = np.empty(binary.size, np.int32)  # untouched pages of memory cost nothing
+    ys = np.empty(binary.size, np.int32)
     got = _k.ink_points(binary, 128, xs, ys)
     return _Points(xs[:got], ys[:got], (int(binary.shape[0]), int(binary.shape[1])))
 
@@ -94,14 +92,15 @@ def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
         return _Analysis(empty, empty, "no contrast (blank or uniform page)")
     thr = _otsu(hist)
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
-    fine = np.where(red < thr, np.uint8(0), np.uint8(255))
-    n_ink = int(np.count_nonzero(fine == 0))
+    fine = np.empty_like(red)
+    n_ink = int(_k.binarize(red, thr, fine))
     if n_ink < MIN_INK_PIXELS:
         return _Analysis(empty, empty, "too little ink")
     if n_ink > 0.4 * fine.size:
         return _Analysis(empty, empty, "too much ink for a text page")
     # Coarse copy: a 2 x 2 block is ink when at least two of its pixels are.
-    coarse = np.where(_reduce(fine, 2) < 160, np.uint8(0), np.uint8(255))
+    coarse = _reduce(fine, 2)
+    _k.binarize(coarse, 160, coarse)
     if min(coarse.shape) < 8:
         coarse = fine
     return _Analysis(fine, coarse, None)
