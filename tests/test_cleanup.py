@@ -504,3 +504,14 @@ def test_clean_page_any_shape(img: np.ndarray) -> None:
     assert r.mask.shape == img.shape and r.image.shape == img.shape
     b = r.content_box
     assert 0 <= b.x0 < b.x1 <= img.shape[1] and 0 <= b.y0 < b.y1 <= img.shape[0]
+
+
+def test_remove_borders_colour_paints_paper_colour() -> None:
+    pg = synth.render_page(dpi=100, paper="A6", margin_mm=8)
+    rgb = synth.to_color(synth.dark_border(pg.gray, left=15, value=10))
+    res = remove_borders(rgb, dpi=100)
+    paper = np.median(rgb[60:-60, 20:-20][~pg.ink[60:-60, 20:-20]], axis=0)
+    border = res.image[:, :15].reshape(-1, 3).astype(int)
+    assert (np.abs(border - paper).max(axis=1) <= 3).all()
+    assert res.box.x0 >= 15
+    np.testing.assert_array_equal(res.image[pg.ink], rgb[pg.ink])

@@ -381,11 +381,7 @@ def clean_page(page_or_array: Any, options: CleanOptions | None = None) -> Clean
         meas["speck_pixels_removed"] = float(ds.removed_pixels)
         if comps is not None and removed is not None and removed.any():
             # Whiten the removed specks in the image too (grown by 1 px for their halo).
-            for c in range(1 if out.ndim == 2 else out.shape[2]):
-                plane = out if out.ndim == 2 else np.ascontiguousarray(out[:, :, c])
-                comps.paint(plane, removed, paper[c], 1)
-                if out.ndim == 3:
-                    out[:, :, c] = plane
+            comps.paint_colour(out, removed, paper, 1)
     timings["despeckle"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -168,6 +168,22 @@ class _Components:
             grow,
         )
 
+    def paint_colour(
+        self,
+        img: NDArray[np.uint8],
+        select: NDArray[np.bool_],
+        colour: tuple[int, ...],
+        grow: int = 0,
+    ) -> None:
+        """Paint the selected components of a grey or RGB image with ``colour``."""
+        if img.ndim == 2 or len(set(colour)) == 1:
+            self.paint(img, select, colour[0], grow)
+            return
+        for c in range(img.shape[2]):
+            plane = np.ascontiguousarray(img[:, :, c])
+            self.paint(plane, select, colour[c], grow)
+            img[:, :, c] = plane
+
 
 # --------------------------------------------------------------------------- borders
 
@@ -349,13 +365,7 @@ def _apply_borders(
     out = img.copy()
     if borders.select.any():
         grow = max(1, round(dpi / 100.0))
-        if out.ndim == 2:
-            borders.comps.paint(out, borders.select, paper[0], grow)
-        else:
-            for c in range(out.shape[2]):
-                plane = np.ascontiguousarray(out[:, :, c])
-                borders.comps.paint(plane, borders.select, paper[c], grow)
-                out[:, :, c] = plane
+        borders.comps.paint_colour(out, borders.select, paper, grow)
     return BorderResult(out, b, borders.pixels)
 
 
