@@ -504,6 +504,18 @@ def test_tiny_images_give_none(shape: tuple[int, int]) -> None:
     assert rotate(img, 12.5).shape == shape
 
 
+def test_deskew_result_pickles_with_its_transform(pages: dict) -> None:
+    import pickle
+
+    page = pages[(200, "A5", "serif", 11.0)]
+    res = deskew(synth.rotate(page.gray, 2.0), dpi=200)
+    back = pickle.loads(pickle.dumps(res))
+    assert back.transform == res.transform and not back.transform.is_identity
+    assert back.skew == res.skew and back.orientation == res.orientation
+    np.testing.assert_array_equal(back.page.pixels, res.page.pixels)
+    assert res.transform.array.shape == (2, 3)
+
+
 def test_transform_round_trip_and_shape_check() -> None:
     t = PageTransform.rotation(-7.5, (300, 200), (300, 200))
     pts = np.random.default_rng(0).uniform(0, 200, (50, 2))

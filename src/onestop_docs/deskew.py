@@ -172,6 +172,10 @@ class DeskewResult(_DeskewFields):
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"DeskewResult is immutable; cannot set {name!r}")
 
+    def __getnewargs__(self) -> tuple[Page, SkewEstimate, OrientationEstimate, PageTransform]:  # type: ignore[override]
+        # Pickling (dask, multiprocessing) must carry the transform too.
+        return (self.page, self.skew, self.orientation, self.transform)
+
     def __repr__(self) -> str:
         return (
             f"DeskewResult(page={self.page!r}, skew={self.skew!r}, "

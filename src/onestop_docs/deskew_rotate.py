@@ -62,6 +62,12 @@ class PageTransform:
         return cls(m, input_shape, output_shape)
 
     @property
+    def array(self) -> NDArray[np.float64]:
+        """The matrix as a new (2, 3) float array (e.g. for ``cv2.warpAffine`` with
+        ``WARP_INVERSE_MAP``)."""
+        return np.array(self.matrix, dtype=np.float64).reshape(2, 3)
+
+    @property
     def is_identity(self) -> bool:
         """True when the page was not moved."""
         return self.matrix == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
