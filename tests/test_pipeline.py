@@ -218,7 +218,7 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(tmp_path: Path, mo
     def boom(*args, **kwargs):
         raise RuntimeError("power cut while writing the PDF")
 
-    monkeypatch.setattr("onestop_docs.pdf.build_pdf", boom)
+    monkeypatch.setattr("onestop_docs.pdf.PdfWriter.save", boom)
     with pytest.raises(RuntimeError):
         digitize(
             tmp_path / "scans",

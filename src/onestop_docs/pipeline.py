@@ -817,10 +817,14 @@ def _build_record(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     warnings: list[str] = []
-    pages: list[Page] = []
     reports: list[PageReport] = []
-    texts: list[Any] = []
+    texts: list[str] = []
     qa = work / "data" / "qa"
+    scan_time = _now_vn()
+    # Pages go into the PDF as they are processed: memory holds compressed page images,
+    # never the pixels of the whole document (a 300-page TIFF stays within one page).
+    writer = pdfmod.PdfWriter(jpeg_quality=options.jpeg_quality)
+    pdf_seconds = 0.0
     local_index = ReuseIndex()
     keys: list[tuple[int, Any]] = []
     for number, page in enumerate(_iter_pages(sources, options), start=1):
@@ -835,8 +839,12 @@ def _build_record(
         report = dataclasses.replace(pw.report, duplicates=dups)
         (qa / f"page-{number:03d}-before.jpg").write_bytes(pw.before_thumb)
         (qa / f"page-{number:03d}-after.jpg").write_bytes(pw.after_thumb)
-        pages.append(pw.page)
-        texts.append(pw.ocr)
+        t = time.perf_counter()
+        writer.add_page(pw.page, pw.ocr if options.ocr else None)
+        pdf_seconds += time.perf_counter() - t
+        if pw.ocr is not None:
+            texts.append(pw.ocr.text)
+        del pw
         reports.append(report)
         warnings.extend(f"page {number}: {w}" for w in report.warnings)
         if on_page is not None:
@@ -848,15 +856,14 @@ def _build_record(
     if options.ocr:
         from .fields import extract_fields
 
-        joined = "\n".join(t.text for t in texts if t is not None)
+        joined = "\n".join(texts)
         if joined.strip():
             extracted = extract_fields(joined)
             fields_json = _fields_to_json(extracted)
-    scan_time = _now_vn()
     meta_kwargs: dict[str, Any] = {
         "dossier_code": code,
         "organ_id": agency,
-        "page_amount": len(pages),
+        "page_amount": len(reports),
         "pages": tuple(
             md.PageDigest(
                 number=r.number,
@@ -883,16 +890,8 @@ def _build_record(
         t = time.perf_counter()
         pdf_path = work / "data" / f"{record_id}.pdf"
         unsigned = work / f"{record_id}.unsigned.pdf"
-        pdfmod.build_pdf(
-            pages,
-            output=unsigned,
-            text=texts if options.ocr else None,
-            metadata=meta,
-            jpeg_quality=options.jpeg_quality,
-            created=scan_time,
-        )
-        del pages
-        timings["pdf"] = time.perf_counter() - t
+        writer.save(unsigned, metadata=meta, created=scan_time)
+        timings["pdf"] = pdf_seconds + time.perf_counter() - t
         t = time.perf_counter()
         signatures: list[str] = []
         current = unsigned
