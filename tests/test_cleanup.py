@@ -515,3 +515,27 @@ def test_remove_borders_colour_paints_paper_colour() -> None:
     assert (np.abs(border - paper).max(axis=1) <= 3).all()
     assert res.box.x0 >= 15
     np.testing.assert_array_equal(res.image[pg.ink], rgb[pg.ink])
+
+
+@given(arrays(np.bool_, st.tuples(st.integers(1, 40), st.integers(1, 70))))
+def test_run_labelling_matches_skimage(mask: np.ndarray) -> None:
+    from onestop_docs._native import cleanup as kernels
+
+    ry, rx0, rx1, rlab, area, bx0, by0, bx1, by1 = kernels.label_runs(mask.view(np.uint8))
+    ours = np.zeros(mask.shape, np.int64)
+    for y, a, b, lab in zip(ry, rx0, rx1, rlab):
+        ours[y, a:b] = lab + 1
+    ref = skmeasure.label(mask, connectivity=2)
+    assert (ours > 0).sum() == mask.sum() and len(area) == ref.max()
+    # Same partition: every (ours, ref) label pair is one-to-one.
+    pairs = set(zip(ours[mask].tolist(), ref[mask].tolist()))
+    assert len(pairs) == ref.max()
+    for lab in range(len(area)):
+        ys, xs = np.nonzero(ours == lab + 1)
+        assert area[lab] == ys.size
+        assert (bx0[lab], by0[lab], bx1[lab], by1[lab]) == (
+            xs.min(),
+            ys.min(),
+            xs.max() + 1,
+            ys.max() + 1,
+        )

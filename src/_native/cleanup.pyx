@@ -18,6 +18,7 @@ cdef extern from *:
     #include <stdint.h>
     #include <stddef.h>
     #include <math.h>
+    #include <string.h>
     static inline void osd_slide(const uint8_t *restrict pa, const uint8_t *restrict pb,
                                  int32_t *restrict cs, int32_t *restrict cq, ptrdiff_t w) {
         for (ptrdiff_t x = 0; x < w; x++) {
@@ -130,7 +131,26 @@ cdef extern from *:
             o[i] = (uint8_t)(int32_t)(v < 255.0f ? v : 255.0f);
         }
     }
+    /* Index of the first nonzero byte of row[x:w] (w if none), 8 bytes at a time: masks
+       are mostly paper, so run finding skips the empty stretches quickly. */
+    static inline ptrdiff_t osd_skip_zeros(const uint8_t *row, ptrdiff_t x, ptrdiff_t w) {
+        uint64_t word;
+        while (x + 8 <= w) {
+            memcpy(&word, row + x, 8);
+            if (word != 0) break;
+            x += 8;
+        }
+        while (x < w && row[x] == 0) x++;
+        return x;
+    }
+    /* Index of the first zero byte of row[x:w] (w if none). */
+    static inline ptrdiff_t osd_skip_ones(const uint8_t *row, ptrdiff_t x, ptrdiff_t w) {
+        while (x < w && row[x] != 0) x++;
+        return x;
+    }
     """
+    Py_ssize_t osd_skip_zeros(const uint8_t *row, Py_ssize_t x, Py_ssize_t w) noexcept nogil
+    Py_ssize_t osd_skip_ones(const uint8_t *row, Py_ssize_t x, Py_ssize_t w) noexcept nogil
     void osd_slide(const uint8_t *pa, const uint8_t *pb, int32_t *cs, int32_t *cq,
                    Py_ssize_t w) noexcept nogil
     void osd_sauvola_thr(int32_t *ti, const double *ps, const double *pq, const double *cols,
@@ -524,13 +544,13 @@ def apply_gain(const uint8_t[:, :, ::1] src, const float[:, :, ::1] gain, Py_ssi
 
 cdef Py_ssize_t count_runs_kernel(const uint8_t[:, ::1] mask) noexcept nogil:
     cdef Py_ssize_t h = mask.shape[0], w = mask.shape[1], y, x, n = 0
-    cdef uint8_t prev
+    cdef const uint8_t *row
     for y in range(h):
-        prev = 0
-        for x in range(w):
-            if mask[y, x] != 0 and prev == 0:
-                n += 1
-            prev = mask[y, x] != 0
+        row = &mask[y, 0]
+        x = osd_skip_zeros(row, 0, w)
+        while x < w:
+            n += 1
+            x = osd_skip_zeros(row, osd_skip_ones(row, x, w), w)
     return n
 
 
@@ -548,21 +568,20 @@ cdef Py_ssize_t label_runs_kernel(const uint8_t[:, ::1] mask, int32_t[::1] ry, i
     # a.x0 <= b.x1 and b.x0 <= a.x1.  The root of a set is its smallest run index.
     cdef Py_ssize_t h = mask.shape[0], w = mask.shape[1], y, x, n = 0, start
     cdef Py_ssize_t prev_lo = 0, prev_hi = 0, cur_lo, i, j, a, b, nl = 0
+    cdef const uint8_t *row
     for y in range(h):
         cur_lo = n
-        x = 0
+        row = &mask[y, 0]
+        x = osd_skip_zeros(row, 0, w)
         while x < w:
-            if mask[y, x] == 0:
-                x += 1
-                continue
             start = x
-            while x < w and mask[y, x] != 0:
-                x += 1
+            x = osd_skip_ones(row, x, w)
             ry[n] = <int32_t> y
             rx0[n] = <int32_t> start
             rx1[n] = <int32_t> x
             parent[n] = n
             n += 1
+            x = osd_skip_zeros(row, x, w)
         # Merge with the previous row's runs (both lists sorted by x0).
         i = prev_lo
         j = cur_lo
