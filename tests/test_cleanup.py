@@ -539,3 +539,11 @@ def test_run_labelling_matches_skimage(mask: np.ndarray) -> None:
             xs.max() + 1,
             ys.max() + 1,
         )
+
+
+@given(arrays(np.uint8, st.tuples(st.integers(1, 20), st.integers(1, 20))))
+def test_compat_skimage_default_window_on_tiny_images(img: np.ndarray) -> None:
+    # skimage's default window 15 with reflect padding, even on a page smaller than 15.
+    np.testing.assert_array_equal(
+        binarize(img, compat="skimage"), ~(img > skfilters.threshold_sauvola(img))
+    )

@@ -199,7 +199,8 @@ def binarize(
         ``not p > T`` -- equal to ``~(img > threshold_sauvola(img, window, k))``.
         ``"doxa"``: Doxa's clipped window and float formula, R = 128, ink iff ``p <= T``,
         niblack with Doxa's sign (T = m + k s) -- equal to doxapy's black pixels.  With
-        ``window``/``k`` left out, a compat call uses that library's defaults.
+        ``window``/``k`` left out, a compat call uses that library's defaults (window 15
+        or 75 even on a smaller page; doxapy 0.9.2 itself corrupts memory there).
 
     Returns
     -------
@@ -237,11 +238,9 @@ def binarize(
         raise InvalidArgumentError("compat='skimage' has no 'wolf' method (scikit-image lacks it)")
     res = _dpi_of(image, dpi)
     if window is None:
-        wh = ww = (
-            default_window(res, gray.shape)
-            if compat is None
-            else min(_COMPAT_WINDOW[compat], default_window(1e9, gray.shape))
-        )
+        # Compat defaults are the library's own, unclipped: reflect padding (skimage) and
+        # the clipped-window mean (Doxa) both define windows larger than the page.
+        wh = ww = default_window(res, gray.shape) if compat is None else _COMPAT_WINDOW[compat]
     else:
         wh, ww = _check_window(window, gray.shape)
     kk = _DEFAULT_K[compat][method] if k is None else check_range(k, "k", -5.0, 5.0)
