@@ -390,6 +390,29 @@ def test_any_flipped_byte_is_reported_never_raises(
         assert not report.valid, (pos, report)
 
 
+def test_later_revision_changing_the_page_is_reported(
+    signed_twice, work: Path, pki: TestPki
+) -> None:
+    """An incremental update that draws on page 1 keeps every byte range intact (pdfsig
+    still says "Signature is Valid"), but the signed document has changed."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    w = IncrementalPdfFileWriter(io.BytesIO((work / "both.pdf").read_bytes()), strict=False)
+    box = generic.StreamObject(stream_data=b"1 1 1 rg 50 50 200 80 re f")
+    w.add_stream_to_page(0, w.add_object(box))
+    out = io.BytesIO()
+    w.write(out)
+    path = work / "modified.pdf"
+    path.write_bytes(out.getvalue())
+    sigs = pdfsig(path)
+    assert [s["Signature Validation"] for s in sigs] == ["Signature is Valid."] * 2
+    assert "Not total document signed" in sigs[1]
+    report = verify_pdf(path, trust_roots=[pki.root.cert])
+    assert report.intact and report.trusted and not report.valid
+    assert report.codes == ("modified-after-signing",)
+
+
 def test_untrusted_root(signed_twice, work: Path) -> None:
     other = TestPki.create("Stranger")
     report = verify_pdf(work / "both.pdf", trust_roots=[other.root.cert])

@@ -318,7 +318,7 @@ def sign_pdf(
     )
 
 
-def _modification_problems(status: Any, label: str) -> list[Problem]:
+def _modification_problems(status: Any) -> list[Problem]:
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
@@ -326,14 +326,14 @@ def _modification_problems(status: Any, label: str) -> list[Problem]:
     coverage = status.coverage
     if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
         out.append(
-            Problem("partial-coverage", f"{label} does not cover its whole revision ({coverage})")
+            Problem("partial-coverage", f"it does not cover its whole revision ({coverage})")
         )
     level = status.modification_level
     if status.docmdp_ok is False or (level is not None and level > ModificationLevel.FORM_FILLING):
         out.append(
             Problem(
                 "modified-after-signing",
-                f"{label}: later revisions change the document ({getattr(level, 'name', level)})",
+                f"later revisions change the signed document ({getattr(level, 'name', level)})",
             )
         )
     return out
@@ -413,7 +413,7 @@ def verify_pdf(
             reports.append(_exception_report(exc, sig, label))
             continue
         try:
-            report = status_report(status, moment, extra=_modification_problems(status, label))
+            report = status_report(status, moment, extra=_modification_problems(status))
         except Exception as exc:
             report = failed("unreadable", f"{type(exc).__name__}: {exc}")
         reports.append(_labelled(report, label))
