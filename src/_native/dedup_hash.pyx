@@ -9,6 +9,7 @@ a build without ``-ffast-math`` gives bit-identical 16x16 DCT outputs.
 from libc.math cimport cos, sqrt, M_PI
 from libc.stdint cimport uint8_t, int64_t
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
 
 cdef float DCT16[16][64]
@@ -36,27 +37,27 @@ cdef void box1d(const float* invec, float* outvec, int n, int stride, int window
     cdef int p2 = window - half + 1
     cdef int p3 = n - window
     cdef int p4 = half - 1
-    cdef int li = 0, ri = 0, oi = 0, i
+    cdef int li = 0, ri = 0, oi = 0, _i
     cdef float s = 0.0
     cdef int cur = 0
-    for i in range(p1):
+    for _i in range(p1):
         s += invec[ri]
         cur += 1
         ri += stride
-    for i in range(p2):
+    for _i in range(p2):
         s += invec[ri]
         cur += 1
         outvec[oi] = s / cur
         ri += stride
         oi += stride
-    for i in range(p3):
+    for _i in range(p3):
         s += invec[ri]
         s -= invec[li]
         outvec[oi] = s / cur
         li += stride
         ri += stride
         oi += stride
-    for i in range(p4):
+    for _i in range(p4):
         s -= invec[li]
         cur -= 1
         outvec[oi] = s / cur
@@ -73,7 +74,7 @@ cdef void box_cols(const float* src, float* dst, int rows, int cols, int window)
     cdef int p3 = rows - window
     cdef int p4 = half - 1
     cdef float* s = <float*>malloc(cols * sizeof(float))
-    cdef int i, j, ri = 0, li = 0, oi = 0, cur = 0
+    cdef int _i, j, ri = 0, li = 0, oi = 0, cur = 0
     cdef const float* rin
     cdef const float* lin
     cdef float* o
@@ -81,13 +82,13 @@ cdef void box_cols(const float* src, float* dst, int rows, int cols, int window)
         return
     for j in range(cols):
         s[j] = 0.0
-    for i in range(p1):
+    for _i in range(p1):
         rin = src + <Py_ssize_t>ri * cols
         for j in range(cols):
             s[j] += rin[j]
         cur += 1
         ri += 1
-    for i in range(p2):
+    for _i in range(p2):
         rin = src + <Py_ssize_t>ri * cols
         o = dst + <Py_ssize_t>oi * cols
         cur += 1
@@ -96,7 +97,7 @@ cdef void box_cols(const float* src, float* dst, int rows, int cols, int window)
             o[j] = s[j] / cur
         ri += 1
         oi += 1
-    for i in range(p3):
+    for _i in range(p3):
         rin = src + <Py_ssize_t>ri * cols
         lin = src + <Py_ssize_t>li * cols
         o = dst + <Py_ssize_t>oi * cols
@@ -107,7 +108,7 @@ cdef void box_cols(const float* src, float* dst, int rows, int cols, int window)
         li += 1
         ri += 1
         oi += 1
-    for i in range(p4):
+    for _i in range(p4):
         lin = src + <Py_ssize_t>li * cols
         o = dst + <Py_ssize_t>oi * cols
         cur -= 1
@@ -119,29 +120,124 @@ cdef void box_cols(const float* src, float* dst, int rows, int cols, int window)
     free(s)
 
 
-cdef int pdq_kernel(float* buf1, float* buf2, int rows, int cols,
-                    float* out16x16) noexcept nogil:
-    """Jarosz tent filter, 64x64 decimation, quality metric and 16x16 DCT; returns quality."""
-    cdef float a64[64][64]
+cdef void box1d_int(const uint8_t* invec, float* outvec, int n, int window) noexcept nogil:
+    # box1d on integer input: the reference's float running sum of integers below 2**24 is
+    # exact, so an integer sum gives the same floats.
+    cdef int half = (window + 2) // 2
+    cdef int p1 = half - 1
+    cdef int p2 = window - half + 1
+    cdef int p3 = n - window
+    cdef int p4 = half - 1
+    cdef int li = 0, ri = 0, oi = 0, _i, s = 0, cur = 0
+    cdef float fw = <float>window
+    for _i in range(p1):
+        s += invec[ri]
+        cur += 1
+        ri += 1
+    for _i in range(p2):
+        s += invec[ri]
+        cur += 1
+        outvec[oi] = <float>s / cur
+        ri += 1
+        oi += 1
+    for _i in range(p3):
+        s += invec[ri]
+        s -= invec[li]
+        outvec[oi] = <float>s / fw
+        li += 1
+        ri += 1
+        oi += 1
+    for _i in range(p4):
+        s -= invec[li]
+        cur -= 1
+        outvec[oi] = <float>s / cur
+        li += 1
+        oi += 1
+
+
+cdef enum:
+    LANES = 8
+
+
+cdef inline void _store(float** o, const float* acc, int nl, int cur, int oi,
+                        const int* samp, int* k) noexcept nogil:
+    cdef int q
+    if samp == NULL:
+        for q in range(nl):
+            o[q][oi] = acc[q] / cur
+        return
+    while k[0] < 64 and samp[k[0]] == oi:
+        for q in range(nl):
+            o[q][k[0]] = acc[q] / cur
+        k[0] += 1
+
+
+cdef void rows_box(const float* src, float* dst, int rows, int cols, int window,
+                   const int* samp) noexcept nogil:
+    # box1d along every row.  With ``samp`` (64 increasing decimation columns) only those
+    # outputs are divided and stored (dst is rows x 64); the running sums still pass every
+    # column in the reference's order.  Without it dst is rows x cols.  LANES rows are swept
+    # together: each row keeps its own float sum and order of operations, and the
+    # independent dependency chains overlap in the pipeline.
+    cdef int half = (window + 2) // 2
+    cdef int p1 = half - 1
+    cdef int p2 = window - half + 1
+    cdef int p3 = cols - window
+    cdef int p4 = half - 1
+    cdef int r0, nl, q, li, ri, oi, _i, cur, k
+    cdef int ostride = cols if samp == NULL else 64
+    cdef float acc[LANES]
+    cdef const float* v[LANES]
+    cdef float* o[LANES]
+    r0 = 0
+    while r0 < rows:
+        nl = LANES if r0 + LANES <= rows else rows - r0
+        for q in range(LANES):
+            # spare lanes repeat the last row; they are computed but never stored
+            v[q] = src + <Py_ssize_t>(r0 + (q if q < nl else nl - 1)) * cols
+            o[q] = dst + <Py_ssize_t>(r0 + (q if q < nl else nl - 1)) * ostride
+            acc[q] = 0.0
+        li = 0
+        ri = 0
+        oi = 0
+        cur = 0
+        k = 0
+        for _i in range(p1):
+            for q in range(LANES):
+                acc[q] += v[q][ri]
+            cur += 1
+            ri += 1
+        for _i in range(p2):
+            for q in range(LANES):
+                acc[q] += v[q][ri]
+            cur += 1
+            _store(o, acc, nl, cur, oi, samp, &k)
+            ri += 1
+            oi += 1
+        for _i in range(p3):
+            for q in range(LANES):
+                acc[q] += v[q][ri]
+            for q in range(LANES):
+                acc[q] -= v[q][li]
+            _store(o, acc, nl, cur, oi, samp, &k)
+            li += 1
+            ri += 1
+            oi += 1
+        for _i in range(p4):
+            for q in range(LANES):
+                acc[q] -= v[q][li]
+            cur -= 1
+            _store(o, acc, nl, cur, oi, samp, &k)
+            li += 1
+            oi += 1
+        r0 += LANES
+
+
+cdef int pdq_finish(float a64[64][64], float* out16x16) noexcept nogil:
+    """Quality metric and 16x16 DCT of the decimated 64x64 plane; returns quality."""
     cdef float t[16][64]
-    cdef int wr, wc, rep, i, j, k, ini, inj, d, grad = 0, quality
+    cdef int i, j, k, d, grad = 0, quality
     cdef float s, u, v
-    if rows == 64 and cols == 64:
-        for i in range(64):
-            for j in range(64):
-                a64[i][j] = buf1[i * 64 + j]
-    else:
-        wr = (cols + 2 * 64 - 1) // (2 * 64)
-        wc = (rows + 2 * 64 - 1) // (2 * 64)
-        for rep in range(2):
-            for i in range(rows):
-                box1d(buf1 + <Py_ssize_t>i * cols, buf2 + <Py_ssize_t>i * cols, cols, 1, wr)
-            box_cols(buf2, buf1, rows, cols, wc)
-        for i in range(64):
-            ini = <int>(((i + 0.5) * rows) / 64)
-            for j in range(64):
-                inj = <int>(((j + 0.5) * cols) / 64)
-                a64[i][j] = buf1[<Py_ssize_t>ini * cols + inj]
     for i in range(63):
         for j in range(64):
             u = a64[i][j]
@@ -172,6 +268,51 @@ cdef int pdq_kernel(float* buf1, float* buf2, int rows, int cols,
     return quality
 
 
+cdef void pdq_tail(float* buf1, float* buf2, int rows, int cols, int wr, int wc,
+                   float a64[64][64]) noexcept nogil:
+    # buf1 holds the first row pass (buf2 is scratch; both are overwritten).  Column pass,
+    # then the second row and column passes restricted to the decimation columns, then
+    # decimation of the rows.
+    cdef int samp[64]
+    cdef int i, j
+    for j in range(64):
+        samp[j] = <int>(((j + 0.5) * cols) / 64)
+    box_cols(buf1, buf2, rows, cols, wc)
+    rows_box(buf2, buf1, rows, cols, wr, samp)
+    box_cols(buf1, buf2, rows, 64, wc)
+    for i in range(64):
+        j = <int>(((i + 0.5) * rows) / 64)
+        memcpy(&a64[i][0], buf2 + <Py_ssize_t>j * 64, 64 * sizeof(float))
+
+
+cdef int pdq_kernel(float* buf1, float* buf2, int rows, int cols,
+                    float* out16x16) noexcept nogil:
+    """Jarosz tent filter, 64x64 decimation, quality metric and 16x16 DCT; returns quality."""
+    cdef float a64[64][64]
+    cdef int wr, wc, i, j, ini, inj, _rep
+    if rows == 64 and cols == 64:
+        for i in range(64):
+            for j in range(64):
+                a64[i][j] = buf1[i * 64 + j]
+        return pdq_finish(a64, out16x16)
+    wr = (cols + 2 * 64 - 1) // (2 * 64)
+    wc = (rows + 2 * 64 - 1) // (2 * 64)
+    if cols >= 64:
+        rows_box(buf1, buf2, rows, cols, wr, NULL)
+        pdq_tail(buf2, buf1, rows, cols, wr, wc, a64)
+        return pdq_finish(a64, out16x16)
+    for _rep in range(2):
+        for i in range(rows):
+            box1d(buf1 + <Py_ssize_t>i * cols, buf2 + <Py_ssize_t>i * cols, cols, 1, wr)
+        box_cols(buf2, buf1, rows, cols, wc)
+    for i in range(64):
+        ini = <int>(((i + 0.5) * rows) / 64)
+        for j in range(64):
+            inj = <int>(((j + 0.5) * cols) / 64)
+            a64[i][j] = buf1[<Py_ssize_t>ini * cols + inj]
+    return pdq_finish(a64, out16x16)
+
+
 def pdq_float(float[:, ::1] buf1, float[:, ::1] buf2, float[:, ::1] out16x16):
     """PDQ float stage on a float32 luma plane ``buf1`` (overwritten; ``buf2`` is scratch).
 
@@ -184,15 +325,124 @@ def pdq_float(float[:, ::1] buf1, float[:, ::1] buf2, float[:, ::1] out16x16):
     return q
 
 
+cdef int pdq_gray_stream(const uint8_t* img, int rows, int cols, float* ring, float* colsum,
+                         float* batch, float* compact, float a64[64][64]) noexcept nogil:
+    # The reference passes (rows, columns, rows, columns) fused into one sweep down the
+    # page, so no full-size float plane is ever written: first-pass rows are made on demand
+    # into a ring of (window + 1) rows, the column pass keeps one running sum per column,
+    # its output rows are gathered LANES at a time for the sampled second row pass, and only
+    # the rows x 64 result goes through the last column pass.  Every sum is formed in the
+    # reference's order.  Buffers: ring (wc + 1) x cols, colsum cols, batch LANES x cols,
+    # compact rows x 64.
+    cdef int wr = (cols + 2 * 64 - 1) // (2 * 64)
+    cdef int wc = (rows + 2 * 64 - 1) // (2 * 64)
+    cdef int nring = wc + 1
+    cdef int half = (wc + 2) // 2
+    cdef int p1 = half - 1
+    cdef int p2 = wc - half + 1
+    cdef int p3 = rows - wc
+    cdef int p4 = half - 1
+    cdef int samp[64]
+    cdef int ri = 0, li = 0, oi = 0, cur = 0, _i, j, base = 0
+    cdef float* rr
+    cdef const float* ll
+    cdef float* o
+    for j in range(64):
+        samp[j] = <int>(((j + 0.5) * cols) / 64)
+    for j in range(cols):
+        colsum[j] = 0.0
+    for _i in range(p1):
+        rr = ring + <Py_ssize_t>(ri % nring) * cols
+        box1d_int(img + <Py_ssize_t>ri * cols, rr, cols, wr)
+        for j in range(cols):
+            colsum[j] += rr[j]
+        cur += 1
+        ri += 1
+    for _i in range(p2 + p3 + p4):
+        if _i < p2 + p3:
+            rr = ring + <Py_ssize_t>(ri % nring) * cols
+            box1d_int(img + <Py_ssize_t>ri * cols, rr, cols, wr)
+        o = batch + <Py_ssize_t>(oi % LANES) * cols
+        if _i < p2:
+            cur += 1
+            for j in range(cols):
+                colsum[j] += rr[j]
+                o[j] = colsum[j] / cur
+            ri += 1
+        elif _i < p2 + p3:
+            ll = ring + <Py_ssize_t>(li % nring) * cols
+            for j in range(cols):
+                colsum[j] += rr[j]
+                colsum[j] -= ll[j]
+                o[j] = colsum[j] / cur
+            li += 1
+            ri += 1
+        else:
+            ll = ring + <Py_ssize_t>(li % nring) * cols
+            cur -= 1
+            for j in range(cols):
+                colsum[j] -= ll[j]
+                o[j] = colsum[j] / cur
+            li += 1
+        oi += 1
+        if oi % LANES == 0 or oi == rows:
+            rows_box(batch, compact + <Py_ssize_t>base * 64, oi - base, cols, wr, samp)
+            base = oi
+    box_cols(compact, ring, rows, 64, wc)
+    for _i in range(64):
+        j = <int>(((_i + 0.5) * rows) / 64)
+        memcpy(&a64[_i][0], ring + <Py_ssize_t>j * 64, 64 * sizeof(float))
+    return 0
+
+
+def pdq_gray(const uint8_t[:, ::1] img, float[:, ::1] out16x16):
+    """PDQ float stage on a uint8 grey plane with at least 64 rows and columns.
+
+    Same result as ``pdq_float`` on the plane converted to float32 (the first row pass is
+    done in integers, exact for sums below 2**24, and the passes are fused so that no
+    full-size float plane is written).  Returns the quality; releases the GIL.
+    """
+    cdef int rows = img.shape[0], cols = img.shape[1], q = 0
+    cdef int wc = (rows + 2 * 64 - 1) // (2 * 64)
+    cdef float a64[64][64]
+    cdef Py_ssize_t nring = max(<Py_ssize_t>(wc + 1) * cols, <Py_ssize_t>rows * 64)
+    cdef float* ring = <float*>malloc(nring * sizeof(float))
+    cdef float* colsum = <float*>malloc(cols * sizeof(float))
+    cdef float* batch = <float*>malloc(<Py_ssize_t>LANES * cols * sizeof(float))
+    cdef float* compact = <float*>malloc(<Py_ssize_t>rows * 64 * sizeof(float))
+    try:
+        if ring == NULL or colsum == NULL or batch == NULL or compact == NULL:
+            raise MemoryError()
+        with nogil:
+            pdq_gray_stream(&img[0, 0], rows, cols, ring, colsum, batch, compact, a64)
+            q = pdq_finish(a64, &out16x16[0, 0])
+        return q
+    finally:
+        free(ring)
+        free(colsum)
+        free(batch)
+        free(compact)
+
+
 def luma_pdq(const uint8_t[:, :, ::1] rgb, float[:, ::1] out):
     """Luma as the ``pdqhash`` package computes it: ``0.299 R + 0.587 G + 0.114 B`` in double,
-    rounded to float32."""
+    rounded to float32.  The three products come from tables (the same doubles), so only
+    the two additions are left per pixel."""
     cdef Py_ssize_t h = rgb.shape[0], w = rgb.shape[1], y, x
+    cdef double tr[256]
+    cdef double tg[256]
+    cdef double tb[256]
+    cdef int v
+    cdef const uint8_t* p
+    for v in range(256):
+        tr[v] = v * 0.299
+        tg[v] = v * 0.587
+        tb[v] = v * 0.114
     with nogil:
         for y in range(h):
+            p = &rgb[y, 0, 0]
             for x in range(w):
-                out[y, x] = <float>(rgb[y, x, 0] * 0.299 + rgb[y, x, 1] * 0.587
-                                    + rgb[y, x, 2] * 0.114)
+                out[y, x] = <float>(tr[p[3 * x]] + tg[p[3 * x + 1]] + tb[p[3 * x + 2]])
 
 
 def gray_to_float(const uint8_t[:, ::1] img, float[:, ::1] out):

@@ -18,6 +18,17 @@ Examples
 
 from __future__ import annotations
 
+from ._document import (
+    PageHash,
+    PageHashOptions,
+    PageKey,
+    Verdict,
+    page_hash,
+    page_key,
+    region_difference,
+    verify_pair,
+)
+from ._duplicates import DuplicateIndex, DuplicateMatch, file_sha256, find_duplicates
 from ._hash import Compat, Hash, PdqResult, ahash, dhash, pdq, phash
 from ._index import INDEX_MAGIC, INDEX_VERSION, HashIndex, Matches, popcount_kernel
 
@@ -25,13 +36,25 @@ __all__ = [
     "INDEX_MAGIC",
     "INDEX_VERSION",
     "Compat",
+    "DuplicateIndex",
+    "DuplicateMatch",
     "Hash",
     "HashIndex",
     "Matches",
+    "PageHash",
+    "PageHashOptions",
+    "PageKey",
     "PdqResult",
+    "Verdict",
     "ahash",
     "dhash",
+    "file_sha256",
+    "find_duplicates",
+    "page_hash",
+    "page_key",
     "pdq",
     "phash",
     "popcount_kernel",
+    "region_difference",
+    "verify_pair",
 ]

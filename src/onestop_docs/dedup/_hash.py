@@ -462,6 +462,11 @@ def pdq(image: Any, *, max_side: int | None = None) -> PdqResult:
     if h < 5 or w < 5:
         return PdqResult(Hash(bytes(32), 256), 0)
     factor = 1 if max_side is None else max(h, w) // max_side
-    luma = pdq_luma(arr) if factor < 2 else _pdq_reduced(arr, factor)
-    block, quality = pdq_dct(luma)
+    if factor >= 2:
+        block, quality = pdq_dct(_pdq_reduced(arr, factor))
+    elif arr.ndim == 2 and h >= 64 and w >= 64:
+        block = np.empty((16, 16), np.float32)
+        quality = int(_k.pdq_gray(arr, block))
+    else:
+        block, quality = pdq_dct(pdq_luma(arr))
     return PdqResult(_bits_from_dct16(block), quality)

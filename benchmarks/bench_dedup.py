@@ -1,0 +1,269 @@
+"""Duplicate detection: hashes vs pdqhash / imagehash, HashIndex vs faiss and a numpy scan.
+
+The 1M / 10M index cases are ``@pytest.mark.slow`` (CI smoke skips them); the 10M case
+writes a 400 MB index file to the temp directory and removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import synth
+from PIL import Image
+
+from onestop_docs.dedup import HashIndex, pdq, phash
+from onestop_docs.dedup._document import _key_of_crop
+
+RADIUS = 31
+
+
+@pytest.fixture(scope="module")
+def a4_gray() -> np.ndarray:
+    return synth.render_page(dpi=300, paper="A4").gray
+
+
+@pytest.fixture(scope="module")
+def a4_rgb(a4_gray: np.ndarray) -> np.ndarray:
+    return synth.to_color(a4_gray)
+
+
+# ------------------------------------------------------------------ hashes
+
+
+@pytest.mark.benchmark(group="dedup-pdq-a4-300dpi-grey")
+def test_pdq_a4_ours(benchmark, a4_gray):
+    benchmark(pdq, a4_gray)
+
+
+@pytest.mark.benchmark(group="dedup-pdq-a4-300dpi-grey")
+def test_pdq_a4_pdqhash(benchmark, a4_gray):
+    # pdqhash takes only 3-channel input: the grey page as R = G = B (identical luma).
+    pdqhash = pytest.importorskip("pdqhash")
+    benchmark(pdqhash.compute, np.dstack([a4_gray] * 3))
+
+
+@pytest.mark.benchmark(group="dedup-pdq-a4-300dpi-colour")
+def test_pdq_a4_colour_ours(benchmark, a4_rgb):
+    benchmark(pdq, a4_rgb)
+
+
+@pytest.mark.benchmark(group="dedup-pdq-a4-300dpi-colour")
+def test_pdq_a4_colour_pdqhash(benchmark, a4_rgb):
+    pdqhash = pytest.importorskip("pdqhash")
+    benchmark(pdqhash.compute, a4_rgb)
+
+
+@pytest.mark.benchmark(group="dedup-phash-a4-300dpi")
+def test_phash_a4_ours(benchmark, a4_gray):
+    benchmark(phash, a4_gray, 8, compat="fast")
+
+
+@pytest.mark.benchmark(group="dedup-phash-a4-300dpi")
+def test_phash_a4_imagehash(benchmark, a4_gray):
+    imagehash = pytest.importorskip("imagehash")
+    img = Image.fromarray(a4_gray)
+    benchmark(imagehash.phash, img)
+
+
+@pytest.mark.benchmark(group="dedup-phash-a4-300dpi-compat")
+def test_phash_compat_a4_ours(benchmark, a4_gray):
+    img = Image.fromarray(a4_gray)
+    benchmark(phash, img, 8, compat="imagehash")
+
+
+@pytest.mark.benchmark(group="dedup-phash-a4-300dpi-compat")
+def test_phash_compat_a4_imagehash(benchmark, a4_gray):
+    imagehash = pytest.importorskip("imagehash")
+    img = Image.fromarray(a4_gray)
+    benchmark(imagehash.phash, img)
+
+
+@pytest.fixture(scope="module")
+def normalised_crop(a4_gray: np.ndarray) -> np.ndarray:
+    # What page_key hashes: the 100-dpi ink mask of the content box of an A4 page.
+    small = np.asarray(Image.fromarray(a4_gray).reduce(3))
+    mask = small < 128
+    ys, xs = np.nonzero(mask)
+    return np.ascontiguousarray(mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+
+
+@pytest.mark.benchmark(group="dedup-document-hashes-after-normalisation")
+def test_document_hashes_ours(benchmark, normalised_crop):
+    benchmark(_key_of_crop, normalised_crop, None, 0)
+
+
+@pytest.mark.benchmark(group="dedup-document-hashes-after-normalisation")
+def test_document_hashes_pdqhash(benchmark, normalised_crop):
+    pdqhash = pytest.importorskip("pdqhash")
+    rgb = np.dstack([np.where(normalised_crop, 0, 255).astype(np.uint8)] * 3)
+    benchmark(pdqhash.compute, rgb)
+
+
+# ------------------------------------------------------------------ index
+
+
+def _numpy_radius(db64: np.ndarray, q64: np.ndarray, r: int) -> list[np.ndarray]:
+    out = []
+    for q in q64:
+        d = np.bitwise_count(np.bitwise_xor(db64, q)).sum(axis=1, dtype=np.uint16)
+        out.append(np.nonzero(d <= r)[0])
+    return out
+
+
+@pytest.fixture(scope="module")
+def db1m():
+    rng = np.random.default_rng(0)
+    db = rng.integers(0, 256, (1_000_000, 32), dtype=np.uint8)
+    queries = db[rng.integers(0, len(db), 1000)].copy()
+    flips = rng.integers(0, 32, (1000, 3))
+    for j in range(3):
+        queries[np.arange(1000), flips[:, j]] ^= np.uint8(1 << j)
+    index = HashIndex(256)
+    index.add(np.arange(len(db)), db)
+    index.radius(queries[0], 8)  # builds the multi-index tables outside the timing
+    return db, queries, index
+
+
+def _faiss(db: np.ndarray):
+    faiss = pytest.importorskip("faiss")
+    faiss.omp_set_num_threads(1)
+    idx = faiss.IndexBinaryFlat(256)
+    idx.add(db)
+    return idx
+
+
+@pytest.fixture(scope="module")
+def faiss1m(db1m):
+    return _faiss(db1m[0])
+
+
+def _once(benchmark, fn, *args):
+    return benchmark.pedantic(fn, args=args, rounds=3, iterations=1, warmup_rounds=0)
+
+
+# faiss range_search keeps distances < radius, ours <= r: radius r + 1 is the same set.
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r31-single")
+def test_radius_1m_single_ours(benchmark, db1m):
+    _, q, index = db1m
+    benchmark(index.radius, q[0], RADIUS)
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r31-single")
+def test_radius_1m_single_brute(benchmark, db1m):
+    # not an anchor from another tool: our kernel with multi-index hashing switched off
+    _, q, index = db1m
+    benchmark(index.radius, q[0], RADIUS, method="brute")
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r31-single")
+def test_radius_1m_single_faiss(benchmark, db1m, faiss1m):
+    _, q, _ = db1m
+    benchmark(faiss1m.range_search, q[:1], RADIUS + 1)
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r31-single")
+def test_radius_1m_single_numpy(benchmark, db1m):
+    db, q, _ = db1m
+    benchmark(_numpy_radius, db.view(np.uint64), q[:1].view(np.uint64), RADIUS)
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r31-batch1000")
+def test_radius_1m_batch_ours(benchmark, db1m):
+    _, q, index = db1m
+    _once(benchmark, index.radius_batch, q, RADIUS)
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r31-batch1000")
+def test_radius_1m_batch_brute(benchmark, db1m):
+    _, q, index = db1m
+    _once(benchmark, lambda: index.radius_batch(q, RADIUS, method="brute"))
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r31-batch1000")
+def test_radius_1m_batch_faiss(benchmark, db1m, faiss1m):
+    _, q, _ = db1m
+    _once(benchmark, faiss1m.range_search, q, RADIUS + 1)
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r31-batch1000")
+def test_radius_1m_batch_numpy(benchmark, db1m):
+    db, q, _ = db1m
+    _once(benchmark, _numpy_radius, db.view(np.uint64), q.view(np.uint64), RADIUS)
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r8-single")
+def test_radius_1m_r8_ours(benchmark, db1m):
+    _, q, index = db1m
+    benchmark(index.radius, q[0], 8, method="mih")
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r8-single")
+def test_radius_1m_r8_brute(benchmark, db1m):
+    _, q, index = db1m
+    benchmark(index.radius, q[0], 8, method="brute")
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-1M-r8-single")
+def test_radius_1m_r8_faiss(benchmark, db1m, faiss1m):
+    _, q, _ = db1m
+    benchmark(faiss1m.range_search, q[:1], 9)
+
+
+@pytest.mark.slow
+@pytest.mark.benchmark(group="dedup-radius-10M-mmap-r31")
+def test_radius_10m_mmap_ours(benchmark):
+    """10M x 256-bit index saved and reopened memory-mapped; prints open time and q/s."""
+    rng = np.random.default_rng(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "10m.idx"
+        index = HashIndex(256)
+        for a in range(0, 10_000_000, 1_000_000):
+            index.add(np.arange(a, a + 1_000_000), rng.integers(0, 256, (1_000_000, 32), np.uint8))
+        queries = rng.integers(0, 256, (1000, 32), dtype=np.uint8)
+        index.save(path)
+        del index
+        t = time.perf_counter()
+        mapped = HashIndex.open(path)
+        opened = time.perf_counter() - t
+        t = time.perf_counter()
+        mapped.radius(queries[0], RADIUS, method="brute")
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        mapped.radius_batch(queries, RADIUS, method="brute")
+        batch = time.perf_counter() - t
+        benchmark.extra_info.update(
+            open_s=opened,
+            first_query_s=first,
+            batch1000_qps=1000 / batch,
+            file_mb=os.path.getsize(path) / 1e6,
+        )
+        print(
+            f"\n10M: open {opened * 1e3:.1f} ms, first query {first * 1e3:.0f} ms, "
+            f"batch of 1000: {1000 / batch:.0f} q/s"
+        )
+        benchmark.pedantic(
+            mapped.radius,
+            args=(queries[1], RADIUS),
+            kwargs={"method": "brute"},
+            rounds=3,
+            iterations=1,
+        )
+        del mapped

@@ -1,0 +1,320 @@
+"""Batch grouping (:func:`find_duplicates`) and the reuse check (:class:`DuplicateIndex`)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .._validate import check_range
+from ..errors import InvalidArgumentError
+from ._document import PageHash, PageHashOptions, page_key, verify_pair
+from ._index import HashIndex
+
+__all__ = ["DuplicateIndex", "DuplicateMatch", "file_sha256", "find_duplicates"]
+
+Source = Any  # Page, ndarray, bytes or path
+
+
+def file_sha256(src: str | os.PathLike[str] | bytes) -> str:
+    """Hex SHA-256 of a file's bytes (exact-duplicate check).
+
+    Examples
+    --------
+    >>> file_sha256(b"abc")[:16]
+    'ba7816bf8f01cfea'
+    """
+    if isinstance(src, bytes | bytearray | memoryview):
+        return hashlib.sha256(bytes(src)).hexdigest()
+    h = hashlib.sha256()
+    with open(src, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _is_file(item: Any) -> bool:
+    return isinstance(item, bytes | bytearray | str | os.PathLike)
+
+
+def _key_of(item: Any, dpi: float | None, opts: PageHashOptions) -> PageHash | None:
+    if _is_file(item):
+        from ..imageio import load_page
+
+        src = item if isinstance(item, bytes) else Path(os.fspath(item))
+        item = load_page(bytes(src) if isinstance(src, bytearray) else src)
+    return page_key(item, dpi=dpi, options=opts).hash
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _options(options: PageHashOptions | None, threshold: float | None) -> PageHashOptions:
+    opts = options or PageHashOptions()
+    if threshold is not None:
+        opts = replace(opts, max_region_diff=check_range(threshold, "threshold", 0.0, 1.0))
+    return opts
+
+
+def _candidates(keys: Sequence[PageHash], opts: PageHashOptions) -> set[tuple[int, int]]:
+    pdq_index, dct_index = HashIndex(256), HashIndex(256)
+    rows = np.arange(len(keys))
+    pdq_index.add(rows, [k.pdq for k in keys])
+    dct_index.add(rows, [k.dct for k in keys])
+    pairs: set[tuple[int, int]] = set()
+    for index, r, attr in (
+        (pdq_index, opts.pdq_radius, "pdq"),
+        (pdq_index, opts.pdq_radius, "pdq_flip"),
+        (dct_index, opts.dct_radius, "dct"),
+        (dct_index, opts.dct_radius, "dct_flip"),
+    ):
+        queries = [getattr(k, attr) or getattr(k, attr[:3]) for k in keys]
+        for i, m in enumerate(index.radius_batch(queries, r)):
+            pairs.update((min(i, int(j)), max(i, int(j))) for j in m.ids if j != i)
+    return pairs
+
+
+def find_duplicates(
+    items: Sequence[Source],
+    *,
+    threshold: float | None = None,
+    options: PageHashOptions | None = None,
+    dpi: float | None = None,
+) -> list[list[int]]:
+    """Group a batch of pages (or files) that show the same document page.
+
+    Files (bytes or paths) with identical SHA-256 are grouped first, without decoding.
+    Then every remaining item is keyed with :func:`page_key` (a file stands for its first
+    page), the two hash indexes propose pairs within ``options.pdq_radius`` /
+    ``options.dct_radius``, :func:`verify_pair` decides, and a union-find joins the pairs.
+    Blank and near-blank pages are never grouped by their content.
+
+    Parameters
+    ----------
+    items : sequence of Page, numpy.ndarray, bytes or path
+    threshold : float, optional
+        Verifier limit (``max_region_diff``), overriding ``options``.
+    options : PageHashOptions, optional
+    dpi : float, optional
+        Resolution for arrays without one (default 300).
+
+    Returns
+    -------
+    list of list of int
+        Groups of two or more item indices, each sorted, ordered by first index.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Bad threshold or pixel data.
+    InvalidImageError
+        A file cannot be decoded.
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> from PIL import Image
+    >>> buf = io.BytesIO()
+    >>> Image.new("L", (150, 200), 255).save(buf, format="PNG")
+    >>> blank = np.full((200, 150), 255, np.uint8)
+    >>> find_duplicates([buf.getvalue(), blank, buf.getvalue()], dpi=100)
+    [[0, 2]]
+    """
+    opts = _options(options, threshold)
+    n = len(items)
+    uf = _UnionFind(n)
+    first_by_sha: dict[str, int] = {}
+    to_key: list[int] = []
+    for i, item in enumerate(items):
+        if _is_file(item):
+            digest = file_sha256(item)
+            if digest in first_by_sha:
+                uf.union(first_by_sha[digest], i)
+                continue
+            first_by_sha[digest] = i
+        to_key.append(i)
+    keyed: list[tuple[int, PageHash]] = []
+    for i in to_key:
+        key = _key_of(items[i], dpi, opts)
+        if key is not None:
+            keyed.append((i, key))
+    keys = [k for _, k in keyed]
+    for a, b in _candidates(keys, opts):
+        if verify_pair(keys[a], keys[b], opts).duplicate:
+            uf.union(keyed[a][0], keyed[b][0])
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(uf.find(i), []).append(i)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    """An earlier page that the looked-up page duplicates.
+
+    Attributes
+    ----------
+    id : int
+        The id it was added under (e.g. a record id).
+    kind : {"identical-file", "same-page"}
+        Byte-identical file (SHA-256), or same page by document key and verifier.
+    pdq_distance, dct_distance : int or None
+        Hash distances (None for identical files).
+    region_diff : float or None
+        Verifier difference (None for identical files).
+    """
+
+    id: int
+    kind: Literal["identical-file", "same-page"]
+    pdq_distance: int | None = None
+    dct_distance: int | None = None
+    region_diff: float | None = None
+
+
+class DuplicateIndex:
+    """Reuse check (kiểm tra tái sử dụng): find earlier digitized copies of a page.
+
+    Holds, per added page, its document key in two :class:`HashIndex` (PDQ and DCT) plus the
+    verifier grid, and optionally the SHA-256 of the file it came from.  :meth:`lookup`
+    checks the file hash first, then proposes candidates by hash radius and confirms them
+    with :func:`verify_pair`.
+
+    Thread safety: lookups may run concurrently with each other and with :meth:`add`
+    (an internal lock guards the tables).
+
+    Parameters
+    ----------
+    options : PageHashOptions, optional
+        Radii and verifier thresholds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> index = DuplicateIndex()
+    >>> index.add(7, np.full((200, 150), 255, np.uint8), file_sha256=file_sha256(b"x"), dpi=100)
+    >>> index.lookup(np.full((200, 150), 255, np.uint8), file_sha256=file_sha256(b"x"), dpi=100)
+    [DuplicateMatch(id=7, kind='identical-file', pdq_distance=None, dct_distance=None, region_diff=None)]
+    """
+
+    def __init__(self, options: PageHashOptions | None = None) -> None:
+        self._opts = options or PageHashOptions()
+        self._pdq = HashIndex(256)
+        self._dct = HashIndex(256)
+        self._keys: list[PageHash] = []
+        self._ids: list[int] = []
+        self._sha: dict[str, list[int]] = {}
+        self._lock = threading.RLock()
+        self._count = 0
+
+    def __len__(self) -> int:
+        """Number of pages (or files) added."""
+        return self._count
+
+    def add(
+        self,
+        id: int,
+        page: Any,
+        *,
+        file_sha256: str | None = None,
+        dpi: float | None = None,
+    ) -> PageHash | None:
+        """Add one page under ``id``; returns its key (None for a blank page).
+
+        Raises
+        ------
+        InvalidArgumentError
+            Bad id, SHA-256 text or pixel data.
+        """
+        key = page_key(page, dpi=dpi, options=self._opts).hash
+        self.add_key(id, key, file_sha256=file_sha256)
+        return key
+
+    def add_key(self, id: int, key: PageHash | None, *, file_sha256: str | None = None) -> None:
+        """Add a precomputed key (and/or a file hash) under ``id``."""
+        if isinstance(id, bool) or not isinstance(id, int | np.integer):
+            raise InvalidArgumentError(f"id must be an int, got {id!r}")
+        digest = _check_sha(file_sha256)
+        with self._lock:
+            self._count += 1
+            if digest is not None:
+                self._sha.setdefault(digest, []).append(int(id))
+            if key is not None:
+                row = len(self._keys)
+                self._keys.append(key)
+                self._ids.append(int(id))
+                self._pdq.add([row], [key.pdq])
+                self._dct.add([row], [key.dct])
+
+    def lookup(
+        self, page: Any, *, file_sha256: str | None = None, dpi: float | None = None
+    ) -> list[DuplicateMatch]:
+        """Earlier pages that ``page`` duplicates, identical files first, then by distance.
+
+        Raises
+        ------
+        InvalidArgumentError
+            Bad SHA-256 text or pixel data.
+        """
+        digest = _check_sha(file_sha256)
+        out: list[DuplicateMatch] = []
+        if digest is not None:
+            with self._lock:
+                out.extend(DuplicateMatch(i, "identical-file") for i in self._sha.get(digest, []))
+        key = page_key(page, dpi=dpi, options=self._opts).hash
+        if key is not None:
+            out.extend(self.lookup_key(key))
+        return out
+
+    def lookup_key(self, key: PageHash) -> list[DuplicateMatch]:
+        """:meth:`lookup` for a precomputed key (no file check)."""
+        if not isinstance(key, PageHash):
+            raise InvalidArgumentError(f"key must be a PageHash, got {type(key).__name__}")
+        rows: set[int] = set()
+        for h in (key.pdq, key.pdq_flip):
+            if h is not None:
+                rows.update(self._pdq.radius(h, self._opts.pdq_radius).ids.tolist())
+        for h in (key.dct, key.dct_flip):
+            if h is not None:
+                rows.update(self._dct.radius(h, self._opts.dct_radius).ids.tolist())
+        with self._lock:
+            cands = [(r, self._keys[r], self._ids[r]) for r in sorted(rows)]
+        found = []
+        for _, other, rid in cands:
+            v = verify_pair(key, other, self._opts)
+            if v.duplicate:
+                found.append(
+                    DuplicateMatch(rid, "same-page", v.pdq_distance, v.dct_distance, v.region_diff)
+                )
+        found.sort(key=lambda m: (m.region_diff or 0.0, m.pdq_distance or 0))
+        return found
+
+
+def _check_sha(digest: str | None) -> str | None:
+    if digest is None:
+        return None
+    if (
+        not isinstance(digest, str)
+        or len(digest) != 64
+        or any(c not in "0123456789abcdef" for c in digest.lower())
+    ):
+        raise InvalidArgumentError(f"file_sha256 must be 64 hex digits, got {digest!r}")
+    return digest.lower()
