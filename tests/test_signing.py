@@ -414,6 +414,48 @@ def test_cms_b_t_untrusted_tsa(
     assert report.codes == ("timestamp-untrusted",)
 
 
+def test_cms_b_t_tampered_token(ec_cred, work: Path, root_pem: Path, tsa: LocalTsa) -> None:
+    """The time-stamp is an unsigned attribute: altering it leaves the signature intact
+    but must be reported as an invalid time-stamp, not silently accepted."""
+    sig = sign_cms(DATA, _signer(ec_cred, work, "ec"), tsa=tsa.url)
+    token, _ = _tst_from_cms(sig)
+    tst_info = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"]
+    gen_time = tst_info.parsed["gen_time"].dump()
+    start = sig.index(gen_time)
+    mutated = bytearray(sig)
+    mutated[start + 5] = ord("0") + (mutated[start + 5] - ord("0") + 1) % 10  # another year
+    report = verify_cms(DATA, bytes(mutated), trust_roots=[root_pem])
+    assert report.intact and report.trusted and not report.valid
+    assert report.codes == ("timestamp-invalid",)
+    assert report.timestamp_time is None
+
+
+def test_demo_pki_is_labelled_and_openssl_verifies(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from onestop_docs.signing import DEMO_LABEL, demo_pki
+
+    pki = demo_pki(tmp_path / "demo")
+    certs = x509.load_pem_x509_certificates(
+        pki.root_cert_path.read_bytes() + pki.intermediate_cert_path.read_bytes()
+    )
+    for signer in (pki.officer_signer, pki.organisation_signer):
+        certs.append(signer.certificate)
+        reloaded = Signer.from_pkcs12(
+            pki.officer_p12_path if signer is pki.officer_signer else pki.organisation_p12_path,
+            pki.password,
+        )
+        assert reloaded.certificate == signer.certificate
+        sig = sign_cms(DATA, reloaded)
+        res = openssl_cms_verify(DATA, sig, pki.root_cert_path, tmp_path)
+        assert res.returncode == 0, res.stderr
+    for cert in certs:
+        assert DEMO_LABEL in cert.subject.rfc4514_string()
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [
+        "demo-issuing-ca.pem", "demo-officer.p12", "demo-organisation.p12", "demo-root.pem",
+    ]  # fmt: skip
+
+
 def test_request_timestamp_openssl_verifies(tsa: LocalTsa, tmp_path: Path) -> None:
     token = request_timestamp(DATA, tsa.url)
     assert abs(token.time - dt.datetime.now(UTC)) < dt.timedelta(minutes=1)

@@ -74,6 +74,7 @@ def _cert(
     *,
     ca: bool,
     days: int,
+    path_length: int | None = None,
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     ku = x509.KeyUsage(
@@ -95,7 +96,7 @@ def _cert(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
         .add_extension(ku, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
@@ -128,10 +129,11 @@ def demo_pki(directory: str | os.PathLike[str], *, password: str = "demo") -> De
     out.mkdir(parents=True, exist_ok=True)
     root_key = ec.generate_private_key(ec.SECP256R1())
     root_name = _name("Demo Root CA")
-    root = _cert(root_name, root_key, root_name, root_key, ca=True, days=60)
+    # The root certifies one CA level below it (pathLen 1); the issuing CA only leaves.
+    root = _cert(root_name, root_key, root_name, root_key, ca=True, days=60, path_length=1)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("Demo Issuing CA")
-    ca = _cert(ca_name, ca_key, root_name, root_key, ca=True, days=45)
+    ca = _cert(ca_name, ca_key, root_name, root_key, ca=True, days=45, path_length=0)
     pem = serialization.Encoding.PEM
     root_path, ca_path = out / "demo-root.pem", out / "demo-issuing-ca.pem"
     atomic_write_bytes(root_path, root.public_bytes(pem))
