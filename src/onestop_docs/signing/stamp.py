@@ -127,6 +127,7 @@ _STAMP_REPERTOIRE = [
     *range(0x2000, 0x2070),
     *range(0x20A0, 0x20C0),
 ]
+_STAMP_CHARS = frozenset(_STAMP_REPERTOIRE)
 
 
 @functools.lru_cache(maxsize=4)
@@ -188,10 +189,11 @@ def text_width_pt(text: str, font_path: Path, size: float) -> float:
     total = 0
     for ch in text:
         glyph = cmap.get(ord(ch))
-        if glyph is None:
+        if glyph is None or ord(ch) not in _STAMP_CHARS:
+            # Outside the embedded repertoire the PDF would show an empty box.
             raise InvalidArgumentError(
-                f"font {font_path.name} has no glyph for {ch!r} (U+{ord(ch):04X}); "
-                "use Liberation Serif 2"
+                f"the stamp font has no glyph for {ch!r} (U+{ord(ch):04X}); expected Vietnamese "
+                f"or Latin text, set in {font_path.name} (Liberation Serif 2)"
             )
         total += hmtx[glyph][0]
     return total * size / upem
