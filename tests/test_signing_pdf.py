@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import re
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import pikepdf
@@ -280,6 +282,27 @@ def test_every_vietnamese_glyph_is_drawn(signed_twice, work: Path) -> None:
                 assert original.getGlyphName(cid) == best[ord(ch)], ch
                 if not ch.isspace():
                     assert glyf[embedded.getGlyphName(cid)].numberOfContours != 0, ch
+
+
+_WORDS = sorted({w for line in synth.VI_LINES for w in unicodedata.normalize("NFC", line).split()})
+
+
+@given(
+    words=st.lists(st.sampled_from(_WORDS), min_size=1, max_size=30),
+    width=st.floats(min_value=20, max_value=400),
+)
+def test_wrap_lines_round_trip(words: list[str], width: float) -> None:
+    from onestop_docs.signing.stamp import text_width_pt, wrap_lines
+
+    line = " ".join(words)
+    wrapped = wrap_lines([line], LIBERATION_SERIF, 10, width)
+    assert " ".join(wrapped) == line
+    for out in wrapped:
+        # Every line fits, unless it is a single word that cannot be broken.
+        assert text_width_pt(out, LIBERATION_SERIF, 10) <= width or " " not in out
+    # Greedy: the next word would not have fitted on the previous line.
+    for a, b in itertools.pairwise(wrapped):
+        assert text_width_pt(f"{a} {b.split(' ')[0]}", LIBERATION_SERIF, 10) > width
 
 
 def test_rendered_stamp_ink_in_the_right_corner(
