@@ -357,7 +357,7 @@ class Signer:
         key_label, key_id : optional
             Select the private key (CKA_LABEL / CKA_ID); required if the token holds several.
         cert_path : path, optional
-            Signer certificate (PEM/DER); by default read from the token (same label/id).
+            Signer certificate (PEM/DER); by default read from the token (same CKA_ID as the key).
         chain : sequence
             Intermediate certificates to embed.
 
