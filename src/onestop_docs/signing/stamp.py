@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from .._deps import require_module
 from ..errors import InvalidArgumentError
 from .certs import vn_time
 
@@ -168,7 +169,17 @@ def _font_for_pdf(font_path: str, mtime_ns: int) -> str:
 
 
 def pdf_font_path(font_path: Path) -> str:
-    """Path of the font file to embed (see :func:`_font_for_pdf`); thread-safe."""
+    """Path of the font file to embed (see :func:`_font_for_pdf`); thread-safe.
+
+    Raises
+    ------
+    MissingDependencyError
+        Without fontTools and uharfbuzz (``pyhanko[opentype]``, part of the ``sign`` extra).
+    InvalidArgumentError
+        If the font file cannot be read.
+    """
+    for module in ("fontTools", "uharfbuzz"):
+        require_module(module, "sign")
     try:
         mtime = font_path.stat().st_mtime_ns
     except OSError as exc:
