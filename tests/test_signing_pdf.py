@@ -547,3 +547,28 @@ def test_verify_garbage_and_unsigned(work: Path, scan: Path, pki: TestPki) -> No
     assert verify_pdf(garbage, trust_roots=[pki.root.cert]).codes == ("unreadable",)
     assert verify_pdf(work / "missing.pdf", trust_roots=[pki.root.cert]).codes == ("unreadable",)
     assert verify_pdf(scan, trust_roots=[pki.root.cert]).codes == ("no-signature",)
+
+
+def test_sign_pdf_from_threads(
+    scan: Path, tmp_path: Path, pki: TestPki, officer: Credential
+) -> None:
+    """A kiosk server shares one Signer between request threads."""
+    import threading
+
+    signer = Signer.from_key(officer.key, officer.cert, officer.chain)
+    results: dict[int, object] = {}
+
+    def work(i: int) -> None:
+        try:
+            role = "organisation" if i % 2 else "officer"
+            sign_pdf(scan, tmp_path / f"t{i}.pdf", signer, role=role, agency_name=AGENCY)
+            results[i] = verify_pdf(tmp_path / f"t{i}.pdf", trust_roots=[pki.root.cert]).valid
+        except Exception as exc:  # reported below
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results == dict.fromkeys(range(6), True)
