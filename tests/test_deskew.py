@@ -210,6 +210,20 @@ def test_orientation_all_four_rotations() -> None:
     assert correct / total >= 0.99
 
 
+def test_orientation_ten_line_pages_with_degradations() -> None:
+    rng = np.random.default_rng(9)
+    for i, (dpi, font, pt) in enumerate(
+        [(150, "serif", 10.0), (200, "sans", 10.0), (300, "serif", 12.0), (200, "serif", 12.0)]
+    ):
+        page = synth.render_page(dpi=dpi, paper="A5", font=font, font_pt=pt, max_lines=10)
+        assert len(page.lines) == 10
+        for rotation in (0, 90, 180, 270):
+            img = synth.rotate(page.gray, rotation + float(rng.uniform(-3, 3)), expand=True)
+            img = _degrade(img, i + rotation // 90, rng)
+            est = detect_orientation(img, dpi=dpi)
+            assert est.rotation == rotation, (dpi, font, pt, rotation, est)
+
+
 @pytest.mark.parametrize("n_lines", [1, 2])
 def test_orientation_abstains_on_one_or_two_lines(n_lines: int) -> None:
     page = synth.render_page(dpi=200, paper="A5", max_lines=n_lines)

@@ -60,8 +60,10 @@ from PIL import Image as PILImage
 from ._deps import require_tool
 from ._validate import as_gray, as_image, check_range
 from .deskew_analysis import (
+    DETAIL_DPI,
     _analyse,
     _Analysis,
+    _detail_points,
     _effective_dpi,
     _fourier_angle,
     _line_votes,
@@ -286,7 +288,7 @@ def _abstain(
 
 
 def _orientation_from(
-    ana: _Analysis, max_angle: float
+    ana: _Analysis, max_angle: float, gray: NDArray[np.uint8], dpi_eff: float
 ) -> tuple[OrientationEstimate, SkewEstimate, _Analysis]:
     """Orientation, the skew after fixing it, and the analysis images turned upright-ish."""
     if ana.reason is not None:
@@ -305,7 +307,9 @@ def _orientation_from(
         reason = "text-line direction unclear"
         base_skew = skew if k == 0 else _skew_from(ana, max_angle, (p0, s0))
         return OrientationEstimate(None, 0.0, reason), base_skew, ana
-    up, down = _line_votes(_profile(_points(fam.fine), skew.angle))
+    detail = _detail_points(gray, dpi_eff, k)
+    window = max(9, round(0.4 * dpi_eff / max(1, round(dpi_eff / DETAIL_DPI))))
+    up, down = _line_votes(_profile(detail, skew.angle), window | 1)
     n = up + down
     if n < MIN_ORIENTATION_LINES:
         reason = f"too few text lines ({n}) to tell up from down"
@@ -428,7 +432,7 @@ def detect_orientation(
         if min(gray.shape) < 16:
             return OrientationEstimate(None, 0.0, "image too small to analyse")
         return _tesseract_osd(gray, dpi_eff, timeout)
-    return _orientation_from(_analyse(gray, dpi_eff), 15.0)[0]
+    return _orientation_from(_analyse(gray, dpi_eff), 15.0, gray, dpi_eff)[0]
 
 
 def deskew(
@@ -479,7 +483,8 @@ def deskew(
         page = Page(px, mode="RGB" if px.ndim == 3 else "L", dpi=None if d is None else (d, d))
     gray = as_gray(page)
     shape = (page.height, page.width)
-    orient, skew, _ = _orientation_from(_analyse(gray, _effective_dpi(gray, dpi, page)), max_angle)
+    dpi_eff = _effective_dpi(gray, dpi, page)
+    orient, skew, _ = _orientation_from(_analyse(gray, dpi_eff), max_angle, gray, dpi_eff)
     rot = orient.rotation or 0
     total = rot + (skew.angle or 0.0)
     if total == 0.0:

@@ -21,6 +21,8 @@ from .imageio import Page
 ANALYSIS_DPI = 100.0
 #: The coarse sweep scores at most this many ink pixels (a regular subsample).
 SWEEP_POINTS = 12_000
+#: Resolution (dpi) of the copy whose line profiles tell up from down.
+DETAIL_DPI = 150.0
 #: Minimum number of ink pixels on the fine copy.
 MIN_INK_PIXELS = 150
 
@@ -79,9 +81,35 @@ def _effective_dpi(gray: NDArray[np.uint8], dpi: Any, image: Any) -> float:
     return check_range(dpi, "dpi", 10.0, 4800.0)
 
 
+def _flatten(red: NDArray[np.uint8], block: int = 32) -> NDArray[np.uint8]:
+    """Divide out uneven illumination when the paper brightness varies across the page.
+
+    The paper level is the brightest pixel of each ``block`` x ``block`` tile, spread to the
+    3 x 3 neighbouring tiles (so a tile full of text still sees paper).  When it varies by
+    less than 20 % the page is returned as is; otherwise each pixel becomes
+    ``255 * value / paper``.  A global Otsu threshold on a page with a dark corner would
+    otherwise make the corner one ink blob, and the border clean-up would erase its text.
+    """
+    h, w = red.shape
+    bh, bw = h // block, w // block
+    if bh < 2 or bw < 2:
+        return red
+    tiles = red[: bh * block, : bw * block].reshape(bh, block, bw, block).max(axis=(1, 3))
+    pad = np.pad(tiles, 1, mode="edge")
+    paper = np.max([pad[i : i + bh, j : j + bw] for i in range(3) for j in range(3)], axis=0)
+    lo, hi = int(paper.min()), int(paper.max())
+    if hi == 0 or lo >= 0.8 * hi:
+        return red
+    full = np.repeat(np.repeat(paper, block, axis=0), block, axis=1)
+    full = np.pad(full, ((0, h - full.shape[0]), (0, w - full.shape[1])), mode="edge")
+    out: NDArray[np.uint32] = red.astype(np.uint32) * 255 // np.maximum(full, 1).astype(np.uint32)
+    return np.minimum(out, 255).astype(np.uint8)
+
+
 def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
     r = max(1, int(dpi_eff // ANALYSIS_DPI))
     red = _reduce(gray, r) if r > 1 else gray.copy()
+    red = _flatten(red)
     empty = np.full((1, 1), 255, np.uint8)
     if min(red.shape) < 16:
         return _Analysis(empty, empty, "image too small to analyse")
@@ -104,6 +132,24 @@ def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
     if min(coarse.shape) < 8:
         coarse = fine
     return _Analysis(fine, coarse, None)
+
+
+def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) -> _Points:
+    """Ink points of a ~150-dpi binary copy turned by ``quarter_turns`` x 90 degrees.
+
+    Up/down needs the x-height band resolved: at 100 dpi a 10-pt line has a 6-pixel band,
+    which blur or JPEG can wash out.
+    """
+    r = max(1, round(dpi_eff / DETAIL_DPI))
+    red = _flatten(_reduce(gray, r) if r > 1 else gray.copy())
+    hist = np.zeros(256, np.int64)
+    _g.histogram(red, hist)
+    thr = _otsu(hist)
+    _k.clear_border(red, thr, np.empty(red.size, np.int32))
+    _k.binarize(red, thr, red)
+    if quarter_turns % 4:
+        red = np.ascontiguousarray(np.rot90(red, quarter_turns))
+    return _points(red)
 
 
 def _buffer(shape: tuple[int, int]) -> NDArray[np.float64]:
@@ -223,34 +269,53 @@ def _rot90(ana: _Analysis) -> _Analysis:
     )
 
 
-def _line_votes(prof: NDArray[np.float64]) -> tuple[int, int]:
+def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
     """(upright, upside-down) votes of the text lines in a deskewed profile (top to bottom).
 
-    Each line's densest band (the x-height band, or the cap band of a capitals line) is found
-    by thresholding the profile; then the ink just above the band (ascenders, capitals and,
-    in Vietnamese, most tone marks and the circumflex and breve) is compared with the ink just
-    below it (descenders and the dot below).  Upright text has more above than below.  The
-    regions reach at most one band height away and stop halfway to the next band.
+    Lines are the runs of the profile above 5 % of its 95th percentile; runs separated by a
+    gap under a quarter of the typical run height are one line (a row of tone marks over
+    capitals is often detached).  In each line the densest band (x-height band, or cap band
+    for capitals) is the contiguous stretch around the line's maximum that stays above half
+    of it.  Then the ink above the band (ascenders, capitals and, in Vietnamese, most tone
+    marks, the circumflex and the breve) is compared with the ink below it (descenders and
+    the dot below): upright Latin-script text has clearly more above.
+
+    A running minimum over ``window`` bins (about 10 mm, more than a line pitch) is removed
+    first: shading that Otsu turned into ink (uneven light, a dark corner) adds a smooth
+    pedestal that would join all lines into one.
     """
+    if len(prof) > window:
+        pad = np.pad(prof, window // 2, mode="edge")
+        prof = prof - np.lib.stride_tricks.sliding_window_view(pad, window).min(axis=1)[: len(prof)]
     nz = prof[prof > 0]
     if nz.size == 0:
         return 0, 0
-    peak = float(np.percentile(nz, 95))
-    core = np.concatenate(([0], (prof >= 0.35 * peak).astype(np.int8), [0]))
-    edges = np.flatnonzero(np.diff(core))
-    bands = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= 2]
-    if not bands:
+    p95 = float(np.percentile(nz, 95))
+    on = np.concatenate(([0], (prof > 0.05 * p95).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(on))
+    runs = [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
+    if not runs:
         return 0, 0
-    # A row of tone marks over a capitals line can pass the threshold on its own: bands much
-    # thinner than the typical one are marks, and stay in the regions they belong to.
-    typical = float(np.median([b - a for a, b in bands]))
-    bands = [(a, b) for a, b in bands if b - a >= 0.5 * typical]
+    gap = max(1.0, 0.25 * float(np.median([b - a for a, b in runs])))
+    lines = [runs[0]]
+    for a, b in runs[1:]:
+        if a - lines[-1][1] <= gap:
+            lines[-1][1] = b
+        else:
+            lines.append([a, b])
     up = down = 0
-    for i, (a, b) in enumerate(bands):
-        h = b - a
-        top = max(a - h, (bands[i - 1][1] + a) // 2 if i > 0 else 0)
-        bot = min(b + h, (b + bands[i + 1][0]) // 2 if i + 1 < len(bands) else len(prof))
-        above, below = float(prof[top:a].sum()), float(prof[b:bot].sum())
+    for a, b in lines:
+        seg = prof[a:b]
+        if b - a < 3 or seg.max() < 0.2 * p95:
+            continue
+        m = int(np.argmax(seg))
+        half = 0.5 * float(seg[m])
+        lo, hi = m, m + 1
+        while lo > 0 and seg[lo - 1] >= half:
+            lo -= 1
+        while hi < len(seg) and seg[hi] >= half:
+            hi += 1
+        above, below = float(seg[:lo].sum()), float(seg[hi:].sum())
         s = (above - below) / (above + below + 1e-9)
         if s > 0.15:
             up += 1
