@@ -33,6 +33,16 @@ def a4_rgb(a4: np.ndarray) -> np.ndarray:
     return synth.add_signature(synth.add_stamp(rgb, (1800, 3000), 250), (300, 3000), size=500)
 
 
+@pytest.fixture
+def cv2_one_thread():
+    """OpenCV parallelises its filters; the comparison is one thread against one thread."""
+    cv2 = pytest.importorskip("cv2")
+    n = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    yield cv2
+    cv2.setNumThreads(n)
+
+
 # ----------------------------------------------------------------------------- Sauvola
 
 
@@ -66,8 +76,8 @@ def test_sauvola_a4_skimage(benchmark, a4):
 
 
 @pytest.mark.benchmark(group="sauvola-a4")
-def test_sauvola_a4_opencv(benchmark, a4):
-    cv2 = pytest.importorskip("cv2")
+def test_sauvola_a4_opencv(benchmark, a4, cv2_one_thread):
+    cv2 = cv2_one_thread
     benchmark(
         cv2.adaptiveThreshold, a4, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, WINDOW, 10
     )
@@ -82,8 +92,8 @@ def test_otsu_a4_ours(benchmark, a4):
 
 
 @pytest.mark.benchmark(group="otsu-a4")
-def test_otsu_a4_opencv(benchmark, a4):
-    cv2 = pytest.importorskip("cv2")
+def test_otsu_a4_opencv(benchmark, a4, cv2_one_thread):
+    cv2 = cv2_one_thread
     benchmark(cv2.threshold, a4, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
 
 
