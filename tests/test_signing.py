@@ -8,7 +8,6 @@ broken cases (expired, not yet valid, no key usage, SHA-1, RSA-1024) are produce
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -367,23 +366,6 @@ def _tst_from_cms(sig: bytes) -> tuple[bytes, bytes]:
     raise AssertionError("no signature time-stamp token")
 
 
-def openssl_ts_verify(
-    token: bytes, imprint_source: bytes, tsa: LocalTsa, tmp: Path
-) -> subprocess.CompletedProcess[str]:
-    tok = tmp / "token.der"
-    tok.write_bytes(token)
-    untrusted = tmp / "tsa-untrusted.pem"
-    untrusted.write_bytes(
-        tsa.credential.cert_pem() + b"".join(c.public_bytes(_PEM) for c in tsa.credential.chain)
-    )
-    return subprocess.run(
-        ["openssl", "ts", "-verify", "-token_in", "-in", str(tok),
-         "-digest", hashlib.sha256(imprint_source).hexdigest(), "-sha256",
-         "-CAfile", str(tsa.root_path), "-untrusted", str(untrusted)],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-
-
 def test_cms_b_t_with_local_tsa(
     ec_cred, work: Path, root_pem: Path, tsa: LocalTsa, tmp_path: Path
 ) -> None:
@@ -394,7 +376,7 @@ def test_cms_b_t_with_local_tsa(
     after = dt.datetime.now(UTC)
     assert openssl_cms_verify(DATA, sig, root_pem, tmp_path).returncode == 0
     token, signature_value = _tst_from_cms(sig)
-    res = openssl_ts_verify(token, signature_value, tsa, tmp_path)
+    res = tsa.verify_token(token, signature_value)
     assert res.returncode == 0 and "OK" in res.stdout, res.stdout + res.stderr
     report = verify_cms(DATA, sig, trust_roots=[root_pem])
     assert report.valid, report.problems
@@ -459,7 +441,7 @@ def test_demo_pki_is_labelled_and_openssl_verifies(tmp_path: Path) -> None:
 def test_request_timestamp_openssl_verifies(tsa: LocalTsa, tmp_path: Path) -> None:
     token = request_timestamp(DATA, tsa.url)
     assert abs(token.time - dt.datetime.now(UTC)) < dt.timedelta(minutes=1)
-    res = openssl_ts_verify(token.der, DATA, tsa, tmp_path)
+    res = tsa.verify_token(token.der, DATA)
     assert res.returncode == 0, res.stdout + res.stderr
 
 

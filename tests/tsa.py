@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import subprocess
 import tempfile
@@ -22,6 +23,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from pki import Credential, TestPki
 
 __all__ = ["LocalTsa"]
@@ -94,6 +96,27 @@ class LocalTsa:
             )  # fmt: skip
             self.requests += 1
             return r.read_bytes()
+
+    def verify_token(
+        self, token_der: bytes, imprint_source: bytes
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``openssl ts -verify`` on a DER time-stamp token (``-token_in``) whose message
+        imprint should be SHA-256 of ``imprint_source`` (for a CMS signature time-stamp: the
+        SignerInfo's signature value).  Success: return code 0 and "OK" in stdout."""
+        with tempfile.TemporaryDirectory(dir=self.directory) as tmp:
+            tok = Path(tmp) / "token.der"
+            tok.write_bytes(token_der)
+            untrusted = Path(tmp) / "tsa-chain.pem"
+            untrusted.write_bytes(
+                self.credential.cert_pem()
+                + b"".join(c.public_bytes(Encoding.PEM) for c in self.credential.chain)
+            )
+            return subprocess.run(
+                ["openssl", "ts", "-verify", "-token_in", "-in", str(tok),
+                 "-digest", hashlib.sha256(imprint_source).hexdigest(), "-sha256",
+                 "-CAfile", str(self.root_path), "-untrusted", str(untrusted)],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         tsa = self
