@@ -123,6 +123,19 @@ cdef void bilinear_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, :
                 d[xo] = <uint8_t>(((a << 8) + (b - a) * sfy + 32768) >> 16)
                 X += dx
                 Y += dy
+        elif nc == 3:
+            # Colour fast path: the three channels unrolled, same arithmetic as grey.
+            for xo in range(lo, hi):
+                p0 = base + (Y >> 32) * stride + (X >> 32) * 3
+                sfx = <int32_t>((X >> 24) & 255)
+                sfy = <int32_t>((Y >> 24) & 255)
+                for ch in range(3):
+                    a = (<int32_t>p0[ch] << 8) + (<int32_t>p0[ch + 3] - <int32_t>p0[ch]) * sfx
+                    b = ((<int32_t>p0[ch + stride] << 8)
+                         + (<int32_t>p0[ch + stride + 3] - <int32_t>p0[ch + stride]) * sfx)
+                    d[xo * 3 + ch] = <uint8_t>(((a << 8) + (b - a) * sfy + 32768) >> 16)
+                X += dx
+                Y += dy
         else:
             for xo in range(lo, hi):
                 p0 = base + (Y >> 32) * stride + (X >> 32) * nc
