@@ -51,7 +51,7 @@ class PageHashOptions:
         a candidate.  Default 56.  A pair is a candidate when either hash is within radius.
     max_region_diff : float
         Verifier: largest allowed ink difference (mean absolute ink-density difference, 0..1)
-        in the worst window of the aligned grids.  Default 0.16.
+        in the worst window of the aligned grids.  Default 0.115.
     max_aspect_diff : float
         Verifier: largest allowed ``|log(aspect_a / aspect_b)|`` of the content boxes.
         Default 0.06.
@@ -61,7 +61,7 @@ class PageHashOptions:
 
     pdq_radius: int = 64
     dct_radius: int = 56
-    max_region_diff: float = 0.16
+    max_region_diff: float = 0.115
     max_aspect_diff: float = 0.06
     max_angle: float = 15.0
 
@@ -88,7 +88,8 @@ class PageHash:
         256-bit DCT hash (16x16 low frequencies of a 64x64 area average, median threshold)
         of the same crop.
     grid : numpy.ndarray
-        uint8 ``GRID`` (128 x 96): ink density (0 = no ink, 255 = all ink) of the crop.
+        uint8 ``GRID`` (128 x 96): mean ink darkness of the crop's cells (255 minus the
+        cleaned grey value, paper noise below 48 set to 0).
     aspect : float
         Height / width of the ink box.
     skew_deg : float or None
@@ -188,24 +189,11 @@ def _reduce(gray: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8]:
 def _upright(
     small: NDArray[np.uint8], max_angle: float
 ) -> tuple[NDArray[np.uint8], float | None, int]:
-    from .. import deskew as dk
+    from ..deskew import deskew
 
-    fn = getattr(dk, "deskew", None)
-    if fn is not None:
-        res = fn(small, max_angle=max_angle, dpi=ANALYSIS_DPI)
-        img = as_gray(getattr(res.page, "pixels", res.page))
-        rot = getattr(res.orientation, "rotation", None) or 0
-        return img, getattr(res.skew, "angle", None), int(rot)
-    # Same steps composed from the primitives (deskew() not available).
-    ori = dk.detect_orientation(small, dpi=ANALYSIS_DPI)
-    img = small
-    rot = ori.rotation or 0
-    if rot:
-        img = as_gray(dk.rotate(img, -float(rot), expand=True))
-    est = dk.estimate_skew(img, max_angle=max_angle, dpi=ANALYSIS_DPI)
-    if est.angle is not None and abs(est.angle) > 0.05:
-        img = as_gray(dk.rotate(img, -est.angle, fill=255, expand=True))
-    return img, est.angle, int(rot)
+    res = deskew(small, max_angle=max_angle, dpi=ANALYSIS_DPI)
+    img = as_gray(getattr(res.page, "pixels", res.page))
+    return img, res.skew.angle, int(res.orientation.rotation or 0)
 
 
 def _trim_thin_runs(prof: NDArray[np.int64], min_run: int, min_gap: int) -> tuple[int, int]:
@@ -254,10 +242,10 @@ def page_key(
     """Normalise a page and compute its document key, or say why there is none.
 
     Steps (at 100 dpi, see ``docs/dedup.md``): reduce; clean (background, borders,
-    despeckle, binarize, blank check: :func:`onestop_docs.cleanup.clean_page`); fix
-    orientation and skew of the ink image (:mod:`onestop_docs.deskew`); crop to the ink box
-    (rows and columns with ink, without thin detached slivers at the ends); hash the ink
-    image of the crop and keep its ink-density grid.
+    despeckle, blank check: :func:`onestop_docs.cleanup.clean_page`); fix orientation and
+    skew of the cleaned page (:func:`onestop_docs.deskew.deskew`); ink = darkness >= 96;
+    crop to the ink box (rows and columns with ink, without thin detached slivers at the
+    ends); hash the ink image of the crop and keep its darkness grid.
 
     Parameters
     ----------
@@ -296,9 +284,12 @@ def page_key(
     if clean.blank is not None and clean.blank.is_blank:
         _log.debug("page_key: blank page (ink fraction %.5f)", frac)
         return PageKey(None, "blank", frac)
-    ink = np.where(clean.mask, np.uint8(0), np.uint8(255))
-    upright, skew, rot = _upright(ink, opts.max_angle)
-    mask = upright < 128
+    # The cleaned grey page (paper normalised to white, borders whitened) is turned upright;
+    # its darkness is steadier from scan to scan than a thresholded mask.
+    cleaned = as_gray(clean.image)
+    upright, skew, rot = _upright(cleaned, opts.max_angle)
+    dark = 255 - upright.astype(np.int16)
+    mask = dark >= 96
     box = _ink_box(mask)
     min_side = ANALYSIS_DPI * 0.4  # 1 cm of ink extent, or it is a mark, not a document
     if box is None or box[1] - box[0] < min_side or box[3] - box[2] < min_side:
@@ -306,13 +297,20 @@ def page_key(
         return PageKey(None, "near-blank", frac)
     y0, y1, x0, x1 = box
     crop = np.ascontiguousarray(mask[y0:y1, x0:x1])
-    return PageKey(_key_of_crop(crop, skew, rot), None, frac)
+    darkness = np.where(dark[y0:y1, x0:x1] >= 48, dark[y0:y1, x0:x1], 0).astype(np.uint8)
+    return PageKey(_key_of_crop(crop, skew, rot, np.ascontiguousarray(darkness)), None, frac)
 
 
-def _key_of_crop(crop: NDArray[np.bool_], skew: float | None, rot: int) -> PageHash:
+def _key_of_crop(
+    crop: NDArray[np.bool_],
+    skew: float | None,
+    rot: int,
+    darkness: NDArray[np.uint8] | None = None,
+) -> PageHash:
     ink_img = np.where(crop, np.uint8(0), np.uint8(255))
     flipped = np.ascontiguousarray(ink_img[::-1, ::-1])
-    grid = area_resize(crop.view(np.uint8) * np.uint8(255), *GRID)
+    dark = crop.view(np.uint8) * np.uint8(255) if darkness is None else darkness
+    grid = area_resize(dark, *GRID)
     return PageHash(
         pdq=pdq(ink_img, max_side=512).hash,
         dct=_dct_hash(ink_img),
