@@ -507,6 +507,12 @@ def test_sign_refusals(scan: Path, work: Path, pki: TestPki, officer: Credential
     not_pdf.write_bytes(b"%PDF-1.4\nthis is not a pdf")
     with pytest.raises(InvalidArgumentError, match="not a readable PDF"):
         sign_pdf(not_pdf, work / "x.pdf", signer)
+    rotated = work / "rotated.pdf"
+    with pikepdf.open(scan) as pdf:
+        pdf.pages[0].Rotate = 90
+        pdf.save(rotated)
+    with pytest.raises(InvalidArgumentError, match="/Rotate 90"):
+        sign_pdf(rotated, work / "x.pdf", signer)
     now = dt.datetime.now(UTC)
     old = pki.issue(
         "Old", not_before=now - dt.timedelta(days=40), not_after=now - dt.timedelta(days=1)

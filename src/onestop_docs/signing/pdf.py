@@ -119,17 +119,25 @@ class PdfSignature:
     timestamped: bool
 
 
-def _page_box(writer: IncrementalPdfFileWriter) -> tuple[float, float, float, float]:
+def _inherited(writer: IncrementalPdfFileWriter, keys: tuple[str, ...]) -> Any:
+    """First of ``keys`` found on page 1 or its ancestors (PDF attribute inheritance)."""
     page_ref, _ = writer.find_page_for_modification(0)  # type: ignore[no-untyped-call]
     node: Any = page_ref.get_object()
     while node is not None:
-        for key in ("/CropBox", "/MediaBox"):
+        for key in keys:
             if key in node:
-                x1, y1, x2, y2 = (float(v) for v in node[key])
-                return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
+                return node[key]
         node = node.get("/Parent")
         node = node.get_object() if node is not None else None
-    raise InvalidArgumentError("page 1 has no /MediaBox")
+    return None
+
+
+def _page_box(writer: IncrementalPdfFileWriter) -> tuple[float, float, float, float]:
+    box = _inherited(writer, ("/CropBox",)) or _inherited(writer, ("/MediaBox",))
+    if box is None:
+        raise InvalidArgumentError("page 1 has no /MediaBox")
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
 def _unique_field_name(reader: PdfFileReader, wanted: str) -> str:
@@ -244,8 +252,16 @@ def sign_pdf(
         field_name = _unique_field_name(
             writer.prev, opts.field_name or ("Officer" if role == "officer" else "Organisation")
         )
+        rotate = int(_inherited(writer, ("/Rotate",)) or 0) % 360
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         raise InvalidArgumentError(f"{str(src_path)!r} is not a readable PDF: {exc}") from exc
+    if rotate:
+        # A viewer turns the page and the stamp with it: the stamp would land sideways in
+        # the wrong corner, which the rules do not allow.  Refuse instead of misplacing.
+        raise InvalidArgumentError(
+            f"page 1 of {str(src_path)!r} has /Rotate {rotate}; expected an upright page "
+            "(rotate the page content, not the page, before signing)"
+        )
     # Each stamp gets at most half the usable width, so officer and organisation stamps
     # never overlap; longer lines (a long agency name) wrap at spaces.
     max_text_width = (x2 - x1 - 2 * opts.margin_pt) / 2 - 2 * opts.padding_pt - 6.0
