@@ -547,3 +547,57 @@ def test_compat_skimage_default_window_on_tiny_images(img: np.ndarray) -> None:
     np.testing.assert_array_equal(
         binarize(img, compat="skimage"), ~(img > skfilters.threshold_sauvola(img))
     )
+
+
+@given(
+    arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 3]))),
+    st.integers(1, 12),
+    st.integers(1, 3),
+    st.sampled_from([0.0, 0.5, 0.9, 1.0]),
+)
+def test_tile_percentile_kernel(img: np.ndarray, tile: int, step: int, q: float) -> None:
+    from onestop_docs._native import cleanup as kernels
+
+    h, w, nc = img.shape
+    th, tw = -(-h // tile), -(-w // tile)
+    out = np.zeros((th, tw, nc), np.uint8)
+    kernels.tile_percentile(img, tile, step, q, out)
+    for ty in range(th):
+        for tx in range(tw):
+            block = img[ty * tile : (ty + 1) * tile : step, tx * tile : (tx + 1) * tile : step]
+            vals = np.sort(block.reshape(-1, nc), axis=0)
+            rank = min(int(q * vals.shape[0]), vals.shape[0] - 1)
+            np.testing.assert_array_equal(out[ty, tx], vals[rank])
+
+
+def test_background_gain_kernel_matches_bilinear_reference() -> None:
+    from onestop_docs._native import cleanup as kernels
+
+    rng = np.random.default_rng(2)
+    for shape, tile in (((37, 53, 3), 8), ((20, 31, 1), 6), ((5, 4, 1), 16)):
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        th, tw = -(-shape[0] // tile), -(-shape[1] // tile)
+        gain = rng.uniform(0.5, 3.0, (th, tw, shape[2])).astype(np.float32)
+        out = np.empty_like(img)
+        kernels.apply_gain(img, gain, tile, out)
+        # Bilinear between tile centres, constant beyond the outer ones.
+        fy = np.clip((np.arange(shape[0]) + 0.5) / tile - 0.5, 0, th - 1)
+        fx = np.clip((np.arange(shape[1]) + 0.5) / tile - 0.5, 0, tw - 1)
+        gy = np.stack(
+            [
+                np.interp(fy, np.arange(th), gain[:, j, c])
+                for j in range(tw)
+                for c in range(shape[2])
+            ],
+            axis=1,
+        ).reshape(shape[0], tw, shape[2])
+        g = np.stack(
+            [
+                np.stack(
+                    [np.interp(fx, np.arange(tw), gy[y, :, c]) for c in range(shape[2])], axis=1
+                )
+                for y in range(shape[0])
+            ]
+        )
+        ref = np.minimum(img * g + 0.5, 255).astype(np.uint8)
+        assert np.abs(out.astype(int) - ref).max() <= 1  # float32 gain arithmetic
