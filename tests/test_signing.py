@@ -99,9 +99,10 @@ def openssl_cms_sign(cred: Credential, data: bytes, tmp: Path, md: str = "sha256
     chain.write_bytes(b"".join(c.public_bytes(_PEM) for c in cred.chain))
     d = tmp / "tosign.bin"
     d.write_bytes(data)
+    extra = ["-certfile", str(chain)] if cred.chain else []
     out = subprocess.run(
         ["openssl", "cms", "-sign", "-binary", "-md", md, "-in", str(d), "-signer", str(cert),
-         "-inkey", str(key), "-certfile", str(chain), "-outform", "DER", "-nosmimecap"],
+         "-inkey", str(key), *extra, "-outform", "DER", "-nosmimecap"],
         capture_output=True, check=True, timeout=60,
     )  # fmt: skip
     return out.stdout
@@ -301,6 +302,16 @@ def test_cms_one_flipped_signature_byte(pos: int, bit: int, _cms_fixture) -> Non
 @pytest.fixture(scope="module")
 def _cms_fixture(ec_cred, work: Path, root_pem: Path) -> tuple[bytes, Path]:
     return sign_cms(DATA, _signer(ec_cred, work, "ec")), root_pem
+
+
+def test_cms_intermediates_for_a_leaf_only_signature(
+    ec_cred, root_pem: Path, tmp_path: Path, pki: TestPki
+) -> None:
+    leaf_only = Credential(ec_cred.key, ec_cred.cert, [])
+    sig = openssl_cms_sign(leaf_only, DATA, tmp_path)
+    assert verify_cms(DATA, sig, trust_roots=[root_pem]).codes == ("untrusted-root",)
+    report = verify_cms(DATA, sig, trust_roots=[root_pem], intermediates=[pki.intermediate.cert])
+    assert report.valid, report.problems
 
 
 def test_cms_untrusted_root(ec_cred, work: Path, other_pki: TestPki) -> None:

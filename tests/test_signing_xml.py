@@ -119,6 +119,26 @@ def test_ours_accepts_xmlsec1(pki: TestPki, root_pem: Path, tmp_path: Path) -> N
     assert b"Signature" not in (report.signed_content or b"")
 
 
+def test_missing_chain_needs_intermediates(pki: TestPki, root_pem: Path, tmp_path: Path) -> None:
+    """A signature that embeds only the leaf verifies once the caller offers the issuing CA
+    (as an untrusted intermediate, not as a trust root)."""
+    cred = pki.issue("leaf only", kind="rsa", size=2048)
+    key, cert = cred.write_pem(tmp_path, "leafonly")
+    cert.write_bytes(cred.cert_pem())  # leaf without chain
+    tmpl = tmp_path / "tmpl.xml"
+    tmpl.write_text(_TEMPLATE.format(sig=RSA_SHA256, digest=SHA256), encoding="utf-8")
+    out = tmp_path / "leaf-only.xml"
+    subprocess.run(
+        ["xmlsec1", "--sign", "--privkey-pem", f"{key},{cert}", "--output", str(out), str(tmpl)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    signed = out.read_bytes()
+    assert verify_xml(signed, trust_roots=[root_pem]).codes == ("untrusted-root",)
+    report = verify_xml(signed, trust_roots=[root_pem], intermediates=[pki.intermediate.cert])
+    assert report.valid, report.problems
+    assert len(report.chain) == 3
+
+
 def test_signed_content_excludes_signature_and_keeps_text(signed: bytes, root_pem: Path) -> None:
     report = verify_xml(signed, trust_roots=[root_pem])
     content = report.signed_content or b""

@@ -19,6 +19,7 @@ from .certs import (
     CertificateInput,
     certificate_hash_name,
     key_description,
+    load_certificates,
     load_trust_roots,
     vn_time,
 )
@@ -55,9 +56,14 @@ def contexts(
     trust_roots: Sequence[CertificateInput] | CertificateInput,
     tsa_trust_roots: Sequence[CertificateInput] | CertificateInput | None,
     at: dt.datetime | None,
+    intermediates: Sequence[CertificateInput] = (),
 ) -> tuple[ValidationContext, ValidationContext]:
-    """Signer and TSA validation contexts: explicit roots only, no network fetching."""
+    """Signer and TSA validation contexts: explicit roots only, no network fetching.
+
+    ``intermediates`` are untrusted certificates offered for path building (never anchors).
+    """
     roots = [to_asn1(c) for c in load_trust_roots(trust_roots)]
+    others = [to_asn1(c) for c in load_certificates(list(intermediates))]
     ts_roots = (
         roots
         if tsa_trust_roots is None
@@ -69,6 +75,7 @@ def contexts(
         # own.  Callers who need revocation checking must do it with their CA's services.
         "revocation_mode": "soft-fail",
         "moment": at,
+        "other_certs": others,
     }
     return (
         ValidationContext(trust_roots=roots, **kwargs),

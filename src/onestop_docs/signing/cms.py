@@ -141,6 +141,7 @@ def verify_cms(
     trust_roots: Sequence[CertificateInput] | CertificateInput,
     tsa_trust_roots: Sequence[CertificateInput] | CertificateInput | None = None,
     at: dt.datetime | None = None,
+    intermediates: Sequence[CertificateInput] = (),
 ) -> VerificationReport:
     """Verify a detached CMS/CAdES ``signature`` (DER/PEM bytes or path) over ``data``.
 
@@ -156,6 +157,9 @@ def verify_cms(
         Roots for the time-stamping authority (default: ``trust_roots``).
     at : datetime, optional
         Validation time (default: now).
+    intermediates : paths, bytes or certificates, optional
+        Extra untrusted CA certificates for building the path when the signature does not
+        embed its chain (they are never used as trust anchors).
 
     Returns
     -------
@@ -178,7 +182,7 @@ def verify_cms(
     (False, ('digest-mismatch',))
     """
     moment = at or dt.datetime.now(dt.UTC)
-    vc, ts_vc = contexts(trust_roots, tsa_trust_roots, moment)
+    vc, ts_vc = contexts(trust_roots, tsa_trust_roots, moment, intermediates)
     try:
         raw = _load_signature(signature)
         info = cms.ContentInfo.load(raw)

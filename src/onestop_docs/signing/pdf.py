@@ -361,6 +361,7 @@ def verify_pdf(
     trust_roots: Sequence[CertificateInput] | CertificateInput,
     tsa_trust_roots: Sequence[CertificateInput] | CertificateInput | None = None,
     at: dt.datetime | None = None,
+    intermediates: Sequence[CertificateInput] = (),
 ) -> VerificationReport:
     """Verify every signature in a PDF.
 
@@ -379,6 +380,9 @@ def verify_pdf(
         Roots of time-stamping authorities (default: ``trust_roots``).
     at : datetime, optional
         Validation time (default: now).
+    intermediates : paths, bytes or certificates, optional
+        Extra untrusted CA certificates for building the path when the signature does not
+        embed its chain (they are never used as trust anchors).
 
     Returns
     -------
@@ -401,7 +405,7 @@ def verify_pdf(
     ('no-signature',)
     """
     moment = at or dt.datetime.now(dt.UTC)
-    vc, ts_vc = contexts(trust_roots, tsa_trust_roots, moment)
+    vc, ts_vc = contexts(trust_roots, tsa_trust_roots, moment, intermediates)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

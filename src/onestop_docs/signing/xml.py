@@ -246,6 +246,7 @@ def verify_xml(
     *,
     trust_roots: Sequence[CertificateInput] | CertificateInput,
     at: dt.datetime | None = None,
+    intermediates: Sequence[CertificateInput] = (),
 ) -> VerificationReport:
     """Verify an enveloped XMLDSig signature and return only what it signs.
 
@@ -257,6 +258,9 @@ def verify_xml(
         Explicit roots (no default trust store).
     at : datetime, optional
         Validation time for the certificate (default: now).
+    intermediates : paths, bytes or certificates, optional
+        Extra untrusted CA certificates for building the path when the signature does not
+        embed its chain (they are never used as trust anchors).
 
     Returns
     -------
@@ -279,7 +283,7 @@ def verify_xml(
     ('xml-forbidden-construct',)
     """
     moment = at or dt.datetime.now(dt.UTC)
-    vc, _ = contexts(trust_roots, None, moment)
+    vc, _ = contexts(trust_roots, None, moment, intermediates)
     data = bytes(xml)
     if len(data) > MAX_XML_BYTES:
         return failed("unreadable", f"XML larger than {MAX_XML_BYTES} bytes")
