@@ -314,6 +314,17 @@ def test_cms_intermediates_for_a_leaf_only_signature(
     assert report.valid, report.problems
 
 
+def test_validation_time(pki: TestPki) -> None:
+    now = dt.datetime.now(UTC)
+    cred = pki.issue(
+        "Soon", not_before=now - dt.timedelta(days=10), not_after=now + dt.timedelta(days=1)
+    )
+    sig = sign_cms(DATA, Signer.from_key(cred.key, cred.cert, cred.chain))
+    assert verify_cms(DATA, sig, trust_roots=[pki.root.cert], at=now).valid
+    later = verify_cms(DATA, sig, trust_roots=[pki.root.cert], at=now + dt.timedelta(days=3))
+    assert later.intact and later.codes == ("certificate-expired",)
+
+
 def test_cms_untrusted_root(ec_cred, work: Path, other_pki: TestPki) -> None:
     sig = sign_cms(DATA, _signer(ec_cred, work, "ec"))
     report = verify_cms(DATA, sig, trust_roots=[other_pki.root.cert])
