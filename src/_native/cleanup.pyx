@@ -38,9 +38,11 @@ cdef extern from *:
             cq[x] += a * a - b * b;
         }
     }
-    /* Sauvola in two vectorizable passes.  Pass 1 (doubles only): T = m (1 + k (sd / r - 1))
-       and ti = floor(T - 1e-4) + 1, so that for an integer pixel p: p < T <=> p < ti (up to
-       T within 1e-4 above an integer).  Pass 2 compares the pixels with ti. */
+    /* Sauvola in two vectorizable passes.  Pass 1 (no 8-bit data, so it vectorizes):
+       T = m (1 + k (sd / r - 1)) and ti = floor(T - 1e-4) + 1, so that for an integer pixel
+       p: p < T <=> p < ti (up to T within 1e-4 above an integer).  The variance comes from
+       the exact sums in double; T itself is evaluated in float.  Pass 2 (osd_below)
+       compares the pixels with ti. */
     static inline void osd_sauvola_thr(int32_t *restrict ti, const double *restrict ps,
                                        const double *restrict pq, const double *restrict cols,
                                        const double *restrict invcols, double rows,
@@ -290,8 +292,9 @@ cdef int threshold_rows(const uint8_t[:, ::1] src, uint8_t[:, ::1] out,
     Running sums: one vertical (sum, sum of squares) integer pair per column, updated by
     adding the row entering the window and subtracting the row leaving it, then a horizontal
     prefix sum per row over the padded width.  The prefix sums are integers held in doubles
-    (exact below 2**53: width * window * 255**2 stays far below).  Memory is O(width +
-    window) for any window size; time is O(pixels).
+    (exact below 2**53: width * window * 255**2 stays far below), or in uint32 for our
+    Sauvola with windows of at most 33025 pixels.  Memory is O(width + window) for any
+    window size; time is O(pixels).
     """
     cdef Py_ssize_t h = src.shape[0], w = src.shape[1]
     cdef Py_ssize_t ra = wh // 2, rb = wh - 1 - wh // 2
