@@ -181,7 +181,7 @@ def test_verify_cli_accepts_then_detects_tampering(record, tmp_path: Path) -> No
     copy = tmp_path / "out"
     shutil.copytree(rec.directory, copy / rec.directory.name)
     log = TransparencyLog(copy / "transparency.log")
-    from onestop_docs.pipeline import _ensure_logged
+    from onestop_docs.pipeline._record import _ensure_logged
 
     _ensure_logged(load_record(copy / rec.directory.name), log)
     log.close()

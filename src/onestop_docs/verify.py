@@ -202,7 +202,8 @@ def verify_path(path: str | os.PathLike[str], *, trust_roots: Sequence[Any] = ()
     if log_file.exists():
         try:
             from .integrity import TransparencyLog
-            from .pipeline import _log_entry, load_record
+            from .pipeline import load_record
+            from .pipeline._record import _log_entry
 
             log = TransparencyLog(log_file, create=False, read_only=True)
             try:

@@ -1,0 +1,207 @@
+"""Per-page processing: blank check, orientation and skew, cleanup, OCR, document hash."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InvalidArgumentError, OnestopError, PipelineError
+from ..imageio import Page, load_pages
+from ._types import _IMAGE_SUFFIXES, DigitizeOptions, PageReport
+
+# --- input discovery ------------------------------------------------------------------------
+
+
+def _expand_inputs(inputs: Any) -> list[Any]:
+    """Paths, directories (image files sorted by name), bytes or Pages → ordered sources."""
+    if isinstance(inputs, (str, os.PathLike, bytes, bytearray, Page)):
+        inputs = [inputs]
+    out: list[Any] = []
+    for item in inputs:
+        if isinstance(item, (str, os.PathLike)):
+            p = Path(item)
+            if p.is_dir():
+                files = sorted(
+                    f for f in p.iterdir() if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES
+                )
+                if not files:
+                    raise InvalidArgumentError(
+                        f"no page images ({', '.join(sorted(_IMAGE_SUFFIXES))}) in {p}"
+                    )
+                out.extend(files)
+            else:
+                out.append(p)
+        elif isinstance(item, (bytes, bytearray, Page)):
+            out.append(item)
+        else:
+            raise InvalidArgumentError(
+                f"inputs must be paths, bytes or Pages, got {type(item).__name__}"
+            )
+    if not out:
+        raise InvalidArgumentError("digitize needs at least one page")
+    return out
+
+
+def _iter_pages(sources: Sequence[Any], options: DigitizeOptions) -> Iterator[Page]:
+    for src in sources:
+        if isinstance(src, Page):
+            yield src
+        else:
+            yield from load_pages(src, max_pixels=options.max_pixels, assume_dpi=options.assume_dpi)
+
+
+# --- per-page processing ----------------------------------------------------------------------
+
+
+@dataclass
+class _PageWork:
+    page: Page  # the archive copy: oriented, deskewed, cleaned
+    report: PageReport
+    ocr: Any
+    before_thumb: bytes
+    after_thumb: bytes
+    hash_obj: Any
+
+
+def _thumbnail(page: Page | np.ndarray, px: int) -> bytes:
+    arr = page.pixels if isinstance(page, Page) else page
+    im = Image.fromarray(arr)
+    im.thumbnail((px, px), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="JPEG", quality=70)
+    return buf.getvalue()
+
+
+def _page_sha256(page: Page) -> str:
+    from ..metadata import page_digest
+
+    return str(page_digest(page.pixels, 1).sha256)
+
+
+def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWork:
+    from .. import cleanup, deskew
+
+    warnings: list[str] = []
+    timings: dict[str, float] = {}
+    if page.dpi is None:
+        raise PipelineError(
+            f"page {number} ({page.source}, frame {page.index}) has no usable resolution "
+            f"(dpi_status={page.dpi_status}); rescan with the dpi recorded or pass assume_dpi"
+        )
+    if page.dpi_status == "assumed":
+        warnings.append(f"resolution assumed: {page.dpi[0]:g} dpi")
+    before = _thumbnail(page, options.thumbnail_px)
+    t = time.perf_counter()
+    blank = cleanup.detect_blank(page, dpi=page.dpi[0])
+    timings["blank"] = time.perf_counter() - t
+
+    rotation = rot_conf = skew = skew_conf = None
+    skew_method: str | None = None
+    work = page
+    if not blank.is_blank and options.deskew:
+        t = time.perf_counter()
+        result = deskew.deskew(page, max_angle=options.max_angle_deg, dpi=page.dpi[0])
+        timings["deskew"] = time.perf_counter() - t
+        work = result.page
+        rotation, rot_conf = result.orientation.rotation, result.orientation.confidence
+        skew, skew_conf, skew_method = result.skew.angle, result.skew.confidence, result.skew.method
+        if rotation is None:
+            warnings.append(
+                f"orientation unsure ({result.orientation.reason or 'low confidence'}): left as scanned"
+            )
+        if skew is None:
+            warnings.append(
+                f"skew unknown ({result.skew.reason or 'low confidence'}): not straightened"
+            )
+    if options.clean and not blank.is_blank:
+        t = time.perf_counter()
+        # The archive copy keeps its colour: background normalised and scanner borders
+        # whitened; the ink mask (despeckle) is only needed for analysis, not here.
+        cleaned = cleanup.clean_page(
+            work, cleanup.CleanOptions(despeckle=False, detect_blank=False)
+        )
+        work = work.with_pixels(cleaned.image)
+        timings["clean"] = time.perf_counter() - t
+    if work.dpi is not None and min(work.dpi) < 200:
+        warnings.append(
+            f"resolution {min(work.dpi):g} dpi is below the 200 dpi minimum (NĐ 30/2020)"
+        )
+    if not work.is_color:
+        warnings.append("page is not colour (NĐ 30/2020 requires colour images)")
+
+    ocr_result = None
+    if options.ocr and not blank.is_blank:
+        from .. import ocr
+
+        t = time.perf_counter()
+        try:
+            ocr_result = ocr.recognize(
+                work, lang=options.language, preprocess=False, timeout=options.ocr_timeout_s
+            )
+        except OnestopError as exc:
+            from ..errors import MissingDependencyError
+
+            if isinstance(exc, MissingDependencyError):
+                raise
+            warnings.append(f"OCR failed: {exc}")
+        timings["ocr"] = time.perf_counter() - t
+
+    page_hash: dict[str, str] = {}
+    hash_obj = None
+    if options.hash_pages and not blank.is_blank:
+        from .. import dedup
+
+        t = time.perf_counter()
+        hash_obj = dedup.page_hash(work)
+        timings["hash"] = time.perf_counter() - t
+        if hash_obj is not None:
+            page_hash = {k: v for k, v in _hash_fields(hash_obj).items()}
+    sha = _page_sha256(work)
+    report = PageReport(
+        number=number,
+        source=work.source,
+        source_index=work.index,
+        width=work.width,
+        height=work.height,
+        dpi=work.dpi,
+        dpi_status=work.dpi_status,
+        color=work.is_color,
+        blank=bool(blank.is_blank),
+        ink_fraction=float(blank.ink_fraction),
+        rotation_deg=rotation,
+        rotation_confidence=_f(rot_conf),
+        skew_deg=_f(skew),
+        skew_confidence=_f(skew_conf),
+        skew_method=skew_method,
+        ocr_confidence=None if ocr_result is None else float(ocr_result.mean_confidence),
+        ocr_words=0 if ocr_result is None else len(ocr_result.words),
+        sha256=sha,
+        page_hash=page_hash,
+        duplicates=(),
+        warnings=tuple(warnings),
+        timings=timings,
+    )
+    return _PageWork(
+        work, report, ocr_result, before, _thumbnail(work, options.thumbnail_px), hash_obj
+    )
+
+
+def _f(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _hash_fields(h: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in ("pdq", "dct"):
+        v = getattr(h, name, None)
+        if v is not None:
+            out[name] = v.hex()
+    return out

@@ -1,0 +1,246 @@
+"""Options, signer descriptions and result types of the digitization job."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import InvalidArgumentError
+from ..imageio import DEFAULT_MAX_PIXELS
+
+VN_TZ = timezone(timedelta(hours=7), "+07:00")
+REPORT_NAME = "report.json"
+REPORT_VERSION = 1
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+# --- options and inputs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigitizeOptions:
+    """Settings of the digitization job; every default is what a station should normally use.
+
+    Attributes
+    ----------
+    ocr : bool
+        Run Tesseract and extract fields (needs the ``ocr`` extra and tesseract-ocr-vie).
+    language : str
+        Tesseract language string.
+    ocr_timeout_s : float
+        Per-page OCR time limit; a page that times out gets no text and a warning.
+    deskew : bool
+        Fix 0/90/180/270 orientation and then skew, each only when its estimate is confident.
+    max_angle_deg : float
+        Largest skew searched, in (0, 45].
+    clean : bool
+        Whiten scanner borders and normalise the paper background of the archive copy.
+    jpeg_quality : int
+        Quality of colour/grey page images in the PDF (1..95).
+    assume_dpi : float or None
+        Resolution for pages whose file has none; without it such pages fail the job (the
+        rules need the physical size, so the resolution is never guessed).
+    max_pixels : int
+        Decompression-bomb guard per page.
+    hash_pages : bool
+        Compute the document hash of each page (for the reuse lookup and the metadata).
+    copy_form : str
+        Text of the organisation's stamp ("SAO Y", "SAO LỤC", "TRÍCH SAO").
+    tsa_url : str or None
+        RFC 3161 time-stamping authority for PAdES B-T signatures.
+    thumbnail_px : int
+        Longest side of the before/after thumbnails kept for the QA report.
+    """
+
+    ocr: bool = True
+    language: str = "vie"
+    ocr_timeout_s: float = 180.0
+    deskew: bool = True
+    max_angle_deg: float = 15.0
+    clean: bool = True
+    jpeg_quality: int = 85
+    assume_dpi: float | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    hash_pages: bool = True
+    copy_form: str = "SAO Y"
+    tsa_url: str | None = None
+    thumbnail_px: int = 360
+
+    def __post_init__(self) -> None:
+        if not 0 < float(self.max_angle_deg) <= 45:
+            raise InvalidArgumentError(
+                f"max_angle_deg must be in (0, 45], got {self.max_angle_deg!r}"
+            )
+        if not isinstance(self.jpeg_quality, int) or not 1 <= self.jpeg_quality <= 95:
+            raise InvalidArgumentError(
+                f"jpeg_quality must be an int in 1..95, got {self.jpeg_quality!r}"
+            )
+        if not float(self.ocr_timeout_s) > 0:
+            raise InvalidArgumentError(
+                f"ocr_timeout_s must be positive, got {self.ocr_timeout_s!r}"
+            )
+        if not isinstance(self.thumbnail_px, int) or not 32 <= self.thumbnail_px <= 2000:
+            raise InvalidArgumentError(
+                f"thumbnail_px must be in 32..2000, got {self.thumbnail_px!r}"
+            )
+
+
+@dataclass(frozen=True)
+class SignerSpec:
+    """A picklable description of a signing identity, loaded inside the worker that signs.
+
+    Signer objects hold keys or token sessions and cannot cross process boundaries; a batch
+    passes a ``SignerSpec`` instead.
+
+    Examples
+    --------
+    >>> spec = SignerSpec.pkcs12("officer.p12", "secret", display_name="Nguyễn Văn Ạnh")
+    >>> spec.kind, spec.display_name
+    ('pkcs12', 'Nguyễn Văn Ạnh')
+    """
+
+    kind: Literal["pkcs12", "pem", "pkcs11"]
+    path: str | None = None
+    password: str | None = field(default=None, repr=False)
+    cert_path: str | None = None
+    pkcs11: dict[str, Any] = field(default_factory=dict)
+    display_name: str | None = None
+
+    @classmethod
+    def pkcs12(
+        cls, path: str | os.PathLike[str], password: str | None, display_name: str | None = None
+    ) -> SignerSpec:
+        """A PKCS#12 (.p12/.pfx) file and its password."""
+        return cls("pkcs12", path=os.fspath(path), password=password, display_name=display_name)
+
+    @classmethod
+    def pem(
+        cls,
+        key_path: str | os.PathLike[str],
+        cert_path: str | os.PathLike[str],
+        password: str | None = None,
+        display_name: str | None = None,
+    ) -> SignerSpec:
+        """A PEM private key and certificate (chain) file."""
+        return cls(
+            "pem",
+            path=os.fspath(key_path),
+            cert_path=os.fspath(cert_path),
+            password=password,
+            display_name=display_name,
+        )
+
+    def load(self) -> Any:
+        """Open the signer (:class:`onestop_docs.signing.Signer`)."""
+        from ..signing import Signer
+
+        if self.kind == "pkcs12":
+            return Signer.from_pkcs12(str(self.path), self.password)
+        if self.kind == "pem":
+            return Signer.from_pem(str(self.path), str(self.cert_path), password=self.password)
+        if self.kind == "pkcs11":
+            return Signer.from_pkcs11(**self.pkcs11)
+        raise InvalidArgumentError(f"unknown signer kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class PageReport:
+    """What was found and done on one physical page (1-based ``number``)."""
+
+    number: int
+    source: str
+    source_index: int
+    width: int
+    height: int
+    dpi: tuple[float, float] | None
+    dpi_status: str
+    color: bool
+    blank: bool
+    ink_fraction: float | None
+    rotation_deg: int | None
+    rotation_confidence: float | None
+    skew_deg: float | None
+    skew_confidence: float | None
+    skew_method: str | None
+    ocr_confidence: float | None
+    ocr_words: int
+    sha256: str
+    page_hash: dict[str, str]
+    duplicates: tuple[dict[str, Any], ...]
+    warnings: tuple[str, ...]
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class DigitizedRecord:
+    """The result of :func:`digitize`: where the record is and everything measured on the way.
+
+    Attributes
+    ----------
+    record_id : str
+        ``{dossier_code}.{NNN}`` (TT 02/2019/TT-BNV file naming: mã hồ sơ + số thứ tự).
+    directory : Path
+        The record's BagIt bag; the files are under ``data/``.
+    pdf_path, xml_path : Path
+        The signed PDF/A and the metadata XML.
+    pages : tuple of PageReport
+    fields : dict
+        Fields extracted from the text (number/notation, issue date, ...), JSON-friendly.
+    duplicates : tuple of dict
+        Earlier records whose pages match pages of this one (the reuse check).
+    compliance : dict
+        The compliance check of the PDF (``ok`` and findings).
+    log_index : int or None
+        Position of the record in the transparency log.
+    resumed : bool
+        True when the record was already complete and verified, so nothing was redone.
+    """
+
+    record_id: str
+    dossier_code: str
+    agency: str
+    component: int
+    directory: Path
+    pdf_path: Path
+    xml_path: Path
+    pages: tuple[PageReport, ...]
+    fields: dict[str, Any]
+    duplicates: tuple[dict[str, Any], ...]
+    compliance: dict[str, Any]
+    signatures: tuple[str, ...]
+    log_index: int | None
+    warnings: tuple[str, ...]
+    timings: dict[str, float]
+    created: str
+    resumed: bool = False
+
+    @property
+    def blank_pages(self) -> tuple[int, ...]:
+        """1-based numbers of the pages flagged blank."""
+        return tuple(p.number for p in self.pages if p.blank)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (paths as strings); the stable schema of ``report.json``."""
+        d = dataclasses.asdict(self)
+        d["directory"] = str(self.directory)
+        d["pdf_path"] = str(self.pdf_path)
+        d["xml_path"] = str(self.xml_path)
+        d["report_version"] = REPORT_VERSION
+        return d
+
+
+def record_id_for(dossier_code: str, component: int) -> str:
+    """``{dossier_code}.{component:03d}``: the archive name of a record (TT 02/2019).
+
+    Examples
+    --------
+    >>> record_id_for("000.00.00.H27-210630-0001", 2)
+    '000.00.00.H27-210630-0001.002'
+    """
+    if isinstance(component, bool) or not isinstance(component, int) or not 1 <= component <= 999:
+        raise InvalidArgumentError(f"component must be an int in 1..999, got {component!r}")
+    return f"{dossier_code}.{component:03d}"
