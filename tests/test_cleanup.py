@@ -519,7 +519,7 @@ def test_remove_borders_colour_paints_paper_colour() -> None:
 
 @given(arrays(np.bool_, st.tuples(st.integers(1, 40), st.integers(1, 70))))
 def test_run_labelling_matches_skimage(mask: np.ndarray) -> None:
-    from onestop_docs._native import cleanup as kernels
+    from onestop_docs._native import cleanup_components as kernels
 
     ry, rx0, rx1, rlab, area, bx0, by0, bx1, by1 = kernels.label_runs(mask.view(np.uint8))
     ours = np.zeros(mask.shape, np.int64)

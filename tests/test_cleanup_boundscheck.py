@@ -1,7 +1,7 @@
 """The cleanup kernels rebuilt with Cython bounds checking give the same results, no errors.
 
 The normal build has ``boundscheck=False``; this test compiles ``src/_native/cleanup.pyx``
-once more in a temporary directory with ``boundscheck``, ``wraparound`` and
+and ``cleanup_components.pyx`` once more in a temporary directory with ``boundscheck``, ``wraparound`` and
 ``initializedcheck`` on, swaps it in for the public functions and runs them on degenerate
 and ordinary shapes.  An out-of-bounds index inside a ``nogil`` kernel cannot raise, so
 Cython reports it through ``sys.unraisablehook``; the test collects those reports.
@@ -24,41 +24,51 @@ import synth
 
 from onestop_docs import cleanup, cleanup_regions, cleanup_threshold
 
-PYX = Path(__file__).resolve().parent.parent / "src" / "_native" / "cleanup.pyx"
+NATIVE = Path(__file__).resolve().parent.parent / "src" / "_native"
+KERNELS = ("cleanup", "cleanup_components")
 
 _BUILD = """
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-ext = Extension("cleanup", ["cleanup.pyx"], include_dirs=[np.get_include()],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+exts = [Extension(name, [name + ".pyx"], include_dirs=[np.get_include()],
+                  define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+        for name in ("cleanup", "cleanup_components")]
 directives = dict(language_level=3, boundscheck=True, wraparound=True, initializedcheck=True,
                   cdivision=True)
-setup(name="cleanup_checked", ext_modules=cythonize([ext], compiler_directives=directives,
+setup(name="cleanup_checked", ext_modules=cythonize(exts, compiler_directives=directives,
       quiet=True), script_args=["build_ext", "--inplace", "-q"])
 """
 
 
-@pytest.fixture(scope="module")
-def checked(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    pytest.importorskip("Cython")
-    if not PYX.exists():
-        pytest.skip("kernel source not available (installed package)")
-    d = tmp_path_factory.mktemp("boundscheck")
-    shutil.copy(PYX, d / "cleanup.pyx")
-    subprocess.run(
-        [sys.executable, "-c", _BUILD], cwd=d, check=True, timeout=600, capture_output=True
-    )
-    so = next(
-        p for p in d.iterdir() if p.name.startswith("cleanup.") and p.suffix in (".so", ".pyd")
-    )
-    loader = importlib.machinery.ExtensionFileLoader("cleanup", str(so))
-    spec = importlib.util.spec_from_file_location("cleanup", so, loader=loader)
+def _load(so: Path, name: str) -> ModuleType:
+    loader = importlib.machinery.ExtensionFileLoader(name, str(so))
+    spec = importlib.util.spec_from_file_location(name, so, loader=loader)
     assert spec is not None
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
     return mod
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
+    pytest.importorskip("Cython")
+    if not all((NATIVE / f"{n}.pyx").exists() for n in KERNELS):
+        pytest.skip("kernel sources not available (installed package)")
+    d = tmp_path_factory.mktemp("boundscheck")
+    for n in KERNELS:
+        shutil.copy(NATIVE / f"{n}.pyx", d / f"{n}.pyx")
+    subprocess.run(
+        [sys.executable, "-c", _BUILD], cwd=d, check=True, timeout=600, capture_output=True
+    )
+    out = {}
+    for n in KERNELS:
+        so = next(
+            p for p in d.iterdir() if p.name.startswith(n + ".") and p.suffix in (".so", ".pyd")
+        )
+        out[n] = _load(so, n)
+    return out
 
 
 def _run_all(img: np.ndarray) -> list[Any]:
@@ -77,7 +87,9 @@ def _run_all(img: np.ndarray) -> list[Any]:
 
 
 @pytest.mark.slow
-def test_bounds_checked_build_agrees(checked: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bounds_checked_build_agrees(
+    checked: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = np.random.default_rng(0)
     pg = synth.dark_border(synth.render_page(dpi=60, paper="A6").gray, left=6, top=4)
     images = [
@@ -92,7 +104,8 @@ def test_bounds_checked_build_agrees(checked: ModuleType, monkeypatch: pytest.Mo
     reports: list[str] = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: reports.append(repr(u.exc_value)))
     for mod in (cleanup, cleanup_regions, cleanup_threshold):
-        monkeypatch.setattr(mod, "_k", checked)
+        monkeypatch.setattr(mod, "_k", checked["cleanup"])
+    monkeypatch.setattr(cleanup_regions, "_cc", checked["cleanup_components"])
     got = [_run_all(img) for img in images]
     assert reports == []
     for exp, res in zip(expected, got):

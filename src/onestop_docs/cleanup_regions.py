@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._native import cleanup as _k  # type: ignore[attr-defined]
+from ._native import cleanup_components as _cc  # type: ignore[attr-defined]
 from ._validate import as_gray, as_image, as_mask
 from .cleanup_threshold import _as_rgb3, _dpi_of
 from .errors import InvalidArgumentError
@@ -152,12 +153,12 @@ class _Components:
 
     @classmethod
     def of(cls, mask_u8: NDArray[np.uint8]) -> _Components:
-        return cls(*_k.label_runs(mask_u8))
+        return cls(*_cc.label_runs(mask_u8))
 
     def paint(
         self, img: NDArray[np.uint8], select: NDArray[np.bool_], value: int, grow: int = 0
     ) -> None:
-        _k.paint_runs(
+        _cc.paint_runs(
             _as_rgb3(img),
             self.ry,
             self.rx0,
@@ -476,7 +477,7 @@ def _despeckle(
     big = m.copy()
     comps.paint(big.view(np.uint8), small, 0)
     near = np.zeros(small.shape[0], np.uint8)
-    _k.near_ink(
+    _cc.near_ink(
         big.view(np.uint8),
         comps.bx0,
         comps.by0,
