@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -66,11 +66,17 @@ def _name(cn: str) -> x509.Name:
     )
 
 
+def _new_key() -> rsa.RSAPrivateKey:
+    # RSA-2048 like the VGCA/NEAC tokens officials use; an ECDSA signature makes pyHanko
+    # raise the PDF version to 2.0, which breaks PDF/A-2 (a PDF 1.7 profile).
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def _cert(
     subject: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
+    key: rsa.RSAPrivateKey,
     issuer: x509.Name,
-    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer_key: rsa.RSAPrivateKey,
     *,
     ca: bool,
     days: int,
@@ -110,7 +116,7 @@ def _cert(
 def demo_pki(directory: str | os.PathLike[str], *, password: str = "demo") -> DemoPki:
     """Create a demo root → issuing CA → {officer, organisation} PKI in ``directory``.
 
-    Keys are ECDSA P-256, certificates SHA-256, valid for 30 days.  Files written (atomically):
+    Keys are RSA-2048 (PDF/A-friendly, see _new_key), certificates SHA-256, valid for 30 days.  Files written (atomically):
     ``demo-root.pem``, ``demo-issuing-ca.pem``, ``demo-officer.p12``, ``demo-organisation.p12``.
 
     Examples
@@ -127,11 +133,11 @@ def demo_pki(directory: str | os.PathLike[str], *, password: str = "demo") -> De
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_key = _new_key()
     root_name = _name("Demo Root CA")
     # The root certifies one CA level below it (pathLen 1); the issuing CA only leaves.
     root = _cert(root_name, root_key, root_name, root_key, ca=True, days=60, path_length=1)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_key = _new_key()
     ca_name = _name("Demo Issuing CA")
     ca = _cert(ca_name, ca_key, root_name, root_key, ca=True, days=45, path_length=0)
     pem = serialization.Encoding.PEM
@@ -141,7 +147,7 @@ def demo_pki(directory: str | os.PathLike[str], *, password: str = "demo") -> De
     signers: list[Signer] = []
     p12_paths: list[Path] = []
     for stem, cn in (("officer", "Cán bộ số hóa"), ("organisation", "Bộ phận Một cửa")):
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = _new_key()
         cert = _cert(_name(cn), key, ca_name, ca_key, ca=False, days=30)
         p12 = out / f"demo-{stem}.p12"
         atomic_write_bytes(
