@@ -325,8 +325,41 @@ def pdq_float(float[:, ::1] buf1, float[:, ::1] buf2, float[:, ::1] out16x16):
     return q
 
 
-cdef int pdq_gray_stream(const uint8_t* img, int rows, int cols, float* ring, float* colsum,
-                         float* batch, float* compact, float a64[64][64]) noexcept nogil:
+cdef struct R1Source:
+    const uint8_t* img
+    int channels
+    int rows
+    int cols
+    int wr
+    float* luma
+    float* chunk
+    double* tr
+    double* tg
+    double* tb
+
+
+cdef inline void _first_pass_row(R1Source* src, int ri, float* dst) noexcept nogil:
+    # Row ri of the first (row) pass.  Grey: integer sums.  RGB: the reference's float luma,
+    # made LANES rows at a time and swept together by rows_box.
+    cdef int q, x, nl, cols = src.cols
+    cdef const uint8_t* p
+    cdef float* lrow
+    if src.channels == 1:
+        box1d_int(src.img + <Py_ssize_t>ri * cols, dst, cols, src.wr)
+        return
+    if ri % LANES == 0:
+        nl = LANES if ri + LANES <= src.rows else src.rows - ri
+        for q in range(nl):
+            p = src.img + <Py_ssize_t>(ri + q) * cols * 3
+            lrow = src.luma + <Py_ssize_t>q * cols
+            for x in range(cols):
+                lrow[x] = <float>(src.tr[p[3 * x]] + src.tg[p[3 * x + 1]] + src.tb[p[3 * x + 2]])
+        rows_box(src.luma, src.chunk, nl, cols, src.wr, NULL)
+    memcpy(dst, src.chunk + <Py_ssize_t>(ri % LANES) * cols, cols * sizeof(float))
+
+
+cdef int pdq_stream(R1Source* src, int rows, int cols, float* ring, float* colsum,
+                    float* batch, float* compact, float a64[64][64]) noexcept nogil:
     # The reference passes (rows, columns, rows, columns) fused into one sweep down the
     # page, so no full-size float plane is ever written: first-pass rows are made on demand
     # into a ring of (window + 1) rows, the column pass keeps one running sum per column,
@@ -353,7 +386,7 @@ cdef int pdq_gray_stream(const uint8_t* img, int rows, int cols, float* ring, fl
         colsum[j] = 0.0
     for _i in range(p1):
         rr = ring + <Py_ssize_t>(ri % nring) * cols
-        box1d_int(img + <Py_ssize_t>ri * cols, rr, cols, wr)
+        _first_pass_row(src, ri, rr)
         for j in range(cols):
             colsum[j] += rr[j]
         cur += 1
@@ -361,7 +394,7 @@ cdef int pdq_gray_stream(const uint8_t* img, int rows, int cols, float* ring, fl
     for _i in range(p2 + p3 + p4):
         if _i < p2 + p3:
             rr = ring + <Py_ssize_t>(ri % nring) * cols
-            box1d_int(img + <Py_ssize_t>ri * cols, rr, cols, wr)
+            _first_pass_row(src, ri, rr)
         o = batch + <Py_ssize_t>(oi % LANES) * cols
         if _i < p2:
             cur += 1
@@ -395,26 +428,49 @@ cdef int pdq_gray_stream(const uint8_t* img, int rows, int cols, float* ring, fl
     return 0
 
 
-def pdq_gray(const uint8_t[:, ::1] img, float[:, ::1] out16x16):
-    """PDQ float stage on a uint8 grey plane with at least 64 rows and columns.
+def pdq_stream_plane(const uint8_t[:, ::1] img, int channels, float[:, ::1] out16x16):
+    """PDQ float stage on a uint8 plane (``channels`` 1: grey H x W; 3: RGB as H x 3W) with
+    at least 64 rows and columns.
 
-    Same result as ``pdq_float`` on the plane converted to float32 (the first row pass is
-    done in integers, exact for sums below 2**24, and the passes are fused so that no
-    full-size float plane is written).  Returns the quality; releases the GIL.
+    Same result as ``pdq_float`` on the luma plane: grey first-pass sums are done in
+    integers (exact below 2**24), RGB luma is the ``pdqhash`` double-precision formula, and
+    the passes are fused so that no full-size float plane is written.  Returns the quality;
+    releases the GIL.
     """
-    cdef int rows = img.shape[0], cols = img.shape[1], q = 0
+    cdef int rows = img.shape[0], cols = img.shape[1] // channels, q = 0, v
     cdef int wc = (rows + 2 * 64 - 1) // (2 * 64)
     cdef float a64[64][64]
+    cdef double tr[256]
+    cdef double tg[256]
+    cdef double tb[256]
+    cdef R1Source src
     cdef Py_ssize_t nring = max(<Py_ssize_t>(wc + 1) * cols, <Py_ssize_t>rows * 64)
     cdef float* ring = <float*>malloc(nring * sizeof(float))
     cdef float* colsum = <float*>malloc(cols * sizeof(float))
     cdef float* batch = <float*>malloc(<Py_ssize_t>LANES * cols * sizeof(float))
     cdef float* compact = <float*>malloc(<Py_ssize_t>rows * 64 * sizeof(float))
+    cdef float* luma = <float*>malloc(<Py_ssize_t>LANES * cols * sizeof(float))
+    cdef float* chunk = <float*>malloc(<Py_ssize_t>LANES * cols * sizeof(float))
+    for v in range(256):
+        tr[v] = v * 0.299
+        tg[v] = v * 0.587
+        tb[v] = v * 0.114
+    src.img = &img[0, 0]
+    src.channels = channels
+    src.rows = rows
+    src.cols = cols
+    src.wr = (cols + 2 * 64 - 1) // (2 * 64)
+    src.luma = luma
+    src.chunk = chunk
+    src.tr = tr
+    src.tg = tg
+    src.tb = tb
     try:
-        if ring == NULL or colsum == NULL or batch == NULL or compact == NULL:
+        if (ring == NULL or colsum == NULL or batch == NULL or compact == NULL or luma == NULL
+                or chunk == NULL):
             raise MemoryError()
         with nogil:
-            pdq_gray_stream(&img[0, 0], rows, cols, ring, colsum, batch, compact, a64)
+            pdq_stream(&src, rows, cols, ring, colsum, batch, compact, a64)
             q = pdq_finish(a64, &out16x16[0, 0])
         return q
     finally:
@@ -422,6 +478,8 @@ def pdq_gray(const uint8_t[:, ::1] img, float[:, ::1] out16x16):
         free(colsum)
         free(batch)
         free(compact)
+        free(luma)
+        free(chunk)
 
 
 def luma_pdq(const uint8_t[:, :, ::1] rgb, float[:, ::1] out):

@@ -464,9 +464,10 @@ def pdq(image: Any, *, max_side: int | None = None) -> PdqResult:
     factor = 1 if max_side is None else max(h, w) // max_side
     if factor >= 2:
         block, quality = pdq_dct(_pdq_reduced(arr, factor))
-    elif arr.ndim == 2 and h >= 64 and w >= 64:
+    elif h >= 64 and w >= 64:
         block = np.empty((16, 16), np.float32)
-        quality = int(_k.pdq_gray(arr, block))
+        channels = 1 if arr.ndim == 2 else 3
+        quality = int(_k.pdq_stream_plane(arr.reshape(h, w * channels), channels, block))
     else:
         block, quality = pdq_dct(pdq_luma(arr))
     return PdqResult(_bits_from_dct16(block), quality)
