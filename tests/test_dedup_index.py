@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tempfile
 import threading
 from pathlib import Path
 
@@ -69,6 +70,25 @@ def test_index_matches_reference(bits: int, n: int, seed: int, radii: list[int],
     for q, got in zip(queries, index.nearest_batch(queries, k)):
         want = _ref_radius(ids, db, alive, q, bits)[:k]
         assert list(got) == want
+    # the same answers after save and a memory-mapped reopen, and after editing the copy
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "h.idx"
+        index.save(path)
+        back = HashIndex.open(path, mmap=True)
+        r = min(radii[0], bits)
+        for q in queries:
+            assert list(back.radius(q, r)) == _ref_radius(ids, db, alive, q, r)
+        extra = rng.integers(0, 256, (3, nb), dtype=np.uint8)
+        back.add([7, 8, 9], extra)
+        if n:
+            back.remove(ids[:1])
+        all_ids = np.concatenate([ids, [7, 8, 9]])
+        all_db = np.concatenate([db, extra])
+        all_alive = np.concatenate([alive & ~np.isin(ids, ids[:1]), [True] * 3])
+        all_alive &= ~np.isin(all_ids, ids[:1])
+        for q in queries:
+            assert list(back.radius(q, r)) == _ref_radius(all_ids, all_db, all_alive, q, r)
+        del back
 
 
 @given(seed=st.integers(0, 2**32 - 1), r=st.integers(0, 47))
