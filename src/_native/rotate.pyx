@@ -7,7 +7,7 @@ input take the fill value.  Callers (``onestop_docs.deskew``) validate shapes an
 """
 
 from libc.math cimport floor
-from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, uint32_t, int64_t
 
 cdef extern from *:
     """
@@ -22,17 +22,19 @@ cdef extern from *:
        16-bit lanes, rounding the horizontal step to 8 bits first: it may differ from the
        scalar formula by one grey level. */
     static inline uint8_t onestop_bilin_px(const uint8_t *base, ptrdiff_t stride,
-                                           int64_t X, int64_t Y) {
-        const uint8_t *p0 = base + (Y >> 32) * stride + (X >> 32);
+                                           ptrdiff_t ps, int64_t X, int64_t Y) {
+        const uint8_t *p0 = base + (Y >> 32) * stride + (X >> 32) * ps;
         int32_t fx = (int32_t)((X >> 24) & 255), fy = (int32_t)((Y >> 24) & 255);
-        int32_t a = ((int32_t)p0[0] << 8) + ((int32_t)p0[1] - (int32_t)p0[0]) * fx;
+        int32_t a = ((int32_t)p0[0] << 8) + ((int32_t)p0[ps] - (int32_t)p0[0]) * fx;
         int32_t b = ((int32_t)p0[stride] << 8)
-                    + ((int32_t)p0[stride + 1] - (int32_t)p0[stride]) * fx;
+                    + ((int32_t)p0[stride + ps] - (int32_t)p0[stride]) * fx;
         return (uint8_t)(((a << 8) + (b - a) * fy + 32768) >> 16);
     }
-    static void onestop_bilin_row(const uint8_t *base, ptrdiff_t stride, uint8_t *d,
-                                  int64_t X, int64_t Y, int64_t dx, int64_t dy,
-                                  ptrdiff_t n) {
+    /* ps: bytes per input pixel (1 grey, 3 colour, with base at the channel); ds: bytes
+       per output pixel. */
+    static void onestop_bilin_row(const uint8_t *base, ptrdiff_t stride, ptrdiff_t ps,
+                                  uint8_t *d, ptrdiff_t ds, int64_t X, int64_t Y,
+                                  int64_t dx, int64_t dy, ptrdiff_t n) {
         ptrdiff_t i = 0;
     #if defined(__SSE2__)
         const __m128i lo8 = _mm_set1_epi16(0xFF), c256 = _mm_set1_epi16(256);
@@ -50,9 +52,14 @@ cdef extern from *:
             __m128i vfx, vfy, t0, t1, b0, b1, top, bot, out;
             uint16_t u;
     #define ONESTOP_GATHER(k) do { \
-                const uint8_t *p = base + (Y >> 32) * stride + (X >> 32); \
-                memcpy(&u, p, 2); vt = _mm_insert_epi16(vt, u, k); \
-                memcpy(&u, p + stride, 2); vb = _mm_insert_epi16(vb, u, k); \
+                const uint8_t *p = base + (Y >> 32) * stride + (X >> 32) * ps; \
+                if (ps == 1) { \
+                    memcpy(&u, p, 2); vt = _mm_insert_epi16(vt, u, k); \
+                    memcpy(&u, p + stride, 2); vb = _mm_insert_epi16(vb, u, k); \
+                } else { \
+                    vt = _mm_insert_epi16(vt, p[0] | (p[ps] << 8), k); \
+                    vb = _mm_insert_epi16(vb, p[stride] | (p[stride + ps] << 8), k); \
+                } \
                 X += dx; Y += dy; } while (0)
             ONESTOP_GATHER(0); ONESTOP_GATHER(1); ONESTOP_GATHER(2); ONESTOP_GATHER(3);
             ONESTOP_GATHER(4); ONESTOP_GATHER(5); ONESTOP_GATHER(6); ONESTOP_GATHER(7);
@@ -76,19 +83,104 @@ cdef extern from *:
             out = _mm_add_epi16(_mm_mullo_epi16(top, _mm_sub_epi16(c256, vfy)),
                                 _mm_mullo_epi16(bot, vfy));
             out = _mm_srli_epi16(_mm_add_epi16(out, r128), 8);
-            _mm_storel_epi64((__m128i *)(d + i), _mm_packus_epi16(out, out));
+            if (ds == 1) {
+                _mm_storel_epi64((__m128i *)(d + i), _mm_packus_epi16(out, out));
+            } else {
+                uint8_t tmp[16];
+                int k;
+                _mm_storeu_si128((__m128i *)tmp, _mm_packus_epi16(out, out));
+                for (k = 0; k < 8; k++) d[(i + k) * ds] = tmp[k];
+            }
         }
     #endif
         for (; i < n; i++) {
-            d[i] = onestop_bilin_px(base, stride, X, Y);
+            d[i * ds] = onestop_bilin_px(base, stride, ps, X, Y);
+            X += dx;
+            Y += dy;
+        }
+    }
+    #if defined(__SSE2__)
+    static inline __m128i onestop_lerp8(__m128i vt, __m128i vb, __m128i vfx, __m128i vfy) {
+        const __m128i lo8 = _mm_set1_epi16(0xFF), c256 = _mm_set1_epi16(256);
+        const __m128i r128 = _mm_set1_epi16(128);
+        __m128i t0 = _mm_and_si128(vt, lo8), t1 = _mm_srli_epi16(vt, 8);
+        __m128i b0 = _mm_and_si128(vb, lo8), b1 = _mm_srli_epi16(vb, 8);
+        __m128i top = _mm_add_epi16(_mm_slli_epi16(t0, 8),
+                                    _mm_mullo_epi16(_mm_sub_epi16(t1, t0), vfx));
+        __m128i bot = _mm_add_epi16(_mm_slli_epi16(b0, 8),
+                                    _mm_mullo_epi16(_mm_sub_epi16(b1, b0), vfx));
+        top = _mm_srli_epi16(_mm_add_epi16(top, r128), 8);
+        bot = _mm_srli_epi16(_mm_add_epi16(bot, r128), 8);
+        __m128i out = _mm_add_epi16(_mm_mullo_epi16(top, _mm_sub_epi16(c256, vfy)),
+                                    _mm_mullo_epi16(bot, vfy));
+        return _mm_srli_epi16(_mm_add_epi16(out, r128), 8);
+    }
+    #endif
+    /* Interleaved RGB: one address computation per pixel for the three channels. */
+    static void onestop_bilin_row_rgb(const uint8_t *base, ptrdiff_t stride, uint8_t *d,
+                                      int64_t X, int64_t Y, int64_t dx, int64_t dy,
+                                      ptrdiff_t n) {
+        ptrdiff_t i = 0;
+        int ch;
+    #if defined(__SSE2__)
+        uint32_t xl = (uint32_t)X, yl = (uint32_t)Y, dxl = (uint32_t)dx, dyl = (uint32_t)dy;
+        __m128i fx0 = _mm_setr_epi32((int)xl, (int)(xl + dxl), (int)(xl + 2 * dxl),
+                                     (int)(xl + 3 * dxl));
+        __m128i fy0 = _mm_setr_epi32((int)yl, (int)(yl + dyl), (int)(yl + 2 * dyl),
+                                     (int)(yl + 3 * dyl));
+        const __m128i dx4 = _mm_set1_epi32((int)(4 * dxl)), dy4 = _mm_set1_epi32((int)(4 * dyl));
+        const __m128i dx8 = _mm_set1_epi32((int)(8 * dxl)), dy8 = _mm_set1_epi32((int)(8 * dyl));
+        for (; i + 8 <= n; i += 8) {
+            __m128i t0 = _mm_setzero_si128(), t1 = t0, t2 = t0, b0 = t0, b1 = t0, b2 = t0;
+            __m128i vfx, vfy;
+            uint8_t tmp[3][16];
+            int k;
+    #define ONESTOP_GATHER3(k) do { \
+                const uint8_t *p = base + (Y >> 32) * stride + (X >> 32) * 3; \
+                const uint8_t *q = p + stride; \
+                t0 = _mm_insert_epi16(t0, p[0] | (p[3] << 8), k); \
+                t1 = _mm_insert_epi16(t1, p[1] | (p[4] << 8), k); \
+                t2 = _mm_insert_epi16(t2, p[2] | (p[5] << 8), k); \
+                b0 = _mm_insert_epi16(b0, q[0] | (q[3] << 8), k); \
+                b1 = _mm_insert_epi16(b1, q[1] | (q[4] << 8), k); \
+                b2 = _mm_insert_epi16(b2, q[2] | (q[5] << 8), k); \
+                X += dx; Y += dy; } while (0)
+            ONESTOP_GATHER3(0); ONESTOP_GATHER3(1); ONESTOP_GATHER3(2); ONESTOP_GATHER3(3);
+            ONESTOP_GATHER3(4); ONESTOP_GATHER3(5); ONESTOP_GATHER3(6); ONESTOP_GATHER3(7);
+    #undef ONESTOP_GATHER3
+            vfx = _mm_packs_epi32(_mm_srli_epi32(fx0, 24),
+                                  _mm_srli_epi32(_mm_add_epi32(fx0, dx4), 24));
+            vfy = _mm_packs_epi32(_mm_srli_epi32(fy0, 24),
+                                  _mm_srli_epi32(_mm_add_epi32(fy0, dy4), 24));
+            fx0 = _mm_add_epi32(fx0, dx8);
+            fy0 = _mm_add_epi32(fy0, dy8);
+            t0 = onestop_lerp8(t0, b0, vfx, vfy);
+            t1 = onestop_lerp8(t1, b1, vfx, vfy);
+            t2 = onestop_lerp8(t2, b2, vfx, vfy);
+            _mm_storeu_si128((__m128i *)tmp[0], _mm_packus_epi16(t0, t0));
+            _mm_storeu_si128((__m128i *)tmp[1], _mm_packus_epi16(t1, t1));
+            _mm_storeu_si128((__m128i *)tmp[2], _mm_packus_epi16(t2, t2));
+            for (k = 0; k < 8; k++) {
+                d[(i + k) * 3] = tmp[0][k];
+                d[(i + k) * 3 + 1] = tmp[1][k];
+                d[(i + k) * 3 + 2] = tmp[2][k];
+            }
+        }
+    #endif
+        for (; i < n; i++) {
+            for (ch = 0; ch < 3; ch++)
+                d[i * 3 + ch] = onestop_bilin_px(base + ch, stride, 3, X, Y);
             X += dx;
             Y += dy;
         }
     }
     """
-    void bilin_row "onestop_bilin_row"(const uint8_t *base, Py_ssize_t stride, uint8_t *d,
-                                       int64_t X, int64_t Y, int64_t dx, int64_t dy,
-                                       Py_ssize_t n) noexcept nogil
+    void bilin_row "onestop_bilin_row"(const uint8_t *base, Py_ssize_t stride, Py_ssize_t ps,
+                                       uint8_t *d, Py_ssize_t ds, int64_t X, int64_t Y,
+                                       int64_t dx, int64_t dy, Py_ssize_t n) noexcept nogil
+    void bilin_row_rgb "onestop_bilin_row_rgb"(const uint8_t *base, Py_ssize_t stride,
+                                               uint8_t *d, int64_t X, int64_t Y, int64_t dx,
+                                               int64_t dy, Py_ssize_t n) noexcept nogil
 
 
 # Positions are 32.32 fixed point; bilinear weights use the top 8 fraction bits.
@@ -178,7 +270,6 @@ cdef void bilinear_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, :
     cdef int64_t dx = fix(m[0]), dy = fix(m[3]), x0, y0, X, Y
     cdef int64_t xmax = (<int64_t>(w - 1)) << 32, ymax = (<int64_t>(h - 1)) << 32
     cdef uint32_t fx, fy, top, bot
-    cdef int32_t sfx, sfy, a, b
     cdef const uint8_t *p0
     cdef const uint8_t *base = &src[0, 0]
     cdef uint8_t *d
@@ -193,20 +284,9 @@ cdef void bilinear_kernel(const uint8_t[:, ::1] src, Py_ssize_t nc, uint8_t[:, :
         if nc == 1:
             # Grey fast path: the whole 2 x 2 footprint is inside, no checks.  Raw pointers and
             # locals keep gcc from reloading the memoryview fields after every byte store.
-            bilin_row(base, stride, d + lo, X, Y, dx, dy, hi - lo)
+            bilin_row(base, stride, 1, d + lo, 1, X, Y, dx, dy, hi - lo)
         elif nc == 3:
-            # Colour fast path: the three channels unrolled, same arithmetic as grey.
-            for xo in range(lo, hi):
-                p0 = base + (Y >> 32) * stride + (X >> 32) * 3
-                sfx = <int32_t>((X >> 24) & 255)
-                sfy = <int32_t>((Y >> 24) & 255)
-                for ch in range(3):
-                    a = (<int32_t>p0[ch] << 8) + (<int32_t>p0[ch + 3] - <int32_t>p0[ch]) * sfx
-                    b = ((<int32_t>p0[ch + stride] << 8)
-                         + (<int32_t>p0[ch + stride + 3] - <int32_t>p0[ch + stride]) * sfx)
-                    d[xo * 3 + ch] = <uint8_t>(((a << 8) + (b - a) * sfy + 32768) >> 16)
-                X += dx
-                Y += dy
+            bilin_row_rgb(base, stride, d + lo * 3, X, Y, dx, dy, hi - lo)
         else:
             for xo in range(lo, hi):
                 p0 = base + (Y >> 32) * stride + (X >> 32) * nc
