@@ -115,6 +115,31 @@ cdef extern from *:
                                     _mm_mullo_epi16(bot, vfy));
         return _mm_srli_epi16(_mm_add_epi16(out, r128), 8);
     }
+    /* Channel pairs (left | right << 8) of 8 RGB pixels from their two 32-bit loads. */
+    static inline __m128i onestop_pack_u16(__m128i lo4, __m128i hi4) {
+        /* packs_epi32 saturates signed: bias by 32768, then flip the top bit back. */
+        const __m128i bias32 = _mm_set1_epi32(32768), flip16 = _mm_set1_epi16((short)0x8000);
+        return _mm_xor_si128(_mm_packs_epi32(_mm_sub_epi32(lo4, bias32),
+                                             _mm_sub_epi32(hi4, bias32)), flip16);
+    }
+    static inline void onestop_pairs3(const uint32_t *a, const uint32_t *b, __m128i *r,
+                                      __m128i *g, __m128i *bl) {
+        const __m128i m0 = _mm_set1_epi32(0xFF), m1 = _mm_set1_epi32(0xFF00);
+        __m128i a0, a1, b0, b1, x0, x1;
+        memcpy(&a0, a, 16); memcpy(&a1, a + 4, 16);
+        memcpy(&b0, b, 16); memcpy(&b1, b + 4, 16);
+        x0 = _mm_or_si128(_mm_and_si128(a0, m0), _mm_and_si128(_mm_srli_epi32(a0, 16), m1));
+        x1 = _mm_or_si128(_mm_and_si128(a1, m0), _mm_and_si128(_mm_srli_epi32(a1, 16), m1));
+        *r = onestop_pack_u16(x0, x1);
+        x0 = _mm_or_si128(_mm_and_si128(_mm_srli_epi32(a0, 8), m0),
+                          _mm_and_si128(_mm_srli_epi32(b0, 8), m1));
+        x1 = _mm_or_si128(_mm_and_si128(_mm_srli_epi32(a1, 8), m0),
+                          _mm_and_si128(_mm_srli_epi32(b1, 8), m1));
+        *g = onestop_pack_u16(x0, x1);
+        x0 = _mm_or_si128(_mm_and_si128(b0, m0), _mm_and_si128(_mm_srli_epi32(b0, 16), m1));
+        x1 = _mm_or_si128(_mm_and_si128(b1, m0), _mm_and_si128(_mm_srli_epi32(b1, 16), m1));
+        *bl = onestop_pack_u16(x0, x1);
+    }
     #endif
     /* Interleaved RGB: one address computation per pixel for the three channels. */
     static void onestop_bilin_row_rgb(const uint8_t *base, ptrdiff_t stride, uint8_t *d,
@@ -131,23 +156,23 @@ cdef extern from *:
         const __m128i dx4 = _mm_set1_epi32((int)(4 * dxl)), dy4 = _mm_set1_epi32((int)(4 * dyl));
         const __m128i dx8 = _mm_set1_epi32((int)(8 * dxl)), dy8 = _mm_set1_epi32((int)(8 * dyl));
         for (; i + 8 <= n; i += 8) {
-            __m128i t0 = _mm_setzero_si128(), t1 = t0, t2 = t0, b0 = t0, b1 = t0, b2 = t0;
-            __m128i vfx, vfy;
+            __m128i t0, t1, t2, b0, b1, b2, vfx, vfy;
             uint8_t tmp[3][16];
+            uint32_t ta[8], tb[8], ba[8], bb[8];
             int k;
-    #define ONESTOP_GATHER3(k) do { \
-                const uint8_t *p = base + (Y >> 32) * stride + (X >> 32) * 3; \
-                const uint8_t *q = p + stride; \
-                t0 = _mm_insert_epi16(t0, p[0] | (p[3] << 8), k); \
-                t1 = _mm_insert_epi16(t1, p[1] | (p[4] << 8), k); \
-                t2 = _mm_insert_epi16(t2, p[2] | (p[5] << 8), k); \
-                b0 = _mm_insert_epi16(b0, q[0] | (q[3] << 8), k); \
-                b1 = _mm_insert_epi16(b1, q[1] | (q[4] << 8), k); \
-                b2 = _mm_insert_epi16(b2, q[2] | (q[5] << 8), k); \
-                X += dx; Y += dy; } while (0)
-            ONESTOP_GATHER3(0); ONESTOP_GATHER3(1); ONESTOP_GATHER3(2); ONESTOP_GATHER3(3);
-            ONESTOP_GATHER3(4); ONESTOP_GATHER3(5); ONESTOP_GATHER3(6); ONESTOP_GATHER3(7);
-    #undef ONESTOP_GATHER3
+            /* Per pixel two 32-bit loads per row: bytes 0..3 (r0 g0 b0 r1) and 2..5
+               (b0 r1 g1 b1) of the 2 x 1 footprint, both inside the pixel pair. */
+            for (k = 0; k < 8; k++) {
+                const uint8_t *p = base + (Y >> 32) * stride + (X >> 32) * 3;
+                memcpy(&ta[k], p, 4);
+                memcpy(&tb[k], p + 2, 4);
+                memcpy(&ba[k], p + stride, 4);
+                memcpy(&bb[k], p + stride + 2, 4);
+                X += dx;
+                Y += dy;
+            }
+            onestop_pairs3(ta, tb, &t0, &t1, &t2);
+            onestop_pairs3(ba, bb, &b0, &b1, &b2);
             vfx = _mm_packs_epi32(_mm_srli_epi32(fx0, 24),
                                   _mm_srli_epi32(_mm_add_epi32(fx0, dx4), 24));
             vfy = _mm_packs_epi32(_mm_srli_epi32(fy0, 24),
