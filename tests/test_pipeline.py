@@ -388,3 +388,37 @@ def test_batch_on_a_dask_local_cluster(tmp_path: Path) -> None:
     assert [o.status for o in rep.outcomes] == ["done", "done"]
     for j in jobs:
         assert is_record_complete(tmp_path / "out" / j.record_id)
+
+
+# VmHWM (peak RSS of this process image), not ru_maxrss: Linux carries ru_maxrss over from
+# the forked parent (pytest) across exec, which would hide or invent growth.
+_RSS_SCRIPT = r"""
+import re, sys
+from onestop_docs.pipeline import digitize, DigitizeOptions
+digitize(sys.argv[1], out_dir=sys.argv[2], dossier_code="000.00.00.H27-210630-0001",
+         agency="000.00.00.H27", options=DigitizeOptions(ocr=False))
+print(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read()).group(1))
+"""
+
+
+@pytest.mark.slow
+def test_memory_per_document_does_not_grow_with_page_count(tmp_path: Path) -> None:
+    from PIL import Image
+
+    base = [_color_page(synth.VI_LINES[i:] + synth.VI_LINES[:i], angle=1.0 + i) for i in range(3)]
+    peaks = {}
+    for n in (3, 36):  # 36 colour A5 pages = 36 x 5.8 MB = 208 MB of pixels if held
+        tif = tmp_path / f"d{n}.tif"
+        frames = (Image.fromarray(base[i % 3]) for i in range(1, n))
+        Image.fromarray(base[0]).save(
+            tif, save_all=True, append_images=frames, compression="jpeg", quality=85, dpi=(DPI, DPI)
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", _RSS_SCRIPT, str(tif), str(tmp_path / f"o{n}")],
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 0, out.stderr
+        peaks[n] = int(out.stdout.strip()) / 1024
+    # Only the compressed page images accumulate (~0.3 MB a page), not the pixels.
+    assert peaks[36] - peaks[3] < 40, peaks
