@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from pathlib import Path
 
 import dedup_forms as forms
 import numpy as np
@@ -21,7 +22,7 @@ from onestop_docs.dedup import (
     page_key,
     verify_pair,
 )
-from onestop_docs.errors import InvalidArgumentError
+from onestop_docs.errors import IndexFormatError, InvalidArgumentError
 
 
 def _scan(lines: list[str], seed: int, dpi: int | None = None) -> tuple[np.ndarray, int]:
@@ -91,7 +92,7 @@ def test_find_duplicates_groups(docs: list[list[str]]) -> None:
     assert find_duplicates(items, dpi=200, threshold=0.0) == [[5, 6]]
 
 
-def test_duplicate_index_lookup(docs: list[list[str]]) -> None:
+def test_duplicate_index_lookup(docs: list[list[str]], tmp_path: Path) -> None:
     index = DuplicateIndex()
     for d in range(4):
         img, dpi = _scan(docs[d], 10 + d)
@@ -105,8 +106,19 @@ def test_duplicate_index_lookup(docs: list[list[str]]) -> None:
     assert found[0].kind == "same-page" and found[0].pdq_distance is not None
     other = forms.form_lines(np.random.default_rng(5), 0)
     assert index.lookup(_scan(other, 78, dpi=200)[0], dpi=200) == []
-    hits = index.lookup(_scan(docs[2], 79, dpi=200)[0], dpi=200, file_sha256=file_sha256(png))
+    query2 = _scan(docs[2], 79, dpi=200)[0]
+    hits = index.lookup(query2, dpi=200, file_sha256=file_sha256(png))
     assert [(m.id, m.kind) for m in hits] == [(5000, "identical-file"), (1002, "same-page")]
+    # persisted and reopened: the same answers
+    path = tmp_path / "dup.npz"
+    index.save(path)
+    back = DuplicateIndex.open(path)
+    assert len(back) == 5
+    assert back.lookup(query2, dpi=200, file_sha256=file_sha256(png)) == hits
+    assert [m.id for m in back.lookup(query, dpi=dpi)] == [1001]
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(IndexFormatError):
+        DuplicateIndex.open(tmp_path / "bad.npz")
 
 
 def test_bad_input() -> None:

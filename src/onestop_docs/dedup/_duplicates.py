@@ -5,21 +5,26 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from .._fileutil import atomic_write
 from .._validate import check_range
-from ..errors import InvalidArgumentError
-from ._document import PageHash, PageHashOptions, page_key, verify_pair
+from ..errors import IndexFormatError, InvalidArgumentError
+from ._document import GRID, PageHash, PageHashOptions, page_key, verify_pair
+from ._hash import Hash
 from ._index import HashIndex
 
 __all__ = ["DuplicateIndex", "DuplicateMatch", "file_sha256", "find_duplicates"]
 
 Source = Any  # Page, ndarray, bytes or path
+_DUP_FORMAT = 1
 
 
 def file_sha256(src: str | os.PathLike[str] | bytes) -> str:
@@ -199,7 +204,8 @@ class DuplicateIndex:
     with :func:`verify_pair`.
 
     Thread safety: lookups may run concurrently with each other and with :meth:`add`
-    (an internal lock guards the tables).
+    (an internal lock guards the tables).  :meth:`save` / :meth:`open` keep it across
+    restarts (written atomically).
 
     Parameters
     ----------
@@ -306,6 +312,120 @@ class DuplicateIndex:
                 )
         found.sort(key=lambda m: (m.region_diff or 0.0, m.pdq_distance or 0))
         return found
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write every key, id and file hash to ``path`` (numpy ``.npz``), atomically.
+
+        Keys hold a 12 KiB verifier grid each, so the file grows by about 12.3 KiB per page.
+        The options are not stored: pass them again to :meth:`open`.
+        """
+        with self._lock:
+            keys, ids = list(self._keys), list(self._ids)
+            sha = [(d, i) for d, lst in self._sha.items() for i in lst]
+            count = self._count
+        n = len(keys)
+
+        def hashes(attr: str) -> NDArray[np.uint8]:
+            out = np.zeros((n, 32), np.uint8)
+            for j, k in enumerate(keys):
+                h = getattr(k, attr)
+                out[j] = np.frombuffer((h or getattr(k, attr[:3])).data, np.uint8)
+            return out
+
+        arrays: dict[str, Any] = {
+            "format": np.array([_DUP_FORMAT], np.int64),
+            "count": np.array([count], np.int64),
+            "ids": np.array(ids, np.int64),
+            "pdq": hashes("pdq"),
+            "dct": hashes("dct"),
+            "pdq_flip": hashes("pdq_flip"),
+            "dct_flip": hashes("dct_flip"),
+            "grid": np.stack([k.grid for k in keys]) if n else np.zeros((0, *GRID), np.uint8),
+            "aspect": np.array([k.aspect for k in keys], np.float64),
+            "skew": np.array([np.nan if k.skew_deg is None else k.skew_deg for k in keys]),
+            "rotation": np.array([k.rotation for k in keys], np.int16),
+            "sha": np.array([bytes.fromhex(d) for d, _ in sha], dtype="S32").reshape(-1),
+            "sha_ids": np.array([i for _, i in sha], np.int64),
+        }
+        with atomic_write(path) as fh:
+            np.savez(fh, **arrays)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], *, options: PageHashOptions | None = None
+    ) -> DuplicateIndex:
+        """Read an index written by :meth:`save`.
+
+        Raises
+        ------
+        IndexFormatError
+            Not such a file, another format version, or inconsistent arrays.
+        FileNotFoundError
+            ``path`` does not exist.
+        """
+        name = os.fspath(path)
+        try:
+            with np.load(name, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except (ValueError, OSError, zipfile.BadZipFile) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise IndexFormatError(f"{name!r} is not a duplicate index file: {exc}") from None
+        need = {
+            "format",
+            "count",
+            "ids",
+            "pdq",
+            "dct",
+            "pdq_flip",
+            "dct_flip",
+            "grid",
+            "aspect",
+            "skew",
+            "rotation",
+            "sha",
+            "sha_ids",
+        }
+        if not need <= data.keys():
+            raise IndexFormatError(f"{name!r}: missing arrays {sorted(need - data.keys())}")
+        if data["format"].tolist() != [_DUP_FORMAT]:
+            raise IndexFormatError(
+                f"{name!r} has format {data['format'].tolist()}, expected [{_DUP_FORMAT}]"
+            )
+        n = len(data["ids"])
+        shapes = {
+            "pdq": (n, 32),
+            "dct": (n, 32),
+            "pdq_flip": (n, 32),
+            "dct_flip": (n, 32),
+            "grid": (n, *GRID),
+            "aspect": (n,),
+            "skew": (n,),
+            "rotation": (n,),
+        }
+        for k, shape in shapes.items():
+            if data[k].shape != shape:
+                raise IndexFormatError(f"{name!r}: {k} has shape {data[k].shape}, expected {shape}")
+        if data["sha"].shape != data["sha_ids"].shape:
+            raise IndexFormatError(f"{name!r}: file hashes and their ids differ in length")
+        index = cls(options)
+        for j in range(n):
+            skew = float(data["skew"][j])
+            key = PageHash(
+                Hash(data["pdq"][j].tobytes(), 256),
+                Hash(data["dct"][j].tobytes(), 256),
+                np.ascontiguousarray(data["grid"][j]),
+                float(data["aspect"][j]),
+                None if np.isnan(skew) else skew,
+                int(data["rotation"][j]),
+                Hash(data["pdq_flip"][j].tobytes(), 256),
+                Hash(data["dct_flip"][j].tobytes(), 256),
+            )
+            index.add_key(int(data["ids"][j]), key)
+        for digest, i in zip(data["sha"].tolist(), data["sha_ids"].tolist()):
+            index._sha.setdefault(digest.hex(), []).append(int(i))
+        index._count = int(data["count"][0])
+        return index
 
 
 def _check_sha(digest: str | None) -> str | None:
