@@ -456,7 +456,12 @@ class HashIndex:
             raise InvalidArgumentError(f"method must be 'auto', 'brute' or 'mih', got {method!r}")
         q = self._as_words(queries, "queries")
         nq = q.shape[0]
-        snap = self._snapshot(build_mih=method != "brute" and (r // (self._bits // 16)) <= 2)
+        mih_ok = r // (self._bits // 16) <= 2
+        if method == "mih" and not mih_ok:
+            raise InvalidArgumentError(
+                f"multi-index hashing needs r <= {3 * (self._bits // 16) - 1}, got {r}"
+            )
+        snap = self._snapshot(build_mih=method != "brute" and mih_ok)
         if method == "mih" and snap.mih is None:
             raise InvalidArgumentError(
                 f"multi-index hashing is not available for this index ({self._n} rows, "
@@ -466,13 +471,9 @@ class HashIndex:
         pending = []
         # per-row scan cost: batches on AVX-512 VPOPCNTDQ compare 8 queries per instruction
         row_cost = 0.25e-9 if nq >= 4 and _k.impl() == "avx512" else 1.1e-9
-        if method != "brute":
+        if method != "brute" and mih_ok:
             for i in range(nq):
                 res = self._mih_one(snap, q[i : i + 1], r, method, row_cost)
-                if res is None and method == "mih":
-                    raise InvalidArgumentError(
-                        f"multi-index hashing needs r <= {3 * (self._bits // 16) - 1}, got {r}"
-                    )
                 if res is None:
                     pending.append(i)
                 else:
