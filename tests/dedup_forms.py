@@ -179,8 +179,15 @@ def render_form(lines: list[str], dpi: int) -> np.ndarray:
     ).gray
 
 
-def rescan(lines: list[str], rng: np.random.Generator, *, dpi: int | None = None) -> np.ndarray:
-    """One simulated scan of the paper that carries ``lines``."""
+def rescan(
+    lines: list[str],
+    rng: np.random.Generator,
+    *,
+    dpi: int | None = None,
+    angles: list[float] | None = None,
+) -> np.ndarray:
+    """One simulated scan of the paper that carries ``lines``; the skew applied (degrees,
+    counter-clockwise) is appended to ``angles`` when given."""
     dpi = int(dpi or rng.choice([150, 200, 300]))
     img = render_form(lines, dpi)
     h, w = img.shape
@@ -191,7 +198,10 @@ def rescan(lines: list[str], rng: np.random.Generator, *, dpi: int | None = None
     xs, xd = (dx, 0) if dx >= 0 else (0, -dx)
     canvas[yd : h - ys if ys else h, xd : w - xs if xs else w] = img[ys : h - yd, xs : w - xd]
     img = canvas
-    img = synth.rotate(img, float(rng.uniform(-3, 3)), fill=255)
+    angle = float(rng.uniform(-3, 3))
+    if angles is not None:
+        angles.append(angle)
+    img = synth.rotate(img, angle, fill=255)
     if rng.random() < 0.3:
         img = synth.dark_border(
             img, left=int(rng.integers(3, 0.03 * w)), top=int(rng.integers(0, 0.02 * h))

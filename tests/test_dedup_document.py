@@ -141,8 +141,8 @@ def test_bad_input() -> None:
 
 def evaluate(n_docs_per_template: int, scans_per_doc: int, seed: int) -> dict[str, float]:
     """Recall on rescans and false-match rates on same-template and unrelated pairs, for
-    the document key and, on the raw scans, for imagehash pHash-64 and PDQ-256 at the
-    threshold that finds 95 % of rescans."""
+    the document key and, on the raw scans (and again with the true skew undone), for
+    imagehash pHash-64 and PDQ-256 at the threshold that finds 95 % of rescans."""
     imagehash = pytest.importorskip("imagehash")
     from onestop_docs.dedup import pdq
 
@@ -153,22 +153,39 @@ def evaluate(n_docs_per_template: int, scans_per_doc: int, seed: int) -> dict[st
             lines = forms.form_lines(rng, tpl)
             for _ in range(scans_per_doc):
                 dpi = int(rng.choice([150, 200, 300]))
-                img = forms.rescan(lines, rng, dpi=dpi)
+                angles: list[float] = []
+                img = forms.rescan(lines, rng, dpi=dpi, angles=angles)
                 key = page_hash(img, dpi=dpi)
                 assert key is not None
                 ph = imagehash.phash(Image.fromarray(img))
-                rows.append(((tpl, d), tpl, key, ph, pdq(img).hash))
+                # the baselines once more with the true skew undone (an oracle deskew)
+                straight = synth.rotate(img, -angles[0], fill=255)
+                ph_s = imagehash.phash(Image.fromarray(straight))
+                rows.append(((tpl, d), tpl, key, ph, pdq(img).hash, ph_s, pdq(straight).hash))
     kinds: dict[str, list[tuple[bool, int, int]]] = {"pos": [], "tpl": [], "unrel": []}
     for a, b in itertools.combinations(rows, 2):
         kind = "pos" if a[0] == b[0] else ("tpl" if a[1] == b[1] else "unrel")
-        kinds[kind].append((verify_pair(a[2], b[2]).duplicate, a[3] - b[3], a[4] - b[4]))
+        kinds[kind].append(
+            (
+                verify_pair(a[2], b[2]).duplicate,
+                a[3] - b[3],
+                a[4] - b[4],
+                a[5] - b[5],
+                a[6] - b[6],
+            )
+        )
     out = {}
     pos = np.array(kinds["pos"])
     out["recall"] = float(pos[:, 0].mean())
     for kind in ("tpl", "unrel"):
         arr = np.array(kinds[kind])
         out[f"{kind}_false"] = float(arr[:, 0].mean())
-        for col, name in ((1, "phash64"), (2, "rawpdq")):
+        for col, name in (
+            (1, "phash64"),
+            (2, "rawpdq"),
+            (3, "phash64_deskewed"),
+            (4, "pdq_deskewed"),
+        ):
             th = np.percentile(pos[:, col], 95)
             out[f"{kind}_false_{name}"] = float((arr[:, col] <= th).mean())
     out["pairs_pos"], out["pairs_tpl"], out["pairs_unrel"] = (
