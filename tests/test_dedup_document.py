@@ -6,10 +6,10 @@ import io
 import itertools
 from pathlib import Path
 
-import dedup_forms as forms
 import numpy as np
 import pytest
 import synth
+import test_dedup_forms as forms
 from PIL import Image
 
 from onestop_docs.dedup import (

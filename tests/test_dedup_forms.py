@@ -1,4 +1,6 @@
-"""Generated form pages for the duplicate-detection tests: one template, many fillings.
+"""Generated form pages for the duplicate-detection tests (helpers only, no tests).
+
+One template, many fillings.
 
 ``form_lines(rng, template)`` fills a Vietnamese administrative form (same labels and
 layout, different names, ID numbers, dates and addresses); ``rescan(img, dpi, rng)``
