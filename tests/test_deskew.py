@@ -175,6 +175,10 @@ def test_non_text_gives_none() -> None:
         "astronaut": skdata.astronaut(),
         "coffee": skdata.coffee(),
         "coins": skdata.coins(),
+        "moon": skdata.moon(),
+        "checkerboard": skdata.checkerboard(),
+        "brick": skdata.brick(),
+        "gravel": skdata.gravel(),
         "specks": synth.add_specks(np.full((800, 600), 255, np.uint8), 200, rng)[0],
     }
     for name, img in cases.items():

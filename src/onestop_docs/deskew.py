@@ -95,7 +95,7 @@ __all__ = [
 ]
 
 #: Peak-to-median ratio of the sweep scores above which a projection estimate is trusted.
-MIN_PEAK_RATIO = 2.0
+MIN_PEAK_RATIO = 4.0
 #: Below this ratio not even the Fourier fallback is tried.
 MIN_FALLBACK_RATIO = 1.3
 #: The score along the lines must beat the score across them by this factor.
@@ -397,8 +397,8 @@ def detect_orientation(
     backend : {"native", "tesseract"}
         ``"native"`` (default) needs nothing but this library.  ``"tesseract"`` runs
         Tesseract's OSD (``tesseract --psm 0``, apt package tesseract-ocr with its ``osd``
-        data), about 50 times slower; its confidence is Tesseract's divided by 10, capped at 1,
-        and answers below 2 are ``None``.
+        data), 25 to 55 times slower here; its confidence is Tesseract's divided by 10,
+        capped at 1, and answers below 2 are ``None``.
     timeout_s : float
         Time limit for the Tesseract process.
 
