@@ -404,6 +404,25 @@ def test_any_flipped_byte_is_reported_never_raises(
         assert not report.valid, (pos, report)
 
 
+def test_damaged_last_signature_dictionary_is_reported(
+    signed_twice, work: Path, pki: TestPki
+) -> None:
+    """Regression: flipping a byte of the last signature's ``/Type /Sig`` hid that signature
+    from pyHanko's list, and the first one alone still validated (found by the fuzz test)."""
+    data = bytearray((work / "both.pdf").read_bytes())
+    pos = data.rindex(b"/Type /Sig") + len(b"/Type /Si")
+    data[pos] ^= 0x01  # "/Type /Sig" -> "/Type /Sif"
+    bad = work / "damaged-dict.pdf"
+    bad.write_bytes(bytes(data))
+    report = verify_pdf(bad, trust_roots=[pki.root.cert])
+    assert not report.valid
+    assert "signature-damaged" in report.codes or "unsigned-changes" in report.codes
+    appended = work / "appended.pdf"
+    appended.write_bytes((work / "both.pdf").read_bytes() + b"\n% unsigned trailing bytes\n")
+    report = verify_pdf(appended, trust_roots=[pki.root.cert])
+    assert not report.valid and "unsigned-changes" in report.codes and report.intact
+
+
 def test_later_revision_changing_the_page_is_reported(
     signed_twice, work: Path, pki: TestPki
 ) -> None:

@@ -437,11 +437,21 @@ def verify_pdf(
         except Exception as exc:
             report = failed("unreadable", f"{type(exc).__name__}: {exc}")
         reports.append(_labelled(report, label))
-    last = reports[-1]
     problems = tuple(p for r in reports for p in r.problems)
+    seen = {p.code for p in problems}
+    # An appended revision already judged by the modification analysis needs no second word.
+    damage = tuple(
+        p
+        for p in _coverage_problems(reader, embedded)
+        if not (p.code == "unsigned-changes" and "modified-after-signing" in seen)
+    )
+    problems += damage
+    last = reports[-1]
     return VerificationReport(
-        valid=all(r.valid for r in reports),
-        intact=all(r.intact for r in reports),
+        valid=all(r.valid for r in reports) and not damage,
+        # Unsigned bytes appended after the last signature leave the signed bytes intact.
+        intact=all(r.intact for r in reports)
+        and not any(p.code == "signature-damaged" for p in damage),
         trusted=all(r.trusted for r in reports),
         signer_subject=last.signer_subject,
         signing_time=last.signing_time,
@@ -450,6 +460,51 @@ def verify_pdf(
         problems=problems,
         signatures=tuple(reports),
     )
+
+
+def _coverage_problems(reader: Any, embedded: list[Any]) -> tuple[Problem, ...]:
+    """Damage that per-signature validation cannot see.
+
+    A flipped byte inside the *last* signature's dictionary (``/Type /Sig`` → ``/Type /Sif``)
+    makes that signature disappear from the list of signatures, and the earlier ones still
+    validate.  So: every signature field that has a value must have been validated, and the
+    last signature must cover the whole file (nothing unsigned was appended after it).
+    """
+    from pyhanko.sign.validation import SignatureCoverageLevel
+
+    out: list[Problem] = []
+    try:
+        acroform = reader.root.get("/AcroForm")
+        fields = acroform.get_object().get("/Fields", []) if acroform is not None else []
+        with_value = 0
+        for ref in fields.get_object() if hasattr(fields, "get_object") else fields:
+            fld = ref.get_object()
+            if fld.get("/FT") == "/Sig" and fld.get("/V") is not None:
+                with_value += 1
+    except Exception:  # a damaged form dictionary: counted as unknown, reported below
+        with_value = -1
+    if with_value != len(embedded):
+        out.append(
+            Problem(
+                "signature-damaged",
+                f"{with_value if with_value >= 0 else 'an unreadable number of'} signature "
+                f"field(s) carry a value but {len(embedded)} signature(s) could be read",
+            )
+        )
+    try:
+        coverage = embedded[-1].evaluate_signature_coverage()
+    except Exception as exc:
+        out.append(Problem("unreadable", f"cannot evaluate coverage: {type(exc).__name__}: {exc}"))
+    else:
+        if coverage != SignatureCoverageLevel.ENTIRE_FILE:
+            out.append(
+                Problem(
+                    "unsigned-changes",
+                    "the last signature does not cover the whole file: bytes were appended "
+                    "after it or a later signature is damaged",
+                )
+            )
+    return tuple(out)
 
 
 def _labelled(report: VerificationReport, label: str) -> VerificationReport:
