@@ -259,3 +259,28 @@ def test_qa_report_renders_in_headless_chromium(demo_run, tmp_path: Path) -> Non
         if "CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln)
     ]
     assert not console_errors, console_errors
+
+
+def test_dedup_folder_and_reuse_index(tmp_path: Path, capsys) -> None:
+    lines = synth.VI_LINES
+    first = synth.to_color(synth.render_page(lines[:12], dpi=150, paper="A5", font_pt=11).gray)
+    other = synth.to_color(synth.render_page(lines[9:21], dpi=150, paper="A5", font_pt=11).gray)
+    rescan = np.roll(synth.rotate(first, 1.5, fill=250), (5, -3), axis=(0, 1))
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    day1.mkdir()
+    day2.mkdir()
+    save_page(Page(first, mode="RGB", dpi=(150.0, 150.0)), day1 / "a.png")
+    save_page(Page(other, mode="RGB", dpi=(150.0, 150.0)), day1 / "b.png")
+    save_page(Page(synth.jpeg(rescan, 70), mode="RGB", dpi=(150.0, 150.0)), day2 / "c.jpg")
+    save_page(Page(other, mode="RGB", dpi=(150.0, 150.0)), day2 / "d.png")
+    # Folder mode: the two different pages of day 1 are not duplicates.
+    code, out, _ = _run(["dedup", str(day1), "--json"], capsys)
+    assert code == 0 and json.loads(out)["groups"] == []
+    # Index mode: day 1 goes into the index, day 2's rescan and identical file are found.
+    index = tmp_path / "reuse.idx"
+    code, out, _ = _run(["dedup", str(day1), "--index", str(index), "--add", "--json"], capsys)
+    assert code == 0 and json.loads(out)["matches"] == []
+    code, out, _ = _run(["dedup", str(day2), "--index", str(index), "--json"], capsys)
+    assert code == 1
+    found = {(m["page"], m["matches"]) for m in json.loads(out)["matches"]}
+    assert found == {("c.jpg#1", "day1/a.png#1"), ("d.png#1", "day1/b.png#1")}

@@ -157,10 +157,21 @@ def _build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser(
         "dedup",
         help="find duplicate pages in a folder (or against an index)",
-        epilog="example:\n  onestop-docs dedup scans/ --json",
+        epilog="examples:\n  onestop-docs dedup scans/ --json\n"
+        "  onestop-docs dedup uploads/ --index reuse.idx --add",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     u.add_argument("folder", type=Path)
+    u.add_argument(
+        "--index",
+        type=Path,
+        help="look every page up in this reuse index (DuplicateIndex file) instead",
+    )
+    u.add_argument(
+        "--add",
+        action="store_true",
+        help="with --index: add the folder's pages to the index afterwards",
+    )
     u.add_argument("--json", action="store_true")
     u.set_defaults(func=_cmd_dedup)
 
@@ -450,21 +461,81 @@ def _cmd_dedup(args: argparse.Namespace) -> int:
 
     if not args.folder.is_dir():
         raise InvalidArgumentError(f"{args.folder} is not a folder")
+    if args.add and args.index is None:
+        raise InvalidArgumentError("--add needs --index")
     labels: list[str] = []
     pages: list[Any] = []
+    shas: list[str] = []
     skipped: list[str] = []
+    from .integrity import sha256_file
+
     for f in sorted(p for p in args.folder.iterdir() if p.is_file()):
         try:
+            digest = sha256_file(f)
             for page in load_pages(f):
                 labels.append(f"{f.name}#{page.index + 1}")
                 pages.append(page)
+                shas.append(digest)
         except OnestopError as exc:
             skipped.append(f"{f.name}: {exc}")
+    if args.index is not None:
+        return _dedup_against_index(args, labels, pages, shas, skipped)
     groups = [[labels[i] for i in g] for g in find_duplicates(pages)] if pages else []
     lines = [" = ".join(g) for g in groups] or ["no duplicates"]
     lines += [f"skipped {s}" for s in skipped]
     _emit(args, {"groups": groups, "pages": len(pages), "skipped": skipped}, "\n".join(lines))
     return EXIT_FINDINGS if groups else EXIT_OK
+
+
+def _dedup_against_index(
+    args: argparse.Namespace,
+    labels: list[str],
+    pages: list[Any],
+    shas: list[str],
+    skipped: list[str],
+) -> int:
+    from ._fileutil import atomic_write_bytes
+    from .dedup import DuplicateIndex
+
+    sidecar = args.index.with_name(args.index.name + ".labels.json")
+    if args.index.exists():
+        index = DuplicateIndex.open(args.index)
+        names: list[str] = (
+            json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.exists() else []
+        )
+    else:
+        index, names = DuplicateIndex(), []
+    matches = []
+    for label, page, sha in zip(labels, pages, shas):
+        for m in index.lookup(page, file_sha256=sha):
+            earlier = names[m.id] if 0 <= m.id < len(names) else str(m.id)
+            matches.append(
+                {
+                    "page": label,
+                    "matches": earlier,
+                    "kind": m.kind,
+                    "pdq_distance": m.pdq_distance,
+                    "region_diff": m.region_diff,
+                }
+            )
+    if args.add:
+        for label, page, sha in zip(labels, pages, shas):
+            index.add(len(names), page, file_sha256=sha)
+            names.append(f"{args.folder.name}/{label}")
+        index.save(args.index)
+        atomic_write_bytes(sidecar, json.dumps(names, ensure_ascii=False).encode("utf-8"))
+    lines = [f"{m['page']} ≈ {m['matches']} ({m['kind']})" for m in matches] or [
+        "no earlier copies"
+    ]
+    lines += [f"skipped {s}" for s in skipped]
+    if args.add:
+        lines.append(f"index now holds {len(names)} pages: {args.index}")
+    _emit(
+        args,
+        {"matches": matches, "pages": len(pages), "skipped": skipped, "index": str(args.index)},
+        "\n".join(lines),
+    )
+    return EXIT_FINDINGS if matches else EXIT_OK
 
 
 def _cmd_code_issue(args: argparse.Namespace) -> int:
