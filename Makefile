@@ -53,13 +53,13 @@ test: build lint typecheck pytest
 
 bench: build
 	mkdir -p build
-	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-columns=min,median,mean,rounds \
+	$(PY) -m pytest benchmarks -p no:cacheprovider -o python_files="bench_*.py" --benchmark-only --benchmark-columns=min,median,mean,rounds \
 	  --benchmark-sort=name --benchmark-json=build/bench.json $(BENCH_ARGS)
 	$(PY) benchmarks/report.py
 
 # Proves every benchmark still runs; measures nothing worth recording.
 bench-smoke: build
-	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q -m "not slow" $(BENCH_ARGS)
+	$(PY) -m pytest benchmarks -p no:cacheprovider -o python_files="bench_*.py" --benchmark-disable -q -m "not slow" $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist src/*.egg-info src/onestop_docs/_native/*.so src/_native/*.c .pytest_cache .mypy_cache
