@@ -53,13 +53,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 from PIL import Image
 
 from ._deps import require_module
-from ._fileutil import atomic_write_bytes
+from ._fileutil import atomic_write
 from .errors import InvalidArgumentError
 from .imageio import Page
 from .metadata import RecordMetadata
@@ -592,11 +593,16 @@ class PdfWriter:
     profile : {"pdfa-2b", "pdf"}
     jpeg_quality : int
         1..95 for colour and grey pages (bitonal pages are stored losslessly).
+    spool_dir : path, optional
+        Keep each finished page in a one-page PDF in this directory instead of in memory;
+        :meth:`save` then assembles the record from them (qpdf copies the image data from
+        the page files while writing).  Memory then stays flat however many pages there are.
+        The caller owns the directory and removes it afterwards.
 
     Raises
     ------
     InvalidArgumentError
-        Bad profile or quality.
+        Bad profile, quality or spool directory.
     MissingDependencyError
         pikepdf missing (``pip install 'onestop_docs[pdf]'``).
 
@@ -612,7 +618,11 @@ class PdfWriter:
     """
 
     def __init__(
-        self, *, profile: Profile = "pdfa-2b", jpeg_quality: int = DEFAULT_JPEG_QUALITY
+        self,
+        *,
+        profile: Profile = "pdfa-2b",
+        jpeg_quality: int = DEFAULT_JPEG_QUALITY,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._pk: Any = require_module("pikepdf", "pdf")
         if profile not in _PROFILES:
@@ -631,6 +641,10 @@ class PdfWriter:
         self._font: Any = None
         self._count = 0
         self._saved = False
+        self._spool = None if spool_dir is None else Path(spool_dir)
+        self._spooled: list[Path] = []
+        if self._spool is not None and not self._spool.is_dir():
+            raise InvalidArgumentError(f"spool_dir {self._spool} is not a directory")
 
     def __len__(self) -> int:
         """Pages added so far."""
@@ -649,35 +663,18 @@ class PdfWriter:
     def _append(self, enc: _EncodedPage) -> None:
         if self._saved:
             raise InvalidArgumentError("this PdfWriter was saved already; make a new one")
-        pk, pdf = self._pk, self._pdf
-        w_pt = enc.width * 72.0 / enc.dpi[0]
-        h_pt = enc.height * 72.0 / enc.dpi[1]
-        image = pk.Stream(pdf, enc.data)
-        image.Type = pk.Name.XObject
-        image.Subtype = pk.Name.Image
-        image.Width = enc.width
-        image.Height = enc.height
-        image.ColorSpace = pk.Name(enc.colorspace)
-        image.BitsPerComponent = enc.bpc
-        if enc.filter == "/DCTDecode":
-            image.stream_dict.Filter = pk.Name.DCTDecode
+        pk = self._pk
+        if self._spool is None:
+            if enc.text_ops and self._font is None:
+                self._font = _add_font(self._pdf)
+            _add_page(pk, self._pdf, enc, self._font)
         else:
-            image.stream_dict.Filter = pk.Name.FlateDecode
-        content = (
-            f"q {_fmt(w_pt)} 0 0 {_fmt(h_pt)} 0 0 cm /Im0 Do Q\n".encode("ascii") + enc.text_ops
-        )
-        resources = pk.Dictionary(XObject=pk.Dictionary(Im0=image))
-        if enc.text_ops:
-            if self._font is None:
-                self._font = _add_font(pdf)
-            resources.Font = pk.Dictionary(F1=self._font)
-        page_obj = pk.Dictionary(
-            Type=pk.Name.Page,
-            MediaBox=[0, 0, round(w_pt, 4), round(h_pt, 4)],
-            Resources=resources,
-            Contents=pk.Stream(pdf, content),
-        )
-        pdf.pages.append(pk.Page(page_obj))
+            one = pk.Pdf.new()
+            _add_page(pk, one, enc, _add_font(one) if enc.text_ops else None)
+            path = self._spool / f"page-{self._count:05d}.pdf"
+            one.save(path)
+            one.close()
+            self._spooled.append(path)
         self._count += 1
 
     def save(
@@ -712,22 +709,59 @@ class PdfWriter:
                 f"created must be a timezone-aware datetime, got {created!r}"
             )
         pk, pdf = self._pk, self._pdf
-        _add_metadata(pdf, pk, metadata, title, created, self._count, self.profile == "pdfa-2b")
-        buf = io.BytesIO()
-        pdf.save(
-            buf,
-            min_version="1.7",
-            deterministic_id=True,  # /ID from the content: same input, same bytes
-            object_stream_mode=pk.ObjectStreamMode.generate,
-            compress_streams=True,
-        )
-        self._saved = True
-        self._pdf = None
-        data_out = buf.getvalue()
-        if output is None:
-            return data_out
-        atomic_write_bytes(output, data_out)
-        return None
+        sources = []
+        try:
+            for path in self._spooled:  # kept open: qpdf reads their image data while writing
+                src = pk.Pdf.open(path)
+                sources.append(src)
+                pdf.pages.append(src.pages[0])
+            _add_metadata(pdf, pk, metadata, title, created, self._count, self.profile == "pdfa-2b")
+            options = {
+                "min_version": "1.7",
+                "deterministic_id": True,  # /ID from the content: same input, same bytes
+                "object_stream_mode": pk.ObjectStreamMode.generate,
+                "compress_streams": True,
+            }
+            self._saved = True
+            if output is None:
+                buf = io.BytesIO()
+                pdf.save(buf, **options)
+                return buf.getvalue()
+            with atomic_write(output) as fh:  # streamed to disk, never held whole in memory
+                pdf.save(fh, **options)
+            return None
+        finally:
+            for src in sources:
+                src.close()
+            self._pdf = None
+
+
+def _add_page(pk: Any, pdf: Any, enc: _EncodedPage, font: Any) -> None:
+    """Append one encoded page: the image at its physical size, then the text layer."""
+    w_pt = enc.width * 72.0 / enc.dpi[0]
+    h_pt = enc.height * 72.0 / enc.dpi[1]
+    image = pk.Stream(pdf, enc.data)
+    image.Type = pk.Name.XObject
+    image.Subtype = pk.Name.Image
+    image.Width = enc.width
+    image.Height = enc.height
+    image.ColorSpace = pk.Name(enc.colorspace)
+    image.BitsPerComponent = enc.bpc
+    if enc.filter == "/DCTDecode":
+        image.stream_dict.Filter = pk.Name.DCTDecode
+    else:
+        image.stream_dict.Filter = pk.Name.FlateDecode
+    content = f"q {_fmt(w_pt)} 0 0 {_fmt(h_pt)} 0 0 cm /Im0 Do Q\n".encode("ascii") + enc.text_ops
+    resources = pk.Dictionary(XObject=pk.Dictionary(Im0=image))
+    if enc.text_ops:
+        resources.Font = pk.Dictionary(F1=font)
+    page_obj = pk.Dictionary(
+        Type=pk.Name.Page,
+        MediaBox=[0, 0, round(w_pt, 4), round(h_pt, 4)],
+        Resources=resources,
+        Contents=pk.Stream(pdf, content),
+    )
+    pdf.pages.append(pk.Page(page_obj))
 
 
 def _add_font(pdf: pikepdf.Pdf) -> Any:

@@ -309,9 +309,11 @@ def _build_record(
     texts: list[str] = []
     qa = work / "data" / "qa"
     scan_time = _now_vn()
-    # Pages go into the PDF as they are processed: memory holds compressed page images,
-    # never the pixels of the whole document (a 300-page TIFF stays within one page).
-    writer = pdfmod.PdfWriter(jpeg_quality=options.jpeg_quality)
+    # Pages go into the PDF as they are processed, each spooled to a one-page PDF on disk:
+    # memory stays flat however long the document is (a 300-page TIFF included).
+    spool = work / "spool"
+    spool.mkdir()
+    writer = pdfmod.PdfWriter(jpeg_quality=options.jpeg_quality, spool_dir=spool)
     pdf_seconds = 0.0
     local_index = ReuseIndex()
     keys: list[tuple[int, Any]] = []
@@ -379,6 +381,7 @@ def _build_record(
         pdf_path = work / "data" / f"{record_id}.pdf"
         unsigned = work / f"{record_id}.unsigned.pdf"
         writer.save(unsigned, metadata=meta, created=scan_time)
+        shutil.rmtree(spool)
         timings["pdf"] = pdf_seconds + time.perf_counter() - t
         t = time.perf_counter()
         signatures: list[str] = []
