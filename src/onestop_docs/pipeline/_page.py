@@ -137,23 +137,6 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
     if not work.is_color:
         warnings.append("page is not colour (NĐ 30/2020 requires colour images)")
 
-    ocr_result = None
-    if options.ocr and not blank.is_blank:
-        from .. import ocr
-
-        t = time.perf_counter()
-        try:
-            ocr_result = ocr.recognize(
-                work, lang=options.language, preprocess=False, timeout=options.ocr_timeout_s
-            )
-        except OnestopError as exc:
-            from ..errors import MissingDependencyError
-
-            if isinstance(exc, MissingDependencyError):
-                raise
-            warnings.append(f"OCR failed: {exc}")
-        timings["ocr"] = time.perf_counter() - t
-
     page_hash: dict[str, str] = {}
     hash_obj = None
     if options.hash_pages and not blank.is_blank:
@@ -181,17 +164,15 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
         skew_deg=_f(skew),
         skew_confidence=_f(skew_conf),
         skew_method=skew_method,
-        ocr_confidence=None if ocr_result is None else float(ocr_result.mean_confidence),
-        ocr_words=0 if ocr_result is None else len(ocr_result.words),
+        ocr_confidence=None,  # filled in by run_ocr's caller
+        ocr_words=0,
         sha256=sha,
         page_hash=page_hash,
         duplicates=(),
         warnings=tuple(warnings),
         timings=timings,
     )
-    return _PageWork(
-        work, report, ocr_result, before, _thumbnail(work, options.thumbnail_px), hash_obj
-    )
+    return _PageWork(work, report, None, before, _thumbnail(work, options.thumbnail_px), hash_obj)
 
 
 def _f(v: Any) -> float | None:
@@ -205,3 +186,25 @@ def _hash_fields(h: Any) -> dict[str, str]:
         if v is not None:
             out[name] = v.hex()
     return out
+
+
+def run_ocr(page: Page, options: DigitizeOptions) -> tuple[Any, str | None, float]:
+    """OCR one processed page: ``(OcrResult or None, warning or None, seconds)``.
+
+    A Tesseract crash or timeout becomes a warning (the record goes on without text for that
+    page); a missing Tesseract or language is raised, since no later page could succeed.
+    """
+    from .. import ocr
+
+    t = time.perf_counter()
+    try:
+        result = ocr.recognize(
+            page, lang=options.language, preprocess=False, timeout=options.ocr_timeout_s
+        )
+    except OnestopError as exc:
+        from ..errors import MissingDependencyError
+
+        if isinstance(exc, MissingDependencyError):
+            raise
+        return None, f"OCR failed: {exc}", time.perf_counter() - t
+    return result, None, time.perf_counter() - t

@@ -9,14 +9,16 @@ import os
 import shutil
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .._fileutil import atomic_write_bytes, fsync_dir
 from ..errors import OnestopError, PipelineError
-from ._page import _expand_inputs, _iter_pages, _process_page
+from ._page import _expand_inputs, _iter_pages, _process_page, run_ocr
 from ._reuse import ReuseIndex
 from ._types import (
     REPORT_NAME,
@@ -317,28 +319,59 @@ def _build_record(
     pdf_seconds = 0.0
     local_index = ReuseIndex()
     keys: list[tuple[int, Any]] = []
-    for number, page in enumerate(_iter_pages(sources, options), start=1):
-        pw = _process_page(page, number, options)
-        dups: tuple[dict[str, Any], ...] = ()
-        if pw.hash_obj is not None:
-            # Earlier records first, then earlier pages of this document (a page scanned twice).
-            found = duplicate_index.lookup(pw.hash_obj) if duplicate_index is not None else []
-            dups = tuple(found + local_index.lookup(pw.hash_obj))
-            local_index.add(record_id, number, pw.hash_obj)
-            keys.append((number, pw.hash_obj))
-        report = dataclasses.replace(pw.report, duplicates=dups)
-        (qa / f"page-{number:03d}-before.jpg").write_bytes(pw.before_thumb)
-        (qa / f"page-{number:03d}-after.jpg").write_bytes(pw.after_thumb)
+    # Tesseract runs in its own process: while it reads page N, this thread prepares page
+    # N + 1, so our image work hides behind OCR.  At most two processed pages are held.
+    ocr_pool = ThreadPoolExecutor(1, thread_name_prefix="onestop-ocr") if options.ocr else None
+    pending: deque[tuple[Any, PageReport, Future[Any] | None]] = deque()
+
+    def finish(pw: Any, report: PageReport, fut: Future[Any] | None) -> None:
+        nonlocal pdf_seconds
+        ocr_result = None
+        if fut is not None:
+            ocr_result, warning, seconds = fut.result()
+            report = dataclasses.replace(
+                report,
+                ocr_confidence=None if ocr_result is None else float(ocr_result.mean_confidence),
+                ocr_words=0 if ocr_result is None else len(ocr_result.words),
+                warnings=report.warnings + ((warning,) if warning else ()),
+                timings={**report.timings, "ocr": seconds},
+            )
         t = time.perf_counter()
-        writer.add_page(pw.page, pw.ocr if options.ocr else None)
+        writer.add_page(pw.page, ocr_result)
         pdf_seconds += time.perf_counter() - t
-        if pw.ocr is not None:
-            texts.append(pw.ocr.text)
-        del pw
+        if ocr_result is not None:
+            texts.append(ocr_result.text)
         reports.append(report)
-        warnings.extend(f"page {number}: {w}" for w in report.warnings)
+        warnings.extend(f"page {report.number}: {w}" for w in report.warnings)
         if on_page is not None:
-            on_page(number, report)
+            on_page(report.number, report)
+
+    try:
+        for number, page in enumerate(_iter_pages(sources, options), start=1):
+            pw = _process_page(page, number, options)
+            dups: tuple[dict[str, Any], ...] = ()
+            if pw.hash_obj is not None:
+                # Earlier records first, then earlier pages of this document (a page scanned
+                # twice).
+                found = duplicate_index.lookup(pw.hash_obj) if duplicate_index is not None else []
+                dups = tuple(found + local_index.lookup(pw.hash_obj))
+                local_index.add(record_id, number, pw.hash_obj)
+                keys.append((number, pw.hash_obj))
+            report = dataclasses.replace(pw.report, duplicates=dups)
+            (qa / f"page-{number:03d}-before.jpg").write_bytes(pw.before_thumb)
+            (qa / f"page-{number:03d}-after.jpg").write_bytes(pw.after_thumb)
+            fut = None
+            if ocr_pool is not None and not report.blank:
+                fut = ocr_pool.submit(run_ocr, pw.page, options)
+            pending.append((pw, report, fut))
+            del pw
+            while len(pending) > 1:
+                finish(*pending.popleft())
+        while pending:
+            finish(*pending.popleft())
+    finally:
+        if ocr_pool is not None:
+            ocr_pool.shutdown(wait=True, cancel_futures=True)
     timings["pages"] = time.perf_counter() - t0
 
     fields_json: dict[str, Any] = {}
