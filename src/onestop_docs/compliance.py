@@ -483,7 +483,8 @@ def check_pdfa(
         The file cannot be opened as a PDF.
     """
     pk: Any = require_module("pikepdf", "pdf")
-    raw_head = Path(path).read_bytes()[:64]
+    with open(path, "rb") as fh:  # the header only: records can be hundreds of MB
+        raw_head = fh.read(64)
     findings: list[Finding] = []
 
     def bad(message: str, page: int | None = None) -> None:
