@@ -436,3 +436,32 @@ def test_errors_name_the_problem() -> None:
         build_pdf([np.zeros((5, 5), np.uint8)])  # type: ignore[list-item]
     with pytest.raises(InvalidArgumentError, match="expected OcrResult"):
         build_pdf([ok], text=["Hà Nội"])  # type: ignore[list-item]
+
+
+def test_spooled_writer_equals_in_memory_writer(tmp_path: Path) -> None:
+    """More pages than one spool chunk: the spooled record has the same pages and images."""
+    import pikepdf
+
+    from onestop_docs.pdf import PdfWriter
+
+    rng = np.random.default_rng(7)
+    pages = [
+        Page(rng.integers(0, 256, (60, 40, 3), dtype=np.uint8), mode="RGB", dpi=(200.0, 200.0))
+        for _ in range(37)
+    ]
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    a, b = PdfWriter(), PdfWriter(spool_dir=spool)
+    for p in pages:
+        a.add_page(p)
+        b.add_page(p)
+    a.save(tmp_path / "a.pdf")
+    b.save(tmp_path / "b.pdf")
+    with pikepdf.open(tmp_path / "a.pdf") as pa, pikepdf.open(tmp_path / "b.pdf") as pb:
+        assert len(pa.pages) == len(pb.pages) == 37
+        for x, y in zip(pa.pages, pb.pages):
+            ix = next(iter(x.Resources.XObject.values()))
+            iy = next(iter(y.Resources.XObject.values()))
+            assert ix.read_raw_bytes() == iy.read_raw_bytes()
+            assert list(x.MediaBox) == list(y.MediaBox)
+    assert len(list(spool.iterdir())) == 1  # one spool file, earlier ones removed

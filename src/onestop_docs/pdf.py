@@ -559,6 +559,8 @@ def build_pdf(
 
 
 _END: Any = object()
+#: Pages a spooling PdfWriter holds in memory before appending them to its spool file.
+_SPOOL_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -594,10 +596,10 @@ class PdfWriter:
     jpeg_quality : int
         1..95 for colour and grey pages (bitonal pages are stored losslessly).
     spool_dir : path, optional
-        Keep each finished page in a one-page PDF in this directory instead of in memory;
-        :meth:`save` then assembles the record from them (qpdf copies the image data from
-        the page files while writing).  Memory then stays flat however many pages there are.
-        The caller owns the directory and removes it afterwards.
+        Move pages to a spool PDF in this directory every 16 pages instead of keeping them in
+        memory; :meth:`save` then writes the record from the spool (qpdf copies the image
+        data from that file while writing).  Memory then stays flat however many pages there
+        are.  The caller owns the directory and removes it afterwards.
 
     Raises
     ------
@@ -642,7 +644,8 @@ class PdfWriter:
         self._count = 0
         self._saved = False
         self._spool = None if spool_dir is None else Path(spool_dir)
-        self._spooled: list[Path] = []
+        self._spooled: Path | None = None  # the pages flushed so far, as one PDF
+        self._pending = 0  # pages in self._pdf not yet flushed to the spool
         if self._spool is not None and not self._spool.is_dir():
             raise InvalidArgumentError(f"spool_dir {self._spool} is not a directory")
 
@@ -663,19 +666,35 @@ class PdfWriter:
     def _append(self, enc: _EncodedPage) -> None:
         if self._saved:
             raise InvalidArgumentError("this PdfWriter was saved already; make a new one")
-        pk = self._pk
-        if self._spool is None:
-            if enc.text_ops and self._font is None:
-                self._font = _add_font(self._pdf)
-            _add_page(pk, self._pdf, enc, self._font)
-        else:
-            one = pk.Pdf.new()
-            _add_page(pk, one, enc, _add_font(one) if enc.text_ops else None)
-            path = self._spool / f"page-{self._count:05d}.pdf"
-            one.save(path)
-            one.close()
-            self._spooled.append(path)
+        if enc.text_ops and self._font is None:
+            self._font = _add_font(self._pdf)
+        _add_page(self._pk, self._pdf, enc, self._font)
         self._count += 1
+        self._pending += 1
+        if self._spool is not None and self._pending >= _SPOOL_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move the pages held in memory into the spool PDF on disk.
+
+        The spool is re-saved with the new pages appended; qpdf copies the pages already in
+        it straight from its input file, so memory holds one chunk of pages, never the record.
+        """
+        assert self._spool is not None
+        pk = self._pk
+        target = self._spool / f"spool-{self._count:05d}.pdf"
+        if self._spooled is None:
+            self._pdf.save(target)
+        else:
+            with pk.Pdf.open(self._spooled) as acc:
+                acc.pages.extend(self._pdf.pages)
+                acc.save(target)
+            self._spooled.unlink()
+        self._pdf.close()
+        self._spooled = target
+        self._pdf = pk.Pdf.new()
+        self._font = None
+        self._pending = 0
 
     def save(
         self,
@@ -708,13 +727,17 @@ class PdfWriter:
             raise InvalidArgumentError(
                 f"created must be a timezone-aware datetime, got {created!r}"
             )
-        pk, pdf = self._pk, self._pdf
-        sources = []
+        pk = self._pk
+        if self._spooled is not None:
+            if self._pending:
+                self._flush()
+            self._pdf.close()
+            assert self._spooled is not None
+            # Opened from disk: qpdf reads the page images from the spool while writing.
+            pdf = pk.Pdf.open(self._spooled)
+        else:
+            pdf = self._pdf
         try:
-            for path in self._spooled:  # kept open: qpdf reads their image data while writing
-                src = pk.Pdf.open(path)
-                sources.append(src)
-                pdf.pages.append(src.pages[0])
             _add_metadata(pdf, pk, metadata, title, created, self._count, self.profile == "pdfa-2b")
             options = {
                 "min_version": "1.7",
@@ -731,8 +754,7 @@ class PdfWriter:
                 pdf.save(fh, **options)
             return None
         finally:
-            for src in sources:
-                src.close()
+            pdf.close()
             self._pdf = None
 
 
