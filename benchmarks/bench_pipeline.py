@@ -87,14 +87,18 @@ def _run_ocrmypdf(src: Path, dst: Path, ocr: bool) -> None:
     subprocess.run([*args, str(src), str(dst)], check=True, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def twenty(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("bench20")
-    pages = _pages(20)
-    _write(pages[:10], root / "a")
-    _write(pages[10:], root / "b")
+def _dossier(root: Path, n: int) -> Path:
+    """n pages as two documents (folders a/ and b/) and as one input PDF for OCRmyPDF."""
+    pages = _pages(n)
+    _write(pages[: n // 2], root / "a")
+    _write(pages[n // 2 :], root / "b")
     _input_pdf(pages, root / "in.pdf")
     return root
+
+
+@pytest.fixture(scope="module")
+def twenty(tmp_path_factory: pytest.TempPathFactory):
+    return _dossier(tmp_path_factory.mktemp("bench20"), 20)
 
 
 @pytest.mark.slow
@@ -112,12 +116,7 @@ def test_digitize_20p_noocr_ocrmypdf(benchmark, twenty):
 
 @pytest.fixture(scope="module")
 def four(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("bench4")
-    pages = _pages(4)
-    _write(pages[:2], root / "a")
-    _write(pages[2:], root / "b")
-    _input_pdf(pages, root / "in.pdf")
-    return root
+    return _dossier(tmp_path_factory.mktemp("bench4"), 4)
 
 
 @pytest.mark.slow

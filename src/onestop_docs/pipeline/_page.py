@@ -65,7 +65,6 @@ def _iter_pages(sources: Sequence[Any], options: DigitizeOptions) -> Iterator[Pa
 class _PageWork:
     page: Page  # the archive copy: oriented, deskewed, cleaned
     report: PageReport
-    ocr: Any
     before_thumb: bytes
     after_thumb: bytes
     hash_obj: Any
@@ -172,7 +171,7 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
         warnings=tuple(warnings),
         timings=timings,
     )
-    return _PageWork(work, report, None, before, _thumbnail(work, options.thumbnail_px), hash_obj)
+    return _PageWork(work, report, before, _thumbnail(work, options.thumbnail_px), hash_obj)
 
 
 def _f(v: Any) -> float | None:

@@ -373,7 +373,6 @@ def _build_record(
         if ocr_pool is not None:
             ocr_pool.shutdown(wait=True, cancel_futures=True)
     timings["pages"] = time.perf_counter() - t0
-    _release_freed_memory()  # before the PDF is assembled, which needs about its own size
 
     fields_json: dict[str, Any] = {}
     extracted: Any = None
@@ -571,13 +570,3 @@ def _finding_json(f: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(f) and not isinstance(f, type):
         return {fl.name: _jsonable(getattr(f, fl.name)) for fl in dataclasses.fields(f)}
     return {"message": str(f)}
-
-
-def _release_freed_memory() -> None:
-    """Hand memory freed by the page loop back to the OS (glibc keeps it otherwise)."""
-    import ctypes
-    import sys
-
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
