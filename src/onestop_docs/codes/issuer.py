@@ -91,7 +91,8 @@ class DossierCodeIssuer:
 
     prefetch : int, default 1
         Sequence numbers reserved per store transaction.  1 (the default) numbers dossiers in
-        the order they are received across all desks, at one durable commit per code.
+        the order they are received across all desks, at one store transaction per code (the
+        SQLite store fsyncs once per ``reserve`` codes, not per code).
         ``N > 1`` reserves N numbers at a time for this issuer object (N times fewer
         commits): still never a duplicate, but numbers left in a block when the process
         exits, crashes or the day changes become gaps, and desks sharing a store interleave
