@@ -180,73 +180,47 @@ def _run_procs(target, path: str) -> float:
     return time.perf_counter() - t0
 
 
-@pytest.mark.benchmark(group="codes-issue-sqlite-4proc")
-def test_issue_sqlite_4proc_ours(benchmark, tmp_path: Path):
+def _new_store(path: str) -> None:
+    SQLiteCodeStore(path).close()
+
+
+def _new_plain_counter(path: str) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE counter (value INTEGER NOT NULL)")
+    conn.execute("INSERT INTO counter VALUES (0)")
+    conn.close()
+
+
+def _bench_issue(benchmark, tmp_path: Path, create, worker) -> None:
+    """Time PROCS processes running ``worker`` on a fresh database file per round."""
     counter = iter(range(1000))
 
     def setup():
-        path = str(tmp_path / f"ours-{next(counter)}.sqlite")
-        SQLiteCodeStore(path).close()
+        path = str(tmp_path / f"round-{next(counter)}.sqlite")
+        create(path)
         return (path,), {}
 
-    def run(path: str) -> None:
-        _run_procs(_ours_worker, path)
-
-    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+    benchmark.pedantic(lambda path: _run_procs(worker, path), setup=setup, rounds=3, iterations=1)
     if benchmark.stats is not None:
         benchmark.extra_info["codes_per_s"] = PROCS * PER_PROC / benchmark.stats.stats.median
+
+
+@pytest.mark.benchmark(group="codes-issue-sqlite-4proc")
+def test_issue_sqlite_4proc_ours(benchmark, tmp_path: Path):
+    _bench_issue(benchmark, tmp_path, _new_store, _ours_worker)
 
 
 @pytest.mark.benchmark(group="codes-issue-sqlite-4proc")
 def test_issue_sqlite_4proc_reserve1_ours(benchmark, tmp_path: Path):
-    counter = iter(range(1000))
-
-    def setup():
-        path = str(tmp_path / f"strict-{next(counter)}.sqlite")
-        SQLiteCodeStore(path).close()
-        return (path,), {}
-
-    def run(path: str) -> None:
-        _run_procs(_ours_strict_worker, path)
-
-    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
-    if benchmark.stats is not None:
-        benchmark.extra_info["codes_per_s"] = PROCS * PER_PROC / benchmark.stats.stats.median
+    _bench_issue(benchmark, tmp_path, _new_store, _ours_strict_worker)
 
 
 @pytest.mark.benchmark(group="codes-issue-sqlite-4proc-prefetch16")
 def test_issue_sqlite_4proc_prefetch16_ours(benchmark, tmp_path: Path):
-    counter = iter(range(1000))
-
-    def setup():
-        path = str(tmp_path / f"prefetch-{next(counter)}.sqlite")
-        SQLiteCodeStore(path).close()
-        return (path,), {}
-
-    def run(path: str) -> None:
-        _run_procs(_ours_prefetch_worker, path)
-
-    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
-    if benchmark.stats is not None:
-        benchmark.extra_info["codes_per_s"] = PROCS * PER_PROC / benchmark.stats.stats.median
+    _bench_issue(benchmark, tmp_path, _new_store, _ours_prefetch_worker)
 
 
 @pytest.mark.benchmark(group="codes-issue-sqlite-4proc")
 def test_issue_sqlite_4proc_sqlite3(benchmark, tmp_path: Path):
-    counter = iter(range(1000))
-
-    def setup():
-        path = str(tmp_path / f"plain-{next(counter)}.sqlite")
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("CREATE TABLE counter (value INTEGER NOT NULL)")
-        conn.execute("INSERT INTO counter VALUES (0)")
-        conn.close()
-        return (path,), {}
-
-    def run(path: str) -> None:
-        _run_procs(_plain_worker, path)
-
-    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
-    if benchmark.stats is not None:
-        benchmark.extra_info["codes_per_s"] = PROCS * PER_PROC / benchmark.stats.stats.median
+    _bench_issue(benchmark, tmp_path, _new_plain_counter, _plain_worker)
