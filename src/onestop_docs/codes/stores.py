@@ -112,6 +112,10 @@ def _boot_id() -> str | None:
     return value or None
 
 
+class _ReservationNeeded(Exception):
+    """Internal: this allocation passes the durable reservation and must be fsynced."""
+
+
 class SQLiteCodeStore:
     """Counters in one SQLite file (WAL, ``BEGIN IMMEDIATE``): the embedded default.
 
@@ -315,39 +319,56 @@ class SQLiteCodeStore:
             try:
                 with self._writer_queue():
                     durable = not self._fast
-                    while True:
-                        self._set_sync(conn, self.synchronous if durable else "NORMAL")
-                        conn.execute("BEGIN IMMEDIATE")
-                        try:
-                            row = conn.execute(self._SELECT, key).fetchone()
-                            value, reserved, boot = (0, 0, self._boot) if row is None else row
-                            if boot != self._boot:
-                                # Written before a reboot: anything up to the durable
-                                # reservation may have been handed out and then lost.
-                                value = reserved = max(int(value), int(reserved))
-                            new = int(value) + count
-                            if new > limit:
-                                conn.execute("ROLLBACK")
-                                raise _exhausted(namespace, scope, period, limit, count, value)
-                            if new > int(reserved) or not self._fast:
-                                if not durable:  # the safety level cannot change mid-transaction
-                                    conn.execute("ROLLBACK")
-                                    durable = True
-                                    continue
-                                reserved = max(int(reserved), min(limit, new + self.reserve - 1))
-                            conn.execute(
-                                self._UPSERT, (*key, new, _now(), int(reserved), self._boot)
-                            )
-                            conn.execute("COMMIT")
-                        except BaseException:
-                            if conn.in_transaction:
-                                conn.execute("ROLLBACK")
-                            raise
-                        break
+                    try:
+                        new = self._transaction(conn, key, limit, count, durable=durable)
+                    except _ReservationNeeded:
+                        durable = True
+                        new = self._transaction(conn, key, limit, count, durable=True)
             except sqlite3.Error as exc:
                 raise CodeStoreError(f"SQLite code store {self.path!r}: {exc}") from exc
             self._commits += 1
             self._durable_commits += durable
+        return new
+
+    def _state(self, row: tuple[int, int, str] | None) -> tuple[int, int]:
+        """``(value, reserved)`` of a counter row, as this boot must see it."""
+        if row is None:
+            return 0, 0
+        value, reserved, boot = int(row[0]), int(row[1]), row[2]
+        if boot != self._boot:
+            # Written before a reboot: anything up to the durable reservation may have been
+            # handed out, and the commits that recorded it lost with the page cache.
+            value = reserved = max(value, reserved)
+        return value, reserved
+
+    def _transaction(
+        self,
+        conn: sqlite3.Connection,
+        key: tuple[str, str, str],
+        limit: int,
+        count: int,
+        *,
+        durable: bool,
+    ) -> int:
+        """One ``BEGIN IMMEDIATE ... COMMIT``; raises _ReservationNeeded when not ``durable``
+        and the counter must pass its reservation (the safety level is fixed per transaction)."""
+        self._set_sync(conn, self.synchronous if durable else "NORMAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            value, reserved = self._state(conn.execute(self._SELECT, key).fetchone())
+            new = value + count
+            if new > limit:
+                raise _exhausted(*key, limit, count, value)
+            if new > reserved:
+                if not durable:
+                    raise _ReservationNeeded
+                reserved = min(limit, new + self.reserve - 1)
+            conn.execute(self._UPSERT, (*key, new, _now(), reserved, self._boot))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         return new
 
     def current(self, namespace: str, scope: str, period: str) -> int:
@@ -362,11 +383,7 @@ class SQLiteCodeStore:
                 row = conn.execute(self._SELECT, (namespace, scope, period)).fetchone()
             except sqlite3.Error as exc:
                 raise CodeStoreError(f"SQLite code store {self.path!r}: {exc}") from exc
-            boot = self._boot
-        if row is None:
-            return 0
-        value, reserved, row_boot = row
-        return int(value) if row_boot == boot else max(int(value), int(reserved))
+            return self._state(row)[0]
 
     def stats(self) -> dict[str, int | bool]:
         """This process's commit counts, for monitoring the fsync rate.
