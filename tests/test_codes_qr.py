@@ -138,6 +138,17 @@ def test_lowercase_hex_escape_is_rejected() -> None:
     assert exc.value.reason == "bad-escape"
 
 
+def test_text_fields_get_the_library_normal_form() -> None:
+    # "Giấy" typed with the tone mark before the circumflex: plain NFC cannot compose it
+    # (both marks have combining class 230), the library's normal form can.
+    typed = "Gia\u0301\u0302y tiếp nhận"
+    assert unicodedata.normalize("NFC", typed) != "Giấy tiếp nhận"
+    p = receipt(document_name=typed, system_name="Hệ thống \u00d0ăng ký")
+    assert p.document_name == "Giấy tiếp nhận"
+    assert p.system_name == "Hệ thống Đăng ký"  # OCR look-alike eth read as Đ
+    assert QrPayload.decode(p.encode()) == p
+
+
 def test_payload_field_rules() -> None:
     with pytest.raises(InvalidArgumentError):
         receipt(due_date=None)

@@ -22,12 +22,12 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from .._deps import require_module
 from ..errors import InvalidArgumentError, InvalidCodeError
+from ..vntext import normalize as _vn_normalize
 from .dossier import DossierCode
 from .procedure import ProcedureCode
 
@@ -73,7 +73,7 @@ def _unescape(text: str, offset: int, payload: str) -> str:
 def _text(value: object, name: str, *, empty_ok: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{name} must be str, got {type(value).__name__}")
-    value = unicodedata.normalize("NFC", value)
+    value = _vn_normalize(value)  # NFC with Vietnamese mark-order repair
     if not value.strip() and not empty_ok:
         raise InvalidArgumentError(f"{name} must not be empty")
     return value
