@@ -30,6 +30,26 @@ cdef extern from *:
                     + ((int32_t)p0[stride + ps] - (int32_t)p0[stride]) * fx;
         return (uint8_t)(((a << 8) + (b - a) * fy + 32768) >> 16);
     }
+    #if defined(__SSE2__)
+    /* Bilinear blend of 8 pixel pairs in 16-bit lanes: vt, vb hold (left | right << 8) of
+       the top and bottom rows, vfx, vfy the 8-bit weights.  The horizontal step is rounded
+       to 8 bits first. */
+    static inline __m128i onestop_lerp8(__m128i vt, __m128i vb, __m128i vfx, __m128i vfy) {
+        const __m128i lo8 = _mm_set1_epi16(0xFF), c256 = _mm_set1_epi16(256);
+        const __m128i r128 = _mm_set1_epi16(128);
+        __m128i t0 = _mm_and_si128(vt, lo8), t1 = _mm_srli_epi16(vt, 8);
+        __m128i b0 = _mm_and_si128(vb, lo8), b1 = _mm_srli_epi16(vb, 8);
+        __m128i top = _mm_add_epi16(_mm_slli_epi16(t0, 8),
+                                    _mm_mullo_epi16(_mm_sub_epi16(t1, t0), vfx));
+        __m128i bot = _mm_add_epi16(_mm_slli_epi16(b0, 8),
+                                    _mm_mullo_epi16(_mm_sub_epi16(b1, b0), vfx));
+        top = _mm_srli_epi16(_mm_add_epi16(top, r128), 8);
+        bot = _mm_srli_epi16(_mm_add_epi16(bot, r128), 8);
+        __m128i out = _mm_add_epi16(_mm_mullo_epi16(top, _mm_sub_epi16(c256, vfy)),
+                                    _mm_mullo_epi16(bot, vfy));
+        return _mm_srli_epi16(_mm_add_epi16(out, r128), 8);
+    }
+    #endif
     /* ps: bytes per input pixel (1 grey, 3 colour, with base at the channel); ds: bytes
        per output pixel. */
     static void onestop_bilin_row(const uint8_t *base, ptrdiff_t stride, ptrdiff_t ps,
@@ -37,8 +57,6 @@ cdef extern from *:
                                   int64_t dx, int64_t dy, ptrdiff_t n) {
         ptrdiff_t i = 0;
     #if defined(__SSE2__)
-        const __m128i lo8 = _mm_set1_epi16(0xFF), c256 = _mm_set1_epi16(256);
-        const __m128i r128 = _mm_set1_epi16(128);
         uint32_t xl = (uint32_t)X, yl = (uint32_t)Y, dxl = (uint32_t)dx, dyl = (uint32_t)dy;
         /* Fraction lanes: the low 32 bits of the positions of pixels k = 0..7. */
         __m128i fx0 = _mm_setr_epi32((int)xl, (int)(xl + dxl), (int)(xl + 2 * dxl),
@@ -49,7 +67,7 @@ cdef extern from *:
         const __m128i dx8 = _mm_set1_epi32((int)(8 * dxl)), dy8 = _mm_set1_epi32((int)(8 * dyl));
         for (; i + 8 <= n; i += 8) {
             __m128i vt = _mm_setzero_si128(), vb = _mm_setzero_si128();
-            __m128i vfx, vfy, t0, t1, b0, b1, top, bot, out;
+            __m128i vfx, vfy, out;
             uint16_t u;
     #define ONESTOP_GATHER(k) do { \
                 const uint8_t *p = base + (Y >> 32) * stride + (X >> 32) * ps; \
@@ -70,19 +88,7 @@ cdef extern from *:
                                   _mm_srli_epi32(_mm_add_epi32(fy0, dy4), 24));
             fx0 = _mm_add_epi32(fx0, dx8);
             fy0 = _mm_add_epi32(fy0, dy8);
-            /* little-endian: the first byte of each pair is the left pixel */
-            t0 = _mm_and_si128(vt, lo8); t1 = _mm_srli_epi16(vt, 8);
-            b0 = _mm_and_si128(vb, lo8); b1 = _mm_srli_epi16(vb, 8);
-            /* 256 * p0 + (p1 - p0) * fx lies in 0..65280: exact in wrapping 16-bit lanes */
-            top = _mm_add_epi16(_mm_slli_epi16(t0, 8),
-                                _mm_mullo_epi16(_mm_sub_epi16(t1, t0), vfx));
-            bot = _mm_add_epi16(_mm_slli_epi16(b0, 8),
-                                _mm_mullo_epi16(_mm_sub_epi16(b1, b0), vfx));
-            top = _mm_srli_epi16(_mm_add_epi16(top, r128), 8);
-            bot = _mm_srli_epi16(_mm_add_epi16(bot, r128), 8);
-            out = _mm_add_epi16(_mm_mullo_epi16(top, _mm_sub_epi16(c256, vfy)),
-                                _mm_mullo_epi16(bot, vfy));
-            out = _mm_srli_epi16(_mm_add_epi16(out, r128), 8);
+            out = onestop_lerp8(vt, vb, vfx, vfy);
             if (ds == 1) {
                 _mm_storel_epi64((__m128i *)(d + i), _mm_packus_epi16(out, out));
             } else {
@@ -100,21 +106,6 @@ cdef extern from *:
         }
     }
     #if defined(__SSE2__)
-    static inline __m128i onestop_lerp8(__m128i vt, __m128i vb, __m128i vfx, __m128i vfy) {
-        const __m128i lo8 = _mm_set1_epi16(0xFF), c256 = _mm_set1_epi16(256);
-        const __m128i r128 = _mm_set1_epi16(128);
-        __m128i t0 = _mm_and_si128(vt, lo8), t1 = _mm_srli_epi16(vt, 8);
-        __m128i b0 = _mm_and_si128(vb, lo8), b1 = _mm_srli_epi16(vb, 8);
-        __m128i top = _mm_add_epi16(_mm_slli_epi16(t0, 8),
-                                    _mm_mullo_epi16(_mm_sub_epi16(t1, t0), vfx));
-        __m128i bot = _mm_add_epi16(_mm_slli_epi16(b0, 8),
-                                    _mm_mullo_epi16(_mm_sub_epi16(b1, b0), vfx));
-        top = _mm_srli_epi16(_mm_add_epi16(top, r128), 8);
-        bot = _mm_srli_epi16(_mm_add_epi16(bot, r128), 8);
-        __m128i out = _mm_add_epi16(_mm_mullo_epi16(top, _mm_sub_epi16(c256, vfy)),
-                                    _mm_mullo_epi16(bot, vfy));
-        return _mm_srli_epi16(_mm_add_epi16(out, r128), 8);
-    }
     /* Channel pairs (left | right << 8) of 8 RGB pixels from their two 32-bit loads. */
     static inline __m128i onestop_pack_u16(__m128i lo4, __m128i hi4) {
         /* packs_epi32 saturates signed: bias by 32768, then flip the top bit back. */
@@ -224,34 +215,32 @@ cdef inline int fetch(const uint8_t[:, ::1] src, Py_ssize_t w, Py_ssize_t h, Py_
     return src[y, x * nc + ch]
 
 
+cdef inline void clip_axis(int64_t p0, int64_t dp, int64_t pmax, double *a,
+                           double *b) noexcept nogil:
+    # Narrow the column interval [a, b) to where 0 <= p0 + t dp < pmax (floating point).
+    cdef double t0, t1
+    if dp == 0:
+        if p0 < 0 or p0 >= pmax:
+            b[0] = 0.0
+        return
+    t0 = (0.0 - <double>p0) / <double>dp
+    t1 = (<double>pmax - <double>p0) / <double>dp
+    if t0 > t1:
+        t0, t1 = t1, t0
+    a[0] = max(a[0], t0)
+    b[0] = min(b[0], t1)
+
+
 cdef void row_range(int64_t x0, int64_t dx, int64_t y0, int64_t dy, Py_ssize_t wo,
                     int64_t xmax, int64_t ymax, Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
     # Output columns [lo, hi) whose sample position has 0 <= X < xmax and 0 <= Y < ymax, so
     # that the interpolation footprint lies inside the input.  A first estimate in floating
     # point is shrunk until both ends pass the exact integer test; the position is linear in
     # the column, so every column between two valid ends is valid too.
-    cdef double a = 0.0, b = <double>wo, t0, t1
+    cdef double a = 0.0, b = <double>wo
     cdef Py_ssize_t first, last
-    if dx == 0:
-        if x0 < 0 or x0 >= xmax:
-            b = 0.0
-    else:
-        t0 = (0.0 - <double>x0) / <double>dx
-        t1 = (<double>xmax - <double>x0) / <double>dx
-        if t0 > t1:
-            t0, t1 = t1, t0
-        a = max(a, t0)
-        b = min(b, t1)
-    if dy == 0:
-        if y0 < 0 or y0 >= ymax:
-            b = 0.0
-    else:
-        t0 = (0.0 - <double>y0) / <double>dy
-        t1 = (<double>ymax - <double>y0) / <double>dy
-        if t0 > t1:
-            t0, t1 = t1, t0
-        a = max(a, t0)
-        b = min(b, t1)
+    clip_axis(x0, dx, xmax, &a, &b)
+    clip_axis(y0, dy, ymax, &a, &b)
     if b <= a:
         lo[0] = 0
         hi[0] = 0
