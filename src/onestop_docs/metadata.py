@@ -327,7 +327,7 @@ def page_digest(
     arr = as_image(px, name="pixels")
     channels = 1 if arr.ndim == 2 else int(arr.shape[2])
     h = hashlib.sha256(f"{arr.shape[0]}x{arr.shape[1]}x{channels}:".encode("ascii"))
-    h.update(arr.tobytes())
+    h.update(arr.data)  # the C-contiguous buffer itself: no copy of the page
     return PageDigest(number, h.hexdigest(), dedup_hashes, blank)
 
 
