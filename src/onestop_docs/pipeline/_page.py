@@ -79,14 +79,9 @@ def _thumbnail(page: Page | np.ndarray, px: int) -> bytes:
     return buf.getvalue()
 
 
-def _page_sha256(page: Page) -> str:
-    from ..metadata import page_digest
-
-    return str(page_digest(page.pixels, 1).sha256)
-
-
 def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWork:
     from .. import cleanup, deskew
+    from ..metadata import page_digest
 
     warnings: list[str] = []
     timings: dict[str, float] = {}
@@ -145,8 +140,7 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
         hash_obj = dedup.page_hash(work)
         timings["hash"] = time.perf_counter() - t
         if hash_obj is not None:
-            page_hash = {k: v for k, v in _hash_fields(hash_obj).items()}
-    sha = _page_sha256(work)
+            page_hash = {"pdq": hash_obj.pdq.hex(), "dct": hash_obj.dct.hex()}
     report = PageReport(
         number=number,
         source=work.source,
@@ -165,7 +159,7 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
         skew_method=skew_method,
         ocr_confidence=None,  # filled in by run_ocr's caller
         ocr_words=0,
-        sha256=sha,
+        sha256=page_digest(work, number).sha256,
         page_hash=page_hash,
         duplicates=(),
         warnings=tuple(warnings),
@@ -176,15 +170,6 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
 
 def _f(v: Any) -> float | None:
     return None if v is None else float(v)
-
-
-def _hash_fields(h: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name in ("pdq", "dct"):
-        v = getattr(h, name, None)
-        if v is not None:
-            out[name] = v.hex()
-    return out
 
 
 def run_ocr(page: Page, options: DigitizeOptions) -> tuple[Any, str | None, float]:

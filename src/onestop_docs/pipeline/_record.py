@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._fileutil import atomic_write_bytes, fsync_dir
 from ..errors import OnestopError, PipelineError
@@ -29,6 +29,9 @@ from ._types import (
     SignerSpec,
     record_id_for,
 )
+
+if TYPE_CHECKING:
+    from ..fields import Fields
 
 # --- record assembly ---------------------------------------------------------------------------
 
@@ -375,7 +378,7 @@ def _build_record(
     timings["pages"] = time.perf_counter() - t0
 
     fields_json: dict[str, Any] = {}
-    extracted: Any = None
+    extracted: Fields | None = None
     if options.ocr:
         from ..fields import extract_fields
 
@@ -469,7 +472,7 @@ def _build_record(
     if not signatures:
         rules = dataclasses.replace(rules, require_officer_signature=False)
     comp = check_record(pdf_path, rules=rules, metadata=meta, declared_pages=len(reports))
-    compliance = {"ok": bool(comp.ok), "findings": [_finding_json(f) for f in comp.findings]}
+    compliance = {"ok": bool(comp.ok), "findings": [dataclasses.asdict(f) for f in comp.findings]}
     if not signatures:
         warnings.append("record is not signed (no officer signer given)")
     timings["compliance"] = time.perf_counter() - t
@@ -511,19 +514,13 @@ def _build_record(
     return rec, keys
 
 
-def _fields_to_json(found: Any) -> dict[str, Any]:
-    if found is None:
-        return {}
-    to_dict = getattr(found, "to_dict", None)
-    if callable(to_dict):
-        return dict(to_dict())
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(found):
-        if f.name == "text":  # the whole page text is in the PDF, not repeated here
-            continue
-        v = getattr(found, f.name)
-        out[f.name] = _jsonable(v)
-    return out
+def _fields_to_json(found: Fields) -> dict[str, Any]:
+    # The whole page text is in the PDF, not repeated here.
+    return {
+        f.name: _jsonable(getattr(found, f.name))
+        for f in dataclasses.fields(found)
+        if f.name != "text"
+    }
 
 
 def _jsonable(v: Any) -> Any:
@@ -542,31 +539,15 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
-def _metadata_from_fields(found: Any) -> dict[str, Any]:
+def _metadata_from_fields(found: Fields | None) -> dict[str, Any]:
     if found is None:
         return {}
     out: dict[str, Any] = {}
-    notation = getattr(found, "notation", None)
-    value = getattr(notation, "value", notation)
-    if value is not None:
-        number = getattr(value, "number", None)
-        kind = getattr(value, "notation", None) or getattr(value, "symbol", None)
-        if number is not None:
-            out["code_number"] = str(number)
-        if kind:
-            out["code_notation"] = str(kind)
-    issued = getattr(found, "issue_date", None)
-    issued_value = getattr(issued, "value", issued)
-    if issued_value is not None and hasattr(issued_value, "year"):
-        out["issued_date"] = issued_value
-    subject = getattr(found, "subject", None)
-    subject_value = getattr(subject, "value", subject)
-    if isinstance(subject_value, str) and subject_value.strip():
-        out["subject"] = subject_value.strip()[:500]
+    if found.notation is not None:
+        out["code_number"] = str(found.notation.value.number)
+        out["code_notation"] = found.notation.value.notation
+    if found.issue_date is not None:
+        out["issued_date"] = found.issue_date.value
+    if found.subject is not None and found.subject.value.strip():
+        out["subject"] = found.subject.value.strip()[:500]
     return out
-
-
-def _finding_json(f: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(f) and not isinstance(f, type):
-        return {fl.name: _jsonable(getattr(f, fl.name)) for fl in dataclasses.fields(f)}
-    return {"message": str(f)}
