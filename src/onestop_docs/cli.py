@@ -65,6 +65,12 @@ _EPILOG_CONFIG = """station config (TOML, --config):
 
 
 class _Parser(argparse.ArgumentParser):
+    """Usage errors exit with EXIT_USAGE; descriptions and epilogs (examples) print as written."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> Any:  # argparse's own exit code is 2 as well
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
@@ -76,7 +82,6 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Digitize one-stop-shop dossiers into signed, verifiable records "
         "(số hóa hồ sơ, giấy tờ, kết quả giải quyết TTHC).",
         epilog=__doc__.split("Exit codes (stable):")[1] if __doc__ else None,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"onestop-docs {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -86,7 +91,6 @@ def _build_parser() -> argparse.ArgumentParser:
         "digitize",
         help="scanned pages → signed PDF/A records, XML, bag, QA report",
         epilog=_EPILOG_DIGITIZE + "\n" + _EPILOG_CONFIG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d.add_argument("input", type=Path, help="folder of page images, or an image file")
     d.add_argument("--out", type=Path, required=True, help="output folder for the records")
@@ -119,7 +123,6 @@ def _build_parser() -> argparse.ArgumentParser:
         "check",
         help="check PDF records against the digitization rules",
         epilog="example:\n  onestop-docs check records/*/data/*.pdf --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("pdf", nargs="+", type=Path)
     c.add_argument("--pages", type=int, help="declared physical page count")
@@ -131,7 +134,6 @@ def _build_parser() -> argparse.ArgumentParser:
         "verify",
         help="verify records written by digitize (bag, signatures, metadata, log)",
         epilog="example:\n  onestop-docs verify records/ --trust-root records/demo-pki/root.pem",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     v.add_argument("path", type=Path, help="an output folder of digitize, or one record folder")
     v.add_argument(
@@ -148,7 +150,6 @@ def _build_parser() -> argparse.ArgumentParser:
         "hash",
         help="SHA-256 and document hashes of page images",
         epilog="example:\n  onestop-docs hash scan.jpg --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     h.add_argument("files", nargs="+", type=Path)
     h.add_argument("--json", action="store_true")
@@ -159,7 +160,6 @@ def _build_parser() -> argparse.ArgumentParser:
         help="find duplicate pages in a folder (or against an index)",
         epilog="examples:\n  onestop-docs dedup scans/ --json\n"
         "  onestop-docs dedup uploads/ --index reuse.idx --add",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     u.add_argument("folder", type=Path)
     u.add_argument(
@@ -180,7 +180,6 @@ def _build_parser() -> argparse.ArgumentParser:
         help="issue or validate codes",
         epilog="examples:\n  onestop-docs code validate 000.00.00.H27-210630-0001\n"
         "  onestop-docs code issue --agency H27.01 --store codes.sqlite",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ksub = k.add_subparsers(dest="code_command", metavar="ACTION", parser_class=_Parser)
     ksub.required = True
@@ -199,7 +198,6 @@ def _build_parser() -> argparse.ArgumentParser:
         help="make the QR code of a dossier receipt",
         epilog="example:\n  onestop-docs qr --dossier-code H27.01-210630-0001 "
         "--procedure 1.001193 --name 'Giấy tiếp nhận hồ sơ' --out receipt.svg",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     q.add_argument("--kind", choices=["receipt", "result"], default="receipt")
     q.add_argument("--dossier-code", required=True)
@@ -411,10 +409,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     lines = []
     for pdf in args.pdf:
         rep = check_record(pdf, rules=rules, declared_pages=args.pages)
-        findings = [
-            dataclasses.asdict(f) if dataclasses.is_dataclass(f) else {"message": str(f)}
-            for f in rep.findings
-        ]
+        findings = [dataclasses.asdict(f) for f in rep.findings]
         results.append({"file": str(pdf), "ok": bool(rep.ok), "findings": findings})
         lines.append(f"{pdf}: {'OK' if rep.ok else 'FINDINGS'}")
         lines.extend(f"  - {f.get('rule', '')}: {f.get('message', '')}" for f in findings)
