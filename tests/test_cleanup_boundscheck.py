@@ -103,7 +103,7 @@ def test_bounds_checked_build_agrees(
 
     reports: list[str] = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: reports.append(repr(u.exc_value)))
-    for mod in (cleanup, cleanup_regions, cleanup_threshold):
+    for mod in (cleanup_regions, cleanup_threshold):
         monkeypatch.setattr(mod, "_k", checked["cleanup"])
     monkeypatch.setattr(cleanup_regions, "_cc", checked["cleanup_components"])
     got = [_run_all(img) for img in images]

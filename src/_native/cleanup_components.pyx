@@ -152,9 +152,9 @@ def label_runs(const uint8_t[:, ::1] mask):
 
 def paint_runs(uint8_t[:, :, ::1] img, const int32_t[::1] ry, const int32_t[::1] rx0,
                const int32_t[::1] rx1, const int32_t[::1] rlab, const uint8_t[::1] select,
-               uint8_t value, Py_ssize_t grow):
-    """Set every channel of the runs whose component is selected to ``value``, each run
-    grown by ``grow`` pixels in x and y (clipped to the image); releases the GIL."""
+               const uint8_t[::1] colour, Py_ssize_t grow):
+    """Set the runs whose component is selected to ``colour`` (one value per channel), each
+    run grown by ``grow`` pixels in x and y (clipped to the image); releases the GIL."""
     cdef Py_ssize_t h = img.shape[0], w = img.shape[1], nc = img.shape[2]
     cdef Py_ssize_t i, y, x, c, ya, yb, xa, xb
     with nogil:
@@ -168,7 +168,7 @@ def paint_runs(uint8_t[:, :, ::1] img, const int32_t[::1] ry, const int32_t[::1]
             for y in range(ya, yb):
                 for x in range(xa, xb):
                     for c in range(nc):
-                        img[y, x, c] = value
+                        img[y, x, c] = colour[c]
 
 
 def near_ink(const uint8_t[:, ::1] mask, const int32_t[::1] bx0, const int32_t[::1] by0,

@@ -45,21 +45,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import cleanup as _k  # type: ignore[attr-defined]
 from ._validate import as_gray, as_image, check_range
 from .cleanup_regions import (
     BorderMode,
     BorderResult,
     DespeckleResult,
-    _apply_borders,
-    _background_map,
     _despeckle,
     _find_borders,
     _nonneg_int,
+    _normalize,
     _paper_colour,
     _protect_distance,
     _speck_area,
-    _tile_size,
+    _whiten_borders,
     despeckle,
     find_content_box,
     normalize_background,
@@ -70,7 +68,6 @@ from .cleanup_threshold import (
     DEFAULT_DPI,
     MAX_WINDOW,
     Method,
-    _as_rgb3,
     _check_window,
     _dpi_of,
     _local,
@@ -323,22 +320,15 @@ def clean_page(page_or_array: Any, options: CleanOptions | None = None) -> Clean
     h, w = img.shape[:2]
 
     t = time.perf_counter()
+    # ``out`` is always a new array, so the steps below paint it in place.
     if opt.normalize_background:
-        tile = _tile_size(res)
-        img3 = _as_rgb3(img)
-        bg = _background_map(img3, tile)
-        meas["paper_level"] = float(bg.mean())
-        gain = np.ascontiguousarray(255.0 / np.maximum(bg, 16.0), dtype=np.float32)
-        out = np.empty_like(img)
-        _k.apply_gain(img3, gain, tile, _as_rgb3(out))
-        paper: tuple[int, ...] = (255,) * img3.shape[2]
+        out, meas["paper_level"] = _normalize(img, res)
+        paper: tuple[int, ...] = (255,) * (3 if img.ndim == 3 else 1)
     else:
         out = img.copy()
         paper = _paper_colour(img, res)
         meas["paper_level"] = float(np.mean(paper))
-    gray = as_gray(out)
-    if gray is out:
-        gray = out  # grey input: painting ``out`` paints ``gray`` too
+    gray = as_gray(out)  # grey input: ``gray`` is ``out``, painting one paints both
     timings["background"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -349,9 +339,8 @@ def clean_page(page_or_array: Any, options: CleanOptions | None = None) -> Clean
         box = borders.box
         meas["border_pixels"] = float(borders.pixels)
         if borders.select.any():
-            whitened = _apply_borders(out, borders, "whiten", res, paper).image
-            out = whitened
-            gray = as_gray(out) if out.ndim == 3 else out
+            _whiten_borders(out, borders, res, paper)
+            gray = as_gray(out)
     timings["borders"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -381,7 +370,7 @@ def clean_page(page_or_array: Any, options: CleanOptions | None = None) -> Clean
         meas["speck_pixels_removed"] = float(ds.removed_pixels)
         if comps is not None and removed is not None and removed.any():
             # Whiten the removed specks in the image too (grown by 1 px for their halo).
-            comps.paint_colour(out, removed, paper, 1)
+            comps.paint(out, removed, paper, 1)
     timings["despeckle"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -82,14 +82,15 @@ def _background_map(img3: NDArray[np.uint8], tile: int) -> NDArray[np.float32]:
     return np.asarray(smooth / 9.0, np.float32)
 
 
-def _normalize(img: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8]:
+def _normalize(img: NDArray[np.uint8], dpi: float) -> tuple[NDArray[np.uint8], float]:
+    """The page with its paper mapped to white, and the mean paper level before (0..255)."""
     tile = _tile_size(dpi)
     img3 = _as_rgb3(img)
     bg = _background_map(img3, tile)
     gain = np.ascontiguousarray(255.0 / np.maximum(bg, 16.0), dtype=np.float32)
     out = np.empty_like(img)
     _k.apply_gain(img3, gain, tile, _as_rgb3(out))
-    return out
+    return out, float(bg.mean())
 
 
 def normalize_background(image: Any, *, dpi: float | None = None) -> NDArray[np.uint8]:
@@ -131,7 +132,7 @@ def normalize_background(image: Any, *, dpi: float | None = None) -> NDArray[np.
     (255, 85)
     """
     img = as_image(image)
-    return _normalize(img, _dpi_of(image, dpi))
+    return _normalize(img, _dpi_of(image, dpi))[0]
 
 
 # --------------------------------------------------------------------------- components
@@ -156,8 +157,14 @@ class _Components:
         return cls(*_cc.label_runs(mask_u8))
 
     def paint(
-        self, img: NDArray[np.uint8], select: NDArray[np.bool_], value: int, grow: int = 0
+        self,
+        img: NDArray[np.uint8],
+        select: NDArray[np.bool_],
+        colour: tuple[int, ...],
+        grow: int = 0,
     ) -> None:
+        """Paint the selected components of a grey or RGB image in place with ``colour``
+        (one value per channel)."""
         _cc.paint_runs(
             _as_rgb3(img),
             self.ry,
@@ -165,25 +172,9 @@ class _Components:
             self.rx1,
             self.rlab,
             select.view(np.uint8),
-            value,
+            np.array(colour, np.uint8),
             grow,
         )
-
-    def paint_colour(
-        self,
-        img: NDArray[np.uint8],
-        select: NDArray[np.bool_],
-        colour: tuple[int, ...],
-        grow: int = 0,
-    ) -> None:
-        """Paint the selected components of a grey or RGB image with ``colour``."""
-        if img.ndim == 2 or len(set(colour)) == 1:
-            self.paint(img, select, colour[0], grow)
-            return
-        for c in range(img.shape[2]):
-            plane = np.ascontiguousarray(img[:, :, c])
-            self.paint(plane, select, colour[c], grow)
-            img[:, :, c] = plane
 
 
 # --------------------------------------------------------------------------- borders
@@ -303,7 +294,7 @@ def find_content_box(image: Any, *, dpi: float | None = None) -> Box:
     """
     res = _dpi_of(image, dpi)
     gray = as_gray(image)
-    return _find_borders(_normalize(gray, res), res).box
+    return _find_borders(_normalize(gray, res)[0], res).box
 
 
 def _paper_colour(img: NDArray[np.uint8], dpi: float) -> tuple[int, ...]:
@@ -353,7 +344,7 @@ def remove_borders(
     img = as_image(image)
     res = _dpi_of(image, dpi)
     gray = as_gray(img)
-    borders = _find_borders(_normalize(gray, res), res)
+    borders = _find_borders(_normalize(gray, res)[0], res)
     return _apply_borders(img, borders, mode, res, _paper_colour(img, res))
 
 
@@ -364,10 +355,17 @@ def _apply_borders(
     if mode == "crop":
         return BorderResult(np.ascontiguousarray(img[b.y0 : b.y1, b.x0 : b.x1]), b, borders.pixels)
     out = img.copy()
-    if borders.select.any():
-        grow = max(1, round(dpi / 100.0))
-        borders.comps.paint_colour(out, borders.select, paper, grow)
+    _whiten_borders(out, borders, dpi, paper)
     return BorderResult(out, b, borders.pixels)
+
+
+def _whiten_borders(
+    img: NDArray[np.uint8], borders: _Borders, dpi: float, paper: tuple[int, ...]
+) -> None:
+    """Paint the border components of ``img`` in place with ``paper``, grown by ``dpi / 100``
+    px to cover their anti-aliased edge."""
+    if borders.select.any():
+        borders.comps.paint(img, borders.select, paper, max(1, round(dpi / 100.0)))
 
 
 # --------------------------------------------------------------------------- despeckle
@@ -475,7 +473,7 @@ def _despeckle(
     if not small.any():
         return DespeckleResult(m.copy(), 0, 0), None, None
     big = m.copy()
-    comps.paint(big.view(np.uint8), small, 0)
+    comps.paint(big.view(np.uint8), small, (0,))
     near = np.zeros(small.shape[0], np.uint8)
     _cc.near_ink(
         big.view(np.uint8),
@@ -489,6 +487,6 @@ def _despeckle(
     )
     removed = small & (near == 0)
     out = m.copy()
-    comps.paint(out.view(np.uint8), removed, 0)
+    comps.paint(out.view(np.uint8), removed, (0,))
     result = DespeckleResult(out, int(removed.sum()), int(comps.area[removed].sum()))
     return result, comps, removed
