@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from test_integrity_merkle import CT_LEAVES, CT_ROOTS  # the published CT vectors
 
 from onestop_docs.errors import (
     IndexFormatError,
@@ -27,23 +28,6 @@ from onestop_docs.integrity import (
     verify_consistency,
     verify_inclusion,
 )
-
-# The first CT test-vector root (one empty leaf): transparency-dev/merkle proof/verify_test.go.
-CT_ROOT_1 = bytes.fromhex("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
-CT_ROOT_8 = bytes.fromhex("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
-CT_LEAVES = [
-    bytes.fromhex(h)
-    for h in (
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    )
-]
 
 
 def entries(n: int) -> list[bytes]:
@@ -66,11 +50,11 @@ def test_ct_vectors_through_the_log(logpath: Path) -> None:
         assert log.root() == hashlib.sha256(b"").digest()
         for i, e in enumerate(CT_LEAVES):
             assert log.append(e) == i
-        assert log.root(1) == CT_ROOT_1
-        assert log.root() == CT_ROOT_8
+        assert log.root(1) == CT_ROOTS[0]
+        assert log.root() == CT_ROOTS[7]
     with TransparencyLog(logpath) as log:  # reopened from disk
         assert log.size == 8
-        assert log.root() == CT_ROOT_8
+        assert log.root() == CT_ROOTS[7]
         assert [log.entry(i) for i in range(8)] == CT_LEAVES
         assert log.find(CT_LEAVES[5]) == 5
         assert log.find(b"not there") is None
