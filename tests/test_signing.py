@@ -376,6 +376,28 @@ def test_cms_exact_problem(
         assert report.intact
 
 
+def test_exception_report_names_a_weak_hash(ec_cred, tmp_path: Path) -> None:
+    """pyHanko raises instead of reporting for some policies: the SignerInfo decides the code."""
+    from onestop_docs.signing._analysis import exception_report
+
+    def signer_info(md: str) -> object:
+        sig = openssl_cms_sign(ec_cred, DATA, tmp_path, md)
+        return cms.ContentInfo.load(sig)["content"]["signer_infos"][0]
+
+    weak, strong = signer_info("sha1"), signer_info("sha256")
+    exc = ValueError("refused")
+    report = exception_report(exc, lambda: weak, "the signature")
+    assert report.codes == ("weak-hash",) and "sha1" in report.problems[0].message
+    assert exception_report(exc, lambda: strong, "the signature").codes == ("unreadable",)
+
+    def unreadable() -> object:
+        raise KeyError("signer_infos")
+
+    report = exception_report(exc, unreadable, "signature 'Sig'")
+    assert report.codes == ("unreadable",)
+    assert report.problems[0].message == "signature 'Sig': ValueError: refused"
+
+
 # -- RFC 3161 -------------------------------------------------------------------------------
 
 

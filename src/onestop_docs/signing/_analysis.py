@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from asn1crypto import x509 as asn1_x509
@@ -23,7 +23,7 @@ from .certs import (
     load_trust_roots,
     vn_time,
 )
-from .report import Problem, VerificationReport
+from .report import Problem, VerificationReport, failed
 
 T = TypeVar("T")
 
@@ -32,6 +32,13 @@ MIN_BITS = {"rsa": 2048, "ecdsa": 256}
 #: Accept a signer certificate for signing only with digitalSignature (RFC 5280 §4.2.1.3);
 #: the problem is reported by :func:`certificate_problems` with its exact code.
 KEY_USAGE = KeyUsageConstraints(key_usage=set(), match_all_key_usages=False)
+
+#: Problems of the signer certificate itself that make it untrusted at the validation time
+#: (a weak key or hash is reported, but does not by itself break the path).
+UNTRUSTING_CODES = frozenset({"certificate-expired", "certificate-not-yet-valid", "key-usage"})
+
+#: Substrings that mark a signature or digest algorithm name as too weak.
+_WEAK_MARKERS = ("sha1", "md5")
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -134,6 +141,34 @@ def hash_problem(md_algorithm: str | None, where: str) -> list[Problem]:
     return []
 
 
+def weak_mechanism(algorithm: str) -> bool:
+    """Whether a signature mechanism or algorithm name/URI is built on SHA-1 or MD5."""
+    lowered = algorithm.lower()
+    return any(marker in lowered for marker in _WEAK_MARKERS)
+
+
+def untrusted_root(subject: str | None) -> Problem:
+    return Problem("untrusted-root", f"no path from {subject!r} to any of the given trust roots")
+
+
+def exception_report(
+    exc: Exception, signer_info: Callable[[], Any], label: str
+) -> VerificationReport:
+    """Report for a validation that raised: pyHanko raises for some policy failures (e.g.
+    SHA-1), so name ``weak-hash`` when the SignerInfo shows a weak algorithm, else
+    ``unreadable``.  ``signer_info`` fetches the SignerInfo (it may itself raise)."""
+    text = f"{type(exc).__name__}: {exc}"
+    try:
+        si = signer_info()
+        md = si["digest_algorithm"]["algorithm"].native
+        mech = str(si["signature_algorithm"]["algorithm"].native)
+    except Exception:  # hostile input: the SignerInfo itself is unreadable
+        return failed("unreadable", f"{label}: {text}")
+    if hash_problem(md, label) or weak_mechanism(mech):
+        return failed("weak-hash", f"{label} uses {md} / {mech} ({text})")
+    return failed("unreadable", f"{label}: {text}")
+
+
 def chain_subjects(path: Any) -> tuple[str, ...]:
     if path is None:
         return ()
@@ -166,7 +201,7 @@ def status_report(
         )
     problems.extend(hash_problem(status.md_algorithm, "the signature"))
     mech = str(getattr(status, "pkcs7_signature_mechanism", "") or "")
-    if not problems and ("sha1" in mech or "md5" in mech):
+    if not problems and weak_mechanism(mech):
         problems.append(Problem("weak-hash", f"the signature mechanism is {mech}"))
     cert_problems = certificate_problems(cert, at) if cert is not None else []
     problems.extend(cert_problems)
@@ -174,12 +209,7 @@ def status_report(
     if not path_trusted:
         indic = getattr(status.trust_problem_indic, "name", str(status.trust_problem_indic))
         if indic == "NO_CERTIFICATE_CHAIN_FOUND":
-            problems.append(
-                Problem(
-                    "untrusted-root",
-                    f"no path from {subject!r} to any of the given trust roots",
-                )
-            )
+            problems.append(untrusted_root(subject))
         elif indic == "CRYPTO_CONSTRAINTS_FAILURE" and any(
             p.code in ("weak-hash", "weak-key") for p in problems
         ):
@@ -204,10 +234,7 @@ def status_report(
         else:
             ts_time = vn_time(tsv.timestamp)
     problems.extend(extra)
-    trusted = path_trusted and not any(
-        p.code in ("certificate-expired", "certificate-not-yet-valid", "key-usage")
-        for p in cert_problems
-    )
+    trusted = path_trusted and not any(p.code in UNTRUSTING_CODES for p in cert_problems)
     claimed = getattr(status, "signer_reported_dt", None)
     return VerificationReport(
         valid=intact and sig_ok and trusted and not problems,

@@ -23,7 +23,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 
 from ..errors import InvalidArgumentError, SignatureError
-from ._analysis import KEY_USAGE, contexts, run_sync, status_report
+from ._analysis import KEY_USAGE, contexts, exception_report, run_sync, status_report
 from .certs import CertificateInput, check_hash_name
 from .report import VerificationReport, failed
 from .signer import Signer
@@ -208,7 +208,7 @@ def verify_cms(
             )
         )
     except Exception as exc:
-        return _classify_exception(exc, signed_data)
+        return exception_report(exc, lambda: signed_data["signer_infos"][0], "the signature")
     finally:
         if close:
             stream.close()
@@ -216,20 +216,3 @@ def verify_cms(
         return status_report(status, moment)
     except Exception as exc:
         return failed("unreadable", f"{type(exc).__name__}: {exc}")
-
-
-def _classify_exception(exc: Exception, signed_data: Any) -> VerificationReport:
-    """pyHanko raises for some policy failures (e.g. SHA-1); name the exact problem."""
-    from ._analysis import hash_problem
-
-    text = f"{type(exc).__name__}: {exc}"
-    try:
-        si = signed_data["signer_infos"][0]
-        md = si["digest_algorithm"]["algorithm"].native
-        mech = si["signature_algorithm"]["algorithm"].native
-    except (ValueError, TypeError, KeyError, IndexError):
-        return failed("unreadable", text)
-    problems = hash_problem(md, "the signature")
-    if problems or "sha1" in str(mech) or "md5" in str(mech):
-        return failed("weak-hash", f"the signature uses {md} / {mech} ({text})")
-    return failed("unreadable", text)

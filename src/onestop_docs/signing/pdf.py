@@ -21,7 +21,7 @@ import datetime as dt
 import io
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from pyhanko.stamp import TextStampStyle
 
 from .._fileutil import atomic_write
 from ..errors import InvalidArgumentError, SignatureError
-from ._analysis import KEY_USAGE, contexts, run_sync, status_report
+from ._analysis import KEY_USAGE, contexts, exception_report, run_sync, status_report
 from .certs import VN_TZ, CertificateInput, check_hash_name
 from .report import Problem, VerificationReport, failed
 from .signer import Signer
@@ -417,26 +417,7 @@ def verify_pdf(
         return failed("unreadable", f"not a readable PDF: {type(exc).__name__}: {exc}")
     if not embedded:
         return failed("no-signature", f"{os.fspath(path)!r} has no signature field with a value")
-    reports: list[VerificationReport] = []
-    for sig in embedded:
-        label = f"signature {sig.field_name!r}"
-        try:
-            status = run_sync(
-                async_validate_pdf_signature(
-                    sig,
-                    signer_validation_context=vc,
-                    ts_validation_context=ts_vc,
-                    key_usage_settings=KEY_USAGE,
-                )
-            )
-        except Exception as exc:
-            reports.append(_exception_report(exc, sig, label))
-            continue
-        try:
-            report = status_report(status, moment, extra=_modification_problems(status))
-        except Exception as exc:
-            report = failed("unreadable", f"{type(exc).__name__}: {exc}")
-        reports.append(_labelled(report, label))
+    reports = [_signature_report(sig, vc, ts_vc, moment) for sig in embedded]
     problems = tuple(p for r in reports for p in r.problems)
     seen = {p.code for p in problems}
     # An appended revision already judged by the modification analysis needs no second word.
@@ -460,6 +441,27 @@ def verify_pdf(
         problems=problems,
         signatures=tuple(reports),
     )
+
+
+def _signature_report(sig: Any, vc: Any, ts_vc: Any, moment: dt.datetime) -> VerificationReport:
+    """Report of one embedded signature; its problems name the field."""
+    label = f"signature {sig.field_name!r}"
+    try:
+        status = run_sync(
+            async_validate_pdf_signature(
+                sig,
+                signer_validation_context=vc,
+                ts_validation_context=ts_vc,
+                key_usage_settings=KEY_USAGE,
+            )
+        )
+    except Exception as exc:
+        return exception_report(exc, lambda: sig.signer_info, label)
+    try:
+        report = status_report(status, moment, extra=_modification_problems(status))
+    except Exception as exc:
+        report = failed("unreadable", f"{type(exc).__name__}: {exc}")
+    return _labelled(report, label)
 
 
 def _coverage_problems(reader: Any, embedded: list[Any]) -> tuple[Problem, ...]:
@@ -508,23 +510,6 @@ def _coverage_problems(reader: Any, embedded: list[Any]) -> tuple[Problem, ...]:
 
 
 def _labelled(report: VerificationReport, label: str) -> VerificationReport:
-    from dataclasses import replace
-
     return replace(
         report, problems=tuple(Problem(p.code, f"{label}: {p.message}") for p in report.problems)
     )
-
-
-def _exception_report(exc: Exception, sig: Any, label: str) -> VerificationReport:
-    from ._analysis import hash_problem
-
-    text = f"{label}: {type(exc).__name__}: {exc}"
-    try:
-        si = sig.signer_info
-        md = si["digest_algorithm"]["algorithm"].native
-        mech = str(si["signature_algorithm"]["algorithm"].native)
-    except Exception:
-        return failed("unreadable", text)
-    if hash_problem(md, "") or "sha1" in mech or "md5" in mech:
-        return failed("weak-hash", f"{label} uses {md} / {mech} ({exc})")
-    return failed("unreadable", text)

@@ -34,7 +34,16 @@ from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from ..errors import InvalidArgumentError, MetadataError, SignatureError
-from ._analysis import certificate_problems, contexts, run_sync, to_asn1
+from ._analysis import (
+    UNTRUSTING_CODES,
+    certificate_problems,
+    chain_subjects,
+    contexts,
+    run_sync,
+    to_asn1,
+    untrusted_root,
+    weak_mechanism,
+)
 from .certs import CertificateInput, check_hash_name
 from .report import Problem, VerificationReport, failed
 from .signer import Signer
@@ -59,7 +68,6 @@ _DIGESTS = {
 }
 PINNED_SIGNATURE_METHODS = frozenset(_SIGN_METHODS.values())
 PINNED_DIGESTS = frozenset(_DIGESTS.values())
-_WEAK_MARKERS = ("sha1", "md5")
 
 
 def _hostile(data: bytes) -> str | None:
@@ -197,8 +205,7 @@ def _structure_problems(root: Any) -> tuple[list[Problem], Any]:
     for algo in algos:
         if algo in pinned:
             continue
-        lowered = algo.lower()
-        code = "weak-hash" if any(w in lowered for w in _WEAK_MARKERS) else "xml-algorithm"
+        code = "weak-hash" if weak_mechanism(algo) else "xml-algorithm"
         problems.append(Problem(code, f"algorithm {algo!r} is not allowed"))
     return problems, sig
 
@@ -221,24 +228,17 @@ def _chain(
     validator = CertificateValidator(
         to_asn1(leaf), intermediate_certs=[to_asn1(c) for c in others], validation_context=vc
     )
-    subject = leaf.subject.rfc4514_string()
     try:
         path = run_sync(validator.async_validate_usage(set()))  # type: ignore[no-untyped-call]
     except PathBuildingError:
-        problems.append(
-            Problem("untrusted-root", f"no path from {subject!r} to any of the given trust roots")
-        )
+        problems.append(untrusted_root(leaf.subject.rfc4514_string()))
         return False, (), problems
     except (PathValidationError, ValueError, TypeError) as exc:
         if not problems:
             problems.append(Problem("untrusted", f"certificate path rejected: {exc}"))
         return False, (), problems
-    chain = tuple(
-        x509.load_der_x509_certificate(c.dump()).subject.rfc4514_string()
-        for c in reversed(list(path.iter_certs(include_root=True)))
-    )
-    date_or_usage = {"certificate-expired", "certificate-not-yet-valid", "key-usage"}
-    return not any(p.code in date_or_usage for p in problems), chain, problems
+    trusted = not any(p.code in UNTRUSTING_CODES for p in problems)
+    return trusted, chain_subjects(path), problems
 
 
 def verify_xml(
