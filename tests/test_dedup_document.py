@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 from pathlib import Path
@@ -90,6 +91,19 @@ def test_find_duplicates_groups(docs: list[list[str]]) -> None:
     assert find_duplicates(items, dpi=200) == [[0, 2], [5, 6]]
     # a verifier limit of 0 keeps only the byte-identical files together
     assert find_duplicates(items, dpi=200, threshold=0.0) == [[5, 6]]
+
+
+def test_file_sha256_of_bytes_and_path_agree_with_hashlib(tmp_path: Path) -> None:
+    data = b"%PDF-1.7 to khai" * 100_000  # more than one 1 MiB read
+    path = tmp_path / "Giấy khai sinh.pdf"
+    path.write_bytes(data)
+    want = hashlib.sha256(data).hexdigest()
+    assert (
+        file_sha256(data) == file_sha256(bytearray(data)) == file_sha256(memoryview(data)) == want
+    )
+    assert file_sha256(path) == file_sha256(str(path)) == want
+    with pytest.raises(FileNotFoundError):
+        file_sha256(tmp_path / "missing.pdf")
 
 
 def test_duplicate_index_lookup(docs: list[list[str]], tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from .._fileutil import atomic_write
 from .._validate import check_range
 from ..errors import IndexFormatError, InvalidArgumentError
+from ..integrity.fixity import sha256_file
 from ._document import GRID, PageHash, PageHashOptions, page_key, verify_pair
 from ._hash import Hash
 from ._index import HashIndex
@@ -28,7 +29,8 @@ _DUP_FORMAT = 1
 
 
 def file_sha256(src: str | os.PathLike[str] | bytes) -> str:
-    """Hex SHA-256 of a file's bytes (exact-duplicate check).
+    """Hex SHA-256 of a file's bytes (exact-duplicate check); paths are read with
+    :func:`onestop_docs.integrity.sha256_file`.
 
     Examples
     --------
@@ -36,12 +38,8 @@ def file_sha256(src: str | os.PathLike[str] | bytes) -> str:
     'ba7816bf8f01cfea'
     """
     if isinstance(src, bytes | bytearray | memoryview):
-        return hashlib.sha256(bytes(src)).hexdigest()
-    h = hashlib.sha256()
-    with open(src, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.sha256(src).hexdigest()
+    return sha256_file(src)
 
 
 def _is_file(item: Any) -> bool:
