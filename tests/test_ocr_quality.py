@@ -35,26 +35,39 @@ VARIANTS = {
 }
 
 
+def _render(lines: list[str], shift: int, i: int) -> synth.SynthPage:
+    """Page ``i`` of a set: ``lines`` rotated by ``shift``, serif and sans in turn."""
+    return synth.render_page(
+        lines[shift:] + lines[:shift],
+        paper=(105, 110),
+        dpi=300,
+        font_pt=10,
+        margin_mm=8,
+        font="serif" if i % 2 == 0 else "sans",
+    )
+
+
+def _degrade(gray: np.ndarray, angle: float, rng: np.random.Generator) -> np.ndarray:
+    img = synth.rotate(gray, angle, expand=True)
+    img = synth.uneven_light(img, 0.5)
+    img = synth.add_noise(img, 12, rng)
+    return synth.jpeg(img, 50)
+
+
+def _sauvola_text(img: np.ndarray) -> str:
+    """Tesseract on our preprocessed page after a Sauvola binarisation."""
+    prep = prepare_page(img, dpi=300)
+    binary = np.where(binarize(prep.image, "sauvola", dpi=300), 0, 255).astype(np.uint8)
+    return tesseract_output(binary, "vie", kind="txt", dpi=300)
+
+
 def _pages(seed: int) -> list[tuple[synth.SynthPage, np.ndarray, float]]:
     rng = np.random.default_rng(seed)
-    lines = synth.VI_LINES
     out = []
     for i in range(N_PAGES):
-        off = (i * 5) % len(lines)
-        page = synth.render_page(
-            lines[off:] + lines[:off],
-            paper=(105, 110),
-            dpi=300,
-            font_pt=10,
-            margin_mm=8,
-            font="serif" if i % 2 == 0 else "sans",
-        )
+        page = _render(synth.VI_LINES, (i * 5) % len(synth.VI_LINES), i)
         angle = float(rng.uniform(-10, 10))
-        img = synth.rotate(page.gray, angle, expand=True)
-        img = synth.uneven_light(img, 0.5)
-        img = synth.add_noise(img, 12, rng)
-        img = synth.jpeg(img, 50)
-        out.append((page, img, angle))
+        out.append((page, _degrade(page.gray, angle, rng), angle))
     return out
 
 
@@ -68,10 +81,7 @@ def table() -> dict[str, list[float]]:
         rows["raw"].append(cer(gt, pytesseract.image_to_string(Image.fromarray(img), lang="vie")))
         for name, opts in VARIANTS.items():
             rows[name].append(cer(gt, recognize(img, dpi=300, preprocess=opts).text))
-        prep = prepare_page(img, dpi=300)
-        binary = np.where(binarize(prep.image, "sauvola", dpi=300), 0, 255).astype(np.uint8)
-        text = tesseract_output(binary, "vie", kind="txt", dpi=300)
-        rows["background+deskew+sauvola"].append(cer(gt, text))
+        rows["background+deskew+sauvola"].append(cer(gt, _sauvola_text(img)))
     print("\nmean CER on", N_PAGES, "degraded pages:")
     for name, vals in rows.items():
         print(f"  {name:30s} {np.mean(vals):.4f}  per page {[round(v, 3) for v in vals]}")
@@ -94,14 +104,7 @@ def test_preprocess_close_to_undegraded_floor(table: dict[str, list[float]]) -> 
 def test_clean_pages_no_worse_than_plain_tesseract() -> None:
     ours, plain = [], []
     for i in range(4):
-        page = synth.render_page(
-            synth.VI_LINES[i * 4 :] + synth.VI_LINES[: i * 4],
-            paper=(105, 110),
-            dpi=300,
-            font_pt=10,
-            margin_mm=8,
-            font="sans" if i % 2 else "serif",
-        )
+        page = _render(synth.VI_LINES, i * 4, i)
         ours.append(cer(page.text, recognize(page.gray, dpi=300).text))
         plain.append(
             cer(page.text, pytesseract.image_to_string(Image.fromarray(page.gray), lang="vie"))
@@ -117,20 +120,9 @@ def test_grey_beats_sauvola_on_running_text() -> None:
     lines = synth.VI_LINES[:-1]  # running text only, without the isolated-letters line
     grey, sauvola = [], []
     for i in range(6):
-        off = (i * 3) % len(lines)
-        page = synth.render_page(
-            lines[off:] + lines[:off],
-            paper=(105, 110),
-            dpi=300,
-            font_pt=10,
-            margin_mm=8,
-            font="serif" if i % 2 == 0 else "sans",
-        )
-        img = synth.rotate(page.gray, float(rng.uniform(-10, 10)), expand=True)
-        img = synth.jpeg(synth.add_noise(synth.uneven_light(img, 0.5), 12, rng), 50)
+        page = _render(lines, (i * 3) % len(lines), i)
+        img = _degrade(page.gray, float(rng.uniform(-10, 10)), rng)
         grey.append(cer(page.text, recognize(img, dpi=300).text))
-        prep = prepare_page(img, dpi=300)
-        binary = np.where(binarize(prep.image, "sauvola", dpi=300), 0, 255).astype(np.uint8)
-        sauvola.append(cer(page.text, tesseract_output(binary, "vie", kind="txt", dpi=300)))
+        sauvola.append(cer(page.text, _sauvola_text(img)))
     print("\nrunning text: grey", np.round(grey, 4), "sauvola", np.round(sauvola, 4))
     assert np.mean(grey) <= np.mean(sauvola), (grey, sauvola)
