@@ -389,16 +389,13 @@ def prepare_page(
     transform: Any = _Identity()
     skew: float | None = None
     if opts.normalize_background:
-        img = np.ascontiguousarray(
-            as_gray(normalize_background(img, dpi=dpi_val), name="background-normalised page")
-        )
+        img = normalize_background(img, dpi=dpi_val)  # grey in, grey out, C-contiguous
         steps.append("normalize_background")
     if opts.deskew:
         res = deskew(img, max_angle=opts.max_angle, dpi=dpi_val)
         img = as_gray(res.page, name="deskewed page")
         transform = res.transform
-        skew_val = getattr(res.skew, "angle", res.skew)
-        skew = float(skew_val) if isinstance(skew_val, (int, float)) else None
+        skew = None if res.skew.angle is None else float(res.skew.angle)
         steps.append("deskew")
     out_dpi = dpi_val
     if (
@@ -410,9 +407,7 @@ def prepare_page(
         factor = opts.upscale_to_dpi / dpi_val
         h, w = img.shape
         size_up = (max(1, round(w * factor)), max(1, round(h * factor)))
-        img = np.ascontiguousarray(
-            np.asarray(Image.fromarray(img).resize(size_up, Image.Resampling.BICUBIC))
-        )
+        img = np.asarray(Image.fromarray(img).resize(size_up, Image.Resampling.BICUBIC))
         transform = _Scaled(transform, size_up[0] / w)
         out_dpi = dpi_val * size_up[0] / w
         steps.append("upscale")
