@@ -283,6 +283,21 @@ def test_every_vietnamese_glyph_is_drawn(signed_twice, work: Path) -> None:
                     assert glyf[embedded.getGlyphName(cid)].numberOfContours != 0, ch
 
 
+def test_stamp_text_gets_the_library_normal_form() -> None:
+    """Regression: plain NFC cannot compose a tone mark typed before the circumflex (both
+    have combining class 230), so the stamp showed "ẽ" with a loose circumflex."""
+    from onestop_docs.signing import VN_TZ
+    from onestop_docs.signing.stamp import stamp_text
+
+    typed = "Nguye\u0303\u0302n Thị Ánh"
+    assert unicodedata.normalize("NFC", typed) != "Nguyễn Thị Ánh"
+    t = dt.datetime(2025, 6, 30, 14, 5, 9, tzinfo=VN_TZ)
+    text = stamp_text("officer", signing_time=t, signer_name=typed)
+    assert text.splitlines()[0] == "Người số hóa: Nguyễn Thị Ánh"
+    org = stamp_text("organisation", signing_time=t, agency_name="UBND xã \u00d0ông Hòa")
+    assert org.splitlines()[1] == "UBND xã Đông Hòa"  # OCR look-alike eth read as Đ
+
+
 _WORDS = sorted({w for line in synth.VI_LINES for w in unicodedata.normalize("NFC", line).split()})
 
 

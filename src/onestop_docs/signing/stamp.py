@@ -21,6 +21,7 @@ from typing import Literal
 
 from .._deps import require_module
 from ..errors import InvalidArgumentError
+from ..vntext import normalize
 from .certs import vn_time
 
 __all__ = [
@@ -64,7 +65,10 @@ def stamp_text(
     copy_form: str = "SAO Y",
     agency_name: str | None = None,
 ) -> str:
-    """The visible text of a stamp (NFC), one item per line.
+    """The visible text of a stamp, one item per line, in the library's normal form.
+
+    Names go through :func:`onestop_docs.vntext.normalize` (NFC with Vietnamese mark-order
+    repair), so a name typed with the tone mark before the circumflex still gets one glyph.
 
     Examples
     --------
@@ -99,7 +103,7 @@ def stamp_text(
         lines = [copy_form, agency_name, iso_vn(signing_time)]
     else:
         raise InvalidArgumentError(f"role must be 'officer' or 'organisation', got {role!r}")
-    text = unicodedata.normalize("NFC", "\n".join(lines))
+    text = normalize("\n".join(lines))
     if any(unicodedata.category(ch) == "Cc" and ch != "\n" for ch in text):
         raise InvalidArgumentError(f"stamp text contains control characters: {text!r}")
     return text
