@@ -223,6 +223,28 @@ def test_unsafe_paths_and_weak_only_bags(tmp_path: Path) -> None:
     assert report.altered == () and report.missing == ()
 
 
+def test_misplaced_entries_and_unknown_algorithms_are_problems(tmp_path: Path) -> None:
+    src = tmp_path / "s"
+    write_tree(src, NAMES[:1])
+    bag = Manifest.create(tmp_path / "b", source=src).path
+    a_hash = "0" * 64
+    with (bag / "manifest-sha256.txt").open("a", encoding="utf-8") as fh:
+        fh.write(f"{a_hash}  bagit.txt\n")  # a tag file in the payload manifest
+    (bag / "tagmanifest-sha256.txt").write_text(
+        f"{a_hash}  data/{NAMES[0]}\n", "utf-8"
+    )  # a payload file in the tag manifest
+    (bag / "manifest-blake2b.txt").write_text(f"{a_hash}  data/{NAMES[0]}\n", "utf-8")
+    (bag / "tagmanifest-blake2b.txt").write_text(f"{a_hash}  bagit.txt\n", "utf-8")
+    report = Manifest.validate(bag)
+    assert not report.valid
+    assert report.problems == (
+        "manifest-blake2b.txt: unsupported algorithm, not checked",
+        "manifest-sha256.txt lists 'bagit.txt' outside data/",
+        "tagmanifest-blake2b.txt: unsupported algorithm, not checked",
+        f"tagmanifest-sha256.txt lists payload file 'data/{NAMES[0]}'",
+    )
+
+
 def test_not_a_bag(tmp_path: Path) -> None:
     report = Manifest.validate(tmp_path)
     assert not report.valid and report.problems == ("bagit.txt is missing",)

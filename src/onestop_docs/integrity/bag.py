@@ -370,19 +370,7 @@ class Manifest:
             problems.append("fetch.txt (a holey bag) is not supported; fetch the files first")
 
         # ---- payload manifests
-        manifests = _manifest_algorithms(bag, "manifest")
-        expected: dict[str, dict[str, str]] = {}
-        for alg in sorted(manifests):
-            if alg not in _CHECKABLE:
-                problems.append(f"manifest-{alg}.txt: unsupported algorithm, not checked")
-                continue
-            entries, errs = _parse_manifest(bag / f"manifest-{alg}.txt", alg, vt)
-            problems += errs
-            for p, d in entries.items():
-                if not p.startswith("data/"):
-                    problems.append(f"manifest-{alg}.txt lists {p!r} outside data/")
-                    continue
-                expected.setdefault(p, {})[alg] = d
+        manifests, expected = _read_manifests(bag, "manifest", vt, problems)
         if not manifests:
             problems.append("no payload manifest (manifest-<algorithm>.txt)")
         elif not any(a in manifests for a in STRONG_ALGORITHMS):
@@ -438,18 +426,7 @@ class Manifest:
                     )
 
         # ---- tag manifests
-        tag_expected: dict[str, dict[str, str]] = {}
-        for alg in sorted(_manifest_algorithms(bag, "tagmanifest")):
-            if alg not in _CHECKABLE:
-                problems.append(f"tagmanifest-{alg}.txt: unsupported algorithm, not checked")
-                continue
-            entries, errs = _parse_manifest(bag / f"tagmanifest-{alg}.txt", alg, vt)
-            problems += errs
-            for p, d in entries.items():
-                if p.startswith("data/"):
-                    problems.append(f"tagmanifest-{alg}.txt lists payload file {p!r}")
-                    continue
-                tag_expected.setdefault(p, {})[alg] = d
+        _, tag_expected = _read_manifests(bag, "tagmanifest", vt, problems)
         for p in tag_expected:
             if not (bag / p).is_file():
                 missing.append(p)
@@ -652,6 +629,34 @@ def _parse_manifest(
             problems.append(f"{file.name} lists {path!r} twice")
         entries[path] = m.group(1).lower()
     return entries, problems
+
+
+def _read_manifests(
+    bag: Path, kind: str, version: tuple[int, int], problems: list[str]
+) -> tuple[set[str], dict[str, dict[str, str]]]:
+    """The algorithms of every ``<kind>-<alg>.txt`` and path -> {alg: digest} over the
+    checkable ones; payload manifests list only ``data/`` files, tag manifests only others.
+    Defects are appended to ``problems``."""
+    payload = kind == "manifest"
+    algs = _manifest_algorithms(bag, kind)
+    expected: dict[str, dict[str, str]] = {}
+    for alg in sorted(algs):
+        name = f"{kind}-{alg}.txt"
+        if alg not in _CHECKABLE:
+            problems.append(f"{name}: unsupported algorithm, not checked")
+            continue
+        entries, errs = _parse_manifest(bag / name, alg, version)
+        problems += errs
+        for p, d in entries.items():
+            if p.startswith("data/") != payload:
+                problems.append(
+                    f"{name} lists {p!r} outside data/"
+                    if payload
+                    else f"{name} lists payload file {p!r}"
+                )
+                continue
+            expected.setdefault(p, {})[alg] = d
+    return algs, expected
 
 
 def _read_bag_info(bag: Path) -> tuple[list[tuple[str, str]], list[str]]:
