@@ -79,6 +79,21 @@ def _specs(pki) -> tuple[SignerSpec, SignerSpec]:
     )
 
 
+def _digitize_signed(base: Path, pki, **kw):
+    """``base/scans`` → ``base/out`` with OCR and both signatures."""
+    officer, org = _specs(pki)
+    return digitize(
+        base / "scans",
+        out_dir=base / "out",
+        dossier_code=CODE,
+        agency=AGENCY,
+        officer=officer,
+        organisation=org,
+        options=DigitizeOptions(ocr=True),
+        **kw,
+    )
+
+
 @pytest.fixture(scope="module")
 def record(tmp_path_factory: pytest.TempPathFactory, pki):
     """One full run with OCR and both signatures, shared by the end-to-end checks."""
@@ -86,19 +101,7 @@ def record(tmp_path_factory: pytest.TempPathFactory, pki):
 
     base = tmp_path_factory.mktemp("e2e")
     _write_dossier(base / "scans")
-    officer, org = _specs(pki)
-    index = ReuseIndex()
-    rec = digitize(
-        base / "scans",
-        out_dir=base / "out",
-        dossier_code=CODE,
-        agency=AGENCY,
-        officer=officer,
-        organisation=org,
-        agency_name="UBND tỉnh Hà Tĩnh",
-        duplicate_index=index,
-        options=DigitizeOptions(ocr=True),
-    )
+    rec = _digitize_signed(base, pki, agency_name="UBND tỉnh Hà Tĩnh", duplicate_index=ReuseIndex())
     return rec, base, pki
 
 
@@ -196,16 +199,7 @@ def test_verify_cli_accepts_then_detects_tampering(record, tmp_path: Path) -> No
 
 def test_resume_returns_the_existing_record(record) -> None:
     rec, base, pki = record
-    officer, org = _specs(pki)
-    again = digitize(
-        base / "scans",
-        out_dir=base / "out",
-        dossier_code=CODE,
-        agency=AGENCY,
-        officer=officer,
-        organisation=org,
-        options=DigitizeOptions(ocr=True),
-    )
+    again = _digitize_signed(base, pki)
     assert again.resumed and again.record_id == rec.record_id
     assert again.pages == rec.pages
 
@@ -218,25 +212,22 @@ def test_interrupted_build_leaves_nothing_that_looks_complete(tmp_path: Path, mo
     def boom(*args, **kwargs):
         raise RuntimeError("power cut while writing the PDF")
 
-    monkeypatch.setattr("onestop_docs.pdf.PdfWriter.save", boom)
-    with pytest.raises(RuntimeError):
-        digitize(
+    def run():
+        return digitize(
             tmp_path / "scans",
             out_dir=tmp_path / "out",
             dossier_code=CODE,
             agency=AGENCY,
             options=DigitizeOptions(ocr=False),
         )
+
+    monkeypatch.setattr("onestop_docs.pdf.PdfWriter.save", boom)
+    with pytest.raises(RuntimeError):
+        run()
     assert not (tmp_path / "out" / f"{CODE}.001").exists()
     assert not list((tmp_path / "out").glob(".partial-*"))
     monkeypatch.undo()
-    rec = digitize(
-        tmp_path / "scans",
-        out_dir=tmp_path / "out",
-        dossier_code=CODE,
-        agency=AGENCY,
-        options=DigitizeOptions(ocr=False),
-    )
+    rec = run()
     assert is_record_complete(rec.directory)
     assert pl.load_record(rec.directory).record_id == rec.record_id
 
