@@ -78,6 +78,12 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+def _as_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be an int, got {type(value).__name__}")
+    return value
+
+
 class MerkleTree:
     """An append-only in-memory Merkle tree over leaf hashes (RFC 9162 §2.1).
 
@@ -158,17 +164,14 @@ class MerkleTree:
     def _check_size(self, size: int | None) -> int:
         if size is None:
             return len(self)
-        if isinstance(size, bool) or not isinstance(size, int):
-            raise InvalidArgumentError(f"tree size must be an int, got {type(size).__name__}")
+        size = _as_int(size, "tree size")
         if not 0 <= size <= len(self):
             raise InvalidArgumentError(f"tree size must be in [0, {len(self)}], got {size}")
         return size
 
     @staticmethod
     def _check_index(index: int, size: int) -> None:
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise InvalidArgumentError(f"leaf index must be an int, got {type(index).__name__}")
-        if not 0 <= index < size:
+        if not 0 <= _as_int(index, "leaf index") < size:
             raise InvalidArgumentError(f"leaf index must be in [0, {size}), got {index}")
 
     def root(self, size: int | None = None) -> bytes:
@@ -242,12 +245,6 @@ def merkle_root(entries: Sequence[bytes]) -> bytes:
     for e in entries:
         tree.append(e)
     return tree.root()
-
-
-def _as_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{name} must be an int, got {type(value).__name__}")
-    return value
 
 
 def _hashes_ok(*hashes: bytes) -> bool:
