@@ -147,6 +147,11 @@ def otsu_threshold(image: Any) -> int:
     g = as_gray(image)
     hist = np.zeros(256, np.int64)
     _gray.histogram(g, hist)
+    return _otsu_of_histogram(hist)
+
+
+def _otsu_of_histogram(hist: NDArray[np.int64]) -> int:
+    """:func:`otsu_threshold` of a 256-bin histogram with at least one count."""
     nz = np.flatnonzero(hist)
     lo, hi = int(nz[0]), int(nz[-1])
     if lo == hi:

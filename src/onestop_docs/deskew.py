@@ -281,7 +281,7 @@ def estimate_skew(image: Any, max_angle: float = 15.0, dpi: float | None = None)
 
 
 def _abstain(
-    reason: str, k: int, skew: SkewEstimate, ana: _Analysis, max_angle: float
+    reason: str, k: int, skew: SkewEstimate, ana: _Analysis
 ) -> tuple[OrientationEstimate, SkewEstimate, _Analysis]:
     # The skew must refer to the unturned page: with lines running vertically it is unknown.
     if k == 1:
@@ -315,11 +315,11 @@ def _orientation_from(
     n = up + down
     if n < MIN_ORIENTATION_LINES:
         reason = f"too few text lines ({n}) to tell up from down"
-        return _abstain(reason, k, skew, ana, max_angle)
+        return _abstain(reason, k, skew, ana)
     k_major = max(up, down)
     if k_major / n < 0.65 or 2 * k_major - n < 3:
         reason = f"text lines disagree on up and down ({up} vs {down})"
-        return _abstain(reason, k, skew, ana, max_angle)
+        return _abstain(reason, k, skew, ana)
     upright = up > down
     rotation = (0 if upright else 180) if k == 0 else (270 if upright else 90)
     # Confidence: one minus the chance of a split at least this lopsided from coin flips,

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from ._native import deskew as _k  # type: ignore[attr-defined]
 from ._native import gray as _g  # type: ignore[attr-defined]
 from ._validate import check_range
+from .cleanup_threshold import _otsu_of_histogram
 from .imageio import Page
 
 #: Resolution (dpi) of the reduced copy the fine skew search runs on.
@@ -33,23 +34,7 @@ class _Points(NamedTuple):
     shape: tuple[int, int]
 
 
-def _otsu(hist: NDArray[np.int64]) -> int:
-    """Otsu threshold t: pixels < t are ink."""
-    p = hist.astype(np.float64)
-    total = p.sum()
-    levels = np.arange(256, dtype=np.float64)
-    w0 = np.cumsum(p)
-    m0 = np.cumsum(p * levels)
-    w1 = total - w0
-    mt = m0[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mt * w0 - total * m0) ** 2 / (w0 * w1)
-    between[~np.isfinite(between)] = -1.0
-    return int(np.argmax(between)) + 1
-
-
 def _reduce(gray: NDArray[np.uint8], r: int) -> NDArray[np.uint8]:
-
     h, w = gray.shape[0] // r, gray.shape[1] // r
     out = np.empty((h, w), np.uint8)
     _k.reduce_mean(gray, r, out, np.empty(max(1, w * r), np.uint32))
@@ -106,19 +91,28 @@ def _flatten(red: NDArray[np.uint8], block: int = 32) -> NDArray[np.uint8]:
     return np.minimum(out, 255).astype(np.uint8)
 
 
+def _reduced(gray: NDArray[np.uint8], r: int) -> NDArray[np.uint8]:
+    """A private, evenly lit copy of ``gray`` reduced by ``r`` (the callers write into it)."""
+    red = _flatten(_reduce(gray, r) if r > 1 else gray)
+    return red.copy() if red is gray else red
+
+
+def _histogram(red: NDArray[np.uint8]) -> NDArray[np.int64]:
+    hist = np.zeros(256, np.int64)
+    _g.histogram(red, hist)
+    return hist
+
+
 def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
-    r = max(1, int(dpi_eff // ANALYSIS_DPI))
-    red = _reduce(gray, r) if r > 1 else gray.copy()
-    red = _flatten(red)
+    red = _reduced(gray, max(1, int(dpi_eff // ANALYSIS_DPI)))
     empty = np.full((1, 1), 255, np.uint8)
     if min(red.shape) < 16:
         return _Analysis(empty, empty, "image too small to analyse")
-    hist = np.zeros(256, np.int64)
-    _g.histogram(red, hist)
-    lo, hi = int(np.flatnonzero(hist)[0]), int(np.flatnonzero(hist)[-1])
-    if hi - lo < 48:
+    hist = _histogram(red)
+    levels = np.flatnonzero(hist)
+    if levels[-1] - levels[0] < 48:
         return _Analysis(empty, empty, "no contrast (blank or uniform page)")
-    thr = _otsu(hist)
+    thr = _otsu_of_histogram(hist) + 1  # ink is < thr
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
     fine = np.empty_like(red)
     n_ink = int(_k.binarize(red, thr, fine))
@@ -140,11 +134,8 @@ def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) 
     Up/down needs the x-height band resolved: at 100 dpi a 10-pt line has a 6-pixel band,
     which blur or JPEG can wash out.
     """
-    r = max(1, round(dpi_eff / DETAIL_DPI))
-    red = _flatten(_reduce(gray, r) if r > 1 else gray.copy())
-    hist = np.zeros(256, np.int64)
-    _g.histogram(red, hist)
-    thr = _otsu(hist)
+    red = _reduced(gray, max(1, round(dpi_eff / DETAIL_DPI)))
+    thr = _otsu_of_histogram(_histogram(red)) + 1  # ink is < thr
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
     _k.binarize(red, thr, red)
     if quarter_turns % 4:
@@ -158,7 +149,6 @@ def _buffer(shape: tuple[int, int]) -> NDArray[np.float64]:
 
 
 def _scores(pts: _Points, angles_deg: NDArray[np.float64]) -> NDArray[np.float64]:
-
     out = np.empty(len(angles_deg), np.float64)
     h, w = pts.shape
     _k.scores(
@@ -174,7 +164,6 @@ def _scores(pts: _Points, angles_deg: NDArray[np.float64]) -> NDArray[np.float64
 
 
 def _profile(pts: _Points, angle_deg: float) -> NDArray[np.float64]:
-
     h, w = pts.shape
     prof = _buffer(pts.shape)
     _k.profile(pts.xs, pts.ys, math.radians(angle_deg), (w - 1) / 2.0, (h - 1) / 2.0, prof)

@@ -123,7 +123,6 @@ def _warp(
     fill: NDArray[np.intc],
     interpolation: str,
 ) -> NDArray[np.uint8]:
-
     nc = 1 if pixels.ndim == 2 else pixels.shape[2]
     ho, wo = t.output_shape
     out = np.empty((ho, wo, *pixels.shape[2:]), np.uint8)
