@@ -40,23 +40,8 @@ _PEM = Encoding.PEM
 
 
 @pytest.fixture(scope="module")
-def pki() -> TestPki:
-    return TestPki.create("Sign")
-
-
-@pytest.fixture(scope="module")
 def other_pki() -> TestPki:
     return TestPki.create("Other")
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("signing")
-
-
-@pytest.fixture(scope="module")
-def root_pem(pki: TestPki, work: Path) -> Path:
-    return pki.write_root(work)
 
 
 @pytest.fixture(scope="module")

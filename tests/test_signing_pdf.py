@@ -43,16 +43,6 @@ ISO_VN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00")
 
 
 @pytest.fixture(scope="module")
-def pki() -> TestPki:
-    return TestPki.create("Pdf")
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pdf")
-
-
-@pytest.fixture(scope="module")
 def scan(work: Path) -> Path:
     """A two-page scanned A5 record at 100 dpi (colour, as NĐ 30 wants)."""
     pages = [

@@ -32,11 +32,6 @@ pkcs11 = pytest.importorskip("pkcs11")
 
 
 @pytest.fixture(scope="module")
-def pki() -> TestPki:
-    return TestPki.create("Token")
-
-
-@pytest.fixture(scope="module")
 def creds(pki: TestPki) -> dict[str, Credential]:
     return {
         "ec": pki.issue("Lê Văn Cường (token)", kind="ec"),

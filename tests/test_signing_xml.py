@@ -38,21 +38,6 @@ def c14n(xml: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def pki() -> TestPki:
-    return TestPki.create("Xml")
-
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("xml")
-
-
-@pytest.fixture(scope="module")
-def root_pem(pki: TestPki, work: Path) -> Path:
-    return pki.write_root(work)
-
-
-@pytest.fixture(scope="module")
 def ec_cred(pki: TestPki) -> Credential:
     return pki.issue("Văn thư", kind="ec")
 
