@@ -104,16 +104,17 @@ def test_orientation_tesseract(benchmark, turned_a4, tmp_path):
 # ------------------------------------------------------------------------ rotation
 
 
-def _cv2_rotate(img: np.ndarray, angle: float):
+def _cv2_rotate(img: np.ndarray, angle: float, cubic: bool = False):
     cv2 = pytest.importorskip("cv2")
     h, w = img.shape[:2]
     m = np.array(PageTransform.rotation(angle, (h, w), (h, w)).matrix).reshape(2, 3)
     fill = 255 if img.ndim == 2 else (255, 255, 255)
+    interpolation = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
     return lambda: cv2.warpAffine(
         img,
         m,
         (w, h),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        flags=interpolation | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=fill,
     )
@@ -151,15 +152,4 @@ def test_rotate_bicubic_ours(benchmark, page_a4):
 
 @pytest.mark.benchmark(group="deskew-rotate-a4-gray-bicubic")
 def test_rotate_bicubic_opencv(benchmark, page_a4):
-    cv2 = pytest.importorskip("cv2")
-    h, w = page_a4.shape
-    m = np.array(PageTransform.rotation(-ANGLE, (h, w), (h, w)).matrix).reshape(2, 3)
-    benchmark(
-        cv2.warpAffine,
-        page_a4,
-        m,
-        (w, h),
-        flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=255,
-    )
+    benchmark(_cv2_rotate(page_a4, -ANGLE, cubic=True))
