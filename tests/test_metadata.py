@@ -101,6 +101,20 @@ def test_round_trip_and_vietnamese_bytes() -> None:
     assert to_xml(from_xml(xml)) == xml
 
 
+def test_text_gets_the_library_normal_form() -> None:
+    """Regression: plain NFC cannot compose a tone mark typed before the circumflex (both
+    have combining class 230), so the XML kept "ẽ" with a loose circumflex while the signature
+    stamp (vntext.normalize) showed the name correctly."""
+    typed = "Nguye\u0303\u0302n Thị Ánh"
+    assert unicodedata.normalize("NFC", typed) != "Nguyễn Thị Ánh"
+    rec = RecordMetadata(
+        dossier_code="H42-260105-0001", scanning_officer=typed, organ_name="UBND xã \u00d0ông Hòa"
+    )
+    assert rec.scanning_officer == "Nguyễn Thị Ánh"
+    assert rec.organ_name == "UBND xã Đông Hòa"  # OCR look-alike eth read as Đ
+    assert from_xml(to_xml(rec)) == rec
+
+
 @given(
     dossier=CODE,
     subject=st.none() | VI_TEXT,

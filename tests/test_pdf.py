@@ -253,6 +253,23 @@ def test_any_vietnamese_words_survive_pdftotext(words: list[str]) -> None:
     assert _words(got.decode("utf-8")) == words
 
 
+@needs_poppler
+def test_text_layer_and_title_get_the_library_normal_form() -> None:
+    """Regression: plain NFC cannot compose a tone mark typed before the circumflex (both
+    have combining class 230); the text layer and the title go through vntext.normalize."""
+    typed = "Nguye\u0303\u0302n"
+    assert unicodedata.normalize("NFC", typed) != "Nguyễn"
+    word = OcrWord(typed, Box(20, 100, 120, 130), 90.0)
+    ocr = OcrResult(typed, (OcrLine((word,), word.box),), 90.0, 400, 200)
+    page = Page(np.full((200, 400), 255, np.uint8), mode="L", dpi=(200.0, 200.0))
+    data = build_pdf([page], text=[ocr], title=f"Hồ sơ {typed}", profile="pdf")
+    assert data is not None
+    got = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True)
+    assert _words(got.stdout.decode("utf-8")) == ["Nguyễn"]
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        assert str(pdf.trailer.Info.Title) == "Hồ sơ Nguyễn"
+
+
 def test_ocr_frame_is_scaled_onto_the_page() -> None:
     # OCR ran on a half-size copy: its boxes must be doubled onto the page.
     page = Page(np.full((400, 600), 255, np.uint8), mode="L", dpi=(200.0, 200.0))

@@ -13,8 +13,8 @@ names follow NĐ 30/2020/NĐ-CP Phụ lục VI where it defines the field (``Cod
 
 Parsing is hardened: input above ``max_bytes`` is refused before parsing, any DTD (and so any
 entity declaration: XXE, "billion laughs") is refused, no network access, no entity expansion.
-All text is Unicode NFC (the library's rule); NFC text survives :func:`to_xml` / :func:`from_xml`
-byte for byte.
+All text is in the library's normal form (:func:`onestop_docs.vntext.normalize`: NFC with
+Vietnamese mark-order repair); such text survives :func:`to_xml` / :func:`from_xml` byte for byte.
 
 Examples
 --------
@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._deps import require_module
 from .errors import InvalidArgumentError, MetadataError
+from .vntext import normalize
 
 if TYPE_CHECKING:
     from lxml import etree as _etree
@@ -97,7 +98,7 @@ def _package_version() -> str:
 def _nfc(value: str, name: str) -> str:
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{name} must be a str, got {type(value).__name__}")
-    text = unicodedata.normalize("NFC", value)
+    text = normalize(value)  # NFC with Vietnamese mark-order repair, the library's rule
     if text != text.strip():
         raise InvalidArgumentError(f"{name} must not start or end with whitespace, got {value!r}")
     if not text:
@@ -165,7 +166,8 @@ class PageDigest:
 class RecordMetadata:
     """Dữ liệu đặc tả of one digitized document (one PDF record).
 
-    Text fields are NFC-normalised on construction; empty strings are refused (use ``None``).
+    Text fields are normalised on construction (:func:`onestop_docs.vntext.normalize`: NFC
+    with Vietnamese mark-order repair); empty strings are refused (use ``None``).
 
     Attributes
     ----------

@@ -65,6 +65,7 @@ from .errors import InvalidArgumentError
 from .imageio import Page
 from .metadata import RecordMetadata
 from .types import OcrResult
+from .vntext import normalize
 
 if TYPE_CHECKING:
     import pikepdf
@@ -277,7 +278,7 @@ def _text_ops(ocr: OcrResult, page: Page, index: int) -> bytes:
         for k, word in enumerate(words):
             text = "".join(
                 c if ord(c) <= 0xFFFF and unicodedata.category(c)[0] != "C" else "\ufffd"
-                for c in unicodedata.normalize("NFC", word.text)
+                for c in normalize(word.text)
             )
             if not text.strip():
                 continue
@@ -840,7 +841,7 @@ def _add_metadata(
 
     if title is None and meta is not None:
         title = meta.title or meta.subject or meta.dossier_code
-    title = unicodedata.normalize("NFC", title or "Bản số hóa")
+    title = normalize(title or "Bản số hóa")
     tool = f"onestop_docs {__version__}"
     xmp = _xmp(meta, title, created, tool, n_pages, pdfa)
     md = pk.Stream(pdf, xmp)
