@@ -64,15 +64,28 @@ SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
 
 
-def xmlsec_sign(cred: Credential, tmp: Path, sig: str = RSA_SHA256, digest: str = SHA256) -> bytes:
+def xmlsec_sign(
+    cred: Credential,
+    tmp: Path,
+    sig: str = RSA_SHA256,
+    digest: str = SHA256,
+    *,
+    embed_chain: bool = True,
+) -> bytes:
+    """Sign the template with xmlsec1; ``embed_chain=False`` puts only the leaf in KeyInfo."""
     key, cert = cred.write_pem(tmp, "xmlsec")
-    inter = tmp / "xmlsec-inter.pem"
-    inter.write_bytes(cred.chain[0].public_bytes(Encoding.PEM))
+    pems = [key, cert]
+    if embed_chain:
+        inter = tmp / "xmlsec-inter.pem"
+        inter.write_bytes(cred.chain[0].public_bytes(Encoding.PEM))
+        pems.append(inter)
+    else:
+        cert.write_bytes(cred.cert_pem())  # leaf without chain
     tmpl = tmp / "tmpl.xml"
     tmpl.write_text(_TEMPLATE.format(sig=sig, digest=digest), encoding="utf-8")
     out = tmp / "xmlsec-signed.xml"
     subprocess.run(
-        ["xmlsec1", "--sign", "--privkey-pem", f"{key},{cert},{inter}", "--output", str(out), str(tmpl)],
+        ["xmlsec1", "--sign", "--privkey-pem", ",".join(map(str, pems)), "--output", str(out), str(tmpl)],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     return out.read_bytes()
@@ -108,16 +121,7 @@ def test_missing_chain_needs_intermediates(pki: TestPki, root_pem: Path, tmp_pat
     """A signature that embeds only the leaf verifies once the caller offers the issuing CA
     (as an untrusted intermediate, not as a trust root)."""
     cred = pki.issue("leaf only", kind="rsa", size=2048)
-    key, cert = cred.write_pem(tmp_path, "leafonly")
-    cert.write_bytes(cred.cert_pem())  # leaf without chain
-    tmpl = tmp_path / "tmpl.xml"
-    tmpl.write_text(_TEMPLATE.format(sig=RSA_SHA256, digest=SHA256), encoding="utf-8")
-    out = tmp_path / "leaf-only.xml"
-    subprocess.run(
-        ["xmlsec1", "--sign", "--privkey-pem", f"{key},{cert}", "--output", str(out), str(tmpl)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    signed = out.read_bytes()
+    signed = xmlsec_sign(cred, tmp_path, embed_chain=False)
     assert verify_xml(signed, trust_roots=[root_pem]).codes == ("untrusted-root",)
     report = verify_xml(signed, trust_roots=[root_pem], intermediates=[pki.intermediate.cert])
     assert report.valid, report.problems
