@@ -438,9 +438,10 @@ def test_sigkill_during_appends_loses_nothing_acknowledged(logpath: Path, kill_a
         assert log.root() == merkle_root(expected)
 
 
-@pytest.mark.parametrize("field", ["end", "size", "root", "garbage"])
-def test_edited_head_file_is_detected(logpath: Path, field: str) -> None:
-    make_log(logpath, entries(4))
+@pytest.mark.parametrize("n", [0, 4])
+@pytest.mark.parametrize("field", ["end", "size", "chain", "root", "garbage"])
+def test_edited_head_file_is_detected(logpath: Path, field: str, n: int) -> None:
+    make_log(logpath, entries(n))
     hp = logpath.with_name(logpath.name + ".head")
     lines = hp.read_text().splitlines()
     if field == "garbage":
@@ -452,6 +453,20 @@ def test_edited_head_file_is_detected(logpath: Path, field: str) -> None:
         hp.write_text("\n".join(lines) + "\n")
     with pytest.raises(IntegrityError):
         TransparencyLog(logpath)
+
+
+def test_entry_changed_on_disk_after_open_is_detected(logpath: Path) -> None:
+    items = entries(3)
+    with TransparencyLog(logpath) as log:
+        for e in items:
+            log.append(e)
+        off = os.path.getsize(logpath) - 32 - 32  # first byte of the last entry
+        with open(logpath, "r+b") as fh:
+            fh.seek(off)
+            fh.write(b"\xff")
+        assert log.entry(1) == items[1]
+        with pytest.raises(IntegrityError, match="entry 2 changed on disk"):
+            log.entry(2)
 
 
 def test_readers_open_while_a_writer_appends(logpath: Path) -> None:

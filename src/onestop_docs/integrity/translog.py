@@ -300,8 +300,7 @@ class TransparencyLog:
             raise IndexFormatError(f"{self._path}: origin is not UTF-8") from exc
 
         chain = data[hlen - 32 : hlen]
-        chains = [chain]  # [seed, chain value after head.size records] for the head check
-        committed_end = hlen
+        committed_chain, committed_end = chain, hlen  # state after head.size records
         pos, bad_at, reason = hlen, None, ""
         view = memoryview(data)
         while pos < len(data):
@@ -326,8 +325,7 @@ class TransparencyLog:
             chain = nxt
             pos = end
             if head is not None and len(self._offsets) == head.size:
-                chains.append(chain)
-                committed_end = pos
+                committed_chain, committed_end = chain, pos
         good = len(self._offsets)
         self._end = pos
         self._chain = chain
@@ -347,7 +345,6 @@ class TransparencyLog:
                 f"{self._path}: log is damaged or truncated at {where} ({what}); its head "
                 f"commits to {head.size} records but only {good} are intact"
             )
-        committed_chain = chains[-1] if head.size > 0 else data[hlen - 32 : hlen]
         if (
             committed_chain != head.chain
             or committed_end != head.end
@@ -426,11 +423,11 @@ class TransparencyLog:
     def entry(self, index: int) -> bytes:
         """The bytes appended as entry ``index`` (read back from the file)."""
         with self._lock:
-            self._tree.leaf_hash(index)  # validates the index
+            want = self._tree.leaf_hash(index)  # also validates the index
             off = self._offsets[index]
             (n,) = _LEN.unpack(os.pread(self._fd, 4, off))
             data = os.pread(self._fd, n, off + 4)
-        if leaf_hash(data) != self.leaf_hash(index):
+        if leaf_hash(data) != want:
             raise IntegrityError(f"{self._path}: entry {index} changed on disk since it was opened")
         return data
 
