@@ -57,6 +57,10 @@ def _check_str(value: object, name: str) -> str:
     return value
 
 
+def _mark_rank(mark: str) -> int:
+    return 0 if mark in _SHAPE_MARKS else 1 + (mark in _TONE_MARKS)
+
+
 def _reorder_marks(decomposed: str) -> str:
     # Stable sort of each run of combining marks: shape marks first, tone marks last.
     out: list[str] = []
@@ -66,13 +70,10 @@ def _reorder_marks(decomposed: str) -> str:
             run.append(ch)
             continue
         if run:
-            out.extend(
-                sorted(run, key=lambda c: 0 if c in _SHAPE_MARKS else 1 + (c in _TONE_MARKS))
-            )
+            out.extend(sorted(run, key=_mark_rank))
             run = []
         out.append(ch)
-    if run:
-        out.extend(sorted(run, key=lambda c: 0 if c in _SHAPE_MARKS else 1 + (c in _TONE_MARKS)))
+    out.extend(sorted(run, key=_mark_rank))
     return "".join(out)
 
 
