@@ -105,6 +105,7 @@ def verify_record(
     Never raises for a bad record: every problem is listed in the result.
     """
     from .integrity import Manifest
+    from .pipeline import REPORT_NAME
 
     d = Path(directory)
     problems: list[str] = []
@@ -114,14 +115,18 @@ def verify_record(
     try:
         bag = Manifest.validate(d)
         if not bag.valid:
-            for kind in ("missing", "extra", "altered", "problems"):
-                for name in getattr(bag, kind, ()):
-                    problems.append(f"bag: {kind} file {name}")
+            for kind, names in (
+                ("missing", bag.missing),
+                ("extra", bag.extra),
+                ("altered", bag.altered),
+            ):
+                problems.extend(f"bag: {kind} file {name}" for name in names)
+            problems.extend(f"bag: {p}" for p in bag.problems)  # sentences, not file names
             if not problems:
                 problems.append("bag: does not validate")
     except OnestopError as exc:
         problems.append(f"bag: {exc}")
-    report_path = d / "data" / "report.json"
+    report_path = d / "data" / REPORT_NAME
     dossier_code = None
     try:
         rep = json.loads(report_path.read_text(encoding="utf-8"))
