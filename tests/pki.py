@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -95,6 +95,26 @@ class Credential:
             )
         )
         return path
+
+    def pyhanko_signer(self) -> Any:
+        """A pyHanko ``SimpleSigner`` with this key and chain, bypassing onestop_docs' Signer
+        (for tests of verifiers and checkers on signatures our own code did not make)."""
+        from asn1crypto import keys
+        from asn1crypto import x509 as asn1_x509
+        from pyhanko.sign import signers
+        from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+        der = serialization.Encoding.DER
+        key_der = self.key.private_bytes(
+            der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return signers.SimpleSigner(
+            signing_cert=asn1_x509.Certificate.load(self.cert.public_bytes(der)),
+            signing_key=keys.PrivateKeyInfo.load(key_der),
+            cert_registry=SimpleCertificateStore.from_certs(
+                [asn1_x509.Certificate.load(c.public_bytes(der)) for c in self.chain]
+            ),
+        )
 
 
 @dataclass

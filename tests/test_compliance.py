@@ -8,7 +8,6 @@ Signed files are made with pyHanko directly (signing module independent).
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -32,46 +31,16 @@ pytest.importorskip("pyhanko")
 def sign_pdf_with_pyhanko(
     src: Path, dst: Path, *, corner: str = "top-left", name: str = "Sig1", kind: str = "rsa"
 ) -> None:
-    """Sign ``src`` with a throwaway self-signed key, visible field in ``corner`` of page 1."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.x509.oid import NameOID
+    """Sign ``src`` with a throwaway test-PKI key, visible field in ``corner`` of page 1."""
+    from pki import TestPki
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
     # RSA-2048 (TT 15/2025 allows it); with ECDSA pyHanko raises the catalog /Version to 2.0.
-    key = (
-        rsa.generate_private_key(65537, 2048)
-        if kind == "rsa"
-        else ec.generate_private_key(ec.SECP256R1())
+    size = 2048 if kind == "rsa" else 256
+    signer = (
+        TestPki.create("Compliance").issue("Nguyễn Văn A", kind=kind, size=size).pyhanko_signer()
     )
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Nguyễn Văn A")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.KeyUsage(True, True, False, False, False, False, False, False, False),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    key_path, cert_path = dst.with_suffix(".key.pem"), dst.with_suffix(".crt.pem")
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    signer = signers.SimpleSigner.load(str(key_path), str(cert_path))
     with pikepdf.open(src) as pdf:
         box = pdf.pages[0].mediabox
         w, h = float(box[2]), float(box[3])

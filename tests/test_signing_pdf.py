@@ -463,30 +463,13 @@ def test_untrusted_root(signed_twice, work: Path) -> None:
 
 def _pyhanko_sign(cred: Credential, src: Path, dst: Path, md: str = "sha256") -> None:
     """Sign with pyHanko directly, bypassing our own refusals, to test the verifier."""
-    from asn1crypto import keys
-    from asn1crypto import x509 as ax
-    from cryptography.hazmat.primitives import serialization
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    key = keys.PrivateKeyInfo.load(
-        cred.key.private_bytes(
-            Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    signer = signers.SimpleSigner(
-        signing_cert=ax.Certificate.load(cred.cert.public_bytes(Encoding.DER)),
-        signing_key=key,
-        cert_registry=SimpleCertificateStore.from_certs(
-            [ax.Certificate.load(c.public_bytes(Encoding.DER)) for c in cred.chain]
-        ),
-    )
     with src.open("rb") as fh:
         w = IncrementalPdfFileWriter(fh, strict=False)
-        out = signers.sign_pdf(
-            w, signers.PdfSignatureMetadata(field_name="Sig", md_algorithm=md), signer=signer
-        )
+        meta = signers.PdfSignatureMetadata(field_name="Sig", md_algorithm=md)
+        out = signers.sign_pdf(w, meta, signer=cred.pyhanko_signer())
     dst.write_bytes(out.getvalue())
 
 
