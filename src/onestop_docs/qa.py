@@ -11,16 +11,14 @@ import base64
 import html
 import os
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ._fileutil import atomic_write_bytes
-from .pipeline import DigitizedRecord, JobOutcome
+from .pipeline import VN_TZ, DigitizedRecord, JobOutcome
 
 __all__ = ["render_qa_report", "write_qa_report"]
-
-_VN = timezone(timedelta(hours=7))
 
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:1.5em;color:#222}
@@ -140,7 +138,7 @@ def render_qa_report(
     body = [
         f"<h1>{e(title)}</h1>",
         f"<p>{len(records)} record(s), {sum(len(r.pages) for r in records)} page(s); "
-        f"{len(failures)} failure(s). Generated {e(datetime.now(_VN).isoformat(timespec='seconds'))}.</p>",
+        f"{len(failures)} failure(s). Generated {e(datetime.now(VN_TZ).isoformat(timespec='seconds'))}.</p>",
     ]
     if failures:
         body.append(
