@@ -128,14 +128,13 @@ class _Pkcs11Key:
         self.shared = shared
         self.key = key
         self.kind = kind
-        self.lock = shared.lock
         self._closed = False
 
     def sign(self, data: bytes, hash_name: str) -> bytes:
         pkcs11 = require_module("pkcs11", "sign")
         mech = pkcs11.Mechanism
         try:
-            with self.lock:
+            with self.shared.lock:
                 if self.kind == "rsa":
                     mechanism = {
                         "sha256": mech.SHA256_RSA_PKCS,
