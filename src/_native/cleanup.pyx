@@ -39,11 +39,19 @@ cdef extern from *:
             cq[x] += a * a - b * b;
         }
     }
-    /* Sauvola in two vectorizable passes.  Pass 1 (no 8-bit data, so it vectorizes):
-       T = m (1 + k (sd / r - 1)) and ti = floor(T - 1e-4) + 1, so that for an integer pixel
-       p: p < T <=> p < ti (up to T within 1e-4 above an integer).  The variance comes from
-       the exact sums in double; T itself is evaluated in float.  Pass 2 (osd_below)
-       compares the pixels with ti. */
+    /* Sauvola's T = m (1 + k (sd / r - 1)) from the local mean m and variance var, as the
+       integer ti = floor(T - 1e-4) + 1 clamped to 0..257, so that for an integer pixel p:
+       p < T <=> p < ti (up to T within 1e-4 above an integer).  Evaluated in float. */
+    static inline int32_t osd_sauvola_ti(float m, float var, float k, float rinv) {
+        var = var > 0.0f ? var : 0.0f;
+        float t = m * (1.0f + k * (sqrtf(var) * rinv - 1.0f)) - 1e-4f + 1.0f;
+        t = t > 0.0f ? t : 0.0f;
+        t = t < 257.0f ? t : 257.0f;
+        return (int32_t)t;
+    }
+    /* Sauvola in two vectorizable passes.  Pass 1 (no 8-bit data, so it vectorizes) writes
+       ti (osd_sauvola_ti); the variance comes from the exact sums in double.  Pass 2
+       (osd_below) compares the pixels with ti. */
     static inline void osd_sauvola_thr(int32_t *restrict ti, const double *restrict ps,
                                        const double *restrict pq, const double *restrict cols,
                                        const double *restrict invcols, double rows,
@@ -59,14 +67,7 @@ cdef extern from *:
             double d = n * q - s * s;
             /* The variance needs doubles (n q and s^2 nearly cancel); the threshold itself
                is computed in float, 4 lanes wide (relative error ~1e-7 on T <= 255). */
-            float var = (float)(d * inv * inv);
-            float m = (float)(s * inv);
-            var = var > 0.0f ? var : 0.0f;
-            float sd = sqrtf(var);
-            float t = m * (1.0f + kf * (sd * rinv - 1.0f)) - 1e-4f + 1.0f;
-            t = t > 0.0f ? t : 0.0f;
-            t = t < 257.0f ? t : 257.0f;
-            ti[x] = (int32_t)t;
+            ti[x] = osd_sauvola_ti((float)(s * inv), (float)(d * inv * inv), kf, rinv);
         }
     }
     OSD_CLONES static void osd_below(const uint8_t *restrict p, const int32_t *restrict ti,
@@ -147,13 +148,7 @@ cdef extern from *:
             float q = (float)(int32_t)(pq2[x] - pq[x]);
             float inv = invrows * invcols[x];
             float m = s * inv;
-            float var = q * inv - m * m;
-            var = var > 0.0f ? var : 0.0f;
-            float sd = sqrtf(var);
-            float t = m * (1.0f + k * (sd * rinv - 1.0f)) - 1e-4f + 1.0f;
-            t = t > 0.0f ? t : 0.0f;
-            t = t < 257.0f ? t : 257.0f;
-            ti[x] = (int32_t)t;
+            ti[x] = osd_sauvola_ti(m, q * inv - m * m, k, rinv);
         }
     }
     /* One row of background gain: o = min(255, p * (gt + wy (gb - gt)) + 0.5) over the row's
