@@ -170,3 +170,13 @@ def test_fast_compat_is_block_mean(size: int) -> None:
         assert dhash(wide[:, : fk * (size + 1)], size, compat="fast") == Hash.from_bits(
             cells[:, 1:] > cells[:, :-1]
         )
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+def test_fast_compat_pil_input_is_its_grey_conversion(mode: str) -> None:
+    # A PIL image of any mode is hashed as its convert("L") pixels.
+    rng = np.random.default_rng(11)
+    img = _random_pil(rng, mode)
+    grey = np.array(img.convert("L"))
+    for fn in (ahash, dhash, phash):
+        assert fn(img, 8, compat="fast") == fn(grey, 8, compat="fast"), fn.__name__

@@ -211,7 +211,7 @@ def _gray_array(image: Any) -> NDArray[np.uint8]:
     from PIL import Image
 
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("L"), dtype=np.uint8).copy()
+        image = np.asarray(image.convert("L"))  # read-only is fine: the kernels only read
     return as_gray(image)
 
 
@@ -393,8 +393,11 @@ def _pdq_reduced(arr: NDArray[np.uint8], factor: int) -> NDArray[np.float32]:
 
 def pdq_dct(luma: NDArray[np.float32]) -> tuple[NDArray[np.float32], int]:
     """PDQ float stage on a float32 luma plane: the 16x16 DCT block and the quality score."""
+    return _pdq_dct_in_place(np.array(luma, dtype=np.float32, order="C", copy=True))
 
-    buf1 = np.array(luma, dtype=np.float32, order="C", copy=True)
+
+def _pdq_dct_in_place(buf1: NDArray[np.float32]) -> tuple[NDArray[np.float32], int]:
+    # pdq_dct on a C-contiguous float32 plane the caller owns: the kernel overwrites it.
     buf2 = np.empty_like(buf1)
     out = np.empty((16, 16), np.float32)
     quality = int(_k.pdq_float(buf1, buf2, out))
@@ -463,11 +466,11 @@ def pdq(image: Any, *, max_side: int | None = None) -> PdqResult:
         return PdqResult(Hash(bytes(32), 256), 0)
     factor = 1 if max_side is None else max(h, w) // max_side
     if factor >= 2:
-        block, quality = pdq_dct(_pdq_reduced(arr, factor))
+        block, quality = _pdq_dct_in_place(_pdq_reduced(arr, factor))
     elif h >= 64 and w >= 64:
         block = np.empty((16, 16), np.float32)
         channels = 1 if arr.ndim == 2 else 3
         quality = int(_k.pdq_stream_plane(arr.reshape(h, w * channels), channels, block))
     else:
-        block, quality = pdq_dct(pdq_luma(arr))
+        block, quality = _pdq_dct_in_place(pdq_luma(arr))
     return PdqResult(_bits_from_dct16(block), quality)
