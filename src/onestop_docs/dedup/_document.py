@@ -192,8 +192,7 @@ def _upright(
     from ..deskew import deskew
 
     res = deskew(small, max_angle=max_angle, dpi=ANALYSIS_DPI)
-    img = as_gray(getattr(res.page, "pixels", res.page))
-    return img, res.skew.angle, int(res.orientation.rotation or 0)
+    return as_gray(res.page), res.skew.angle, int(res.orientation.rotation or 0)
 
 
 def _trim_thin_runs(prof: NDArray[np.int64], min_run: int, min_gap: int) -> tuple[int, int]:
@@ -296,21 +295,18 @@ def page_key(
         _log.debug("page_key: near-blank page (ink box %s)", box)
         return PageKey(None, "near-blank", frac)
     y0, y1, x0, x1 = box
-    crop = np.ascontiguousarray(mask[y0:y1, x0:x1])
-    darkness = np.where(dark[y0:y1, x0:x1] >= 48, dark[y0:y1, x0:x1], 0).astype(np.uint8)
-    return PageKey(_key_of_crop(crop, skew, rot, np.ascontiguousarray(darkness)), None, frac)
+    crop_dark = dark[y0:y1, x0:x1]
+    darkness = np.where(crop_dark >= 48, crop_dark, 0).astype(np.uint8)
+    return PageKey(_key_of_crop(mask[y0:y1, x0:x1], darkness, skew, rot), None, frac)
 
 
 def _key_of_crop(
-    crop: NDArray[np.bool_],
-    skew: float | None,
-    rot: int,
-    darkness: NDArray[np.uint8] | None = None,
+    crop: NDArray[np.bool_], darkness: NDArray[np.uint8], skew: float | None, rot: int
 ) -> PageHash:
+    # crop: the ink mask of the content box; darkness: its grey darkness (C-contiguous).
     ink_img = np.where(crop, np.uint8(0), np.uint8(255))
     flipped = np.ascontiguousarray(ink_img[::-1, ::-1])
-    dark = crop.view(np.uint8) * np.uint8(255) if darkness is None else darkness
-    grid = area_resize(dark, *GRID)
+    grid = area_resize(darkness, *GRID)
     return PageHash(
         pdq=pdq(ink_img, max_side=512).hash,
         dct=_dct_hash(ink_img),
