@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from pki import Credential, TestPki
+from test_signing import openssl_cms_verify
+from test_signing_xml import xmlsec_verify
 
 from onestop_docs.errors import SignatureError
 from onestop_docs.signing import Signer, sign_cms, sign_pdf, sign_xml, verify_cms, verify_pdf
@@ -91,28 +93,20 @@ def _token_signer(kind: str, creds: dict[str, Credential]) -> Signer:
 
 
 @pytest.mark.parametrize("kind", ["ec", "rsa"])
-def test_token_cms_openssl(kind: str, token: Path, creds, pki: TestPki, tmp_path: Path) -> None:
+def test_token_cms_openssl(kind: str, token: Path, creds, root_pem: Path, tmp_path: Path) -> None:
     with _token_signer(kind, creds) as signer:
         assert signer.certificate == creds[kind].cert  # read from the token by CKA_ID
         assert signer.origin == f"pkcs11:{LABEL}"
         data = "Biên nhận hồ sơ".encode() * 100
         sig = sign_cms(data, signer)
-    root = pki.write_root(tmp_path)
-    (tmp_path / "d").write_bytes(data)
-    (tmp_path / "s").write_bytes(sig)
-    res = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "s"),
-         "-content", str(tmp_path / "d"), "-CAfile", str(root), "-out", "/dev/null"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    res = openssl_cms_verify(data, sig, root_pem, tmp_path)
     assert res.returncode == 0, res.stderr
-    assert verify_cms(data, sig, trust_roots=[root]).valid
+    assert verify_cms(data, sig, trust_roots=[root_pem]).valid
 
 
-def test_token_pdf_and_xml(token: Path, creds, pki: TestPki, tmp_path: Path) -> None:
+def test_token_pdf_and_xml(token: Path, creds, root_pem: Path, tmp_path: Path) -> None:
     src = tmp_path / "scan.pdf"
     Image.new("RGB", (420, 595), "white").save(src, "PDF", resolution=72)
-    root = pki.write_root(tmp_path)
     with _token_signer("ec", creds) as officer, _token_signer("rsa", creds) as agency:
         sign_pdf(src, tmp_path / "a.pdf", officer)
         sign_pdf(
@@ -127,14 +121,8 @@ def test_token_pdf_and_xml(token: Path, creds, pki: TestPki, tmp_path: Path) -> 
         ["pdfsig", "-nocert", str(tmp_path / "b.pdf")], capture_output=True, text=True, timeout=60
     ).stdout
     assert out.count("Signature Validation: Signature is Valid.") == 2, out
-    assert verify_pdf(tmp_path / "b.pdf", trust_roots=[root]).valid
-    (tmp_path / "s.xml").write_bytes(xml)
-    res = subprocess.run(
-        ["xmlsec1", "--verify", "--trusted-pem", str(root), str(tmp_path / "s.xml")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    assert verify_pdf(tmp_path / "b.pdf", trust_roots=[root_pem]).valid
+    res = xmlsec_verify(xml, root_pem, tmp_path)
     assert res.returncode == 0, res.stderr
 
 
