@@ -68,6 +68,7 @@ from .cleanup_threshold import (
     DEFAULT_DPI,
     MAX_WINDOW,
     Method,
+    _check_method,
     _check_window,
     _dpi_of,
     _local,
@@ -225,10 +226,7 @@ class CleanOptions:
             raise InvalidArgumentError(
                 f"border_mode must be 'whiten' or 'crop', got {self.border_mode!r}"
             )
-        if self.method not in ("otsu", "sauvola", "wolf", "niblack"):
-            raise InvalidArgumentError(
-                f"method must be 'otsu', 'sauvola', 'wolf' or 'niblack', got {self.method!r}"
-            )
+        _check_method(self.method)
         check_range(self.ink_contrast, "ink_contrast", 0.0, 1.0, hi_open=True)
         check_range(self.blank_min_ink_mm2, "blank_min_ink_mm2", 0.0, 1e6)
         if self.k is not None:

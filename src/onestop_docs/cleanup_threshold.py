@@ -104,6 +104,13 @@ def _check_window(window: Any, shape: tuple[int, ...]) -> tuple[int, int]:
     return out[0], out[1]
 
 
+def _check_method(method: Any) -> None:
+    if method not in ("otsu", "sauvola", "wolf", "niblack"):
+        raise InvalidArgumentError(
+            f"method must be 'otsu', 'sauvola', 'wolf' or 'niblack', got {method!r}"
+        )
+
+
 def _as_rgb3(img: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """(H, W) or (H, W, 3) as a C-contiguous (H, W, C) view for the channel kernels."""
     return img[:, :, None] if img.ndim == 2 else img
@@ -230,10 +237,7 @@ def binarize(
     >>> binarize(img, "otsu")[4].tolist()[:3]
     [False, False, True]
     """
-    if method not in ("otsu", "sauvola", "wolf", "niblack"):
-        raise InvalidArgumentError(
-            f"method must be 'otsu', 'sauvola', 'wolf' or 'niblack', got {method!r}"
-        )
+    _check_method(method)
     if compat not in _COMPAT_CODE:
         raise InvalidArgumentError(f"compat must be None, 'skimage' or 'doxa', got {compat!r}")
     gray = as_gray(image)
