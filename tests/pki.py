@@ -31,6 +31,7 @@ __all__ = ["Credential", "TestPki", "new_key"]
 
 UTC = dt.UTC
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+BrokenCase = Literal["expired", "future", "no-digital-signature", "rsa1024"]
 KeyUsageName = Literal[
     "digital_signature", "content_commitment", "key_encipherment", "key_cert_sign", "crl_sign"
 ]
@@ -199,6 +200,25 @@ class TestPki:
             )
         cert = builder.sign(self.intermediate.key, hash_algorithm or hashes.SHA256())
         return Credential(key, cert, [self.intermediate.cert])
+
+    def issue_broken(self, case: BrokenCase) -> Credential:
+        """A leaf that a verifier must reject for exactly one reason, named by its problem:
+        ``"expired"``, ``"future"`` (not yet valid), ``"no-digital-signature"`` (key usage
+        without digitalSignature) or ``"rsa1024"`` (weak key)."""
+        now = dt.datetime.now(UTC)
+        if case == "expired":
+            return self.issue(
+                "Expired",
+                not_before=now - dt.timedelta(days=400),
+                not_after=now - dt.timedelta(days=1),
+            )
+        if case == "future":
+            return self.issue("Future", not_before=now + dt.timedelta(days=2))
+        if case == "no-digital-signature":
+            return self.issue("NoDS", kind="rsa", size=2048, key_usage=("key_encipherment",))
+        if case == "rsa1024":
+            return self.issue("Short", kind="rsa", size=1024)
+        raise ValueError(f"unknown broken case {case!r}")
 
 
 _KU_FIELDS = (

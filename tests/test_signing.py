@@ -337,20 +337,10 @@ def test_cms_garbage_signature(root_pem: Path) -> None:
 def test_cms_exact_problem(
     case: str, code: str, pki: TestPki, root_pem: Path, tmp_path: Path
 ) -> None:
-    now = dt.datetime.now(UTC)
-    md = "sha256"
-    if case == "expired":
-        cred = pki.issue(
-            "Expired", not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1)
-        )
-    elif case == "future":
-        cred = pki.issue("Future", not_before=now + dt.timedelta(days=2))
-    elif case == "no-digital-signature":
-        cred = pki.issue("NoDS", kind="rsa", size=2048, key_usage=("key_encipherment",))
-    elif case == "sha1":
+    if case == "sha1":
         cred, md = pki.issue("Sha1"), "sha1"
     else:
-        cred = pki.issue("Short", kind="rsa", size=1024)
+        cred, md = pki.issue_broken(case), "sha256"
     sig = openssl_cms_sign(cred, DATA, tmp_path, md)
     report = verify_cms(DATA, sig, trust_roots=[root_pem])
     assert not report.valid

@@ -484,20 +484,10 @@ def _pyhanko_sign(cred: Credential, src: Path, dst: Path, md: str = "sha256") ->
     ],
 )
 def test_exact_problem(case: str, code: str, pki: TestPki, scan: Path, tmp_path: Path) -> None:
-    now = dt.datetime.now(UTC)
-    md = "sha256"
-    if case == "expired":
-        cred = pki.issue(
-            "Expired", not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1)
-        )
-    elif case == "future":
-        cred = pki.issue("Future", not_before=now + dt.timedelta(days=2))
-    elif case == "no-digital-signature":
-        cred = pki.issue("NoDS", kind="rsa", size=2048, key_usage=("key_encipherment",))
-    elif case == "sha1":
+    if case == "sha1":
         cred, md = pki.issue("Sha1", kind="rsa", size=2048), "sha1"
     else:
-        cred = pki.issue("Short", kind="rsa", size=1024)
+        cred, md = pki.issue_broken(case), "sha256"
     out = tmp_path / f"{case}.pdf"
     _pyhanko_sign(cred, scan, out, md)
     report = verify_pdf(out, trust_roots=[pki.root.cert])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,7 +20,6 @@ from onestop_docs.signing import PROBLEM_CODES, Signer, sign_xml, verify_xml
 
 pytestmark = pytest.mark.skipif(shutil.which("xmlsec1") is None, reason="needs xmlsec1")
 
-UTC = dt.UTC
 DOC = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<HoSo xmlns="urn:onestop:metadata" xmlns:x="urn:extra">\n'
@@ -198,18 +196,7 @@ def _signxml_sign(cred: Credential, xml: bytes = DOC, **kwargs) -> bytes:
     ],
 )
 def test_exact_problem(case: str, code: str, pki: TestPki, root_pem: Path) -> None:
-    now = dt.datetime.now(UTC)
-    if case == "expired":
-        cred = pki.issue(
-            "Expired", not_before=now - dt.timedelta(days=400), not_after=now - dt.timedelta(days=1)
-        )
-    elif case == "future":
-        cred = pki.issue("Future", not_before=now + dt.timedelta(days=2))
-    elif case == "no-digital-signature":
-        cred = pki.issue("NoDS", kind="rsa", size=2048, key_usage=("key_encipherment",))
-    else:
-        cred = pki.issue("Short", kind="rsa", size=1024)
-    report = verify_xml(_signxml_sign(cred), trust_roots=[root_pem])
+    report = verify_xml(_signxml_sign(pki.issue_broken(case)), trust_roots=[root_pem])
     assert not report.valid and report.signed_content is None
     assert report.codes == (code,), report.problems
 
