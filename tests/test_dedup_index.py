@@ -129,12 +129,13 @@ def test_radius_zero_and_full_width() -> None:
 
 @pytest.mark.parametrize("impl", ["generic", "popcnt", "avx512"])
 @pytest.mark.parametrize("nq", [1, 4, 11])
-def test_kernel_builds_agree(impl: str, nq: int) -> None:
+@pytest.mark.parametrize(("bits", "r"), [(256, 100), (64, 26)])
+def test_kernel_builds_agree(impl: str, nq: int, bits: int, r: int) -> None:
     rng = np.random.default_rng(1)
-    db = rng.integers(0, 256, (2000, 32), dtype=np.uint8)
+    db = rng.integers(0, 256, (2000, bits // 8), dtype=np.uint8)
     q = db[:nq].copy()
     q[:, :3] ^= 0x5A
-    index = HashIndex(256)
+    index = HashIndex(bits)
     index.add(range(2000), db)
     before = _k.impl()
     try:
@@ -142,8 +143,8 @@ def test_kernel_builds_agree(impl: str, nq: int) -> None:
     except RuntimeError:
         pytest.skip(f"CPU cannot run the {impl} build")
     try:
-        for qq, got in zip(q, index.radius_batch(q, 100, method="brute")):
-            assert list(got) == _ref_radius(np.arange(2000), db, np.ones(2000, bool), qq, 100)
+        for qq, got in zip(q, index.radius_batch(q, r, method="brute")):
+            assert list(got) == _ref_radius(np.arange(2000), db, np.ones(2000, bool), qq, r)
     finally:
         _k.select_impl(before)
 

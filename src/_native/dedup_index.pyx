@@ -147,12 +147,28 @@ cdef extern from *:
        them, so one XOR + VPOPCNTQ per word gives eight distances at once. */
     #include <immintrin.h>
     #define OSD_HAVE_AVX512 1
+    /* Push the hits of one database row: lane l of ``m`` set means query g + l is within
+       the radius, at the distance in lane l of ``s``. */
+    __attribute__((target("avx512f,avx512vpopcntdq,popcnt")))
+    static inline int osd_push_lanes(osd_hits *out, int64_t i, int64_t g, __mmask8 m,
+                                     __m512i s) {
+        uint64_t dist[8];
+        int lane;
+        _mm512_storeu_si512((void *)dist, s);
+        while (m) {
+            lane = __builtin_ctz((unsigned)m);
+            m &= (__mmask8)(m - 1);
+            if (osd_hits_push(out, i, (int32_t)(g + lane), (int32_t)dist[lane])) return -1;
+        }
+        return 0;
+    }
+
     __attribute__((target("avx512f,avx512vpopcntdq,popcnt")))
     static int osd_radius_avx512(const uint64_t *db, int64_t n, int W, const uint8_t *alive,
             const uint64_t *qs, int64_t nq, int r, int64_t block, osd_hits *out) {
         int64_t b0, b1, i, g;
         int w, lane;
-        uint64_t idx[8], dist[8];
+        uint64_t idx[8];
         if (nq < 4 || (W != 1 && W != 4))
             return osd_radius_popcnt(db, n, W, alive, qs, nq, r, block, out);
         const __m512i rv = _mm512_set1_epi64(r);
@@ -179,30 +195,16 @@ cdef extern from *:
                         s = _mm512_add_epi64(s, _mm512_popcnt_epi64(
                             _mm512_xor_si512(q[3], _mm512_set1_epi64((long long)d[3]))));
                         __mmask8 m = _mm512_mask_cmple_epu64_mask(lanes, s, rv);
-                        if (m && (alive == NULL || alive[i])) {
-                            _mm512_storeu_si512((void *)dist, s);
-                            while (m) {
-                                lane = __builtin_ctz((unsigned)m);
-                                m &= (__mmask8)(m - 1);
-                                if (osd_hits_push(out, i, (int32_t)(g + lane), (int32_t)dist[lane]))
-                                    return -1;
-                            }
-                        }
+                        if (m && (alive == NULL || alive[i]) && osd_push_lanes(out, i, g, m, s))
+                            return -1;
                     }
                 } else {
                     for (i = b0; i < b1; i++) {
                         __m512i s = _mm512_popcnt_epi64(
                             _mm512_xor_si512(q[0], _mm512_set1_epi64((long long)db[i])));
                         __mmask8 m = _mm512_mask_cmple_epu64_mask(lanes, s, rv);
-                        if (m && (alive == NULL || alive[i])) {
-                            _mm512_storeu_si512((void *)dist, s);
-                            while (m) {
-                                lane = __builtin_ctz((unsigned)m);
-                                m &= (__mmask8)(m - 1);
-                                if (osd_hits_push(out, i, (int32_t)(g + lane), (int32_t)dist[lane]))
-                                    return -1;
-                            }
-                        }
+                        if (m && (alive == NULL || alive[i]) && osd_push_lanes(out, i, g, m, s))
+                            return -1;
                     }
                 }
             }
