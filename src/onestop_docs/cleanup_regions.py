@@ -486,7 +486,7 @@ def _despeckle(
         near,
     )
     removed = small & (near == 0)
-    out = m.copy()
-    comps.paint(out.view(np.uint8), removed, (0,))
-    result = DespeckleResult(out, int(removed.sum()), int(comps.area[removed].sum()))
+    # Put back the specks that sit next to ink: ``big`` becomes the result, no second copy.
+    comps.paint(big.view(np.uint8), small & ~removed, (1,))
+    result = DespeckleResult(big, int(removed.sum()), int(comps.area[removed].sum()))
     return result, comps, removed
