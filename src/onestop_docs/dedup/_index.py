@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 import threading
@@ -488,13 +489,9 @@ class HashIndex:
                     parts = list(pool.map(lambda c: self._brute(snap, sub[c[0] : c[1]], r), chunks))
             else:
                 parts = [self._brute(snap, sub, r)]
-            for (a, b), (rows, qi, dist) in zip(chunks, parts):
-                order = np.lexsort((rows, dist, qi))
-                rows, qi, dist = rows[order], qi[order], dist[order]
-                bounds = np.searchsorted(qi, np.arange(b - a + 1))
-                for j in range(b - a):
-                    lo, hi = bounds[j], bounds[j + 1]
-                    out[pending[a + j]] = Matches(snap.ids[rows[lo:hi]], dist[lo:hi])
+            for (a, b), hits in zip(chunks, parts):
+                for j, m in enumerate(_per_query(snap, *hits, b - a)):
+                    out[pending[a + j]] = m
         return [
             m if m is not None else Matches(np.empty(0, np.int64), np.empty(0, np.int32))
             for m in out
@@ -543,14 +540,9 @@ class HashIndex:
         live = np.nonzero(want > 0)[0]
         for rad in np.unique(radii[live]).tolist():
             sel = live[radii[live] == rad]
-            rows, qi, dist = self._brute(snap, q[sel], int(rad))
-            order = np.lexsort((rows, dist, qi))
-            rows, qi, dist = rows[order], qi[order], dist[order]
-            bounds = np.searchsorted(qi, np.arange(len(sel) + 1))
-            for j, i in enumerate(sel.tolist()):
-                lo = bounds[j]
-                hi = min(bounds[j + 1], lo + k)
-                out[i] = Matches(snap.ids[rows[lo:hi]], dist[lo:hi])
+            hits = self._brute(snap, q[sel], int(rad))
+            for i, m in zip(sel.tolist(), _per_query(snap, *hits, len(sel), limit=int(k))):
+                out[i] = m
         return out
 
     # ------------------------------------------------------------------ persistence
@@ -643,6 +635,27 @@ class HashIndex:
                     )
             index._ids, index._words, index._n = ids, words, count
         return index
+
+
+def _per_query(
+    snap: _Snapshot,
+    rows: NDArray[np.int64],
+    qi: NDArray[np.int32],
+    dist: NDArray[np.int32],
+    nq: int,
+    limit: int | None = None,
+) -> list[Matches]:
+    """Split a kernel's (row, query, distance) hits into one :class:`Matches` per query,
+    nearest first, ties in row order; at most ``limit`` per query."""
+    order = np.lexsort((rows, dist, qi))
+    rows, qi, dist = rows[order], qi[order], dist[order]
+    bounds = np.searchsorted(qi, np.arange(nq + 1)).tolist()
+    out = []
+    for lo, hi in itertools.pairwise(bounds):
+        if limit is not None:
+            hi = min(hi, lo + limit)
+        out.append(Matches(snap.ids[rows[lo:hi]], dist[lo:hi]))
+    return out
 
 
 def _split(n: int, threads: int) -> list[tuple[int, int]]:
