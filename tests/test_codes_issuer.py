@@ -458,3 +458,18 @@ def test_issuer_accepts_agency_object(tmp_path: Path) -> None:
     issuer = DossierCodeIssuer(agency, SQLiteCodeStore(tmp_path / "c.sqlite"),
                                clock=lambda: dt.datetime(2021, 5, 31, 1, tzinfo=UTC))  # fmt: skip
     assert str(issuer.issue()) == "000.17.22.H56-210531-0001"
+
+
+def test_one_vietnam_time_zone_matches_the_tz_database() -> None:
+    from zoneinfo import ZoneInfo
+
+    from onestop_docs import pipeline, signing, types
+    from onestop_docs.codes import VIETNAM_TZ
+
+    assert VIETNAM_TZ is types.VN_TZ is signing.VN_TZ is pipeline.VN_TZ
+    reference = ZoneInfo("Asia/Ho_Chi_Minh")
+    for year in range(1976, 2101, 3):
+        for month in (1, 4, 7, 10):
+            moment = dt.datetime(year, month, 15, 12, tzinfo=UTC)
+            assert moment.astimezone(VIETNAM_TZ).utcoffset() == VN_OFFSET
+            assert moment.astimezone(reference).utcoffset() == VN_OFFSET

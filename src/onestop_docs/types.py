@@ -7,8 +7,15 @@ y down; boxes are half-open ``[x0, x1) x [y0, y1)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone
 
-__all__ = ["Box", "OcrLine", "OcrResult", "OcrWord"]
+__all__ = ["VN_TZ", "Box", "OcrLine", "OcrResult", "OcrWord"]
+
+#: Vietnam time (giờ Việt Nam): Asia/Ho_Chi_Minh has been UTC+07:00 without daylight saving
+#: since 1975, so a fixed offset is exact for every date the library handles and needs no
+#: time-zone database (``zoneinfo`` has none on Windows without the ``tzdata`` package).
+#: Re-exported as ``signing.VN_TZ``, ``pipeline.VN_TZ`` and ``codes.VIETNAM_TZ``.
+VN_TZ = timezone(timedelta(hours=7), "ICT")
 
 
 @dataclass(frozen=True)

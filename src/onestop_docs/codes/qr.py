@@ -27,6 +27,7 @@ from typing import Final, Literal
 
 from .._deps import require_module
 from ..errors import InvalidArgumentError, InvalidCodeError
+from ..types import VN_TZ
 from ..vntext import normalize as _vn_normalize
 from .dossier import DossierCode
 from .procedure import ProcedureCode
@@ -38,7 +39,6 @@ QR_VERSION: Final = "OSD1"
 
 _KINDS: Final = {"receipt": "R", "result": "K"}
 _KIND_OF: Final = {v: k for k, v in _KINDS.items()}
-_VN = _dt.timezone(_dt.timedelta(hours=7))
 _ESCAPE_RE = re.compile(r"[%|\x00-\x1f\x7f]")
 _OWNER_RE = re.compile(r"[0-9A-Z]*(?:[.\-][0-9A-Z]+)*")
 _KIND = "QR payload"
@@ -159,7 +159,7 @@ class QrPayload:
         t = self.issued_at
         if not isinstance(t, _dt.datetime) or t.tzinfo is None or t.utcoffset() is None:
             raise InvalidArgumentError("issued_at must be a timezone-aware datetime")
-        object.__setattr__(self, "issued_at", t.astimezone(_VN).replace(microsecond=0))
+        object.__setattr__(self, "issued_at", t.astimezone(VN_TZ).replace(microsecond=0))
         for name in ("due_date", "valid_until"):
             d = getattr(self, name)
             if d is not None and (isinstance(d, _dt.datetime) or not isinstance(d, _dt.date)):

@@ -26,13 +26,13 @@ and verified, records failures and goes on.
 
 from __future__ import annotations
 
+from ..types import VN_TZ
 from ._batch import BatchReport, DigitizeJob, JobOutcome, digitize_batch
 from ._record import digitize, is_record_complete, load_record
 from ._reuse import ReuseIndex
 from ._types import (
     REPORT_NAME,
     REPORT_VERSION,
-    VN_TZ,
     DigitizedRecord,
     DigitizeOptions,
     PageReport,

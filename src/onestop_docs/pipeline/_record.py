@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._fileutil import atomic_write_bytes, fsync_dir
 from ..errors import OnestopError, PipelineError
+from ..types import VN_TZ
 from ._page import _expand_inputs, _iter_pages, _process_page, run_ocr
 from ._reuse import ReuseIndex
 from ._types import (
     REPORT_NAME,
-    VN_TZ,
     DigitizedRecord,
     DigitizeOptions,
     PageReport,

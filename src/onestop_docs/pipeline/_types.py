@@ -5,14 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InvalidArgumentError
 from ..imageio import DEFAULT_MAX_PIXELS
 
-VN_TZ = timezone(timedelta(hours=7), "+07:00")
 REPORT_NAME = "report.json"
 REPORT_VERSION = 1
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}

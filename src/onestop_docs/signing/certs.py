@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..errors import InvalidArgumentError, WeakCryptoError
+from ..types import VN_TZ
 
 __all__ = [
     "VN_TZ",
@@ -28,9 +29,7 @@ __all__ = [
     "vn_time",
 ]
 
-#: Vietnam time (giờ Việt Nam, UTC+07:00, no daylight saving); NĐ 30/2020 Phụ lục I asks for
-#: the signing time "theo múi giờ Việt Nam" in ISO 8601.
-VN_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
+# Vietnam time: NĐ 30/2020 Phụ lục I asks for the signing time "theo múi giờ Việt Nam" in ISO 8601.
 
 #: What ``trust_roots`` and certificate arguments accept.
 CertificateInput = str | os.PathLike[str] | bytes | x509.Certificate
