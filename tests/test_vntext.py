@@ -110,6 +110,19 @@ def test_comparison_key_ignores_diacritics_case_spacing(words: list[str], sep: s
     )
 
 
+MARKS = "\u0300\u0301\u0302\u0303\u0306\u0309\u031b\u0323"
+mark_soup = st.text(alphabet=st.sampled_from(list("aeoAEOdĐÐð \t" + MARKS)), max_size=30)
+
+
+@given(st.one_of(st.text(max_size=40), mark_soup))
+def test_comparison_key_is_the_key_of_the_normalized_text(text: str) -> None:
+    # Marks in any order, stray marks, eth look-alikes: the key does not depend on
+    # whether the text was normalised first, and it keeps no mark.
+    key = comparison_key(text)
+    assert key == comparison_key(normalize(text))
+    assert not set(key) & set(MARKS)
+
+
 def test_comparison_key_distinguishes_letters() -> None:
     assert comparison_key("Hà Nội") != comparison_key("Hà Tĩnh")
     assert comparison_key("Đà Nẵng") == "da nang"

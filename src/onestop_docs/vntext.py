@@ -162,7 +162,10 @@ def comparison_key(text: str) -> str:
     >>> comparison_key("Hà Nội") == comparison_key("Hà Tĩnh")
     False
     """
-    decomposed = unicodedata.normalize("NFD", normalize(text))
+    # The key of the normalised text without normalising first: every combining mark is
+    # dropped, so the mark-order repair and NFC composition of normalize() cannot change
+    # it, and fold() already reads the eth look-alikes as "d".
+    decomposed = unicodedata.normalize("NFD", _check_str(text, "text"))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _WS.sub(" ", fold(bare)).strip()
 
