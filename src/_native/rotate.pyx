@@ -31,6 +31,30 @@ cdef extern from *:
         return (uint8_t)(((a << 8) + (b - a) * fy + 32768) >> 16);
     }
     #if defined(__SSE2__)
+    /* The 8-bit weights of 8 consecutive output pixels: the top bits of the low 32 bits
+       (the fraction) of their 32.32 positions, in 4-lane registers for pixels k = 0..3
+       (fx, fy); dx4, dy4 step them by 4 pixels. */
+    typedef struct { __m128i fx, fy, dx4, dy4; } onestop_frac8;
+    static inline onestop_frac8 onestop_frac8_start(int64_t X, int64_t Y, int64_t dx,
+                                                    int64_t dy) {
+        uint32_t xl = (uint32_t)X, yl = (uint32_t)Y, dxl = (uint32_t)dx, dyl = (uint32_t)dy;
+        onestop_frac8 f;
+        f.fx = _mm_setr_epi32((int)xl, (int)(xl + dxl), (int)(xl + 2 * dxl),
+                              (int)(xl + 3 * dxl));
+        f.fy = _mm_setr_epi32((int)yl, (int)(yl + dyl), (int)(yl + 2 * dyl),
+                              (int)(yl + 3 * dyl));
+        f.dx4 = _mm_set1_epi32((int)(4 * dxl));
+        f.dy4 = _mm_set1_epi32((int)(4 * dyl));
+        return f;
+    }
+    /* The weights of the next 8 pixels as 16-bit lanes; advances f by 8 pixels. */
+    static inline void onestop_frac8_next(onestop_frac8 *f, __m128i *vfx, __m128i *vfy) {
+        __m128i fx4 = _mm_add_epi32(f->fx, f->dx4), fy4 = _mm_add_epi32(f->fy, f->dy4);
+        *vfx = _mm_packs_epi32(_mm_srli_epi32(f->fx, 24), _mm_srli_epi32(fx4, 24));
+        *vfy = _mm_packs_epi32(_mm_srli_epi32(f->fy, 24), _mm_srli_epi32(fy4, 24));
+        f->fx = _mm_add_epi32(fx4, f->dx4);
+        f->fy = _mm_add_epi32(fy4, f->dy4);
+    }
     /* Bilinear blend of 8 pixel pairs in 16-bit lanes: vt, vb hold (left | right << 8) of
        the top and bottom rows, vfx, vfy the 8-bit weights.  The horizontal step is rounded
        to 8 bits first. */
@@ -57,14 +81,7 @@ cdef extern from *:
                                   int64_t dx, int64_t dy, ptrdiff_t n) {
         ptrdiff_t i = 0;
     #if defined(__SSE2__)
-        uint32_t xl = (uint32_t)X, yl = (uint32_t)Y, dxl = (uint32_t)dx, dyl = (uint32_t)dy;
-        /* Fraction lanes: the low 32 bits of the positions of pixels k = 0..7. */
-        __m128i fx0 = _mm_setr_epi32((int)xl, (int)(xl + dxl), (int)(xl + 2 * dxl),
-                                     (int)(xl + 3 * dxl));
-        __m128i fy0 = _mm_setr_epi32((int)yl, (int)(yl + dyl), (int)(yl + 2 * dyl),
-                                     (int)(yl + 3 * dyl));
-        const __m128i dx4 = _mm_set1_epi32((int)(4 * dxl)), dy4 = _mm_set1_epi32((int)(4 * dyl));
-        const __m128i dx8 = _mm_set1_epi32((int)(8 * dxl)), dy8 = _mm_set1_epi32((int)(8 * dyl));
+        onestop_frac8 frac = onestop_frac8_start(X, Y, dx, dy);
         for (; i + 8 <= n; i += 8) {
             __m128i vt = _mm_setzero_si128(), vb = _mm_setzero_si128();
             __m128i vfx, vfy, out;
@@ -82,12 +99,7 @@ cdef extern from *:
             ONESTOP_GATHER(0); ONESTOP_GATHER(1); ONESTOP_GATHER(2); ONESTOP_GATHER(3);
             ONESTOP_GATHER(4); ONESTOP_GATHER(5); ONESTOP_GATHER(6); ONESTOP_GATHER(7);
     #undef ONESTOP_GATHER
-            vfx = _mm_packs_epi32(_mm_srli_epi32(fx0, 24),
-                                  _mm_srli_epi32(_mm_add_epi32(fx0, dx4), 24));
-            vfy = _mm_packs_epi32(_mm_srli_epi32(fy0, 24),
-                                  _mm_srli_epi32(_mm_add_epi32(fy0, dy4), 24));
-            fx0 = _mm_add_epi32(fx0, dx8);
-            fy0 = _mm_add_epi32(fy0, dy8);
+            onestop_frac8_next(&frac, &vfx, &vfy);
             out = onestop_lerp8(vt, vb, vfx, vfy);
             if (ds == 1) {
                 _mm_storel_epi64((__m128i *)(d + i), _mm_packus_epi16(out, out));
@@ -139,13 +151,7 @@ cdef extern from *:
         ptrdiff_t i = 0;
         int ch;
     #if defined(__SSE2__)
-        uint32_t xl = (uint32_t)X, yl = (uint32_t)Y, dxl = (uint32_t)dx, dyl = (uint32_t)dy;
-        __m128i fx0 = _mm_setr_epi32((int)xl, (int)(xl + dxl), (int)(xl + 2 * dxl),
-                                     (int)(xl + 3 * dxl));
-        __m128i fy0 = _mm_setr_epi32((int)yl, (int)(yl + dyl), (int)(yl + 2 * dyl),
-                                     (int)(yl + 3 * dyl));
-        const __m128i dx4 = _mm_set1_epi32((int)(4 * dxl)), dy4 = _mm_set1_epi32((int)(4 * dyl));
-        const __m128i dx8 = _mm_set1_epi32((int)(8 * dxl)), dy8 = _mm_set1_epi32((int)(8 * dyl));
+        onestop_frac8 frac = onestop_frac8_start(X, Y, dx, dy);
         for (; i + 8 <= n; i += 8) {
             __m128i t0, t1, t2, b0, b1, b2, vfx, vfy;
             uint8_t tmp[3][16];
@@ -164,12 +170,7 @@ cdef extern from *:
             }
             onestop_pairs3(ta, tb, &t0, &t1, &t2);
             onestop_pairs3(ba, bb, &b0, &b1, &b2);
-            vfx = _mm_packs_epi32(_mm_srli_epi32(fx0, 24),
-                                  _mm_srli_epi32(_mm_add_epi32(fx0, dx4), 24));
-            vfy = _mm_packs_epi32(_mm_srli_epi32(fy0, 24),
-                                  _mm_srli_epi32(_mm_add_epi32(fy0, dy4), 24));
-            fx0 = _mm_add_epi32(fx0, dx8);
-            fy0 = _mm_add_epi32(fy0, dy8);
+            onestop_frac8_next(&frac, &vfx, &vfy);
             t0 = onestop_lerp8(t0, b0, vfx, vfy);
             t1 = onestop_lerp8(t1, b1, vfx, vfy);
             t2 = onestop_lerp8(t2, b2, vfx, vfy);
