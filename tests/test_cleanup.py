@@ -601,3 +601,25 @@ def test_background_gain_kernel_matches_bilinear_reference() -> None:
         )
         ref = np.minimum(img * g + 0.5, 255).astype(np.uint8)
         assert np.abs(out.astype(int) - ref).max() <= 1  # float32 gain arithmetic
+
+
+def test_whiten_specks_false_keeps_the_specks_in_the_image_only() -> None:
+    rng = np.random.default_rng(11)
+    page = synth.render_page(max_lines=6, dpi=200)
+    dirty, specks = synth.add_specks(page.gray, 40, rng, keep_out=page.ink, min_dist=12)
+    assert specks.sum() > 0
+    painted = clean_page(dirty, CleanOptions(dpi=200))
+    kept = clean_page(dirty, CleanOptions(dpi=200, whiten_specks=False))
+    # Same despeckled mask and blank check either way.
+    assert np.array_equal(painted.mask, kept.mask)
+    assert kept.blank == painted.blank
+    assert not (painted.mask & specks).any()
+    # The default whitens the specks in the image; whiten_specks=False leaves them dark.
+    assert painted.image[specks].min() >= 200
+    assert kept.image[specks].max() < 128
+    # Away from the specks the two images are the same pixels.
+    near = np.zeros_like(specks)
+    ys, xs = np.nonzero(specks)
+    for y, x in zip(ys, xs, strict=True):
+        near[max(0, y - 3) : y + 4, max(0, x - 3) : x + 4] = True
+    assert np.array_equal(painted.image[~near], kept.image[~near])

@@ -198,6 +198,10 @@ class CleanOptions:
         Remove isolated specks (:func:`despeckle`).  Default True.
     max_speck_area, protect_distance : int or None
         :func:`despeckle` parameters; None = dpi-scaled defaults.
+    whiten_specks : bool
+        Also paint the removed specks white in :attr:`CleanResult.image`.  Default True;
+        False despeckles only the mask (and so the blank check), for an archive copy that
+        must keep every mark of the paper.
     detect_blank : bool
         Compute :attr:`CleanResult.blank`.  Default True.
     blank_min_ink_mm2 : float
@@ -217,6 +221,7 @@ class CleanOptions:
     despeckle: bool = True
     max_speck_area: int | None = None
     protect_distance: int | None = None
+    whiten_specks: bool = True
     detect_blank: bool = True
     blank_min_ink_mm2: float = 3.0
     dpi: float | None = None
@@ -366,7 +371,7 @@ def clean_page(page_or_array: Any, options: CleanOptions | None = None) -> Clean
         mask = ds.mask
         meas["specks_removed"] = float(ds.removed_components)
         meas["speck_pixels_removed"] = float(ds.removed_pixels)
-        if comps is not None and removed is not None and removed.any():
+        if opt.whiten_specks and comps is not None and removed is not None and removed.any():
             # Whiten the removed specks in the image too (grown by 1 px for their halo).
             comps.paint(out, removed, paper, 1)
     timings["despeckle"] = time.perf_counter() - t

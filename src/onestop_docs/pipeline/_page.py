@@ -93,37 +93,45 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
     if page.dpi_status == "assumed":
         warnings.append(f"resolution assumed: {page.dpi[0]:g} dpi")
     before = _thumbnail(page, options.thumbnail_px)
+    straightened = None
+    if options.deskew:
+        t = time.perf_counter()
+        straightened = deskew.deskew(page, max_angle=options.max_angle_deg, dpi=page.dpi[0])
+        timings["deskew"] = time.perf_counter() - t
+    work = page if straightened is None else straightened.page
+
+    # One cleanup pass gives both the archive copy and the blank check: the archive copy keeps
+    # its colour and every mark (background normalised, scanner borders whitened, specks
+    # kept), while the blank check counts the ink of the despeckled mask.
     t = time.perf_counter()
-    blank = cleanup.detect_blank(page, dpi=page.dpi[0])
-    timings["blank"] = time.perf_counter() - t
+    if options.clean:
+        cleaned = cleanup.clean_page(work, cleanup.CleanOptions(whiten_specks=False))
+        blank = cleaned.blank
+        timings["clean"] = time.perf_counter() - t
+    else:
+        blank = cleanup.detect_blank(work, dpi=work.dpi[0] if work.dpi else None)
+        timings["blank"] = time.perf_counter() - t
 
     rotation = rot_conf = skew = skew_conf = None
     skew_method: str | None = None
-    work = page
-    if not blank.is_blank and options.deskew:
-        t = time.perf_counter()
-        result = deskew.deskew(page, max_angle=options.max_angle_deg, dpi=page.dpi[0])
-        timings["deskew"] = time.perf_counter() - t
-        work = result.page
-        rotation, rot_conf = result.orientation.rotation, result.orientation.confidence
-        skew, skew_conf, skew_method = result.skew.angle, result.skew.confidence, result.skew.method
-        if rotation is None:
-            warnings.append(
-                f"orientation unsure ({result.orientation.reason or 'low confidence'}): left as scanned"
-            )
-        if skew is None:
-            warnings.append(
-                f"skew unknown ({result.skew.reason or 'low confidence'}): not straightened"
-            )
-    if options.clean and not blank.is_blank:
-        t = time.perf_counter()
-        # The archive copy keeps its colour: background normalised and scanner borders
-        # whitened; the ink mask (despeckle) is only needed for analysis, not here.
-        cleaned = cleanup.clean_page(
-            work, cleanup.CleanOptions(despeckle=False, detect_blank=False)
-        )
-        work = work.with_pixels(cleaned.image)
-        timings["clean"] = time.perf_counter() - t
+    if blank.is_blank:
+        work = page  # a blank page is archived as scanned (it is kept, never dropped)
+    else:
+        if straightened is not None:
+            orientation, est = straightened.orientation, straightened.skew
+            rotation, rot_conf = orientation.rotation, orientation.confidence
+            skew, skew_conf, skew_method = est.angle, est.confidence, est.method
+            if rotation is None:
+                warnings.append(
+                    f"orientation unsure ({orientation.reason or 'low confidence'}): "
+                    "left as scanned"
+                )
+            if skew is None:
+                warnings.append(
+                    f"skew unknown ({est.reason or 'low confidence'}): not straightened"
+                )
+        if options.clean:
+            work = work.with_pixels(cleaned.image)
     if work.dpi is not None and min(work.dpi) < 200:
         warnings.append(
             f"resolution {min(work.dpi):g} dpi is below the 200 dpi minimum (NĐ 30/2020)"
