@@ -26,6 +26,7 @@ __all__ = [
     "as_image",
     "as_mask",
     "check_finite",
+    "check_int",
     "check_range",
 ]
 
@@ -140,3 +141,45 @@ def check_range(
         rb = ")" if hi_open else "]"
         raise InvalidArgumentError(f"{name} must be in {lb}{lo}, {hi}{rb}, got {value!r}")
     return f
+
+
+def check_int(
+    value: Any, name: str, lo: int | None = None, hi: int | None = None, *, numpy_ok: bool = False
+) -> int:
+    """Return ``value`` as an int inside [lo, hi] (either bound optional) or raise.
+
+    ``bool`` is never accepted (``True`` is not a count); numpy integers only with
+    ``numpy_ok``.  The message names the argument, the allowed range and the value given.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Not an int, or outside the bounds.
+
+    Examples
+    --------
+    >>> check_int(3, "workers", 1)
+    3
+    >>> check_int(True, "workers", 1)
+    Traceback (most recent call last):
+    ...
+    onestop_docs.errors.InvalidArgumentError: workers must be an int >= 1, got bool True
+    >>> check_int(1000, "index", 1, 999)
+    Traceback (most recent call last):
+    ...
+    onestop_docs.errors.InvalidArgumentError: index must be an int in [1, 999], got 1000
+    """
+    kinds: tuple[type, ...] = (int, np.integer) if numpy_ok else (int,)
+    is_int = isinstance(value, kinds) and not isinstance(value, bool)
+    if is_int and (lo is None or value >= lo) and (hi is None or value <= hi):
+        return int(value)
+    if lo is not None and hi is not None:
+        expected = f"an int in [{lo}, {hi}]"
+    elif lo is not None:
+        expected = f"an int >= {lo}"
+    elif hi is not None:
+        expected = f"an int <= {hi}"
+    else:
+        expected = "an int"
+    got = repr(value) if is_int else f"{type(value).__name__} {value!r}"
+    raise InvalidArgumentError(f"{name} must be {expected}, got {got}")

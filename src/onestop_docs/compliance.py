@@ -55,6 +55,7 @@ import numpy as np
 from PIL import Image
 
 from ._deps import require_module
+from ._validate import check_int
 from .errors import ComplianceError, InvalidArgumentError, MetadataError
 from .imageio import DEFAULT_MAX_PIXELS
 from .metadata import RecordMetadata, from_xml
@@ -705,14 +706,8 @@ def check_record(
     rules = Rules.default() if rules is None else rules
     if not isinstance(rules, Rules):
         raise InvalidArgumentError(f"rules must be Rules, got {type(rules).__name__}")
-    if declared_pages is not None and (
-        isinstance(declared_pages, bool)
-        or not isinstance(declared_pages, int)
-        or declared_pages < 0
-    ):
-        raise InvalidArgumentError(
-            f"declared_pages must be a non-negative int, got {declared_pages!r}"
-        )
+    if declared_pages is not None:
+        check_int(declared_pages, "declared_pages", 0)
     record = _load_record(metadata)
     path = Path(pdf_path)
     name = str(path)

@@ -41,6 +41,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ._deps import require_module
+from ._validate import check_int
 from .errors import InvalidArgumentError, MetadataError
 from .vntext import normalize
 
@@ -131,14 +132,7 @@ class PageDigest:
     blank: bool = False
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.number, bool)
-            or not isinstance(self.number, int)
-            or not 1 <= self.number <= 999
-        ):
-            raise InvalidArgumentError(
-                f"PageDigest.number must be an int in 1..999, got {self.number!r}"
-            )
+        check_int(self.number, "PageDigest.number", 1, 999)
         if (
             not isinstance(self.sha256, str)
             or len(self.sha256) != 64
@@ -278,10 +272,7 @@ class RecordMetadata:
         amount = self.page_amount
         if amount is None:
             amount = len(pages)
-        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= 999:
-            raise InvalidArgumentError(
-                f"RecordMetadata.page_amount must be an int in 0..999, got {amount!r}"
-            )
+        check_int(amount, "RecordMetadata.page_amount", 0, 999)
         if pages and amount != len(pages):
             raise InvalidArgumentError(
                 f"RecordMetadata.page_amount is {amount} but {len(pages)} pages are listed"

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from ._deps import require_tool
-from ._validate import as_gray, check_range
+from ._validate import as_gray, check_int, check_range
 from .cleanup import normalize_background
 from .deskew import deskew
 from .errors import InvalidArgumentError, MissingDependencyError, OcrError, OnestopError
@@ -329,10 +329,8 @@ def _resolve_dpi(page: Any, dpi: float | None) -> float | None:
 
 
 def _check_psm(psm: int | None) -> None:
-    if psm is not None and (
-        isinstance(psm, bool) or not isinstance(psm, int) or not 0 <= psm <= 13
-    ):
-        raise InvalidArgumentError(f"psm must be an int in [0, 13] or None, got {psm!r}")
+    if psm is not None:
+        check_int(psm, "psm", 0, 13)
 
 
 def _check_timeout(timeout: float) -> float:
@@ -614,9 +612,8 @@ def parse_tsv(
     >>> res.text, res.words[1].box, res.mean_confidence
     ('Số: 223/KH-UBND', Box(x0=60, y0=20, x1=150, y1=35), 90.0)
     """
-    for name, v in (("width", width), ("height", height)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            raise InvalidArgumentError(f"{name} must be a positive int, got {v!r}")
+    check_int(width, "width", 1, numpy_ok=True)
+    check_int(height, "height", 1, numpy_ok=True)
     lines_in = tsv.splitlines()
     if not lines_in:
         return OcrResult(
@@ -847,8 +844,7 @@ def recognize_pages(
     [True, False]
     """
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-        raise InvalidArgumentError(f"workers must be a positive int, got {workers!r}")
+    check_int(n_workers, "workers", 1)
     _check_language(lang, kwargs.get("config") or TesseractConfig())
 
     def one(index: int, page: Any) -> PageOutcome:

@@ -61,6 +61,7 @@ from PIL import Image
 
 from ._deps import require_module
 from ._fileutil import atomic_write
+from ._validate import check_int
 from .errors import InvalidArgumentError
 from .imageio import Page
 from .metadata import RecordMetadata
@@ -511,8 +512,7 @@ def build_pdf(
     """
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InvalidArgumentError(f"workers must be a positive int, got {workers!r}")
+    check_int(workers, "workers", 1)
     writer = PdfWriter(profile=profile, jpeg_quality=jpeg_quality)
     if metadata is not None and not isinstance(metadata, RecordMetadata):
         raise InvalidArgumentError(
@@ -630,14 +630,7 @@ class PdfWriter:
         self._pk: Any = require_module("pikepdf", "pdf")
         if profile not in _PROFILES:
             raise InvalidArgumentError(f"profile must be one of {_PROFILES}, got {profile!r}")
-        if (
-            isinstance(jpeg_quality, bool)
-            or not isinstance(jpeg_quality, int)
-            or not 1 <= jpeg_quality <= 95
-        ):
-            raise InvalidArgumentError(
-                f"jpeg_quality must be an int in 1..95, got {jpeg_quality!r}"
-            )
+        check_int(jpeg_quality, "jpeg_quality", 1, 95)
         self.profile = profile
         self.jpeg_quality = jpeg_quality
         self._pdf = self._pk.Pdf.new()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from .._validate import check_int
 from ..errors import InvalidArgumentError, InvalidCodeError
 from .agency import AGENCY_PATTERN
 from .procedure import PROCEDURE_PATTERN, RESULT_TYPE_PATTERN
@@ -157,10 +158,7 @@ class DigitizationCodeScheme:
             raise InvalidArgumentError(
                 f"counter_scope names {unknown} are not placeholders of {self.template!r}"
             )
-        if isinstance(self.max_counter, bool) or not isinstance(self.max_counter, int):
-            raise InvalidArgumentError(f"max_counter must be an int, got {self.max_counter!r}")
-        if self.max_counter < 1:
-            raise InvalidArgumentError(f"max_counter must be >= 1, got {self.max_counter}")
+        check_int(self.max_counter, "max_counter", 1)
         object.__setattr__(self, "_names", tuple(n for n in names if n != "counter"))
         object.__setattr__(self, "_width", width)
         object.__setattr__(self, "_regex", re.compile("".join(parts)))
@@ -203,10 +201,7 @@ class DigitizationCodeScheme:
             A value does not match its placeholder's pattern.
         """
         self._check_fields(fields)
-        if isinstance(counter, bool) or not isinstance(counter, int):
-            raise InvalidArgumentError(f"counter must be an int, got {counter!r}")
-        if not 1 <= counter <= self.max_counter:
-            raise InvalidArgumentError(f"counter must be in 1-{self.max_counter}, got {counter}")
+        check_int(counter, "counter", 1, self.max_counter)
         text = self.template.format(counter=counter, **fields)
         m = self._regex.fullmatch(text)  # type: ignore[attr-defined]
         if m is None or any(m.group(n) != fields[n] for n in self.placeholders):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from .._validate import check_int
 from ..errors import InvalidArgumentError, InvalidCodeError
 from ._diag import char_reason, invalid
 from .agency import AGENCY_PATTERN, AgencyId, Level1Table, _check_agency_text
@@ -154,13 +155,10 @@ class DossierCode:
             raise InvalidArgumentError(
                 f"date must be in 2000-2099 (YY means 20YY), got {date.isoformat()}"
             )
-        if isinstance(seq, bool) or not isinstance(seq, int | np.integer):
-            raise InvalidArgumentError(f"seq must be an int, got {type(seq).__name__}")
-        if not 1 <= seq <= MAX_SEQUENCE:
-            raise InvalidArgumentError(f"seq must be in 1-{MAX_SEQUENCE}, got {seq}")
+        seq = check_int(seq, "seq", 1, MAX_SEQUENCE, numpy_ok=True)
         object.__setattr__(self, "_agency", agency)
         object.__setattr__(self, "_date", date)
-        object.__setattr__(self, "_seq", int(seq))
+        object.__setattr__(self, "_seq", seq)
 
     @classmethod
     def _trusted(cls, agency: AgencyId, date: _dt.date, seq: int) -> DossierCode:
@@ -411,8 +409,7 @@ def archive_file_name(code: DossierCode | str, index: int) -> str:
     'H56.14-240823-0001.003.pdf'
     """
     dc = code if isinstance(code, DossierCode) else DossierCode.parse(code)
-    if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 999:
-        raise InvalidArgumentError(f"index must be an int in 1-999, got {index!r}")
+    check_int(index, "index", 1, 999)
     return f"{dc}.{index:03d}.pdf"
 
 

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
+from .._validate import check_int
 from ..errors import InvalidArgumentError, SequenceExhaustedError
 from ..types import VN_TZ
 from .agency import AgencyId
@@ -69,8 +70,7 @@ def _check_day(day: _dt.date) -> None:
 
 
 def _check_block(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InvalidArgumentError(f"n must be a positive int, got {n!r}")
+    check_int(n, "n", 1)
 
 
 class DossierCodeIssuer:
@@ -140,14 +140,8 @@ class DossierCodeIssuer:
             )
         if clock is not None and not callable(clock):
             raise InvalidArgumentError("clock must be a callable returning an aware datetime")
-        if isinstance(max_sequence, bool) or not isinstance(max_sequence, int):
-            raise InvalidArgumentError(f"max_sequence must be an int, got {max_sequence!r}")
-        if not 1 <= max_sequence <= MAX_SEQUENCE:
-            raise InvalidArgumentError(
-                f"max_sequence must be in 1-{MAX_SEQUENCE}, got {max_sequence}"
-            )
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or not 1 <= prefetch <= 1000:
-            raise InvalidArgumentError(f"prefetch must be an int in 1-1000, got {prefetch!r}")
+        check_int(max_sequence, "max_sequence", 1, MAX_SEQUENCE)
+        check_int(prefetch, "prefetch", 1, 1000)
         self.store = store
         self.clock: Clock = clock or vietnam_now
         self.max_sequence = max_sequence
@@ -284,8 +278,7 @@ class DocumentNumberIssuer:
             raise InvalidArgumentError(
                 f"store must implement CodeStore, got {type(store).__name__}"
             )
-        if isinstance(max_number, bool) or not isinstance(max_number, int) or max_number < 1:
-            raise InvalidArgumentError(f"max_number must be a positive int, got {max_number!r}")
+        check_int(max_number, "max_number", 1)
         self.issuer = issuer
         self.units = tuple(units)
         self.scope = issuer if scope is None else scope

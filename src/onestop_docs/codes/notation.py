@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from .._validate import check_int
 from ..errors import InvalidArgumentError, InvalidCodeError
 from ._diag import char_reason, invalid
 
@@ -154,17 +155,9 @@ class DocumentNotation:
     rules: NotationRules = field(default=_DEFAULT_RULES, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.number, bool) or not isinstance(self.number, int) or self.number < 1:
-            raise InvalidArgumentError(f"number must be an int >= 1, got {self.number!r}")
-        if self.year is not None and (
-            isinstance(self.year, bool)
-            or not isinstance(self.year, int)
-            or not self.rules.min_year <= self.year <= self.rules.max_year
-        ):
-            raise InvalidArgumentError(
-                f"year must be None or in {self.rules.min_year}-{self.rules.max_year}, "
-                f"got {self.year!r}"
-            )
+        check_int(self.number, "number", 1)
+        if self.year is not None:
+            check_int(self.year, "year", self.rules.min_year, self.rules.max_year)
         if not isinstance(self.units, tuple):
             raise InvalidArgumentError(f"units must be a tuple, got {type(self.units).__name__}")
         groups = [self.issuer, *self.units]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from .._deps import require_module
+from .._validate import check_int
 from ..errors import InvalidArgumentError, InvalidCodeError
 from ..types import VN_TZ
 from ..vntext import normalize as _vn_normalize
@@ -347,10 +348,8 @@ def render_qr(
     """
     if format not in ("png", "svg"):
         raise InvalidArgumentError(f"format must be 'png' or 'svg', got {format!r}")
-    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 100:
-        raise InvalidArgumentError(f"scale must be an int in 1-100, got {scale!r}")
-    if isinstance(border, bool) or not isinstance(border, int) or not 0 <= border <= 100:
-        raise InvalidArgumentError(f"border must be an int in 0-100, got {border!r}")
+    check_int(scale, "scale", 1, 100)
+    check_int(border, "border", 0, 100)
     if error not in ("L", "M", "Q", "H"):
         raise InvalidArgumentError(f"error must be one of L, M, Q, H, got {error!r}")
     text = payload.encode() if isinstance(payload, QrPayload) else payload

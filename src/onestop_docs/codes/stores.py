@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - Windows
     _fcntl = None  # type: ignore[assignment]
 
 from .._deps import require_module
+from .._validate import check_int
 from ..errors import CodeStoreError, InvalidArgumentError, SequenceExhaustedError
 
 __all__ = ["CodeStore", "PostgresCodeStore", "SQLiteCodeStore"]
@@ -72,9 +73,8 @@ def _check_args(namespace: str, scope: str, period: str, limit: int, count: int)
     for name, value in (("namespace", namespace), ("scope", scope), ("period", period)):
         if not isinstance(value, str):
             raise InvalidArgumentError(f"{name} must be str, got {type(value).__name__}")
-    for name, num in (("limit", limit), ("count", count)):
-        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-            raise InvalidArgumentError(f"{name} must be a positive int, got {num!r}")
+    check_int(limit, "limit", 1)
+    check_int(count, "count", 1)
     if count > limit:
         raise SequenceExhaustedError(
             f"cannot reserve {count} values of {namespace}/{scope}/{period}: limit is {limit}"
@@ -205,8 +205,7 @@ class SQLiteCodeStore:
             )
         if not timeout_s > 0:
             raise InvalidArgumentError(f"timeout_s must be > 0, got {timeout_s!r}")
-        if isinstance(reserve, bool) or not isinstance(reserve, int) or not 1 <= reserve <= 1000:
-            raise InvalidArgumentError(f"reserve must be an int in 1-1000, got {reserve!r}")
+        check_int(reserve, "reserve", 1, 1000)
         self.path = os.fspath(path)
         self.timeout_s = float(timeout_s)
         self.synchronous = synchronous.upper()

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._validate import as_gray, check_range
+from .._validate import as_gray, check_int, check_range
 from ..errors import InvalidArgumentError
 from ._hash import Hash, area_resize, dct2, pdq
 
@@ -66,10 +66,8 @@ class PageHashOptions:
     max_angle: float = 15.0
 
     def __post_init__(self) -> None:
-        for name in ("pdq_radius", "dct_radius"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 256:
-                raise InvalidArgumentError(f"{name} must be an int in [0, 256], got {v!r}")
+        check_int(self.pdq_radius, "pdq_radius", 0, 256)
+        check_int(self.dct_radius, "dct_radius", 0, 256)
         check_range(self.max_region_diff, "max_region_diff", 0.0, 1.0)
         check_range(self.max_aspect_diff, "max_aspect_diff", 0.0, 10.0)
         check_range(self.max_angle, "max_angle", 0.0, 45.0, lo_open=True)

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._fileutil import atomic_write
-from .._validate import check_range
+from .._validate import check_int, check_range
 from ..errors import IndexFormatError, InvalidArgumentError
 from ..integrity.fixity import sha256_file
 from ._document import GRID, PageHash, PageHashOptions, page_key, verify_pair
@@ -254,8 +254,7 @@ class DuplicateIndex:
 
     def add_key(self, id: int, key: PageHash | None, *, file_sha256: str | None = None) -> None:
         """Add a precomputed key (and/or a file hash) under ``id``."""
-        if isinstance(id, bool) or not isinstance(id, int | np.integer):
-            raise InvalidArgumentError(f"id must be an int, got {id!r}")
+        check_int(id, "id", numpy_ok=True)
         digest = _check_sha(file_sha256)
         with self._lock:
             self._count += 1

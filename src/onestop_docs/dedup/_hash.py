@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 import onestop_docs._native.dedup_hash as _k
 
-from .._validate import as_gray, as_image
+from .._validate import as_gray, as_image, check_int
 from ..errors import InvalidArgumentError
 
 __all__ = [
@@ -61,8 +61,7 @@ class Hash:
     def __post_init__(self) -> None:
         if not isinstance(self.data, bytes):
             raise InvalidArgumentError(f"Hash.data must be bytes, got {type(self.data).__name__}")
-        if isinstance(self.nbits, bool) or not isinstance(self.nbits, int):
-            raise InvalidArgumentError(f"Hash.nbits must be an int, got {self.nbits!r}")
+        check_int(self.nbits, "Hash.nbits")
         if self.nbits <= 0 or self.nbits % 8:
             raise InvalidArgumentError(
                 f"Hash.nbits must be a positive multiple of 8, got {self.nbits}"
@@ -457,10 +456,8 @@ def pdq(image: Any, *, max_side: int | None = None) -> PdqResult:
     (256, True)
     """
     arr = as_image(image)
-    if max_side is not None and (
-        isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 64
-    ):
-        raise InvalidArgumentError(f"max_side must be an int >= 64 or None, got {max_side!r}")
+    if max_side is not None:
+        check_int(max_side, "max_side", 64)
     h, w = arr.shape[:2]
     if h < 5 or w < 5:
         return PdqResult(Hash(bytes(32), 256), 0)

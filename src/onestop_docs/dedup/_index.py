@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 import onestop_docs._native.dedup_index as _k
 
 from .._fileutil import atomic_write
+from .._validate import check_int
 from ..errors import IndexFormatError, InvalidArgumentError
 from ._hash import Hash
 
@@ -374,9 +375,7 @@ class HashIndex:
             return _Snapshot(self._words[:n], self._ids[:n], alive, mih)
 
     def _check_radius(self, r: int) -> int:
-        if isinstance(r, bool) or not isinstance(r, int | np.integer) or not 0 <= r <= self._bits:
-            raise InvalidArgumentError(f"radius must be an int in [0, {self._bits}], got {r!r}")
-        return int(r)
+        return check_int(r, "radius", 0, self._bits, numpy_ok=True)
 
     def _brute(
         self, snap: _Snapshot, q: NDArray[np.uint64], r: int, start: int = 0
@@ -512,8 +511,7 @@ class HashIndex:
     def nearest_batch(self, queries: Any, k: int, *, threads: int = 1) -> list[Matches]:
         """:meth:`nearest` for many queries (distance histogram pass, then a radius pass)."""
 
-        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-            raise InvalidArgumentError(f"k must be a positive int, got {k!r}")
+        check_int(k, "k", 1, numpy_ok=True)
         _split(0, threads)  # validates ``threads``
         q = self._as_words(queries, "queries")
         snap = self._snapshot(build_mih=False)
@@ -659,8 +657,7 @@ def _per_query(
 
 
 def _split(n: int, threads: int) -> list[tuple[int, int]]:
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InvalidArgumentError(f"threads must be a positive int, got {threads!r}")
+    check_int(threads, "threads", 1)
     parts = max(1, min(threads, n))
     step = -(-n // parts) if n else 0
     return [(a, min(a + step, n)) for a in range(0, n, step)] if n else [(0, 0)]

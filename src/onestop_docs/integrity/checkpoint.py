@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._deps import require_module
+from .._validate import check_int
 from ..errors import IntegrityError, InvalidArgumentError, WeakCryptoError
 from .merkle import HASH_SIZE
 
@@ -187,8 +188,7 @@ class Checkpoint:
             An elliptic-curve key under 256 bits.
         """
         origin = check_origin(origin)
-        if isinstance(tree_size, bool) or not isinstance(tree_size, int) or tree_size < 0:
-            raise InvalidArgumentError(f"tree_size must be an int >= 0, got {tree_size!r}")
+        check_int(tree_size, "tree_size", 0)
         if not isinstance(root_hash, bytes) or len(root_hash) != HASH_SIZE:
             raise InvalidArgumentError(f"root_hash must be {HASH_SIZE} bytes")
         if now is None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import InvalidArgumentError
+from .._validate import check_int
 
 __all__ = ["CHUNK_BYTES", "FileHash", "default_workers", "hash_files", "sha256_file"]
 
@@ -181,9 +181,7 @@ def default_workers() -> int:
 def _check_workers(workers: int | None) -> int:
     if workers is None:
         return default_workers()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InvalidArgumentError(f"workers must be a positive integer or None, got {workers!r}")
-    return workers
+    return check_int(workers, "workers", 1)
 
 
 _T = TypeVar("_T")

@@ -31,6 +31,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._validate import check_int
 from ..errors import InvalidArgumentError
 
 __all__ = [
@@ -76,12 +77,6 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def _split(n: int) -> int:
     """Largest power of two strictly smaller than ``n`` (``n >= 2``)."""
     return 1 << ((n - 1).bit_length() - 1)
-
-
-def _as_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{name} must be an int, got {type(value).__name__}")
-    return value
 
 
 class MerkleTree:
@@ -164,14 +159,11 @@ class MerkleTree:
     def _check_size(self, size: int | None) -> int:
         if size is None:
             return len(self)
-        size = _as_int(size, "tree size")
-        if not 0 <= size <= len(self):
-            raise InvalidArgumentError(f"tree size must be in [0, {len(self)}], got {size}")
-        return size
+        return check_int(size, "tree size", 0, len(self))
 
     @staticmethod
     def _check_index(index: int, size: int) -> None:
-        if not 0 <= _as_int(index, "leaf index") < size:
+        if not 0 <= check_int(index, "leaf index") < size:
             raise InvalidArgumentError(f"leaf index must be in [0, {size}), got {index}")
 
     def root(self, size: int | None = None) -> bytes:
@@ -287,8 +279,8 @@ def verify_inclusion(
     >>> verify_inclusion(a, 1, 2, [b], node_hash(a, b))
     False
     """
-    index = _as_int(index, "index")
-    size = _as_int(size, "size")
+    index = check_int(index, "index")
+    size = check_int(size, "size")
     if not (0 <= index < size) or not _hashes_ok(leaf, root, *proof):
         return False
     fn, sn, r = index, size - 1, bytes(leaf)
@@ -344,8 +336,8 @@ def verify_consistency(
     >>> verify_consistency(1, 2, [b], b, node_hash(a, b))
     False
     """
-    m = _as_int(old_size, "old_size")
-    n = _as_int(size, "size")
+    m = check_int(old_size, "old_size")
+    n = check_int(size, "size")
     if not (0 <= m <= n) or not _hashes_ok(old_root, root, *proof):
         return False
     if m == n:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._validate import check_int
 from ..errors import InvalidArgumentError
 from ..imageio import DEFAULT_MAX_PIXELS
 
@@ -239,6 +240,5 @@ def record_id_for(dossier_code: str, component: int) -> str:
     >>> record_id_for("000.00.00.H27-210630-0001", 2)
     '000.00.00.H27-210630-0001.002'
     """
-    if isinstance(component, bool) or not isinstance(component, int) or not 1 <= component <= 999:
-        raise InvalidArgumentError(f"component must be an int in 1..999, got {component!r}")
+    check_int(component, "component", 1, 999)
     return f"{dossier_code}.{component:03d}"
