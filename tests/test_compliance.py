@@ -304,6 +304,8 @@ def test_rules_validation() -> None:
         Rules(min_dpi=0)
     with pytest.raises(InvalidArgumentError, match="max_bytes"):
         Rules(max_bytes=-1)
+    with pytest.raises(InvalidArgumentError, match="max_bytes"):
+        Rules(max_bytes=True)
     with pytest.raises(InvalidArgumentError, match="blank_ink_fraction"):
         Rules(blank_ink_fraction=1.5)
 

@@ -200,6 +200,8 @@ def test_config_validation() -> None:
         TesseractConfig(oem=7)
     with pytest.raises(InvalidArgumentError):
         TesseractConfig(omp_thread_limit=0)
+    with pytest.raises(InvalidArgumentError, match="omp_thread_limit"):
+        TesseractConfig(omp_thread_limit=True)  # was passed on as OMP_THREAD_LIMIT=True
     with pytest.raises(InvalidArgumentError):
         TesseractConfig(variables=(("a",),))  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError):

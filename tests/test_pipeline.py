@@ -262,6 +262,9 @@ def test_bad_inputs_raise_typed_errors(tmp_path: Path) -> None:
         digitize(nodpi, out_dir=tmp_path / "o", dossier_code=CODE, agency=AGENCY, options=opts)
     with pytest.raises(errors.InvalidArgumentError):
         DigitizeOptions(max_angle_deg=60)
+    # PdfWriter refuses a bool quality; the options must refuse it up front, not mid-record.
+    with pytest.raises(errors.InvalidArgumentError, match="jpeg_quality"):
+        DigitizeOptions(jpeg_quality=True)
 
 
 def _jobs(tmp_path: Path, n: int, *, bad: int | None = None) -> list[DigitizeJob]:

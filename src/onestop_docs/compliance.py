@@ -179,12 +179,8 @@ class Rules:
             raise InvalidArgumentError(
                 f"Rules.size_tolerance_mm must be >= 0, got {self.size_tolerance_mm!r}"
             )
-        if self.max_bytes is not None and (
-            not isinstance(self.max_bytes, int) or self.max_bytes <= 0
-        ):
-            raise InvalidArgumentError(
-                f"Rules.max_bytes must be a positive int or None, got {self.max_bytes!r}"
-            )
+        if self.max_bytes is not None:
+            check_int(self.max_bytes, "Rules.max_bytes", 1)
         if self.blank_ink_fraction is not None and not 0 <= self.blank_ink_fraction < 1:
             raise InvalidArgumentError(
                 f"Rules.blank_ink_fraction must be in [0, 1), got {self.blank_ink_fraction!r}"

@@ -120,10 +120,7 @@ class TesseractConfig:
             raise InvalidArgumentError(f"command must be a non-empty str, got {self.command!r}")
         if self.oem is not None and self.oem not in (0, 1, 2, 3):
             raise InvalidArgumentError(f"oem must be 0, 1, 2, 3 or None, got {self.oem!r}")
-        if not isinstance(self.omp_thread_limit, int) or self.omp_thread_limit < 1:
-            raise InvalidArgumentError(
-                f"omp_thread_limit must be an int >= 1, got {self.omp_thread_limit!r}"
-            )
+        check_int(self.omp_thread_limit, "omp_thread_limit", 1)
         for item in self.variables:
             if (
                 not isinstance(item, tuple)

@@ -74,18 +74,12 @@ class DigitizeOptions:
             raise InvalidArgumentError(
                 f"max_angle_deg must be in (0, 45], got {self.max_angle_deg!r}"
             )
-        if not isinstance(self.jpeg_quality, int) or not 1 <= self.jpeg_quality <= 95:
-            raise InvalidArgumentError(
-                f"jpeg_quality must be an int in 1..95, got {self.jpeg_quality!r}"
-            )
+        check_int(self.jpeg_quality, "jpeg_quality", 1, 95)
         if not float(self.ocr_timeout_s) > 0:
             raise InvalidArgumentError(
                 f"ocr_timeout_s must be positive, got {self.ocr_timeout_s!r}"
             )
-        if not isinstance(self.thumbnail_px, int) or not 32 <= self.thumbnail_px <= 2000:
-            raise InvalidArgumentError(
-                f"thumbnail_px must be in 32..2000, got {self.thumbnail_px!r}"
-            )
+        check_int(self.thumbnail_px, "thumbnail_px", 32, 2000)
 
 
 @dataclass(frozen=True)
