@@ -45,14 +45,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import as_gray, as_image, check_range
+from ._validate import as_gray, as_image, check_int, check_range
 from .cleanup_regions import (
     BorderMode,
     BorderResult,
     DespeckleResult,
     _despeckle,
     _find_borders,
-    _nonneg_int,
     _normalize,
     _paper_colour,
     _protect_distance,
@@ -241,7 +240,7 @@ class CleanOptions:
         for name in ("max_speck_area", "protect_distance"):
             v = getattr(self, name)
             if v is not None:
-                _nonneg_int(v, name)
+                check_int(v, name, 0, numpy_ok=True)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from ._native import cleanup as _k  # type: ignore[attr-defined]
 from ._native import cleanup_components as _cc  # type: ignore[attr-defined]
-from ._validate import as_gray, as_image, as_mask
+from ._validate import as_gray, as_image, as_mask, check_int
 from .cleanup_threshold import _as_rgb3, _dpi_of
 from .errors import InvalidArgumentError
 from .types import Box
@@ -450,19 +450,15 @@ def despeckle(
     """
     m = as_mask(mask)
     res = _dpi_of(mask, dpi)
-    area = _speck_area(res) if max_area is None else _nonneg_int(max_area, "max_area")
+    area = (
+        _speck_area(res) if max_area is None else check_int(max_area, "max_area", 0, numpy_ok=True)
+    )
     dist = (
         _protect_distance(res)
         if protect_distance is None
-        else _nonneg_int(protect_distance, "protect_distance")
+        else check_int(protect_distance, "protect_distance", 0, numpy_ok=True)
     )
     return _despeckle(m, area, dist)[0]
-
-
-def _nonneg_int(v: Any, name: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-        raise InvalidArgumentError(f"{name} must be an int >= 0, got {v!r}")
-    return int(v)
 
 
 def _despeckle(

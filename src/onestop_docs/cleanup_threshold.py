@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._native import cleanup as _k  # type: ignore[attr-defined]
-from ._validate import as_gray, check_range
+from ._validate import as_gray, check_int, check_range
 from .errors import InvalidArgumentError
 
 __all__ = [
@@ -88,13 +88,9 @@ def _check_window(window: Any, shape: tuple[int, ...]) -> tuple[int, int]:
         wh = ww = window
     out = []
     for v, side, name in ((wh, shape[0], "height"), (ww, shape[1], "width")):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer):
-            raise InvalidArgumentError(f"window must be an odd int, got {v!r}")
-        v = int(v)
-        if v < 1 or v % 2 == 0:
-            raise InvalidArgumentError(f"window must be an odd int >= 1, got {v}")
-        if v > MAX_WINDOW:
-            raise InvalidArgumentError(f"window must be <= {MAX_WINDOW}, got {v}")
+        v = check_int(v, "window", 1, MAX_WINDOW, numpy_ok=True)
+        if v % 2 == 0:
+            raise InvalidArgumentError(f"window must be an odd int, got {v}")
         if v > side:
             raise InvalidArgumentError(
                 f"window {v} is larger than the image {name} {side}; "
