@@ -440,7 +440,7 @@ def _cmd_hash(args: argparse.Namespace) -> int:
                 "file": str(f),
                 "page": page.index + 1,
                 "sha256": digest,
-                "page_hash": None if h is None else {"pdq": h.pdq.hex(), "dct": h.dct.hex()},
+                "page_hash": None if h is None else h.hex_digests(),
                 "reason": None if h is not None else "blank or near-blank page",
             }
             items.append(entry)

@@ -107,6 +107,20 @@ class PageHash:
     pdq_flip: Hash | None = None
     dct_flip: Hash | None = None
 
+    def hex_digests(self) -> dict[str, str]:
+        """``{"pdq": hex, "dct": hex}``: the form reports, the CLI and the metadata XML carry.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from onestop_docs.dedup import Hash
+        >>> h = PageHash(Hash.from_hex("ab" * 32), Hash.from_hex("cd" * 32),
+        ...              np.zeros((128, 96), np.uint8), 1.4)
+        >>> h.hex_digests()["pdq"][:8], h.hex_digests()["dct"][:8]
+        ('abababab', 'cdcdcdcd')
+        """
+        return {"pdq": self.pdq.hex(), "dct": self.dct.hex()}
+
     def flipped(self) -> PageHash:
         """The key of the same page turned by 180 degrees (orientation detection can be
         wrong by 180 degrees; lookups try both)."""

@@ -148,7 +148,7 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
         hash_obj = dedup.page_hash(work)
         timings["hash"] = time.perf_counter() - t
         if hash_obj is not None:
-            page_hash = {"pdq": hash_obj.pdq.hex(), "dct": hash_obj.dct.hex()}
+            page_hash = hash_obj.hex_digests()
     report = PageReport(
         number=number,
         source=work.source,
