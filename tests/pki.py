@@ -32,6 +32,15 @@ __all__ = ["Credential", "TestPki", "new_key"]
 UTC = dt.UTC
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 BrokenCase = Literal["expired", "future", "no-digital-signature", "rsa1024"]
+
+#: (broken certificate case, the one problem code a verifier must report for it); the
+#: signature-level "sha1" case (weak digest) is added by the formats that can carry it.
+BROKEN_CERT_PROBLEMS: list[tuple[str, str]] = [
+    ("expired", "certificate-expired"),
+    ("future", "certificate-not-yet-valid"),
+    ("no-digital-signature", "key-usage"),
+    ("rsa1024", "weak-key"),
+]
 KeyUsageName = Literal[
     "digital_signature", "content_commitment", "key_encipherment", "key_cert_sign", "crl_sign"
 ]

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from pki import Credential, TestPki
+from pki import BROKEN_CERT_PROBLEMS, Credential, TestPki
 from signxml import XMLSigner
 from signxml.algorithms import SignatureConstructionMethod
 
@@ -186,15 +186,7 @@ def _signxml_sign(cred: Credential, xml: bytes = DOC, **kwargs) -> bytes:
     return etree.tostring(out)
 
 
-@pytest.mark.parametrize(
-    ("case", "code"),
-    [
-        ("expired", "certificate-expired"),
-        ("future", "certificate-not-yet-valid"),
-        ("no-digital-signature", "key-usage"),
-        ("rsa1024", "weak-key"),
-    ],
-)
+@pytest.mark.parametrize(("case", "code"), BROKEN_CERT_PROBLEMS)
 def test_exact_problem(case: str, code: str, pki: TestPki, root_pem: Path) -> None:
     report = verify_xml(_signxml_sign(pki.issue_broken(case)), trust_roots=[root_pem])
     assert not report.valid and report.signed_content is None
