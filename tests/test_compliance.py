@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pikepdf
 import pytest
+import hostile_pdfs
 import synth
 from hypothesis import given
 from hypothesis import strategies as st
@@ -437,3 +438,80 @@ def test_measured_resolution_and_colour_match_the_generated_page(
     if not colour:
         expected.add(("colour", 1))
     assert rules_of(report) == expected
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+# A small stream limit makes the 8 MiB Flate "bomb" of the corpus a bomb.
+HOSTILE_RULES = Rules(
+    require_officer_signature=False, require_metadata=False, max_stream_bytes=4 * 1024 * 1024
+)
+
+
+@pytest.mark.parametrize(
+    ("case_id", "mutate", "pdfa_claim", "rule"),
+    hostile_pdfs.CASES,
+    ids=[c[0] for c in hostile_pdfs.CASES],
+)
+def test_hostile_pdf_is_a_finding_not_an_exception(
+    tmp_path: Path, case_id: str, mutate: object, pdfa_claim: bool, rule: str
+) -> None:
+    path = hostile_pdfs.write_case(tmp_path, case_id, mutate, pdfa_claim)  # type: ignore[arg-type]
+    report = check_record(path, rules=HOSTILE_RULES)
+    assert rule in {f.rule for f in report.errors}, [str(f) for f in report.findings]
+    assert not report.ok
+
+
+def test_the_unmutated_base_page_is_only_low_resolution(tmp_path: Path) -> None:
+    # The corpus is meaningful only if its base passes everything but the 1-dpi image.
+    path = tmp_path / "base.pdf"
+    hostile_pdfs.base_pdf(path)
+    report = check_record(path, rules=HOSTILE_RULES)
+    assert rules_of(report) == {("resolution", 1)}
+    assert report.pages[0].paper == "A4" and report.pages[0].colour is True
+
+
+def test_goto_open_action_is_not_active_content(tmp_path: Path) -> None:
+    path = tmp_path / "base.pdf"
+    hostile_pdfs.base_pdf(path)
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        pdf.Root.OpenAction = pikepdf.Dictionary(
+            S=pikepdf.Name.GoTo, D=[pdf.pages[0].obj, pikepdf.Name.Fit]
+        )
+        pdf.save(path)
+    assert "active-content" not in {
+        f.rule for f in check_record(path, rules=HOSTILE_RULES).findings
+    }
+
+
+def test_malformed_finding_names_the_object(tmp_path: Path) -> None:
+    path = hostile_pdfs.write_case(
+        tmp_path, "rotate", hostile_pdfs._set("/Rotate", pikepdf.Name("/Ninety")), False
+    )
+    (finding,) = [
+        f for f in check_record(path, rules=HOSTILE_RULES).errors if f.rule == "malformed"
+    ]
+    assert finding.page == 1 and "/Rotate must be an integer, found name /Ninety" in finding.message
+
+
+def test_two_million_q_operators_stop_early(tmp_path: Path) -> None:
+    import time
+
+    path = hostile_pdfs.write_case(
+        tmp_path, "q2m", hostile_pdfs._content(b"q\n" * 2_000_000), False
+    )
+    start = time.perf_counter()
+    report = check_record(path, rules=HOSTILE_RULES)
+    elapsed = time.perf_counter() - start
+    (limit,) = [f for f in report.errors if f.rule == "limit"]
+    assert "Rules.max_operators" in limit.message
+    assert elapsed < 5.0  # parsed, it took 14 s; counted and refused it takes milliseconds
+
+
+def test_active_content_in_the_cli_exits_with_findings(tmp_path: Path) -> None:
+    from onestop_docs.cli import main
+
+    path = hostile_pdfs.write_case(
+        tmp_path, "js", hostile_pdfs._open_action(hostile_pdfs._js()), False
+    )
+    assert main(["check", str(path), "--no-signature"]) in (1,)

@@ -20,7 +20,16 @@ rule                    requirement                                             
 ``signature-org``       signed field at the top-right of page 1 (copies only)        NĐ 30 PL I
 ``metadata``            XMP with the dossier code; consistent with the XML record    TT 01/2023 Đ4
 ``pdfa``                the PDF/A-2 checks listed in ``docs/records.md``             TT 05/2025 (unverified)
+``active-content``      no JavaScript, Launch, embedded files, RichMedia, XFA,        rules §4 (kiosk
+                        additional actions (/AA) or non-GoTo open actions            uploads)
+``malformed``           every object read has the type the PDF specification says    ISO 32000-1
+``limit``               the file stays within ``Rules.max_objects``,                 docs/records.md
+                        ``Rules.max_operators`` and ``Rules.max_nesting``
 ======================  ===========================================================  ==========
+
+A hostile or broken file never raises: a malformed object (``/Rotate /Ninety``, a name in a
+``/CropBox``) is a ``malformed`` finding for its page, and work beyond a limit stops early
+with a ``limit`` finding.
 
 The ``pdfa`` checks are a documented subset of ISO 19005-2 that this module can test itself
 (no full PDF/A validator installs here); see :func:`check_pdfa`.
@@ -46,6 +55,7 @@ import math
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +65,7 @@ import numpy as np
 from PIL import Image
 
 from ._deps import require_module
+from ._pdfobj import MalformedObject, describe, integer, is_name, number, numbers, rect
 from ._validate import check_int
 from .errors import ComplianceError, InvalidArgumentError, MetadataError
 from .imageio import DEFAULT_MAX_PIXELS
@@ -143,6 +154,20 @@ class Rules:
         Portal's per-file limit (TT 32/2017 Đ7 k3c); None = no limit.
     accepted_formats : tuple of str
         Portal's accepted formats; this checker reads ``"pdf"`` only.
+    max_objects : int
+        Most objects read from one file (cross-reference ``/Size`` and the object walk),
+        default 1,000,000; beyond it a ``limit`` finding and the object walks stop.
+    max_operators : int
+        Most content-stream operators examined per page, forms included, default 1,000,000.
+        Counted before parsing as the words of the stream that can be operators (an upper
+        bound: words inside strings count too), so a 2-million-``q`` stream stops in
+        milliseconds with a ``limit`` finding instead of being parsed.
+    max_nesting : int
+        Deepest nesting followed: direct dictionaries and arrays inside one object, action
+        ``/Next`` chains and form XObjects inside forms; default 64.
+    max_stream_bytes : int
+        Most bytes one content stream may decode to, default 256 MiB (Flate streams are
+        inflated with this bound, so a zip bomb stops early with a ``limit`` finding).
 
     Examples
     --------
@@ -164,8 +189,16 @@ class Rules:
     strict_pdfa: bool = False
     max_bytes: int | None = None
     accepted_formats: tuple[str, ...] = ("pdf",)
+    max_objects: int = 1_000_000
+    max_operators: int = 1_000_000
+    max_nesting: int = 64
+    max_stream_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
+        check_int(self.max_objects, "Rules.max_objects", 1)
+        check_int(self.max_operators, "Rules.max_operators", 1)
+        check_int(self.max_nesting, "Rules.max_nesting", 1)
+        check_int(self.max_stream_bytes, "Rules.max_stream_bytes", 1)
         if not (
             isinstance(self.min_dpi, (int, float))
             and math.isfinite(self.min_dpi)
@@ -260,67 +293,156 @@ def _matmul(m: tuple[float, ...], n: tuple[float, ...]) -> tuple[float, ...]:
     )
 
 
-def _placed_images(pk: Any, page: Any) -> Iterator[tuple[Any, tuple[float, ...]]]:
-    """Yield (image XObject, CTM) for every image painted on ``page`` (forms followed 4 deep)."""
+class _LimitReached(Exception):
+    """Work on the file stopped at a documented limit (becomes a ``limit`` finding)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{message} (Rules.{setting})")
+        self.setting = setting
+
+
+# Words that can be content-stream operators: start with a letter or a quote, delimited by
+# white space or PDF delimiters.  Names (/Im0) and numbers do not match; words inside
+# strings do, which makes the count an upper bound (ISO 32000-1 7.8.2).
+_OPERATOR_WORD = re.compile(rb"(?<![^\s\[\]()<>{}%])[A-Za-z'\"][^\s\[\]()<>{}/%]*")
+
+
+def _stream_bytes(pk: Any, stream: Any, what: str, limit: int) -> bytes:
+    """The decoded data of one stream, refusing more than ``limit`` bytes."""
+    if not isinstance(stream, pk.Stream):
+        raise MalformedObject(f"{what} must be a stream, found {describe(stream)}")
+    if stream.get("/Filter") == "/FlateDecode" and "/DecodeParms" not in stream:
+        # Inflate with a bound ourselves: qpdf would inflate a zip bomb completely.
+        inflater = zlib.decompressobj()
+        try:
+            data = inflater.decompress(stream.read_raw_bytes(), limit + 1)
+        except zlib.error as exc:
+            raise MalformedObject(f"{what} cannot be decoded: {exc}") from None
+    else:
+        data = stream.read_bytes()
+    if len(data) > limit:
+        raise _LimitReached(
+            "max_stream_bytes", f"{what} decodes to more than {limit} bytes; not examined"
+        )
+    return data
+
+
+def _content_bytes(pk: Any, contents: Any, what: str, rules: Rules) -> bytes:
+    if contents is None:
+        return b""
+    if isinstance(contents, pk.Array):
+        parts = [
+            _stream_bytes(pk, s, f"{what}[{i}]", rules.max_stream_bytes)
+            for i, s in enumerate(contents)
+        ]
+        return b"\n".join(parts)
+    return _stream_bytes(pk, contents, what, rules.max_stream_bytes)
+
+
+def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tuple[float, ...]]]:
+    """Yield (image XObject, CTM) for every image painted on ``page``, forms included.
+
+    At most ``rules.max_operators`` operators are examined on the page (all its forms
+    together) and forms are followed ``rules.max_nesting`` deep; beyond either the walk stops
+    with :class:`_LimitReached`.  Malformed operands raise :class:`MalformedObject`.
+    """
+    budget = [rules.max_operators]
 
     def walk(
-        contents: Any, resources: Any, base: tuple[float, ...], depth: int
+        owner: Any, data: bytes, resources: Any, base: tuple[float, ...], depth: int, what: str
     ) -> Iterator[tuple[Any, tuple[float, ...]]]:
+        budget[0] -= len(_OPERATOR_WORD.findall(data))
+        if budget[0] < 0:
+            raise _LimitReached(
+                "max_operators",
+                f"more than {rules.max_operators} content-stream operators on the page; "
+                "the page's images were not examined",
+            )
         ctm, stack = base, []
-        xobjects = resources.get("/XObject", {}) if resources is not None else {}
-        for operands, op in pk.parse_content_stream(contents, "q Q cm Do"):
+        xobjects = resources.get("/XObject") if isinstance(resources, pk.Dictionary) else None
+        if xobjects is not None and not isinstance(xobjects, pk.Dictionary):
+            raise MalformedObject(f"{what} /Resources /XObject must be a dictionary")
+        for operands, op in pk.parse_content_stream(owner, "q Q cm Do"):
             name = str(op)
             if name == "q":
                 stack.append(ctm)
             elif name == "Q":
                 ctm = stack.pop() if stack else base
-            elif name == "cm" and len(operands) == 6:
-                ctm = _matmul(tuple(float(v) for v in operands), ctm)
+            elif name == "cm":
+                if len(operands) != 6:
+                    raise MalformedObject(f"{what}: cm needs 6 numbers, found {len(operands)}")
+                matrix = tuple(number(v, f"{what}: cm operand") for v in operands)
+                ctm = _matmul(matrix, ctm)
             elif name == "Do" and operands:
-                xo = xobjects.get(str(operands[0])) if xobjects else None
-                if xo is None:
-                    continue
+                key = operands[0]
+                xo = xobjects.get(str(key)) if xobjects is not None and is_name(key) else None
+                if not isinstance(xo, pk.Stream):
+                    continue  # nothing drawn (a missing resource is the viewer's problem)
                 sub = xo.get("/Subtype")
                 if sub == "/Image":
                     yield xo, ctm
-                elif sub == "/Form" and depth < 4:
-                    matrix = tuple(float(v) for v in xo.get("/Matrix", [1, 0, 0, 1, 0, 0]))
+                elif sub == "/Form":
+                    if depth >= rules.max_nesting:
+                        raise _LimitReached(
+                            "max_nesting", f"forms nested more than {rules.max_nesting} deep"
+                        )
+                    form = f"form {key}"
+                    raw_matrix = xo.get("/Matrix")
+                    matrix = (
+                        (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+                        if raw_matrix is None
+                        else numbers(raw_matrix, f"{form} /Matrix", 6)
+                    )
+                    inner = xo.get("/Resources", resources)
                     yield from walk(
-                        xo, xo.get("/Resources", resources), _matmul(matrix, ctm), depth + 1
+                        xo,
+                        _stream_bytes(pk, xo, form, rules.max_stream_bytes),
+                        inner,
+                        _matmul(matrix, ctm),
+                        depth + 1,
+                        form,
                     )
 
-    yield from walk(page, page.obj.get("/Resources"), (1.0, 0.0, 0.0, 1.0, 0.0, 0.0), 0)
+    contents = _content_bytes(pk, page.obj.get("/Contents"), "/Contents", rules)
+    identity = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+    yield from walk(page, contents, page.obj.get("/Resources"), identity, 0, "page content")
 
 
 def _colour(pk: Any, image: Any) -> bool | None:
-    if image.get("/ImageMask", False) or int(image.get("/BitsPerComponent", 8)) == 1:
+    if image.get("/ImageMask", False) is True:
+        return False
+    bpc = image.get("/BitsPerComponent", 8)
+    if integer(bpc, "image /BitsPerComponent", 1, 32) == 1:
         return False
     cs = image.get("/ColorSpace")
     for _ in range(4):
         if cs is None:
             return None  # e.g. JPX with its own colour space
         if isinstance(cs, pk.Array) and len(cs) > 0:
-            kind = str(cs[0])
-            if kind == "/ICCBased":
-                return int(cs[1].get("/N", 3)) >= 3
-            if kind in ("/Indexed", "/I"):
+            kind = str(cs[0]) if is_name(cs[0]) else ""
+            if kind == "/ICCBased" and len(cs) > 1 and isinstance(cs[1], pk.Stream):
+                return integer(cs[1].get("/N", 3), "ICC profile /N", 1, 32) >= 3
+            if kind in ("/Indexed", "/I") and len(cs) > 1:
                 cs = cs[1]
                 continue
             if kind in ("/CalRGB", "/Lab"):
                 return True
             if kind == "/CalGray":
                 return False
-            if kind in ("/Separation", "/DeviceN"):
-                return kind == "/DeviceN" and len(cs[1]) >= 3
+            if kind == "/DeviceN" and len(cs) > 1 and isinstance(cs[1], pk.Array):
+                return len(cs[1]) >= 3
+            if kind == "/Separation":
+                return False
             return None
-        name = str(cs)
-        return name in ("/DeviceRGB", "/DeviceCMYK", "/RGB", "/CMYK")
+        if not is_name(cs):
+            return None
+        return str(cs) in ("/DeviceRGB", "/DeviceCMYK", "/RGB", "/CMYK")
     return None
 
 
-def _ink_fraction(pk: Any, image: Any) -> float | None:
+def _ink_fraction(pk: Any, image: Any, width: int, height: int) -> float | None:
     # Uploaded files are untrusted: never decode more pixels than a scan can have.
-    if int(image.get("/Width", 0)) * int(image.get("/Height", 0)) > DEFAULT_MAX_PIXELS:
+    if width * height > DEFAULT_MAX_PIXELS:
         return None
     try:
         filters = image.get("/Filter")
@@ -331,6 +453,8 @@ def _ink_fraction(pk: Any, image: Any) -> float | None:
             im = pk.PdfImage(image).as_pil_image()
         gray = np.asarray(im.convert("L"))
     except Exception:  # an undecodable image: the blank check is skipped, not guessed
+        return None
+    if gray.ndim != 2:
         return None
     h, w = gray.shape
     mh, mw = h * 4 // 100, w * 4 // 100
@@ -356,13 +480,18 @@ def _paper(w_mm: float, h_mm: float, rules: Rules) -> str | None:
 # ----------------------------------------------------------------------------- XMP
 
 
+#: XMP packets larger than this are not parsed (a record's XMP is a few KB).
+_MAX_XMP_BYTES = 16 * 1024 * 1024
+
+
 def _parse_xmp(pdf: Any) -> dict[str, str] | None:
     md = pdf.Root.get("/Metadata")
     if md is None:
         return None
     et = require_module("lxml.etree", "metadata")
+    pk: Any = require_module("pikepdf", "pdf")
     try:
-        raw = md.read_bytes()
+        raw = _stream_bytes(pk, md, "XMP", _MAX_XMP_BYTES)
         parser = et.XMLParser(
             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
         )
@@ -427,21 +556,115 @@ _FORBIDDEN_ACTIONS = frozenset(
 )
 
 
-def _direct_dicts(pk: Any, obj: Any, depth: int) -> Iterator[Any]:
-    """``obj`` and the dictionaries nested in it directly (not through indirect references)."""
-    yield obj
-    if depth >= 6:
-        return
-    values = obj.values() if isinstance(obj, pk.Dictionary) else obj
-    for value in values:
-        if isinstance(value, (pk.Dictionary, pk.Array)) and not value.is_indirect:
-            for d in _direct_dicts(pk, value, depth + 1):
-                if isinstance(d, pk.Dictionary):
-                    yield d
+def _direct_dicts(pk: Any, obj: Any, rules: Rules) -> Iterator[Any]:
+    """``obj`` and every dictionary nested in it directly (not through indirect references).
+
+    Direct objects cannot form cycles; the depth is bounded by ``rules.max_nesting``.
+    """
+    todo = [(obj, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > rules.max_nesting:
+            raise _LimitReached(
+                "max_nesting", f"object {obj.objgen} nests more than {rules.max_nesting} deep"
+            )
+        if isinstance(node, (pk.Dictionary, pk.Stream)):
+            yield node
+            children = [value for _, value in node.items()]
+        else:
+            children = list(node)
+        for child in children:
+            if isinstance(child, (pk.Dictionary, pk.Array)) and not child.is_indirect:
+                todo.append((child, depth + 1))
+
+
+def _all_dicts(pk: Any, pdf: Any, rules: Rules) -> Iterator[tuple[Any, Any]]:
+    """Yield (indirect object, dictionary) for every dictionary in the file, bounded.
+
+    Every indirect object is visited once (so ``/Next`` chains of any length and cycles
+    through references cost one visit per object) and its direct dictionaries are walked.
+    """
+    size = pdf.trailer.get("/Size")
+    if isinstance(size, int) and size > rules.max_objects:
+        raise _LimitReached(
+            "max_objects", f"the file declares {size} objects, more than {rules.max_objects}"
+        )
+    for count, obj in enumerate(pdf.objects):
+        if count >= rules.max_objects:
+            raise _LimitReached(
+                "max_objects", f"the file has more than {rules.max_objects} objects"
+            )
+        if isinstance(obj, (pk.Dictionary, pk.Stream, pk.Array)):
+            for d in _direct_dicts(pk, obj, rules):
+                yield obj, d
+
+
+# Action types that run code, open other files or programs, or send data (ISO 32000-1 12.6.4).
+_ACTIVE_ACTIONS = {
+    "/JavaScript": "JavaScript",
+    "/Launch": "a Launch action (starts a program)",
+    "/SubmitForm": "a SubmitForm action",
+    "/ImportData": "an ImportData action",
+    "/GoToR": "a GoToR action (opens another file)",
+    "/GoToE": "a GoToE action (opens an embedded file)",
+    "/Rendition": "a Rendition action",
+    "/RichMediaExecute": "a RichMediaExecute action",
+    "/Movie": "a Movie action",
+    "/Sound": "a Sound action",
+}
+_ACTIVE_ANNOTATIONS = ("/RichMedia", "/Screen", "/Movie", "/Sound", "/FileAttachment", "/3D")
+
+
+def _active_kinds(pk: Any, d: Any) -> Iterator[str]:
+    """What active content the dictionary ``d`` itself holds (not its children)."""
+    action = d.get("/S")
+    if is_name(action) and str(action) in _ACTIVE_ACTIONS:
+        yield _ACTIVE_ACTIONS[str(action)]
+    if "/JS" in d:
+        yield "JavaScript"
+    if "/AA" in d:
+        yield "additional actions (/AA)"
+    open_action = d.get("/OpenAction")
+    if isinstance(open_action, pk.Dictionary) and open_action.get("/S") != "/GoTo":
+        yield "an open action other than GoTo (/OpenAction)"
+    if d.get("/Type") == "/EmbeddedFile" or "/EF" in d:
+        yield "an embedded file"
+    names = d.get("/Names")
+    if isinstance(names, pk.Dictionary):
+        if "/JavaScript" in names:
+            yield "document JavaScript (/Names /JavaScript)"
+        if "/EmbeddedFiles" in names:
+            yield "embedded files (/Names /EmbeddedFiles)"
+    subtype = d.get("/Subtype")
+    if is_name(subtype) and str(subtype) in _ACTIVE_ANNOTATIONS and "/Rect" in d:
+        yield f"a {str(subtype)[1:]} annotation"
+    if "/XFA" in d:
+        yield "an XFA form"
+    if "/RichMediaContent" in d:
+        yield "RichMedia content"
+
+
+def _check_active_content(pk: Any, pdf: Any, rules: Rules, add: Any) -> None:
+    """Add one ``active-content`` error per kind of active content found anywhere."""
+    first: dict[str, Any] = {}
+    for obj, d in _all_dicts(pk, pdf, rules):
+        for kind in _active_kinds(pk, d):
+            first.setdefault(kind, obj.objgen)
+    for kind, where in first.items():
+        add(
+            "active-content",
+            None,
+            f"the file holds {kind} (first in object {where[0]} {where[1]}); a record must "
+            "not carry active content",
+        )
 
 
 def check_pdfa(
-    path: str | os.PathLike[str], *, use_pikepdf: bool = True, strict: bool = False
+    path: str | os.PathLike[str],
+    *,
+    use_pikepdf: bool = True,
+    strict: bool = False,
+    rules: Rules | None = None,
 ) -> tuple[Finding, ...]:
     """Check the PDF/A-2b requirements listed in ``docs/records.md`` that need no renderer.
 
@@ -468,11 +691,14 @@ def check_pdfa(
         Run pikepdf's validator when it is installed (default True).
     strict : bool
         Make pikepdf's violations and a catalog ``/Version`` above 1.7 errors (default False).
+    rules : Rules, optional
+        Supplies the limits (``max_objects``, ``max_nesting``); default :meth:`Rules.default`.
 
     Returns
     -------
     tuple of Finding
-        Rule ``"pdfa"``; no error when every covered requirement holds.
+        Rule ``"pdfa"``; no error when every covered requirement holds.  A malformed object
+        or a limit stops the checks with a ``malformed`` or ``limit`` error.
 
     Raises
     ------
@@ -480,6 +706,7 @@ def check_pdfa(
         The file cannot be opened as a PDF.
     """
     pk: Any = require_module("pikepdf", "pdf")
+    rules = Rules.default() if rules is None else rules
     with open(path, "rb") as fh:  # the header only: records can be hundreds of MB
         raw_head = fh.read(64)
     findings: list[Finding] = []
@@ -495,126 +722,152 @@ def check_pdfa(
     ):
         bad("the header is not followed by a comment of four bytes > 127 (6.1.2)")
     try:
-        pdf = pk.open(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pdf = pk.open(path)
     except Exception as exc:
         raise ComplianceError(f"{path}: cannot open as PDF: {exc}") from None
     with pdf:
-        version = pdf.Root.get("/Version")
-        if version is not None and str(version).lstrip("/") > "1.7":
-            # PDF/A-2 is based on PDF 1.7, but 6.1.2 only constrains the header (which is what
-            # veraPDF checks); pikepdf's validator also rejects the catalog version.  pyHanko
-            # raises it to 2.0 when it appends an ECDSA signature (ISO 32002).
-            findings.append(
-                Finding(
-                    "pdfa",
-                    None,
-                    "error" if strict else "warning",
-                    f"catalog /Version is {version}, above PDF 1.7 (6.1.2, strict reading)",
-                )
-            )
-        if pdf.is_encrypted:
-            bad("the file is encrypted (6.1.3)")
-        if "/ID" not in pdf.trailer:
-            bad("the trailer has no /ID (6.1.3)")
-        xmp = _parse_xmp(pdf)
-        md = pdf.Root.get("/Metadata")
-        if xmp is None or md is None:
-            bad("no XMP metadata stream in the catalog (6.6.2.1)")
-            xmp = {}
-        elif "/Filter" in md:
-            bad("the XMP metadata stream is filtered (6.6.2.1)")
-        if xmp.get("pdfaid:part") != "2" or xmp.get("pdfaid:conformance", "").upper() not in (
-            "A",
-            "B",
-            "U",
-        ):
-            bad(f"XMP does not claim PDF/A-2 (pdfaid:part={xmp.get('pdfaid:part')!r})")
-        info = pdf.trailer.get("/Info")
-        if info is not None:
-            for key, xkey in (
-                ("/Title", "dc:title"),
-                ("/Producer", "pdf:Producer"),
-                ("/Creator", "xmp:CreatorTool"),
-                ("/Subject", "dc:description"),
-                ("/Author", "dc:creator"),
-            ):
-                if key in info and str(info[key]) != xmp.get(xkey):
-                    bad(f"Info {key} {str(info[key])!r} differs from XMP {xkey} {xmp.get(xkey)!r}")
-        intents = [oi for oi in pdf.Root.get("/OutputIntents", []) if oi.get("/S") == "/GTS_PDFA1"]
-        intent_n = None
-        if not intents:
-            bad("no GTS_PDFA1 output intent (6.2.3)")
-        else:
-            profiles = {
-                oi.get("/DestOutputProfile").objgen for oi in intents if "/DestOutputProfile" in oi
-            }
-            if not profiles:
-                bad("the output intent has no DestOutputProfile (6.2.3)")
-            elif len(profiles) > 1:
-                bad("several output intents with different profiles (6.2.3)")
-            else:
-                intent_n = int(intents[0].DestOutputProfile.get("/N", 0))
-        if "/AcroForm" in pdf.Root and pdf.Root.AcroForm.get("/NeedAppearances", False):
-            bad("AcroForm NeedAppearances is true (6.4.1)")
-        names = pdf.Root.get("/Names")
-        if names is not None and "/JavaScript" in names:
-            bad("the document has JavaScript (6.6.1)")
-        if names is not None and "/EmbeddedFiles" in names:
-            bad("the document has embedded files; PDF/A-2 allows only PDF/A ones (6.8)")
-        for obj in pdf.objects:
-            if isinstance(obj, pk.Stream):
-                d = obj.stream_dict
-                filters = d.get("/Filter")
-                flist = (
-                    [str(f) for f in filters] if isinstance(filters, pk.Array) else [str(filters)]
-                )
-                if "/LZWDecode" in flist:
-                    bad(f"stream {obj.objgen} uses LZWDecode (6.1.7.2)")
-                if "/F" in d:
-                    bad(f"stream {obj.objgen} refers to an external file (6.1.7.1)")
-                if d.get("/Subtype") == "/Image":
-                    if "/Alternates" in d or "/OPI" in d or d.get("/Interpolate", False):
-                        bad(f"image {obj.objgen} has Alternates, OPI or Interpolate (6.2.8)")
-                    cs = str(d.get("/ColorSpace", ""))
-                    if cs == "/DeviceRGB" and intent_n != 3:
-                        bad(
-                            f"image {obj.objgen} uses DeviceRGB without an RGB output intent (6.2.4.3)"
-                        )
-                    if cs == "/DeviceCMYK" and intent_n != 4:
-                        bad(
-                            f"image {obj.objgen} uses DeviceCMYK without a CMYK output intent (6.2.4.3)"
-                        )
-                continue
-            if not isinstance(obj, pk.Dictionary):
-                continue
-            typ, sub = obj.get("/Type"), obj.get("/Subtype")
-            if any(d.get("/S") in _FORBIDDEN_ACTIONS for d in _direct_dicts(pk, obj, 0)):
-                bad(
-                    f"object {obj.objgen} holds a forbidden action (JavaScript, Launch, ...) (6.5.1)"
-                )
-            if typ == "/Font" and sub not in ("/Type0", "/Type3"):
-                desc = obj.get("/FontDescriptor")
-                if desc is None or not any(
-                    k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")
-                ):
-                    bad(f"font {obj.get('/BaseFont')} is not embedded (6.2.11.4)")
-                if sub == "/CIDFontType2" and "/CIDToGIDMap" not in obj:
-                    bad(f"CIDFontType2 {obj.get('/BaseFont')} has no CIDToGIDMap (6.2.11.3.2)")
-        for number, page in enumerate(pdf.pages, start=1):
-            for annot in page.obj.get("/Annots", []):
-                sub = annot.get("/Subtype")
-                if sub == "/Popup":
-                    continue
-                flags = int(annot.get("/F", 0))
-                if not flags & 4 or flags & (1 | 2 | 32):
-                    bad(f"annotation {sub} must be printable and not hidden (6.3.2)", number)
-                rect = [float(v) for v in annot.get("/Rect", [0, 0, 0, 0])]
-                zero = abs(rect[2] - rect[0]) < 1e-9 or abs(rect[3] - rect[1]) < 1e-9
-                if sub != "/Link" and not zero and "/AP" not in annot:
-                    bad(f"annotation {sub} has no appearance stream (6.3.3)", number)
+        try:
+            _pdfa_catalog_checks(pk, pdf, strict, bad, findings)
+            _pdfa_object_checks(pk, pdf, rules, bad)
+        except _LimitReached as exc:
+            findings.append(Finding("limit", None, "error", f"PDF/A checks stopped: {exc}"))
+        except (MalformedObject, pk.PdfError) as exc:
+            findings.append(Finding("malformed", None, "error", f"PDF/A checks stopped: {exc}"))
     if use_pikepdf:
         findings.extend(_pikepdf_validator(path, strict))
     return tuple(findings)
+
+
+def _pdfa_catalog_checks(
+    pk: Any, pdf: Any, strict: bool, bad: Any, findings: list[Finding]
+) -> None:
+    version = pdf.Root.get("/Version")
+    if version is not None and str(version).lstrip("/") > "1.7":
+        # PDF/A-2 is based on PDF 1.7, but 6.1.2 only constrains the header (which is what
+        # veraPDF checks); pikepdf's validator also rejects the catalog version.  pyHanko
+        # raises it to 2.0 when it appends an ECDSA signature (ISO 32002).
+        findings.append(
+            Finding(
+                "pdfa",
+                None,
+                "error" if strict else "warning",
+                f"catalog /Version is {version}, above PDF 1.7 (6.1.2, strict reading)",
+            )
+        )
+    if pdf.is_encrypted:
+        bad("the file is encrypted (6.1.3)")
+    if "/ID" not in pdf.trailer:
+        bad("the trailer has no /ID (6.1.3)")
+    xmp = _parse_xmp(pdf)
+    md = pdf.Root.get("/Metadata")
+    if xmp is None or not isinstance(md, pk.Stream):
+        bad("no XMP metadata stream in the catalog (6.6.2.1)")
+        xmp = {}
+    elif "/Filter" in md:
+        bad("the XMP metadata stream is filtered (6.6.2.1)")
+    if xmp.get("pdfaid:part") != "2" or xmp.get("pdfaid:conformance", "").upper() not in (
+        "A",
+        "B",
+        "U",
+    ):
+        bad(f"XMP does not claim PDF/A-2 (pdfaid:part={xmp.get('pdfaid:part')!r})")
+    info = pdf.trailer.get("/Info")
+    if isinstance(info, pk.Dictionary):
+        for key, xkey in (
+            ("/Title", "dc:title"),
+            ("/Producer", "pdf:Producer"),
+            ("/Creator", "xmp:CreatorTool"),
+            ("/Subject", "dc:description"),
+            ("/Author", "dc:creator"),
+        ):
+            if key in info and str(info[key]) != xmp.get(xkey):
+                bad(f"Info {key} {str(info[key])!r} differs from XMP {xkey} {xmp.get(xkey)!r}")
+    raw_intents = pdf.Root.get("/OutputIntents")
+    intents = [
+        oi
+        for oi in (raw_intents if isinstance(raw_intents, pk.Array) else [])
+        if isinstance(oi, pk.Dictionary) and oi.get("/S") == "/GTS_PDFA1"
+    ]
+    if not intents:
+        bad("no GTS_PDFA1 output intent (6.2.3)")
+    else:
+        profiles = [oi.get("/DestOutputProfile") for oi in intents]
+        streams = {p.objgen for p in profiles if isinstance(p, pk.Stream)}
+        if not streams:
+            bad("the output intent has no DestOutputProfile stream (6.2.3)")
+        elif len(streams) > 1:
+            bad("several output intents with different profiles (6.2.3)")
+    form = pdf.Root.get("/AcroForm")
+    if isinstance(form, pk.Dictionary) and form.get("/NeedAppearances", False) is True:
+        bad("AcroForm NeedAppearances is true (6.4.1)")
+    names = pdf.Root.get("/Names")
+    if isinstance(names, pk.Dictionary) and "/JavaScript" in names:
+        bad("the document has JavaScript (6.6.1)")
+    if isinstance(names, pk.Dictionary) and "/EmbeddedFiles" in names:
+        bad("the document has embedded files; PDF/A-2 allows only PDF/A ones (6.8)")
+
+
+def _output_intent_components(pk: Any, pdf: Any) -> int | None:
+    raw_intents = pdf.Root.get("/OutputIntents")
+    for oi in raw_intents if isinstance(raw_intents, pk.Array) else []:
+        if isinstance(oi, pk.Dictionary) and oi.get("/S") == "/GTS_PDFA1":
+            profile = oi.get("/DestOutputProfile")
+            if isinstance(profile, pk.Stream):
+                return integer(profile.get("/N", 0), "output intent profile /N", 0, 32)
+    return None
+
+
+def _pdfa_object_checks(pk: Any, pdf: Any, rules: Rules, bad: Any) -> None:
+    intent_n = _output_intent_components(pk, pdf)
+    for obj, d in _all_dicts(pk, pdf, rules):
+        if d is obj and isinstance(obj, pk.Stream):
+            filters = d.get("/Filter")
+            flist = [str(f) for f in filters] if isinstance(filters, pk.Array) else [str(filters)]
+            if "/LZWDecode" in flist:
+                bad(f"stream {obj.objgen} uses LZWDecode (6.1.7.2)")
+            if "/F" in d:
+                bad(f"stream {obj.objgen} refers to an external file (6.1.7.1)")
+            if d.get("/Subtype") == "/Image":
+                if "/Alternates" in d or "/OPI" in d or d.get("/Interpolate", False) is True:
+                    bad(f"image {obj.objgen} has Alternates, OPI or Interpolate (6.2.8)")
+                cs = d.get("/ColorSpace")
+                if cs == "/DeviceRGB" and intent_n != 3:
+                    bad(f"image {obj.objgen} uses DeviceRGB without an RGB output intent (6.2.4.3)")
+                if cs == "/DeviceCMYK" and intent_n != 4:
+                    bad(
+                        f"image {obj.objgen} uses DeviceCMYK without a CMYK output intent (6.2.4.3)"
+                    )
+            continue
+        if isinstance(d, pk.Stream):
+            continue
+        if d.get("/S") in _FORBIDDEN_ACTIONS:
+            bad(f"object {obj.objgen} holds a forbidden action (JavaScript, Launch, ...) (6.5.1)")
+        typ, sub = d.get("/Type"), d.get("/Subtype")
+        # Fonts as indirect objects only: a direct /DR font of a form is not drawn (veraPDF
+        # checks the fonts used).
+        if d is obj and typ == "/Font" and sub not in ("/Type0", "/Type3"):
+            desc = d.get("/FontDescriptor")
+            if not isinstance(desc, pk.Dictionary) or not any(
+                k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")
+            ):
+                bad(f"font {d.get('/BaseFont')} is not embedded (6.2.11.4)")
+            if sub == "/CIDFontType2" and "/CIDToGIDMap" not in d:
+                bad(f"CIDFontType2 {d.get('/BaseFont')} has no CIDToGIDMap (6.2.11.3.2)")
+    for page_no, page in enumerate(pdf.pages, start=1):
+        for annot in _annotations(pk, page):
+            sub = annot.get("/Subtype")
+            if sub == "/Popup":
+                continue
+            flags = integer(annot.get("/F", 0), f"annotation {sub} /F", 0, 2**32 - 1)
+            if not flags & 4 or flags & (1 | 2 | 32):
+                bad(f"annotation {sub} must be printable and not hidden (6.3.2)", page_no)
+            raw = annot.get("/Rect")
+            r = (0.0, 0.0, 0.0, 0.0) if raw is None else rect(raw, f"annotation {sub} /Rect")
+            zero = r[2] - r[0] < 1e-9 or r[3] - r[1] < 1e-9
+            if sub != "/Link" and not zero and "/AP" not in annot:
+                bad(f"annotation {sub} has no appearance stream (6.3.3)", page_no)
 
 
 def _pikepdf_validator(path: str | os.PathLike[str], strict: bool) -> list[Finding]:
@@ -622,7 +875,10 @@ def _pikepdf_validator(path: str | os.PathLike[str], strict: bool) -> list[Findi
         import pikepdf.pdfa as pdfa_mod  # needs jsonschema, referencing, fontTools
     except ImportError:
         return []
-    report: Any = pdfa_mod.validate_written(os.fspath(path), "2b")
+    try:
+        report: Any = pdfa_mod.validate_written(os.fspath(path), "2b")
+    except Exception as exc:  # its failure on a hostile file is reported, not raised
+        return [Finding("pdfa", None, "warning", f"pikepdf.pdfa could not check the file: {exc}")]
     out = []
     for f in report.findings:
         severity: Severity = "error" if strict and f.kind == "violation" else "warning"
@@ -633,29 +889,6 @@ def _pikepdf_validator(path: str | os.PathLike[str], strict: bool) -> list[Findi
 
 
 # ----------------------------------------------------------------------------- main check
-
-
-def _signature_fields(pk: Any, pdf: Any) -> Iterator[tuple[str, Any, Any]]:
-    """Yield (name, field, widget) for every signature field's widget."""
-    form = pdf.Root.get("/AcroForm")
-    if form is None:
-        return
-    todo = [(f, "") for f in form.get("/Fields", [])]
-    seen = 0
-    while todo and seen < 10000:
-        seen += 1
-        node, prefix = todo.pop()
-        name = prefix + str(node.get("/T", ""))
-        ft = node.get("/FT")
-        kids = node.get("/Kids")
-        if ft == "/Sig" or (ft is None and "/V" in node and "/Parent" in node):
-            if kids:
-                for kid in kids:
-                    yield name, node, kid
-            else:
-                yield name, node, node
-        elif kids:
-            todo.extend((k, name + ".") for k in kids)
 
 
 def check_record(
@@ -736,7 +969,7 @@ def check_record(
         header = (int(m.group(1)), int(m.group(2)))
         version = header
         catalog_version = pdf.Root.get("/Version")  # the catalog may raise the version (7.2.2)
-        if catalog_version is not None:
+        if is_name(catalog_version):
             cm = re.fullmatch(r"/?(\d)\.(\d)", str(catalog_version))
             if cm:
                 version = max(version, (int(cm.group(1)), int(cm.group(2))))
@@ -749,14 +982,27 @@ def check_record(
                 f"{rules.min_version[0]}.{rules.min_version[1]} required (NĐ 30/2020 PL I)",
             )
         pages: list[PageReport] = []
-        for number, page in enumerate(pdf.pages, start=1):
-            pages.append(_check_page(pk, page, number, rules, add))
+        signatures: tuple[tuple[str, int | None, str, bool], ...] = ()
+        xmp: dict[str, str] | None = None
+        try:
+            for page_no, page in enumerate(pdf.pages, start=1):
+                pages.append(_check_page(pk, page, page_no, rules, add))
+            xmp = _parse_xmp(pdf)
+            signatures = _check_signatures(pk, pdf, rules, add)
+        except pk.PdfError as exc:  # a page tree or form qpdf cannot repair
+            add("malformed", None, f"the file's structure cannot be read: {exc}")
+        try:
+            _check_active_content(pk, pdf, rules, add)
+        except _LimitReached as exc:
+            add("limit", None, f"the active-content scan stopped: {exc}")
+        except pk.PdfError as exc:
+            add("malformed", None, f"the active-content scan stopped: {exc}")
         n_pages = len(pages)
-        xmp = _parse_xmp(pdf)
-        signatures = _check_signatures(pk, pdf, rules, add)
+        if n_pages == 0:
+            add("format", None, "the PDF has no readable page")
         _check_metadata(xmp, record, rules, n_pages, declared_pages, add)
         if xmp and xmp.get("pdfaid:part"):
-            for f in check_pdfa(path, strict=rules.strict_pdfa):
+            for f in check_pdfa(path, strict=rules.strict_pdfa, rules=rules):
                 findings.append(f)
         elif rules.require_pdfa:
             add("pdfa", None, "the file does not claim PDF/A (no pdfaid:part in XMP)")
@@ -783,47 +1029,94 @@ def _load_record(metadata: Any) -> RecordMetadata | None:
     )
 
 
-def _check_page(pk: Any, page: Any, number: int, rules: Rules, add: Any) -> PageReport:
-    box = [float(v) for v in page.obj.get("/CropBox", page.obj.get("/MediaBox", [0, 0, 612, 792]))]
-    unit = float(page.obj.get("/UserUnit", 1.0))
-    w_pt, h_pt = abs(box[2] - box[0]) * unit, abs(box[3] - box[1]) * unit
+def _inherited(pk: Any, node: Any, key: str, rules: Rules) -> Any:
+    """Look ``key`` up on a page and its /Pages ancestors (ISO 32000-1 7.7.3.4)."""
+    seen: set[tuple[int, int]] = set()
+    for _ in range(rules.max_nesting):
+        if not isinstance(node, pk.Dictionary):
+            return None
+        if key in node:
+            return node.get(key)
+        if node.is_indirect:
+            if node.objgen in seen:
+                return None
+            seen.add(node.objgen)
+        node = node.get("/Parent")
+    return None
+
+
+def _page_size_pt(pk: Any, page: Any, rules: Rules) -> tuple[float, float, float]:
+    """(width, height, user unit) of the page's crop box in points, unrotated."""
+    raw = _inherited(pk, page.obj, "/CropBox", rules)
+    which = "/CropBox"
+    if raw is None:
+        raw, which = _inherited(pk, page.obj, "/MediaBox", rules), "/MediaBox"
+    if raw is None:
+        raise MalformedObject("the page has no /MediaBox")
+    box = rect(raw, which, nonempty=True)
+    raw_unit = page.obj.get("/UserUnit")
+    unit = 1.0 if raw_unit is None else number(raw_unit, "/UserUnit")
+    if not 0 < unit <= 75000:  # ISO 32000-1 Annex C: 14,400,000 inch pages at most
+        raise MalformedObject(f"/UserUnit must be in (0, 75000], found {unit}")
+    return (box[2] - box[0]) * unit, (box[3] - box[1]) * unit, unit
+
+
+def _check_page(pk: Any, page: Any, page_no: int, rules: Rules, add: Any) -> PageReport:
+    """Measure one page; a malformed object or a limit becomes a finding for the page."""
+    try:
+        return _measure_page(pk, page, page_no, rules, add)
+    except _LimitReached as exc:
+        add("limit", page_no, str(exc))
+    except MalformedObject as exc:
+        add("malformed", page_no, f"malformed page object: {exc}")
+    except pk.PdfError as exc:
+        add("malformed", page_no, f"the page cannot be read: {exc}")
+    return PageReport(page_no, (0.0, 0.0), None, None, None, None)
+
+
+def _measure_page(pk: Any, page: Any, page_no: int, rules: Rules, add: Any) -> PageReport:
+    w_pt, h_pt, unit = _page_size_pt(pk, page, rules)
     # The image is drawn in unrotated user space; /Rotate only turns the displayed page.
     user_w_mm, user_h_mm = w_pt * _MM_PER_PT, h_pt * _MM_PER_PT
     w_mm, h_mm = user_w_mm, user_h_mm
-    if int(page.obj.get("/Rotate", 0)) % 180 == 90:
+    rotate = integer(_inherited(pk, page.obj, "/Rotate", rules) or 0, "/Rotate")
+    if rotate % 90:
+        raise MalformedObject(f"/Rotate must be a multiple of 90, found {rotate}")
+    if rotate % 180 == 90:
         w_mm, h_mm = h_mm, w_mm
     paper = _paper(w_mm, h_mm, rules)
     if paper is None:
         add(
             "scale",
-            number,
+            page_no,
             f"page is {w_mm:.1f} x {h_mm:.1f} mm, not A4/A5/A3/Letter or the "
             f"declared size within {rules.size_tolerance_mm} mm (100 % scale required)",
         )
     images = []
-    for image, ctm in _placed_images(pk, page):
+    for image, ctm in _placed_images(pk, page, rules):
         a, b, c, d = (v * unit for v in ctm[:4])
         pw, ph = math.hypot(a, b), math.hypot(c, d)
         if pw * ph >= 0.1 * w_pt * h_pt:  # logos and stamps are not the page scan
             images.append((pw * ph, image, pw, ph, ctm))
     if not images:
-        add("page-image", number, "no page-sized image: a digitized page is one scanned image")
-        return PageReport(number, (w_mm, h_mm), paper, None, None, None)
+        add("page-image", page_no, "no page-sized image: a digitized page is one scanned image")
+        return PageReport(page_no, (w_mm, h_mm), paper, None, None, None)
     if len(images) > 1:
         add(
             "page-image",
-            number,
+            page_no,
             f"{len(images)} page-sized images on one page, expected 1",
             "warning",
         )
     _, image, pw, ph, ctm = max(images, key=lambda t: t[0])
-    px_w, px_h = int(image.get("/Width", 0)), int(image.get("/Height", 0))
+    px_w = integer(image.get("/Width"), "image /Width", 1, 2**31 - 1)
+    px_h = integer(image.get("/Height"), "image /Height", 1, 2**31 - 1)
     # With a rotation in the CTM the image's width runs along the page's height.
-    dpi = (px_w / (pw / 72.0), px_h / (ph / 72.0)) if pw > 0 and ph > 0 else None
-    if dpi is not None and min(dpi) < rules.min_dpi - 0.5:
+    dpi = (px_w / (pw / 72.0), px_h / (ph / 72.0))
+    if min(dpi) < rules.min_dpi - 0.5:
         add(
             "resolution",
-            number,
+            page_no,
             f"effective resolution {dpi[0]:.0f} x {dpi[1]:.0f} dpi, at "
             f"least {rules.min_dpi:.0f} required",
         )
@@ -834,7 +1127,7 @@ def _check_page(pk: Any, page: Any, number: int, rules: Rules, add: Any) -> Page
     if abs(placed_w - user_w_mm) > tol or abs(placed_h - user_h_mm) > tol:
         add(
             "scale",
-            number,
+            page_no,
             f"the scan is drawn at {placed_w:.1f} x {placed_h:.1f} mm on a {user_w_mm:.1f} x "
             f"{user_h_mm:.1f} mm page ({100 * placed_w / user_w_mm:.0f} %): not 100 % scale",
         )
@@ -843,42 +1136,96 @@ def _check_page(pk: Any, page: Any, number: int, rules: Rules, add: Any) -> Page
         what = "unknown colour space" if colour is None else "grey or bitonal"
         add(
             "colour",
-            number,
+            page_no,
             f"the page image is {what}; colour images are required (ảnh màu)",
             "warning" if colour is None else "error",
         )
-    ink = _ink_fraction(pk, image) if rules.blank_ink_fraction is not None else None
+    ink = None
+    if rules.blank_ink_fraction is not None:
+        ink = _ink_fraction(pk, image, px_w, px_h)
     if ink is not None and rules.blank_ink_fraction is not None and ink < rules.blank_ink_fraction:
         add(
             "blank-page",
-            number,
+            page_no,
             f"page looks blank ({100 * ink:.3f} % dark pixels); kept and flagged, never dropped",
             "warning",
         )
-    return PageReport(number, (w_mm, h_mm), paper, dpi, colour, ink)
+    return PageReport(page_no, (w_mm, h_mm), paper, dpi, colour, ink)
+
+
+def _annotations(pk: Any, page: Any) -> list[Any]:
+    """The page's annotation dictionaries (malformed entries skipped)."""
+    annots = page.obj.get("/Annots")
+    if not isinstance(annots, pk.Array):
+        return []
+    return [a for a in annots if isinstance(a, pk.Dictionary)]
+
+
+def _signature_fields(pk: Any, pdf: Any, rules: Rules) -> Iterator[tuple[str, Any, Any]]:
+    """Yield (name, field, widget) for every signature field's widget."""
+    form = pdf.Root.get("/AcroForm")
+    fields = form.get("/Fields") if isinstance(form, pk.Dictionary) else None
+    if not isinstance(fields, pk.Array):
+        return
+    todo = [(f, "", 0) for f in fields]
+    seen: set[tuple[int, int]] = set()
+    visited = 0
+    while todo and visited < rules.max_objects:
+        visited += 1
+        node, prefix, depth = todo.pop()
+        if not isinstance(node, pk.Dictionary) or depth > rules.max_nesting:
+            continue
+        if node.is_indirect:
+            if node.objgen in seen:
+                continue  # a /Kids cycle
+            seen.add(node.objgen)
+        title = node.get("/T")
+        name = prefix + (str(title) if isinstance(title, pk.String) else "")
+        ft = node.get("/FT")
+        kids = node.get("/Kids")
+        kids = (
+            [k for k in kids if isinstance(k, pk.Dictionary)] if isinstance(kids, pk.Array) else []
+        )
+        if ft == "/Sig" or (ft is None and "/V" in node and "/Parent" in node):
+            for kid in kids or [node]:
+                yield name, node, kid
+        else:
+            todo.extend((k, name + ".", depth + 1) for k in kids)
 
 
 def _check_signatures(
     pk: Any, pdf: Any, rules: Rules, add: Any
 ) -> tuple[tuple[str, int | None, str, bool], ...]:
     page_of: dict[Any, tuple[int | None, Any]] = {}
-    for number, page in enumerate(pdf.pages, start=1):
-        for annot in page.obj.get("/Annots", []):
-            page_of[annot.objgen] = (number, page)
+    for page_no, page in enumerate(pdf.pages, start=1):
+        for annot in _annotations(pk, page):
+            if annot.is_indirect:
+                page_of[annot.objgen] = (page_no, page)
     found: list[tuple[str, int | None, str, bool]] = []
-    for name, fld, widget in _signature_fields(pk, pdf):
-        signed = isinstance(fld.get("/V"), pk.Dictionary) and "/Contents" in fld.V
-        page_number, page = page_of.get(widget.objgen, (None, None))
+    for name, fld, widget in _signature_fields(pk, pdf, rules):
+        value = fld.get("/V")
+        signed = isinstance(value, pk.Dictionary) and "/Contents" in value
+        page_number, page = (
+            page_of.get(widget.objgen, (None, None)) if widget.is_indirect else (None, None)
+        )
         corner = "other"
-        rect = [float(v) for v in widget.get("/Rect", [0, 0, 0, 0])]
-        if abs(rect[2] - rect[0]) < 1e-6 or abs(rect[3] - rect[1]) < 1e-6 or page is None:
+        try:
+            raw = widget.get("/Rect")
+            r = (0.0, 0.0, 0.0, 0.0) if raw is None else rect(raw, f"signature field {name} /Rect")
+            if r[2] - r[0] < 1e-6 or r[3] - r[1] < 1e-6 or page is None:
+                corner = "invisible"
+            else:
+                raw_box = _inherited(pk, page.obj, "/CropBox", rules)
+                if raw_box is None:
+                    raw_box = _inherited(pk, page.obj, "/MediaBox", rules)
+                box = rect(raw_box, "/MediaBox", nonempty=True)
+                cx = ((r[0] + r[2]) / 2 - box[0]) / (box[2] - box[0])
+                cy = ((r[1] + r[3]) / 2 - box[1]) / (box[3] - box[1])
+                if cy > 0.5:
+                    corner = "top-left" if cx < 0.5 else "top-right"
+        except MalformedObject as exc:
+            add("malformed", page_number, f"malformed signature field: {exc}")
             corner = "invisible"
-        else:
-            box = [float(v) for v in page.obj.get("/CropBox", page.obj.get("/MediaBox"))]
-            cx = ((rect[0] + rect[2]) / 2 - box[0]) / (box[2] - box[0])
-            cy = ((rect[1] + rect[3]) / 2 - box[1]) / (box[3] - box[1])
-            if cy > 0.5:
-                corner = "top-left" if cx < 0.5 else "top-right"
         found.append((name, page_number, corner, signed))
     for role, required, corner, rule, source in (
         (

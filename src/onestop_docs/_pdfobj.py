@@ -1,0 +1,181 @@
+"""Typed reads of PDF objects from untrusted files (a thin layer over pikepdf).
+
+An uploaded PDF may hold anything where the specification expects a number: a name in a
+``/MediaBox``, ``/Rotate /Ninety``, a string for ``/UserUnit``, a two-element ``/Rect``.
+Code that reads a PDF object goes through these accessors: each returns a value of the
+expected Python type or raises :class:`MalformedObject`, whose message names the object and
+says what was expected and found.  The compliance checker turns that exception into a
+finding for the page or file; it never escapes to the caller.
+
+Examples
+--------
+>>> import pikepdf
+>>> page = pikepdf.Dictionary(Rotate=pikepdf.Name("/Ninety"), MediaBox=[0, 0, 595, 842])
+>>> rect(page.get("/MediaBox"), "/MediaBox")
+(0.0, 0.0, 595.0, 842.0)
+>>> integer(page.get("/Rotate"), "/Rotate")
+Traceback (most recent call last):
+...
+onestop_docs._pdfobj.MalformedObject: /Rotate must be an integer, found name /Ninety
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+__all__ = [
+    "MalformedObject",
+    "array",
+    "describe",
+    "integer",
+    "is_name",
+    "name",
+    "number",
+    "numbers",
+    "rect",
+]
+
+#: Largest magnitude accepted for a number (ISO 32000-1 Annex C suggests ±32767 for integers
+#: in PDF 1.x; reals up to ±3.4e38).  Bigger values are hostile, not scans.
+MAX_MAGNITUDE = 3.4e38
+
+
+class MalformedObject(ValueError):
+    """A PDF object does not have the type or shape the specification requires."""
+
+
+def describe(obj: Any) -> str:
+    """A short human description of ``obj`` for messages (type and a clipped value)."""
+    if obj is None:
+        return "nothing"
+    if isinstance(obj, bool):
+        return f"boolean {str(obj).lower()}"
+    if isinstance(obj, (int, Decimal, float)):
+        return f"number {obj}"
+    text = repr(obj)
+    kind = type(obj).__name__
+    try:
+        import pikepdf
+
+        if isinstance(obj, pikepdf.Name):
+            return f"name {str(obj)[:40]}"
+        if isinstance(obj, pikepdf.String):
+            return f"string ({str(obj)[:40]})"
+        if isinstance(obj, pikepdf.Array):
+            return f"array of {len(obj)}"
+        if isinstance(obj, pikepdf.Dictionary):
+            return "dictionary"
+        if isinstance(obj, pikepdf.Stream):
+            return "stream"
+        if isinstance(obj, pikepdf.Operator):
+            return f"operator {str(obj)[:20]}"
+    except ImportError:  # pragma: no cover - pikepdf is the reason this module exists
+        pass
+    return f"{kind} {text[:40]}"
+
+
+def number(obj: Any, what: str) -> float:
+    """``obj`` as a finite float (PDF integer or real).
+
+    Raises
+    ------
+    MalformedObject
+        ``obj`` is not a number, is a boolean, or is not finite / beyond ``MAX_MAGNITUDE``.
+    """
+    if isinstance(obj, bool) or not isinstance(obj, (int, Decimal, float)):
+        raise MalformedObject(f"{what} must be a number, found {describe(obj)}")
+    try:
+        value = float(obj)
+    except (OverflowError, ValueError):
+        raise MalformedObject(f"{what} must be a finite number, found {describe(obj)}") from None
+    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+        raise MalformedObject(f"{what} must be a finite number, found {describe(obj)}")
+    return value
+
+
+def integer(obj: Any, what: str, low: int | None = None, high: int | None = None) -> int:
+    """``obj`` as an int within ``[low, high]`` (a real with an integral value is accepted).
+
+    Raises
+    ------
+    MalformedObject
+        Not an integer or outside the bounds.
+    """
+    if isinstance(obj, bool) or not isinstance(obj, (int, Decimal)):
+        raise MalformedObject(f"{what} must be an integer, found {describe(obj)}")
+    if isinstance(obj, Decimal):
+        if not obj.is_finite() or obj != obj.to_integral_value():
+            raise MalformedObject(f"{what} must be an integer, found {describe(obj)}")
+        obj = int(obj)
+    if (low is not None and obj < low) or (high is not None and obj > high):
+        raise MalformedObject(f"{what} must be in [{low}, {high}], found {obj}")
+    return int(obj)
+
+
+def is_name(obj: Any) -> bool:
+    """True when ``obj`` is a PDF name."""
+    import pikepdf
+
+    return isinstance(obj, pikepdf.Name)
+
+
+def name(obj: Any, what: str) -> str:
+    """``obj`` as a name string such as ``"/DeviceRGB"``.
+
+    Raises
+    ------
+    MalformedObject
+        ``obj`` is not a name.
+    """
+    if not is_name(obj):
+        raise MalformedObject(f"{what} must be a name, found {describe(obj)}")
+    return str(obj)
+
+
+def array(obj: Any, what: str, length: int | None = None) -> list[Any]:
+    """``obj`` as a list of its items, optionally of exactly ``length`` items.
+
+    Raises
+    ------
+    MalformedObject
+        Not an array, or of another length.
+    """
+    import pikepdf
+
+    if not isinstance(obj, pikepdf.Array):
+        raise MalformedObject(f"{what} must be an array, found {describe(obj)}")
+    if length is not None and len(obj) != length:
+        raise MalformedObject(f"{what} must have {length} elements, found {len(obj)}")
+    return list(obj)
+
+
+def numbers(obj: Any, what: str, length: int) -> tuple[float, ...]:
+    """``obj`` as exactly ``length`` finite numbers (an array) or raise :class:`MalformedObject`."""
+    items = array(obj, what, length)
+    return tuple(number(v, f"{what}[{i}]") for i, v in enumerate(items))
+
+
+def rect(obj: Any, what: str, *, nonempty: bool = False) -> tuple[float, float, float, float]:
+    """A rectangle ``[llx lly urx ury]``, normalised so that ``llx <= urx`` and ``lly <= ury``.
+
+    Parameters
+    ----------
+    obj : pikepdf object
+    what : str
+        Name of the entry for messages, e.g. ``"page 3 /MediaBox"``.
+    nonempty : bool
+        Also require a positive width and height (page boxes; annotation rectangles may be
+        empty).
+
+    Raises
+    ------
+    MalformedObject
+        Not four finite numbers, or empty when ``nonempty``.
+    """
+    x0, y0, x1, y1 = numbers(obj, what, 4)
+    box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    if nonempty and (box[2] - box[0] <= 0 or box[3] - box[1] <= 0):
+        raise MalformedObject(f"{what} must have a positive width and height, found {list(box)}")
+    return box
