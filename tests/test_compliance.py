@@ -11,10 +11,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import hostile_pdfs
 import numpy as np
 import pikepdf
 import pytest
-import hostile_pdfs
 import synth
 from hypothesis import given
 from hypothesis import strategies as st
