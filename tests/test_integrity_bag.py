@@ -391,3 +391,147 @@ def test_manifest_lines_sorted_by_path(tmp_path: Path) -> None:
     bag = Manifest.create(tmp_path / "b", source=src).path
     paths = [ln.split("  ", 1)[1] for ln in (bag / "manifest-sha256.txt").read_text().splitlines()]
     assert paths == sorted(paths)
+
+
+# --------------------------------------------------------------------------- conformance suite
+
+SUITE = Path(__file__).parent / "data" / "bagit-conformance-suite"
+
+# Deliberate differences from the suite's verdicts (docs/integrity.md, BagIt section):
+DIFFERENCES = {
+    # Only UTF-8 tag files are read (RFC 8493 §2.1.1 lets a bag declare another encoding).
+    "v0.97/valid/ISO-8859-1-encoded-tag-files": "only UTF-8",
+    "v0.97/valid/UTF-16-encoded-tag-files": "only UTF-8",
+    # fetch.txt is not supported: a holey bag is reported, never fetched.
+    "v0.97/valid/holey-bag": "fetch.txt",
+    # RFC 8493 §2.1.3 lists a file once; the v1.0 suite puts the same bag under invalid/.
+    "v0.97/warning/same-filename-listed-twice-with-the-same-hash": "twice",
+    # Both need files a git checkout on Linux does not hold (data/HELLO.txt beside
+    # data/hello.txt, data/.DS_Store): the bags are incomplete here; bagit-python agrees.
+    "v0.97/warning/duplicate-file-with-different-case": "",
+    "v0.97/warning/special-system-files": "",
+}
+
+
+def _suite_bags() -> list[Path]:
+    return sorted(d for d in SUITE.glob("v*/*/*") if d.is_dir())
+
+
+@pytest.mark.parametrize("bag", _suite_bags(), ids=lambda d: str(d.relative_to(SUITE)))
+def test_bagit_conformance_suite_verdicts(bag: Path) -> None:
+    key = str(bag.relative_to(SUITE))
+    expected = bag.parent.name in ("valid", "warning")  # invalid/, linux-only/, windows-only/
+    report = Manifest.validate(bag, require_sha2=False)
+    if key in DIFFERENCES:
+        assert report.valid is (not expected)
+        words = " ".join(report.problems + report.missing)
+        assert DIFFERENCES[key] in words, words
+    else:
+        assert report.valid is expected, report
+
+
+def test_conformance_suite_is_all_there() -> None:
+    # 46 bags of v0.97 and v1.0 (the versions RFC 8493 describes); a lost copy fails here.
+    assert len(_suite_bags()) == 46
+    assert (SUITE / "LICENSE.md").read_text().count("CC0") >= 1
+
+
+def test_suite_bags_without_sha2_are_invalid_by_default() -> None:
+    report = Manifest.validate(SUITE / "v0.97" / "valid" / "basic-bag")
+    assert not report.valid and any("SHA-256" in p for p in report.problems)
+
+
+# --------------------------------------------------------------------------- hostile bags
+
+
+@pytest.fixture
+def good_bag(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    write_tree(src, ["a.txt", "d/b.txt"])
+    return Manifest.create(tmp_path / "bag", source=src).path
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"\xef\xbb\xbfBagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", "byte-order"),
+        (b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\nX: y\n", "two lines"),
+        (b"BagIt-Version: 1.0\n", "two lines"),
+        (b"BagIt-Version: 2.0\nTag-File-Character-Encoding: UTF-8\n", "not supported"),
+        (b"Tag-File-Character-Encoding: UTF-8\nBagIt-Version: 1.0\n", "line 1"),
+        (b"BagIt-Version: 1" + b"0" * 5000 + b".0\nTag-File-Character-Encoding: UTF-8\n", "line 1"),
+        (b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n\n", "two lines"),
+    ],
+)
+def test_bagit_txt_is_read_strictly(good_bag: Path, content: bytes, words: str) -> None:
+    (good_bag / "bagit.txt").write_bytes(content)
+    report = Manifest.validate(good_bag)
+    assert not report.valid and words in report.problems[0], report.problems
+    assert not bagit_valid(good_bag)[0] or words == "line 1"  # bagit-python agrees on the rest
+
+
+def test_bagit_txt_line_endings_and_trailing_blanks_are_accepted(good_bag: Path) -> None:
+    for content in (
+        b"BagIt-Version: 1.0\r\nTag-File-Character-Encoding: UTF-8\r\n",
+        b"BagIt-Version: 1.0\rTag-File-Character-Encoding: UTF-8",
+        b"BagIt-Version: 1.0 \nTag-File-Character-Encoding: UTF-8\t\n",
+    ):
+        (good_bag / "bagit.txt").write_bytes(content)
+        # The tag manifest still lists the old bagit.txt: only that may be wrong.
+        report = Manifest.validate(good_bag)
+        assert report.problems == () and report.altered == ("bagit.txt",), report
+
+
+def test_oxum_with_5000_digits_is_a_problem_not_a_valueerror(good_bag: Path) -> None:
+    info = good_bag / "bag-info.txt"
+    text = info.read_text().replace("Payload-Oxum:", "X-Old:")
+    info.write_text(text + "Payload-Oxum: " + "9" * 5000 + ".2\n")
+    report = Manifest.validate(good_bag)
+    assert not report.valid
+    assert any("malformed Payload-Oxum" in p for p in report.problems)
+
+
+def _outside(tmp_path: Path) -> Path:
+    out = tmp_path / "outside"
+    out.mkdir(exist_ok=True)
+    for i in range(5):
+        (out / f"foreign{i}.txt").write_text("not in the bag")
+    return out
+
+
+@pytest.mark.parametrize("target", ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "data"])
+def test_symlinks_anywhere_are_problems_and_never_followed(
+    good_bag: Path, tmp_path: Path, target: str
+) -> None:
+    outside = _outside(tmp_path)
+    original = good_bag / target
+    moved = outside / ("copy-" + target)
+    os.rename(original, moved)  # the link points at the genuine content, outside the bag
+    os.symlink(moved, original)
+    report = Manifest.validate(good_bag)
+    assert not report.valid
+    words = " ".join(report.problems)
+    assert "symbolic link" in words, report
+    listed = report.missing + report.extra + report.altered
+    assert not any("foreign" in p for p in listed)
+    if target == "data":
+        assert report.extra == () and "data/ payload directory is missing" in words
+
+
+def test_fifo_and_link_inside_the_payload_are_reported(good_bag: Path, tmp_path: Path) -> None:
+    os.mkfifo(good_bag / "data" / "pipe")
+    os.symlink(_outside(tmp_path), good_bag / "data" / "d" / "elsewhere")
+    report = Manifest.validate(good_bag)  # returns: the FIFO is never opened
+    words = " ".join(report.problems)
+    assert not report.valid
+    assert "data/pipe: not a regular file" in words
+    assert "data/d/elsewhere: symbolic link" in words
+    with pytest.raises(InvalidArgumentError, match="FIFOs"):
+        Manifest.create(tmp_path / "again", source=good_bag / "data")
+
+
+def test_fifo_as_a_tag_file_is_not_opened(good_bag: Path) -> None:
+    (good_bag / "bag-info.txt").unlink()
+    os.mkfifo(good_bag / "bag-info.txt")
+    report = Manifest.validate(good_bag)
+    assert not report.valid and any("bag-info.txt" in p for p in report.problems)

@@ -28,6 +28,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidCodeError",
     "InvalidImageError",
+    "LimitExceededError",
     "MetadataError",
     "MissingDependencyError",
     "OcrError",
@@ -46,6 +47,23 @@ class OnestopError(Exception):
 
 class InvalidArgumentError(OnestopError, ValueError):
     """A parameter is outside its documented domain (wrong dtype, shape, range, option name)."""
+
+
+class LimitExceededError(OnestopError, ValueError):
+    """Untrusted input is larger or deeper than a documented limit; the work stopped early.
+
+    Attributes
+    ----------
+    limit : str
+        The setting that was reached, e.g. ``"BagLimits.max_manifest_lines"``.
+    maximum : int
+        Its value.
+    """
+
+    def __init__(self, message: str, *, limit: str, maximum: int) -> None:
+        super().__init__(f"{message} (limit {limit}={maximum})")
+        self.limit = limit
+        self.maximum = maximum
 
 
 class InvalidImageError(OnestopError, ValueError):

@@ -12,8 +12,14 @@ A bag is a directory with ``bagit.txt``, a ``data/`` payload directory, one
 * File names are written exactly as they are on disk (no Unicode normalisation).  When
   validating, a manifest entry that differs from a file only in Unicode normalisation
   (e.g. NFD names written on macOS) matches it, as RFC 8493 §3 recommends tolerating.
-* Payload files must be regular files; symbolic links are refused when writing and
-  reported when validating (a bag must not reach outside itself).
+* ``bagit.txt`` is exactly two lines, ``BagIt-Version: M.N`` and
+  ``Tag-File-Character-Encoding: UTF-8``, without a byte-order mark (RFC 8493 §2.1.1);
+  major version 1 (0.9x bags are read too, as bagit-python does), not 2 or above.
+* Every file of a bag must be a regular file or directory: symbolic links (of tag files,
+  ``bagit.txt`` or ``data/`` too), FIFOs, devices and sockets anywhere in the bag are refused
+  when writing and reported when validating, and never followed or opened.
+* Numbers (``Payload-Oxum``, the version) are bounded; work is bounded by
+  :class:`BagLimits` (manifest lines, tag file size, directory entries).
 * ``Payload-Oxum`` (octets.files) is written and checked.  ``fetch.txt`` (holey bags) is
   not supported: such a bag is reported as a problem.
 * Validity needs at least one SHA-256, SHA-384 or SHA-512 payload manifest
@@ -38,9 +44,11 @@ True
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
+import stat
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,10 +58,11 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .._fileutil import atomic_write_bytes, fsync_dir
-from ..errors import InvalidArgumentError
+from .._validate import check_int
+from ..errors import InvalidArgumentError, LimitExceededError
 from .fixity import _check_workers, _digest_many
 
-__all__ = ["BagReport", "Manifest"]
+__all__ = ["BagLimits", "BagReport", "Manifest"]
 
 BAGIT_VERSION = "1.0"
 #: Algorithms this module writes and accepts as making a bag valid (FIPS 180-4 SHA-2).
@@ -268,7 +277,7 @@ class Manifest:
         renewed = {"payload-oxum", "bagging-date", "bag-software-agent"}
         kept = [
             (k, v)
-            for k, v in _read_bag_info(bag)[0]
+            for k, v in _read_bag_info(bag, BagLimits())[0]
             if k.lower() not in given and k.lower() not in renewed
         ]
         info = kept + info
@@ -297,19 +306,31 @@ class Manifest:
     # ------------------------------------------------------------------ load
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> Manifest:
+    def load(
+        cls, directory: str | os.PathLike[str], *, limits: BagLimits | None = None
+    ) -> Manifest:
         """Read a bag's declaration, payload manifest and bag-info without hashing.
 
         Uses the SHA-256 manifest when present, else the strongest one.
+
+        Parameters
+        ----------
+        directory : str or os.PathLike
+            The bag directory.
+        limits : BagLimits, optional
+            Default :class:`BagLimits`.
 
         Raises
         ------
         InvalidArgumentError
             ``directory`` is not a bag (no readable ``bagit.txt`` or no manifest), or a
             manifest line is malformed.
+        LimitExceededError
+            A manifest or tag file is beyond ``limits``.
         """
+        limits = _check_limits(limits)
         bag = Path(directory)
-        decl, problem = _read_declaration(bag)
+        decl, problem = _read_declaration(bag, limits)
         if decl is None:
             raise InvalidArgumentError(f"{bag} is not a bag: {problem}")
         version, vt = decl
@@ -318,10 +339,13 @@ class Manifest:
             raise InvalidArgumentError(f"{bag} is not a bag: no manifest-<algorithm>.txt")
         order = ["sha256", "sha512", "sha384", *sorted(manifests)]
         alg = next(a for a in order if a in manifests)
-        entries, problems = _parse_manifest(bag / f"manifest-{alg}.txt", alg, vt)
+        try:
+            entries, problems = _parse_manifest(bag / f"manifest-{alg}.txt", alg, vt, limits)
+        except _BagLimitReached as exc:
+            raise exc.as_error() from None
         if problems:
             raise InvalidArgumentError(f"{bag}: {problems[0]}")
-        info, _ = _read_bag_info(bag)
+        info, _ = _read_bag_info(bag, limits)
         return cls(bag, version, alg, MappingProxyType(entries), tuple(info))
 
     # ------------------------------------------------------------------ validate
@@ -332,10 +356,13 @@ class Manifest:
         *,
         workers: int | None = None,
         completeness_only: bool = False,
+        limits: BagLimits | None = None,
+        require_sha2: bool = True,
     ) -> BagReport:
         """Check a bag: structure, completeness, every checksum, tag manifests, Oxum.
 
-        Never raises for a defective bag; every defect is in the report.
+        Never raises for a defective bag; every defect is in the report, including a
+        limit of ``limits`` that stopped the check early.
 
         Parameters
         ----------
@@ -345,6 +372,12 @@ class Manifest:
             Hashing threads.
         completeness_only : bool, default False
             Check presence of files and Payload-Oxum only, no hashing.
+        limits : BagLimits, optional
+            Default :class:`BagLimits`.
+        require_sha2 : bool, default True
+            A bag is valid only with a SHA-256/384/512 payload manifest (TT 15/2025).  False
+            judges by RFC 8493 alone (MD5 and SHA-1 manifests suffice), as the BagIt
+            conformance suite does.
 
         Returns
         -------
@@ -353,117 +386,263 @@ class Manifest:
         Raises
         ------
         InvalidArgumentError
-            ``directory`` is not a directory or ``workers`` is invalid.
+            ``directory`` is not a directory, or ``workers`` or ``limits`` is invalid.
         """
         nworkers = _check_workers(workers)
+        limits = _check_limits(limits)
         bag = Path(directory)
         if not bag.is_dir():
             raise InvalidArgumentError(f"{bag} is not a directory")
-        problems: list[str] = []
-        decl, problem = _read_declaration(bag)
+        decl, problem = _read_declaration(bag, limits)
         if decl is None:
             return BagReport(bag, False, None, problems=(problem,))
-        version, vt = decl
-        if not (bag / "data").is_dir():
-            problems.append("data/ payload directory is missing")
-        if (bag / "fetch.txt").exists():
-            problems.append("fetch.txt (a holey bag) is not supported; fetch the files first")
+        try:
+            return _validate(bag, decl, nworkers, completeness_only, limits, require_sha2)
+        except _BagLimitReached as exc:
+            return BagReport(bag, False, decl[0], problems=(exc.as_problem(),))
 
-        # ---- payload manifests
-        manifests, expected = _read_manifests(bag, "manifest", vt, problems)
-        if not manifests:
-            problems.append("no payload manifest (manifest-<algorithm>.txt)")
-        elif not any(a in manifests for a in STRONG_ALGORITHMS):
-            problems.append(
-                "no SHA-256/384/512 payload manifest (MD5/SHA-1 alone is too weak, "
-                "TT 15/2025/TT-BKHCN)"
-            )
-        checked_algs = [a for a in sorted(manifests) if a in _CHECKABLE]
 
-        on_disk: list[str] = []
-        if (bag / "data").is_dir():
-            on_disk, links = _walk(bag / "data", "data/")
-            problems += [f"{p}: symbolic link in the payload, not followed" for p in links]
-        disk_set = set(on_disk)
-        # Match manifest names to disk names, tolerating Unicode normalisation differences.
-        nfc_disk: dict[str, str] = {}
-        for p in on_disk:
-            nfc_disk.setdefault(unicodedata.normalize("NFC", p), p)
-        resolved: dict[str, str] = {}  # manifest path -> disk path
-        missing: list[str] = []
-        for p in expected:
-            if p in disk_set:
-                resolved[p] = p
-            elif (q := nfc_disk.get(unicodedata.normalize("NFC", p))) is not None:
-                resolved[p] = q
-            else:
-                missing.append(p)
-        matched = set(resolved.values())
-        extra = sorted(p for p in on_disk if p not in matched)
-        for p, listed in expected.items():
-            lacking = [a for a in checked_algs if a not in listed]
-            if lacking:
-                problems.append(f"{p} is not listed in manifest-{lacking[0]}.txt")
+def _check_limits(limits: BagLimits | None) -> BagLimits:
+    if limits is None:
+        return BagLimits()
+    if not isinstance(limits, BagLimits):
+        raise InvalidArgumentError(f"limits must be BagLimits, got {type(limits).__name__}")
+    return limits
 
-        # ---- Payload-Oxum
-        info, info_problems = _read_bag_info(bag)
-        problems += info_problems
-        oxum = [v for k, v in info if k.lower() == "payload-oxum"]
-        if oxum:
-            m = re.fullmatch(r"(\d+)\.(\d+)", oxum[0].strip())
-            if m is None:
-                problems.append(f"bag-info.txt: malformed Payload-Oxum {oxum[0]!r}")
-            else:
-                octets = 0
-                for p in on_disk:
-                    with contextlib.suppress(OSError):
-                        octets += (bag / p).stat().st_size
-                declared = (int(m.group(1)), int(m.group(2)))
-                if declared != (octets, len(on_disk)):
-                    problems.append(
-                        f"Payload-Oxum is {declared[0]}.{declared[1]} but the payload has "
-                        f"{octets}.{len(on_disk)} (octets.files)"
-                    )
 
-        # ---- tag manifests
-        _, tag_expected = _read_manifests(bag, "tagmanifest", vt, problems)
-        for p in tag_expected:
-            if not (bag / p).is_file():
-                missing.append(p)
+def _validate(
+    bag: Path,
+    decl: tuple[str, tuple[int, int]],
+    nworkers: int,
+    completeness_only: bool,
+    limits: BagLimits,
+    require_sha2: bool,
+) -> BagReport:
+    version, vt = decl
+    problems: list[str] = []
+    tree = _scan(bag, limits)
+    problems += [f"{p}: symbolic link in the bag, not followed" for p in tree.links]
+    problems += [f"{p}: not a regular file (FIFO, device or socket)" for p in tree.special]
+    data_dir = os.path.lexists(bag / "data") and stat.S_ISDIR(os.lstat(bag / "data").st_mode)
+    if not data_dir:
+        problems.append("data/ payload directory is missing")
+    if os.path.lexists(bag / "fetch.txt"):
+        problems.append("fetch.txt (a holey bag) is not supported; fetch the files first")
 
-        # ---- hashing
-        altered: list[str] = []
-        checked = 0
-        if not completeness_only:
-            jobs = [(p, resolved[p], expected[p]) for p in sorted(resolved)]
-            jobs += [(p, p, d) for p, d in sorted(tag_expected.items()) if (bag / p).is_file()]
-            by_algs: dict[tuple[str, ...], list[tuple[str, str, dict[str, str]]]] = {}
-            for job in jobs:
-                by_algs.setdefault(tuple(sorted(job[2])), []).append(job)
-            for algs, group in by_algs.items():
-                try:
-                    results = _digest_many([bag / disk for _, disk, _ in group], algs, nworkers)
-                except OSError as exc:
-                    problems.append(f"cannot read a file: {exc}")
-                    continue
-                checked += len(group)
-                for (name, _, want), (got, _) in zip(group, results):
-                    if any(want[a].lower() != g for a, g in zip(algs, got)):
-                        altered.append(name)
-        ok = not (problems or missing or extra or altered)
-        return BagReport(
-            bag,
-            ok,
-            version,
-            tuple(sorted(missing)),
-            tuple(extra),
-            tuple(sorted(altered)),
-            tuple(problems),
-            checked,
+    # ---- payload manifests
+    manifests, expected = _read_manifests(bag, "manifest", vt, problems, limits)
+    if not manifests:
+        problems.append("no payload manifest (manifest-<algorithm>.txt)")
+    elif require_sha2 and not any(a in manifests for a in STRONG_ALGORITHMS):
+        problems.append(
+            "no SHA-256/384/512 payload manifest (MD5/SHA-1 alone is too weak, TT 15/2025/TT-BKHCN)"
         )
+    checked_algs = [a for a in sorted(manifests) if a in _CHECKABLE]
+
+    on_disk = sorted(p for p in tree.files if p.startswith("data/"))
+    disk_set = set(on_disk)
+    # Match manifest names to disk names, tolerating Unicode normalisation differences.
+    nfc_disk: dict[str, str] = {}
+    for p in on_disk:
+        nfc_disk.setdefault(unicodedata.normalize("NFC", p), p)
+    resolved: dict[str, str] = {}  # manifest path -> disk path
+    missing: list[str] = []
+    for p in expected:
+        if p in disk_set:
+            resolved[p] = p
+        elif (q := nfc_disk.get(unicodedata.normalize("NFC", p))) is not None:
+            resolved[p] = q
+        else:
+            missing.append(p)
+    matched = set(resolved.values())
+    extra = sorted(p for p in on_disk if p not in matched)
+    for p, listed in expected.items():
+        lacking = [a for a in checked_algs if a not in listed]
+        if lacking:
+            problems.append(f"{p} is not listed in manifest-{lacking[0]}.txt")
+
+    # ---- Payload-Oxum
+    info, info_problems = _read_bag_info(bag, limits)
+    problems += info_problems
+    oxum = [v for k, v in info if k.lower() == "payload-oxum"]
+    if oxum:
+        # 20 digits hold any real payload (10^20 bytes); more is hostile, not a count.
+        m = re.fullmatch(r"([0-9]{1,20})\.([0-9]{1,20})", oxum[0].strip())
+        if m is None:
+            problems.append(f"bag-info.txt: malformed Payload-Oxum {oxum[0][:80]!r}")
+        else:
+            octets = 0
+            for p in on_disk:
+                with contextlib.suppress(OSError):
+                    octets += os.lstat(bag / p).st_size
+            declared = (int(m.group(1)), int(m.group(2)))
+            if declared != (octets, len(on_disk)):
+                problems.append(
+                    f"Payload-Oxum is {declared[0]}.{declared[1]} but the payload has "
+                    f"{octets}.{len(on_disk)} (octets.files)"
+                )
+
+    # ---- tag manifests
+    _, tag_expected = _read_manifests(bag, "tagmanifest", vt, problems, limits)
+    for p in tag_expected:
+        if p not in tree.files:
+            missing.append(p)
+
+    # ---- hashing (only files the scan saw as regular: nothing is reached through a link)
+    altered: list[str] = []
+    checked = 0
+    if not completeness_only:
+        jobs = [(p, resolved[p], expected[p]) for p in sorted(resolved)]
+        jobs += [(p, p, d) for p, d in sorted(tag_expected.items()) if p in tree.files]
+        by_algs: dict[tuple[str, ...], list[tuple[str, str, dict[str, str]]]] = {}
+        for job in jobs:
+            by_algs.setdefault(tuple(sorted(job[2])), []).append(job)
+        for algs, group in by_algs.items():
+            try:
+                results = _digest_many([bag / disk for _, disk, _ in group], algs, nworkers)
+            except OSError as exc:
+                problems.append(f"cannot read a file: {exc}")
+                continue
+            checked += len(group)
+            for (name, _, want), (got, _) in zip(group, results):
+                if any(want[a].lower() != g for a, g in zip(algs, got)):
+                    altered.append(name)
+    ok = not (problems or missing or extra or altered)
+    return BagReport(
+        bag,
+        ok,
+        version,
+        tuple(sorted(missing)),
+        tuple(extra),
+        tuple(sorted(altered)),
+        tuple(problems),
+        checked,
+    )
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class BagLimits:
+    """Bounds on the work :meth:`Manifest.validate` and :meth:`Manifest.load` do on a bag.
+
+    A bag may come from anyone; these keep a hostile one from using unbounded time or memory.
+
+    Attributes
+    ----------
+    max_manifest_lines : int
+        Most lines read from one manifest or tag manifest, default 1,000,000 (a 1 M-line
+        manifest takes about 5 s and 500 MB to check).
+    max_tag_file_bytes : int
+        Largest tag file read (``bagit.txt``, manifests, ``bag-info.txt``), default 128 MiB.
+    max_entries : int
+        Most directory entries walked in the bag, default 1,000,000.
+
+    Examples
+    --------
+    >>> BagLimits().max_manifest_lines
+    1000000
+    """
+
+    max_manifest_lines: int = 1_000_000
+    max_tag_file_bytes: int = 128 * 1024 * 1024
+    max_entries: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for name in ("max_manifest_lines", "max_tag_file_bytes", "max_entries"):
+            check_int(getattr(self, name), f"BagLimits.{name}", 1)
+
+
+class _BagLimitReached(Exception):
+    def __init__(self, setting: str, maximum: int, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.maximum = maximum
+
+    def as_error(self) -> LimitExceededError:
+        return LimitExceededError(
+            str(self), limit=f"BagLimits.{self.setting}", maximum=self.maximum
+        )
+
+    def as_problem(self) -> str:
+        return f"{self} (limit BagLimits.{self.setting}={self.maximum})"
+
+
+@dataclass
+class _Tree:
+    """What a bag directory holds, read without following any link."""
+
+    files: set[str] = field(default_factory=set)  # regular files, bag-relative
+    links: list[str] = field(default_factory=list)
+    special: list[str] = field(default_factory=list)  # FIFOs, devices, sockets
+
+
+def _scan(bag: Path, limits: BagLimits) -> _Tree:
+    """Every entry of the bag, by lstat: symbolic links are listed, never followed."""
+    tree = _Tree()
+    todo = [("", os.fspath(bag))]
+    seen = 0
+    while todo:
+        prefix, directory = todo.pop()
+        with os.scandir(directory) as it:
+            for entry in it:
+                seen += 1
+                if seen > limits.max_entries:
+                    raise _BagLimitReached(
+                        "max_entries",
+                        limits.max_entries,
+                        f"the bag has more than {limits.max_entries} directory entries",
+                    )
+                rel = prefix + entry.name
+                if entry.is_symlink():
+                    tree.links.append(rel)
+                elif entry.is_dir(follow_symlinks=False):
+                    todo.append((rel + "/", entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    tree.files.add(rel)
+                else:
+                    tree.special.append(rel)
+    tree.links.sort()
+    tree.special.sort()
+    return tree
+
+
+def _read_tag(path: Path, limits: BagLimits) -> bytes:
+    """A tag file's bytes: never through a link, never from a FIFO or device, bounded.
+
+    Raises
+    ------
+    FileNotFoundError
+        Absent.
+    OSError
+        A link, not a regular file, or unreadable.
+    _BagLimitReached
+        Larger than ``limits.max_tag_file_bytes``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(f"{path.name} is a symbolic link, not followed") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if st.st_size > limits.max_tag_file_bytes:
+            raise _BagLimitReached(
+                "max_tag_file_bytes",
+                limits.max_tag_file_bytes,
+                f"{path.name} is {st.st_size} bytes",
+            )
+        data = fh.read(limits.max_tag_file_bytes + 1)
+    if len(data) > limits.max_tag_file_bytes:
+        raise _BagLimitReached(
+            "max_tag_file_bytes", limits.max_tag_file_bytes, f"{path.name} grew while read"
+        )
+    return data
 
 
 def _check_algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
@@ -505,7 +684,8 @@ def _check_bag_info(
 
 
 def _walk(root: Path, prefix: str) -> tuple[list[str], list[str]]:
-    """Regular files under ``root`` as ``prefix + relative posix path``; and symlinks."""
+    """Regular files under ``root`` as ``prefix + relative posix path``; and the rest
+    (symbolic links, FIFOs, devices, sockets)."""
     files: list[str] = []
     links: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -517,9 +697,9 @@ def _walk(root: Path, prefix: str) -> tuple[list[str], list[str]]:
                 dirnames.remove(d)
         for f in filenames:
             full = os.path.join(dirpath, f)
-            if os.path.islink(full):
+            if os.path.islink(full) or not os.path.isfile(full):  # a link, FIFO or device
                 links.append(prefix + base + f)
-            elif os.path.isfile(full):
+            else:
                 files.append(prefix + base + f)
     files.sort()
     return files, sorted(links)
@@ -529,7 +709,8 @@ def _payload_files(root: Path, prefix: str) -> list[str]:
     files, links = _walk(root, prefix)
     if links:
         raise InvalidArgumentError(
-            f"symbolic links cannot be bagged (a bag must be self-contained): {links[0]!r}"
+            "symbolic links, FIFOs and devices cannot be bagged (a bag must be "
+            f"self-contained regular files): {links[0]!r}"
         )
     for f in files:
         try:
@@ -568,29 +749,51 @@ def _split_lines(raw: bytes) -> list[str]:
     return _LINE_SPLIT.split(text)
 
 
-def _read_declaration(bag: Path) -> tuple[tuple[str, tuple[int, int]] | None, str]:
+def _read_declaration(
+    bag: Path, limits: BagLimits
+) -> tuple[tuple[str, tuple[int, int]] | None, str]:
+    """``bagit.txt``: exactly two lines, no BOM, major version 0 or 1 (RFC 8493 §2.1.1)."""
     try:
-        lines = _split_lines((bag / "bagit.txt").read_bytes())
+        raw = _read_tag(bag / "bagit.txt", limits)
     except FileNotFoundError:
         return None, "bagit.txt is missing"
-    except (OSError, UnicodeDecodeError) as exc:
+    except _BagLimitReached as exc:
+        return None, exc.as_problem()
+    except OSError as exc:
         return None, f"bagit.txt is unreadable: {exc}"
-    tags = dict(line.split(":", 1) for line in lines if ":" in line)
-    version = tags.get("BagIt-Version", "").strip()
-    encoding = tags.get("Tag-File-Character-Encoding", "").strip()
-    m = re.fullmatch(r"(\d+)\.(\d+)", version)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return None, "bagit.txt starts with a byte-order mark, which RFC 8493 §2.1.1 forbids"
+    try:
+        lines = _LINE_SPLIT.split(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, f"bagit.txt is not UTF-8: {exc}"
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) != 2:
+        return None, f"bagit.txt must have exactly two lines (RFC 8493 §2.1.1), found {len(lines)}"
+    m = re.fullmatch(r"BagIt-Version: ([0-9]{1,4})\.([0-9]{1,4})[ \t]*", lines[0])
     if m is None:
-        return None, f"bagit.txt: malformed BagIt-Version {version!r}"
-    if encoding.upper().replace("_", "-") not in ("UTF-8", "UTF8"):
-        return None, f"bagit.txt: tag files in {encoding!r} are not supported (only UTF-8)"
-    return (version, (int(m.group(1)), int(m.group(2)))), ""
+        return None, f"bagit.txt line 1 must be 'BagIt-Version: M.N', found {lines[0][:80]!r}"
+    e = re.fullmatch(r"Tag-File-Character-Encoding: (\S+)[ \t]*", lines[1])
+    if e is None:
+        return None, (
+            f"bagit.txt line 2 must be 'Tag-File-Character-Encoding: ENCODING', "
+            f"found {lines[1][:80]!r}"
+        )
+    version = f"{m.group(1)}.{m.group(2)}"
+    vt = (int(m.group(1)), int(m.group(2)))
+    if vt[0] > 1:
+        return None, f"BagIt-Version {version} is not supported (RFC 8493 is major version 1)"
+    if e.group(1).upper().replace("_", "-") not in ("UTF-8", "UTF8"):
+        return None, f"bagit.txt: tag files in {e.group(1)!r} are not supported (only UTF-8)"
+    return (version, vt), ""
 
 
 def _manifest_algorithms(bag: Path, kind: str) -> set[str]:
     out = set()
     for name in os.listdir(bag):
         m = re.fullmatch(kind + r"-([A-Za-z0-9]+)\.txt", name)
-        if m and (bag / name).is_file():
+        if m and stat.S_ISREG(os.lstat(bag / name).st_mode):  # links are reported, not read
             out.add(m.group(1).lower())
     return out
 
@@ -601,14 +804,22 @@ def _safe(path: str) -> bool:
 
 
 def _parse_manifest(
-    file: Path, alg: str, version: tuple[int, int]
+    file: Path, alg: str, version: tuple[int, int], limits: BagLimits
 ) -> tuple[dict[str, str], list[str]]:
     entries: dict[str, str] = {}
     problems: list[str] = []
     try:
-        lines = _split_lines(file.read_bytes())
+        lines = _split_lines(_read_tag(file, limits))
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [f"{file.name} is unreadable: {exc}"]
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) > limits.max_manifest_lines:
+        raise _BagLimitReached(
+            "max_manifest_lines",
+            limits.max_manifest_lines,
+            f"{file.name} has {len(lines)} lines",
+        )
     width = _HEX.get(alg)
     for no, line in enumerate(lines, 1):
         if not line.strip():
@@ -632,7 +843,7 @@ def _parse_manifest(
 
 
 def _read_manifests(
-    bag: Path, kind: str, version: tuple[int, int], problems: list[str]
+    bag: Path, kind: str, version: tuple[int, int], problems: list[str], limits: BagLimits
 ) -> tuple[set[str], dict[str, dict[str, str]]]:
     """The algorithms of every ``<kind>-<alg>.txt`` and path -> {alg: digest} over the
     checkable ones; payload manifests list only ``data/`` files, tag manifests only others.
@@ -645,7 +856,7 @@ def _read_manifests(
         if alg not in _CHECKABLE:
             problems.append(f"{name}: unsupported algorithm, not checked")
             continue
-        entries, errs = _parse_manifest(bag / name, alg, version)
+        entries, errs = _parse_manifest(bag / name, alg, version, limits)
         problems += errs
         for p, d in entries.items():
             if p.startswith("data/") != payload:
@@ -659,11 +870,13 @@ def _read_manifests(
     return algs, expected
 
 
-def _read_bag_info(bag: Path) -> tuple[list[tuple[str, str]], list[str]]:
+def _read_bag_info(bag: Path, limits: BagLimits) -> tuple[list[tuple[str, str]], list[str]]:
     try:
-        lines = _split_lines((bag / "bag-info.txt").read_bytes())
+        lines = _split_lines(_read_tag(bag / "bag-info.txt", limits))
     except FileNotFoundError:
         return [], []
+    except _BagLimitReached as exc:
+        return [], [exc.as_problem()]
     except (OSError, UnicodeDecodeError) as exc:
         return [], [f"bag-info.txt is unreadable: {exc}"]
     out: list[tuple[str, str]] = []
