@@ -375,3 +375,121 @@ def test_histogram_kernel_matches_bincount() -> None:
     hist = np.zeros(256, np.int64)
     k.histogram(img, hist)
     np.testing.assert_array_equal(hist, np.bincount(img.ravel(), minlength=256))
+
+
+# --- damaged and unusual files (issue 18) ------------------------------------------------
+
+
+def _round_16_to_8(v: int) -> int:
+    """The documented rounding, computed independently: nearest of v * 255 / 65535."""
+    from fractions import Fraction
+
+    exact = Fraction(v * 255, 65535)
+    return int(exact + Fraction(1, 2))  # never a tie: 65535 is odd
+
+
+def test_16_bit_rounding_reference_values() -> None:
+    assert [_round_16_to_8(v) for v in (0x00FF, 0x0080, 0x7FFF, 0x8000, 0x0100, 0xFFFF)] == [
+        1,
+        0,
+        127,
+        128,
+        1,
+        255,
+    ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"compression": "zlib"}, {"byteorder": ">"}, {"rowsperstrip": 3}, {"tile": (16, 16)}],
+    ids=["raw", "deflate", "big-endian", "strips", "tiles"],
+)
+def test_16_bit_rgb_tiff_is_rounded_not_truncated(options: dict) -> None:
+    tifffile = pytest.importorskip("tifffile")  # an independent TIFF writer
+    rng = np.random.default_rng(7)
+    v16 = rng.integers(0, 65536, (19, 23, 3), dtype=np.uint16)
+    v16[0, 0] = (0x00FF, 0x7FFF, 0x8000)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, v16, photometric="rgb", **options)
+    page = load_page(buf.getvalue())
+    expected = np.vectorize(_round_16_to_8)(v16.astype(np.int64)).astype(np.uint8)
+    assert page.mode == "RGB"
+    np.testing.assert_array_equal(page.pixels, expected)
+    assert page.pixels[0, 0].tolist() == [1, 127, 128]
+
+
+def test_32_bit_integer_tiff_uses_the_scale_of_its_values() -> None:
+    tifffile = pytest.importorskip("tifffile")
+    eight = np.arange(256, dtype=np.uint32).reshape(16, 16)
+    for dtype in (np.uint32, np.int32):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, eight.astype(dtype))
+        np.testing.assert_array_equal(load_page(buf.getvalue()).pixels, eight.astype(np.uint8))
+    sixteen = np.array([[0, 0x00FF, 0x7FFF, 0xFFFF]], np.uint32)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, sixteen)
+    assert load_page(buf.getvalue()).pixels.tolist() == [[0, 1, 127, 255]]
+    wide = np.array([[0, 2**31, 2**32 - 1, 2**24]], np.uint32)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, wide)
+    # (v * 255 + 2^31 - 1) // (2^32 - 1), from the module docstring, by hand:
+    assert load_page(buf.getvalue()).pixels.tolist() == [[0, 128, 255, 1]]
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.array([[-1, 5]], np.int32))
+    with pytest.raises(errors.UnsupportedFormatError, match="negative"):
+        load_page(buf.getvalue())
+
+
+def _three_page_tiff_with_lost_last_directory() -> bytes:
+    frames = [Image.fromarray(np.full((20, 30), v, np.uint8)) for v in (10, 100, 200)]
+    data = bytearray(_encode(frames[0], "TIFF", save_all=True, append_images=frames[1:]))
+    offset, offsets = struct.unpack("<I", data[4:8])[0], []
+    while offset:  # walk the IFD chain (TIFF 6.0 §2)
+        offsets.append(offset)
+        count = struct.unpack("<H", data[offset : offset + 2])[0]
+        offset = struct.unpack("<I", data[offset + 2 + 12 * count : offset + 6 + 12 * count])[0]
+    last = offsets[-1]
+    count = struct.unpack("<H", data[last : last + 2])[0]
+    data[last + 2 : last + 2 + 12 * count] = bytes(12 * count)  # its entries are lost
+    assert len(offsets) == 3
+    return bytes(data)
+
+
+def test_lost_last_directory_keeps_the_pages_before_it() -> None:
+    data = _three_page_tiff_with_lost_last_directory()
+    got = []
+    with pytest.raises(errors.InvalidImageError) as info:
+        for page in load_pages(data):
+            got.append(int(page.pixels[0, 0]))
+    assert got == [10, 100]
+    assert info.value.page_index == 2 and "2 page(s) before it are readable" in str(info.value)
+    with pytest.raises(errors.InvalidImageError) as counted:
+        count_pages(data)
+    assert counted.value.page_index == 2
+    assert load_page(data, 1).pixels[0, 0] == 100
+
+
+def test_cli_hash_of_a_folder_reports_a_bad_file_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from onestop_docs.cli import main
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "a-broken.tif").write_bytes(_three_page_tiff_with_lost_last_directory())
+    (folder / "b-not-an-image.png").write_bytes(b"hello")
+    save_page(Page(_rng_rgb(64, 64), mode="RGB"), folder / "c-good.png")
+    code = main(["hash", str(folder), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [(Path(i["file"]).name, i["page"]) for i in report["items"]] == [
+        ("a-broken.tif", 1),
+        ("a-broken.tif", 2),
+        ("c-good.png", 1),
+    ]
+    assert [(Path(e["file"]).name, e["page"]) for e in report["errors"]] == [
+        ("a-broken.tif", 3),
+        ("b-not-an-image.png", None),
+    ]

@@ -9,7 +9,14 @@ Normalisation applied to every page (so kernels see one of two layouts):
 * EXIF orientation is applied (the pixels are turned upright as the camera recorded).
 * Alpha is composited on white; palette images are expanded; 1-bit pages become 0/255 grey
   with ``mode="1"`` kept as a record of the origin.
-* 16-bit samples are reduced to 8 bits with rounding: ``v8 = (v16 * 255 + 32767) // 65535``.
+* 16-bit samples (grey and colour) are reduced to 8 bits with rounding:
+  ``v8 = (v16 * 255 + 32767) // 65535`` (so ``0x00FF`` → 1, ``0x7FFF`` → 127, ``0x8000`` → 128).
+* 32-bit integer grey samples are read on the scale their values use: at most 255 as 8-bit
+  values (unchanged), at most 65535 as 16-bit values (the rule above), above that as 32-bit
+  values, ``v8 = (v32 * 255 + 2147483647) // 4294967295``; negative samples are refused.
+* A broken frame or directory of a multi-page file raises :class:`InvalidImageError` naming
+  that page (``page_index``) after every page before it has been yielded: a lost last
+  directory does not lose the readable pages.
 * Result: ``uint8`` ``(H, W)`` for grey or bitonal, ``(H, W, 3)`` for colour, C-contiguous.
 
 Resolution is **never guessed**: ``Page.dpi`` is ``None`` when the file has none (or an
@@ -32,6 +39,8 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -208,6 +217,7 @@ def _open(src: Any, name: str, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data" and the like
             im = Image.open(fp)
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(str(exc), source=name) from None
@@ -215,7 +225,7 @@ def _open(src: Any, name: str, max_pixels: int) -> Image.Image:
         raise InvalidImageError(
             "not a recognised image (expected PNG, JPEG, TIFF, BMP or WebP)", source=name
         ) from None
-    except OSError as exc:
+    except _DECODE_ERRORS as exc:
         raise InvalidImageError(f"cannot read image: {exc}", source=name) from None
     if im.format not in _FORMATS:
         fmt = im.format
@@ -265,19 +275,97 @@ def _dpi_of(
     return (dx, dy), reported, "ok"
 
 
-def _to_array(im: Image.Image) -> tuple[NDArray[np.uint8], Mode]:
+#: What Pillow raises on malformed data besides OSError (a lost TIFF directory gives
+#: ``TypeError: Missing dimensions``, bad tag values ``struct.error``/``KeyError``).
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    SyntaxError,
+    EOFError,
+    ZeroDivisionError,
+    struct.error,
+)
+_NATIVE_ORDER = "L" if sys.byteorder == "little" else "B"
+
+
+def _swap_16(rawmode: str) -> str:
+    """The rawmode that unpacks the other byte of each 16-bit sample ("RGB;16L" -> "RGB;16B")."""
+    base, _, order = rawmode.rpartition(";16")
+    order = _NATIVE_ORDER if order == "N" else order
+    return f"{base};16{'B' if order == 'L' else 'L'}"
+
+
+def _is_16bit_colour(im: Any) -> bool:
+    return (
+        im.mode in ("RGB", "RGBA")
+        and all(
+            t.args and isinstance(t.args[0], str) and t.args[0].endswith((";16L", ";16B", ";16N"))
+            for t in im.tile
+        )
+        and bool(im.tile)
+    )
+
+
+def _load_16bit_colour(im: Any) -> NDArray[np.uint8]:
+    """Decode a 16-bit-per-sample colour frame with the documented rounding.
+
+    Pillow has no 48-bit mode: it unpacks the high byte of each sample (truncating, 0x00FF
+    -> 0).  Decoding the frame a second time with the byte order swapped yields the low
+    bytes; ``v16 = hi * 256 + lo`` is then rounded like 16-bit grey.
+    """
+    tiles = list(im.tile)
+    fp = im.fp
+    im._close_exclusive_fp_after_loading = False  # keep fp open for the second pass
+    im.load()
+    hi = np.asarray(im).astype(np.uint32)
+    im.fp = fp
+    im.tile = [t._replace(args=(_swap_16(t.args[0]), *t.args[1:])) for t in tiles]
+    im.load()
+    lo = np.asarray(im).astype(np.uint32)
+    v8 = (((hi << 8) | lo) * 255 + 32767) // 65535
+    return v8.astype(np.uint8)
+
+
+def _wide_gray_to_8bit(a: NDArray[Any]) -> NDArray[np.uint8]:
+    """32-bit integer grey to 8 bits on the scale the values use (module docstring)."""
+    if a.size == 0:
+        return a.astype(np.uint8)
+    low, high = int(a.min()), int(a.max())
+    if low < 0:
+        raise UnsupportedFormatError("negative integer samples are not accepted")
+    wide = a.astype(np.uint64)
+    if high <= 255:
+        return wide.astype(np.uint8)
+    if high <= 65535:
+        return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+    return ((wide * 255 + 2147483647) // 4294967295).astype(np.uint8)
+
+
+def _to_array(im: Image.Image, int32: str = "") -> tuple[NDArray[np.uint8], Mode]:
+    """``int32``: ``"u"`` or ``"i"`` when the file stores 32-bit unsigned or signed integer
+    samples (TIFF BitsPerSample 32, SampleFormat 1 or 2); Pillow reads both as int32."""
     mode = im.mode
     if mode == "1":
         arr = np.asarray(im.convert("L"), dtype=np.uint8)
         return np.ascontiguousarray(arr), "1"
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        a = np.asarray(im)
-        # 32-bit integer grey ("I"): only 16-bit content is supported (16-bit PNG decodes so).
-        if mode == "I" and a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
-            raise UnsupportedFormatError("32-bit integer samples outside 0..65535")
-        a = a.astype(np.uint32)
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        a = np.asarray(im).astype(np.uint32)
         arr = ((a * 255 + 32767) // 65535).astype(np.uint8)
         return np.ascontiguousarray(arr), "L"
+    if mode == "I":
+        a = np.asarray(im)
+        if not int32:
+            # 16-bit PNG and other 16-bit sources decode to "I" in some Pillow versions.
+            if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+                raise UnsupportedFormatError("integer samples outside 0..65535")
+            arr = ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+            return np.ascontiguousarray(arr), "L"
+        if int32 == "u":
+            a = np.ascontiguousarray(a, np.int32).view(np.uint32)
+        return np.ascontiguousarray(_wide_gray_to_8bit(a)), "L"
     if mode == "F":
         raise UnsupportedFormatError("floating-point sample images are not accepted")
     if mode in ("P", "PA"):
@@ -311,7 +399,8 @@ def count_pages(src: str | os.PathLike[str] | bytes) -> int:
     Raises
     ------
     InvalidImageError, UnsupportedFormatError, ImageTooLargeError
-        As :func:`load_pages`.
+        As :func:`load_pages`; a broken directory raises with ``page_index`` = the number
+        of readable pages before it.
 
     Examples
     --------
@@ -324,7 +413,10 @@ def count_pages(src: str | os.PathLike[str] | bytes) -> int:
     name = _source_name(src)
     im = _open(src, name, DEFAULT_MAX_PIXELS * 1000)
     try:
-        return int(getattr(im, "n_frames", 1))
+        n = 1
+        while _seek(im, n, name):
+            n += 1
+        return n
     finally:
         im.close()
 
@@ -396,15 +488,68 @@ def load_pages(
     return _iter_pages(src, name, max_pixels, assumed, start)
 
 
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _first(value: Any) -> Any:
+    """A TIFF tag value (a tuple, or one value) reduced to its first item."""
+    return value[0] if isinstance(value, tuple) and value else value
+
+
+def _decode_frame(im: Image.Image) -> tuple[NDArray[np.uint8], Mode]:
+    """Pixels of the current frame, upright (EXIF orientation applied), normalised."""
+    if _is_16bit_colour(im):
+        orientation = im.getexif().get(0x0112, 1)
+        colour = Image.fromarray(_load_16bit_colour(im))  # RGB or RGBA, 8 bits, rounded
+        if orientation in _ORIENTATION:
+            colour = colour.transpose(_ORIENTATION[orientation])
+        return _to_array(colour)
+    im.load()
+    tags = getattr(im, "tag_v2", {}) if im.format == "TIFF" else {}
+    int32 = ""
+    if im.mode == "I" and _first(tags.get(258)) == 32:
+        int32 = "i" if _first(tags.get(339)) == 2 else "u"
+    frame = (
+        ImageOps.exif_transpose(im) if im.format in ("JPEG", "MPO", "WEBP", "PNG", "TIFF") else im
+    )
+    return _to_array(frame if frame is not None else im, int32)
+
+
+def _seek(im: Image.Image, i: int, name: str) -> bool:
+    """Move to frame ``i``; False past the last frame.  A broken directory is an error for
+    page ``i`` (the frames before it have been read)."""
+    try:
+        im.seek(i)
+    except EOFError:
+        return False
+    except _DECODE_ERRORS as exc:
+        raise InvalidImageError(
+            f"page {i + 1} cannot be read (its directory or frame header is broken: {exc}); "
+            f"the {i} page(s) before it are readable",
+            source=name,
+            page_index=i,
+        ) from None
+    return True
+
+
 def _iter_pages(
     src: Any, name: str, max_pixels: int, assumed: tuple[float, float] | None, start: int
 ) -> Iterator[Page]:
     im = _open(src, name, max_pixels)
     try:
-        n = int(getattr(im, "n_frames", 1))
-        for i in range(start, n):
+        # Frames are found one at a time (never via n_frames, which reads every directory
+        # first): a broken last directory then costs only the last page.
+        i = start
+        while _seek(im, i, name):
             try:
-                im.seek(i)
                 w, h = im.size
                 if w * h > max_pixels:
                     raise ImageTooLargeError(
@@ -414,29 +559,14 @@ def _iter_pages(
                     )
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    im.load()
+                    warnings.simplefilter("ignore", UserWarning)
                     dpi, reported, status = _dpi_of(im)
-                    frame = (
-                        ImageOps.exif_transpose(im)
-                        if im.format in ("JPEG", "MPO", "WEBP", "PNG", "TIFF")
-                        else im
-                    )
-                    if (
-                        frame is None
-                    ):  # pragma: no cover - exif_transpose(in_place=False) never returns None
-                        frame = im
-                    arr, mode = _to_array(frame)
+                    arr, mode = _decode_frame(im)
             except (ImageTooLargeError, UnsupportedFormatError) as exc:
                 if exc.page_index is None:
                     raise type(exc)(str(exc), source=name, page_index=i) from None
                 raise
-            except (
-                OSError,
-                ValueError,
-                SyntaxError,
-                EOFError,
-                Image.DecompressionBombError,
-            ) as exc:
+            except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
                 raise InvalidImageError(
                     f"cannot decode frame: {exc}", source=name, page_index=i
                 ) from None
@@ -451,6 +581,7 @@ def _iter_pages(
                 dpi_status=status,
                 reported_dpi=reported,
             )
+            i += 1
     finally:
         im.close()
 
