@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import InvalidArgumentError, MissingDependencyError, OnestopError
+from .errors import InvalidArgumentError, InvalidImageError, MissingDependencyError, OnestopError
 
 __all__ = ["main"]
 
@@ -432,9 +432,19 @@ def _cmd_hash(args: argparse.Namespace) -> int:
 
     items = []
     lines = []
-    for f in args.files:
-        digest = sha256_file(f)
-        for page in load_pages(f):
+    errors: list[dict[str, Any]] = []
+    files: list[Path] = []
+    for f in args.files:  # a folder stands for its files
+        files += sorted(p for p in f.iterdir() if p.is_file()) if f.is_dir() else [f]
+    for f in files:
+        try:
+            digest = sha256_file(f)
+            pages = list(_readable_pages(load_pages(f), f, errors))
+        except OnestopError as exc:  # one bad file is reported, the others still hashed
+            errors.append({"file": str(f), "page": None, "error": str(exc)})
+            lines.append(f"{f}: error {exc}")
+            continue
+        for page in pages:
             h = page_hash(page)
             entry = {
                 "file": str(f),
@@ -446,8 +456,19 @@ def _cmd_hash(args: argparse.Namespace) -> int:
             items.append(entry)
             desc = "blank" if h is None else f"pdq {h.pdq.hex()[:16]}… dct {h.dct.hex()[:16]}…"
             lines.append(f"{f} p{page.index + 1}: sha256 {digest[:16]}… {desc}")
-    _emit(args, {"items": items}, "\n".join(lines))
-    return EXIT_OK
+    lines += [f"{e['file']} p{e['page']}: error {e['error']}" for e in errors if e["page"]]
+    _emit(args, {"items": items, "errors": errors}, "\n".join(lines))
+    return EXIT_FINDINGS if errors else EXIT_OK
+
+
+def _readable_pages(pages: Any, f: Path, errors: list[dict[str, Any]]) -> Any:
+    """The pages of one file up to a broken one, which is recorded in ``errors``."""
+    try:
+        yield from pages
+    except InvalidImageError as exc:
+        if exc.page_index is None:
+            raise
+        errors.append({"file": str(f), "page": exc.page_index + 1, "error": str(exc)})
 
 
 def _cmd_dedup(args: argparse.Namespace) -> int:
