@@ -195,7 +195,8 @@ class MerkleTree:
     def consistency_proof(self, old_size: int, size: int | None = None) -> tuple[bytes, ...]:
         """RFC 9162 §2.1.4.1 ``PROOF(old_size, D[0:size])``.
 
-        Empty when ``old_size`` is 0 or equal to ``size``.
+        Empty when ``old_size`` is 0 or equal to ``size``; :func:`verify_consistency`
+        accepts no proof from ``old_size`` 0 (RFC 9162 defines them for ``0 < m < n``).
         """
         n = self._check_size(size)
         m = self._check_size(old_size)
@@ -305,9 +306,10 @@ def verify_consistency(
 ) -> bool:
     """Check a consistency proof with the algorithm of RFC 9162 §2.1.4.2.
 
-    Conventions for the cases the RFC algorithm does not cover: equal sizes need an empty
-    proof and equal roots; ``old_size == 0`` needs an empty proof and ``old_root`` equal to
-    :data:`EMPTY_ROOT` (stricter than transparency-dev/merkle, which ignores the old root).
+    RFC 9162 §2.1.4 defines proofs for ``0 < old_size < size``.  Outside that: equal sizes
+    need an empty proof and equal roots; ``old_size == 0`` is always rejected (a proof from
+    the empty tree is meaningless; transparency-dev/merkle rejects it too), even an empty
+    proof with :data:`EMPTY_ROOT`.
 
     Parameters
     ----------
@@ -338,12 +340,10 @@ def verify_consistency(
     """
     m = check_int(old_size, "old_size")
     n = check_int(size, "size")
-    if not (0 <= m <= n) or not _hashes_ok(old_root, root, *proof):
-        return False
+    if not (0 < m <= n) or not _hashes_ok(old_root, root, *proof):
+        return False  # old_size 0 included: no proof from the empty tree exists
     if m == n:
         return len(proof) == 0 and bytes(old_root) == bytes(root)
-    if m == 0:
-        return len(proof) == 0 and bytes(old_root) == EMPTY_ROOT
     if len(proof) == 0:
         return False
     path = [bytes(p) for p in proof]
