@@ -7,7 +7,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,7 +248,15 @@ class HashIndex:
                 f"{what}: expected uint8 (n, {nbytes}) or uint64 (n, {self._w}) array, "
                 f"got dtype {arr.dtype}"
             )
-        items = [hashes] if isinstance(hashes, Hash | str | bytes) else list(hashes)
+        if isinstance(hashes, Hash | str | bytes):
+            items = [hashes]
+        elif isinstance(hashes, Iterable):
+            items = list(hashes)
+        else:
+            raise InvalidArgumentError(
+                f"{what}: expected a Hash, hex str, bytes, a sequence of them or an array, "
+                f"got {type(hashes).__name__}"
+            )
         buf = bytearray()
         for i, h in enumerate(items):
             if isinstance(h, str):
@@ -511,7 +519,9 @@ class HashIndex:
     def nearest_batch(self, queries: Any, k: int, *, threads: int = 1) -> list[Matches]:
         """:meth:`nearest` for many queries (distance histogram pass, then a radius pass)."""
 
-        check_int(k, "k", 1, numpy_ok=True)
+        # A k above any possible row count means "all rows" (fewer if the index is smaller);
+        # clamped so the kernels never see a number beyond their C integer.
+        k = min(check_int(k, "k", 1, numpy_ok=True), np.iinfo(np.int32).max)
         _split(0, threads)  # validates ``threads``
         q = self._as_words(queries, "queries")
         snap = self._snapshot(build_mih=False)
