@@ -29,3 +29,14 @@ def test_nearest_with_a_huge_k_returns_every_row() -> None:
     assert got.ids.tolist() == [1, 2] and got.distances.tolist() == [0, 64]
     with pytest.raises(errors.InvalidArgumentError):
         index.nearest("00" * 8, k=0)
+
+
+# --------------------------------------------------------------------------- dedup hashes
+
+
+@pytest.mark.parametrize("size", [16.0, 8.0, "8", None, True])
+def test_phash_size_must_be_an_int(size: object) -> None:
+    from onestop_docs.dedup._hash import phash
+
+    with pytest.raises(errors.InvalidArgumentError, match="hash_size"):
+        phash(np.zeros((64, 64), np.uint8), size)  # type: ignore[arg-type]

@@ -215,7 +215,12 @@ def _gray_array(image: Any) -> NDArray[np.uint8]:
 
 
 def _check_size(hash_size: int) -> None:
-    if isinstance(hash_size, bool) or hash_size not in _HASH_SIZES:
+    # 16.0 == 16 would pass a membership test and fail later as a slice index.
+    if (
+        not isinstance(hash_size, int)
+        or isinstance(hash_size, bool)
+        or hash_size not in _HASH_SIZES
+    ):
         raise InvalidArgumentError(f"hash_size must be 8 or 16, got {hash_size!r}")
 
 
