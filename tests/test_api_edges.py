@@ -40,3 +40,81 @@ def test_phash_size_must_be_an_int(size: object) -> None:
 
     with pytest.raises(errors.InvalidArgumentError, match="hash_size"):
         phash(np.zeros((64, 64), np.uint8), size)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- duplicate index
+
+
+def _texture(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    page = np.full((400, 300), 245, np.uint8)
+    for _ in range(60):
+        y, x = rng.integers(10, 380), rng.integers(10, 250)
+        page[y : y + 6, x : x + int(rng.integers(10, 40))] = 20
+    return page
+
+
+@pytest.fixture(scope="module")
+def dup_arrays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
+    from onestop_docs.dedup import DuplicateIndex
+
+    index = DuplicateIndex()
+    index.add(7, _texture(1), dpi=100, file_sha256="ab" * 32)
+    index.add(8, _texture(2), dpi=100)
+    path = tmp_path_factory.mktemp("dup") / "dup.npz"
+    index.save(path)
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _crafted(arrays: dict[str, np.ndarray], **changes: object) -> dict[str, np.ndarray]:
+    out = dict(arrays)
+    for k, v in changes.items():
+        if v is None:
+            del out[k]
+        else:
+            out[k] = np.asarray(v)
+    return out
+
+
+CRAFTED = {
+    "count-empty": {"count": np.zeros(0, np.int64)},
+    "count-negative": {"count": np.array([-1])},
+    "count-float": {"count": np.array([2.0])},
+    "format-text": {"format": np.array(["1"])},
+    "ids-2d": {"ids": np.zeros((2, 2), np.int64)},
+    "ids-float": {"ids": np.array([7.0, 8.0])},
+    "pdq-float": {"pdq": np.zeros((2, 32), np.float64)},
+    "pdq-short": {"pdq": np.zeros((2, 31), np.uint8)},
+    "grid-int64": {"grid": None},
+    "rotation-45": {"rotation": np.array([45, 0], np.int16)},
+    "aspect-nan": {"aspect": np.array([np.nan, 1.0])},
+    "aspect-zero": {"aspect": np.array([0.0, 1.0])},
+    "skew-inf": {"skew": np.array([np.inf, 0.0])},
+    "sha-int": {"sha": np.array([1], np.int64)},
+    "sha-2d": {"sha": np.zeros((1, 1), "S32")},
+    "sha-ids-missing": {"sha_ids": None},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED))
+def test_crafted_duplicate_index_files_are_index_format_errors(
+    dup_arrays: dict[str, np.ndarray], tmp_path, case: str
+) -> None:
+    from onestop_docs.dedup import DuplicateIndex
+
+    changes = dict(CRAFTED[case])
+    if case == "grid-int64":
+        changes = {"grid": dup_arrays["grid"].astype(np.int64)}
+    path = tmp_path / "crafted.npz"
+    np.savez(path, **_crafted(dup_arrays, **changes))
+    with pytest.raises(errors.IndexFormatError):
+        DuplicateIndex.open(path)
+
+
+def test_the_uncrafted_arrays_open(dup_arrays: dict[str, np.ndarray], tmp_path) -> None:
+    from onestop_docs.dedup import DuplicateIndex
+
+    path = tmp_path / "plain.npz"
+    np.savez(path, **dup_arrays)
+    assert len(DuplicateIndex.open(path)) == 2

@@ -390,21 +390,45 @@ class DuplicateIndex:
                 f"{name!r} has format {data['format'].tolist()}, expected [{_DUP_FORMAT}]"
             )
         n = len(data["ids"])
-        shapes = {
-            "pdq": (n, 32),
-            "dct": (n, 32),
-            "pdq_flip": (n, 32),
-            "dct_flip": (n, 32),
-            "grid": (n, *GRID),
-            "aspect": (n,),
-            "skew": (n,),
-            "rotation": (n,),
+        m = len(data["sha"]) if data["sha"].ndim == 1 else -1
+        # A crafted file may hold any dtype and shape: check both before reading a value.
+        layout = {
+            "count": ("i", (1,)),
+            "ids": ("i", (n,)),
+            "pdq": ("u1", (n, 32)),
+            "dct": ("u1", (n, 32)),
+            "pdq_flip": ("u1", (n, 32)),
+            "dct_flip": ("u1", (n, 32)),
+            "grid": ("u1", (n, *GRID)),
+            "aspect": ("f", (n,)),
+            "skew": ("f", (n,)),
+            "rotation": ("i", (n,)),
+            "sha": ("S32", (m,)),
+            "sha_ids": ("i", (m,)),
         }
-        for k, shape in shapes.items():
-            if data[k].shape != shape:
-                raise IndexFormatError(f"{name!r}: {k} has shape {data[k].shape}, expected {shape}")
-        if data["sha"].shape != data["sha_ids"].shape:
-            raise IndexFormatError(f"{name!r}: file hashes and their ids differ in length")
+        for k, (kind, shape) in layout.items():
+            arr = data[k]
+            dtype_ok = arr.dtype.kind == kind if len(kind) == 1 else arr.dtype == np.dtype(kind)
+            if not dtype_ok or arr.shape != shape:
+                raise IndexFormatError(
+                    f"{name!r}: {k} is {arr.dtype} of shape {arr.shape}, expected {kind} {shape}"
+                )
+        if int(data["count"][0]) < 0:
+            raise IndexFormatError(f"{name!r}: negative count {int(data['count'][0])}")
+        aspect, skew = data["aspect"], data["skew"]
+        if not (np.all(np.isfinite(aspect) & (aspect > 0)) and not np.any(np.isinf(skew))):
+            raise IndexFormatError(f"{name!r}: aspect ratios or skew angles are not finite")
+        if not np.all(np.isin(data["rotation"], (0, 90, 180, 270))):
+            raise IndexFormatError(f"{name!r}: rotations must be 0, 90, 180 or 270")
+        try:
+            return cls._from_arrays(data, n, options)
+        except (InvalidArgumentError, ValueError, OverflowError) as exc:
+            raise IndexFormatError(f"{name!r}: inconsistent values: {exc}") from None
+
+    @classmethod
+    def _from_arrays(
+        cls, data: dict[str, Any], n: int, options: PageHashOptions | None
+    ) -> DuplicateIndex:
         index = cls(options)
         for j in range(n):
             skew = float(data["skew"][j])
