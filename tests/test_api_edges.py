@@ -118,3 +118,21 @@ def test_the_uncrafted_arrays_open(dup_arrays: dict[str, np.ndarray], tmp_path) 
     path = tmp_path / "plain.npz"
     np.savez(path, **dup_arrays)
     assert len(DuplicateIndex.open(path)) == 2
+
+
+# --------------------------------------------------------------------------- cleanup
+
+
+@pytest.mark.parametrize("dpi", [float("nan"), float("inf"), -5, 0, -0.5, "300", None, True])
+def test_default_window_refuses_a_bad_dpi(dpi: object) -> None:
+    from onestop_docs.cleanup_threshold import default_window
+
+    with pytest.raises(errors.InvalidArgumentError, match="dpi"):
+        default_window(dpi)  # type: ignore[arg-type]
+
+
+def test_default_window_formula_still_holds() -> None:
+    from onestop_docs.cleanup_threshold import default_window
+
+    # 2 * floor(dpi / 8) + 1, by hand
+    assert [default_window(d) for d in (300, 200, 7.9, np.float32(8.0))] == [75, 51, 1, 3]

@@ -71,7 +71,19 @@ def default_window(dpi: float, shape: tuple[int, ...] | None = None) -> int:
     (75, 51, 37)
     >>> default_window(300, (20, 400))
     19
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``dpi`` is not a finite positive number (NaN, infinite, zero, negative).
     """
+    if (
+        isinstance(dpi, bool)
+        or not isinstance(dpi, int | float | np.integer | np.floating)
+        or not math.isfinite(dpi)
+        or dpi <= 0
+    ):
+        raise InvalidArgumentError(f"dpi must be a finite positive number, got {dpi!r}")
     w = 2 * int(dpi // 8) + 1
     if shape is not None:
         side = min(shape[0], shape[1])
