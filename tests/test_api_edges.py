@@ -136,3 +136,16 @@ def test_default_window_formula_still_holds() -> None:
 
     # 2 * floor(dpi / 8) + 1, by hand
     assert [default_window(d) for d in (300, 200, 7.9, np.float32(8.0))] == [75, 51, 1, 3]
+
+
+# --------------------------------------------------------------------------- deskew rotate
+
+
+def test_rotate_expand_of_a_long_strip_is_refused_before_allocating() -> None:
+    from onestop_docs.deskew_rotate import rotate
+
+    strip = np.zeros((1, 700_000), np.uint8)  # 45 degrees, expanded: ~495,000^2 pixels
+    with pytest.raises(errors.ImageTooLargeError, match="DEFAULT_MAX_PIXELS"):
+        rotate(strip, 45.0, expand=True)
+    assert rotate(np.zeros((1, 1000), np.uint8), 45.0, expand=True).shape == (708, 708)
+    assert rotate(strip, 45.0).shape == strip.shape  # without expand the shape is kept

@@ -14,7 +14,8 @@ from numpy.typing import NDArray
 
 from ._native import rotate as _r  # type: ignore[attr-defined]
 from ._validate import as_image, check_finite, check_range
-from .errors import InvalidArgumentError
+from .errors import ImageTooLargeError, InvalidArgumentError
+from .imageio import DEFAULT_MAX_PIXELS
 
 __all__ = ["PageTransform", "rotate"]
 
@@ -196,6 +197,9 @@ def rotate(
         Wrong dtype or shape, non-finite angle, unknown fill or interpolation.
     InvalidImageError
         Empty image.
+    ImageTooLargeError
+        The output would have more than ``imageio.DEFAULT_MAX_PIXELS`` pixels
+        (``expand=True`` on a long strip).
 
     Examples
     --------
@@ -227,7 +231,16 @@ def rotate(
         out = np.ascontiguousarray(np.rot90(pixels, q))
     else:
         shape = (int(pixels.shape[0]), int(pixels.shape[1]))
-        t = PageTransform.rotation(angle, shape, _rotated_shape(shape, angle, expand))
+        out_shape = _rotated_shape(shape, angle, expand)
+        if out_shape[0] * out_shape[1] > DEFAULT_MAX_PIXELS:
+            # A long thin strip turned 45 degrees with expand=True asks for a square of its
+            # length: refuse it before numpy allocates it.
+            raise ImageTooLargeError(
+                f"rotating {shape[0]}x{shape[1]} by {angle} degrees with expand=True needs "
+                f"{out_shape[0]}x{out_shape[1]} pixels, above the limit of "
+                f"imageio.DEFAULT_MAX_PIXELS = {DEFAULT_MAX_PIXELS}"
+            )
+        t = PageTransform.rotation(angle, shape, out_shape)
         out = _warp(pixels, t, fv, interpolation)
     if is_mask:
         return np.asarray(out >= 128)
