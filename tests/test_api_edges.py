@@ -149,3 +149,22 @@ def test_rotate_expand_of_a_long_strip_is_refused_before_allocating() -> None:
         rotate(strip, 45.0, expand=True)
     assert rotate(np.zeros((1, 1000), np.uint8), 45.0, expand=True).shape == (708, 708)
     assert rotate(strip, 45.0).shape == strip.shape  # without expand the shape is kept
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def test_verify_pdf_refuses_a_naive_time(tmp_path) -> None:
+    import datetime as dt
+
+    pytest.importorskip("pyhanko")
+    from PIL import Image
+
+    from onestop_docs.signing import demo_pki, verify_pdf
+
+    Image.new("RGB", (42, 59), "white").save(tmp_path / "scan.pdf", "PDF", resolution=72)
+    roots = [demo_pki(tmp_path).root_cert_path]
+    with pytest.raises(errors.InvalidArgumentError, match="timezone-aware"):
+        verify_pdf(tmp_path / "scan.pdf", trust_roots=roots, at=dt.datetime(2026, 1, 5, 8, 30))
+    aware = dt.datetime(2026, 1, 5, 8, 30, tzinfo=dt.UTC)
+    assert verify_pdf(tmp_path / "scan.pdf", trust_roots=roots, at=aware).codes == ("no-signature",)

@@ -392,7 +392,8 @@ def verify_pdf(
     Raises
     ------
     InvalidArgumentError
-        For bad arguments only (no trust roots, unreadable trust root file).
+        For bad arguments only (no trust roots, unreadable trust root file, a naive
+        ``at``).
 
     Examples
     --------
@@ -404,6 +405,11 @@ def verify_pdf(
     >>> verify_pdf(d / "scan.pdf", trust_roots=[demo_pki(d).root_cert_path]).codes
     ('no-signature',)
     """
+    if at is not None and (not isinstance(at, dt.datetime) or at.utcoffset() is None):
+        # A naive time has no place on the certificates' UTC time line.
+        raise InvalidArgumentError(
+            f"at must be a timezone-aware datetime (e.g. datetime.now(UTC)), got {at!r}"
+        )
     moment = at or dt.datetime.now(dt.UTC)
     vc, ts_vc = contexts(trust_roots, tsa_trust_roots, moment, intermediates)
     try:
