@@ -168,3 +168,15 @@ def test_verify_pdf_refuses_a_naive_time(tmp_path) -> None:
         verify_pdf(tmp_path / "scan.pdf", trust_roots=roots, at=dt.datetime(2026, 1, 5, 8, 30))
     aware = dt.datetime(2026, 1, 5, 8, 30, tzinfo=dt.UTC)
     assert verify_pdf(tmp_path / "scan.pdf", trust_roots=roots, at=aware).codes == ("no-signature",)
+
+
+# --------------------------------------------------------------------------- codes
+
+
+@pytest.mark.parametrize("codes", [None, 5, 3.5, object()])
+def test_validate_dossier_codes_refuses_a_non_sequence(codes: object) -> None:
+    from onestop_docs.codes.dossier import validate_dossier_codes
+
+    with pytest.raises(errors.InvalidArgumentError, match="sequence of codes"):
+        validate_dossier_codes(codes)  # type: ignore[arg-type]
+    assert validate_dossier_codes(iter(["H56.14-240823-0001"])).tolist() == [True]

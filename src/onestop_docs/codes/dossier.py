@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -346,7 +346,7 @@ def validate_dossier_codes(codes: Sequence[str]) -> NDArray[np.bool_]:
     Raises
     ------
     InvalidArgumentError
-        If an element is not a ``str``.
+        If ``codes`` is not a sequence (e.g. None) or an element is not a ``str``.
 
     Examples
     --------
@@ -356,6 +356,8 @@ def validate_dossier_codes(codes: Sequence[str]) -> NDArray[np.bool_]:
     if isinstance(codes, str):
         raise InvalidArgumentError("expected a sequence of codes, got a single str")
     if not isinstance(codes, list | tuple):
+        if not isinstance(codes, Iterable):
+            raise InvalidArgumentError(f"expected a sequence of codes, got {type(codes).__name__}")
         codes = list(codes)
     n = len(codes)
     try:
