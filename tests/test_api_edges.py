@@ -180,3 +180,36 @@ def test_validate_dossier_codes_refuses_a_non_sequence(codes: object) -> None:
     with pytest.raises(errors.InvalidArgumentError, match="sequence of codes"):
         validate_dossier_codes(codes)  # type: ignore[arg-type]
     assert validate_dossier_codes(iter(["H56.14-240823-0001"])).tolist() == [True]
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def test_verify_reports_a_missing_timestamp_as_null(tmp_path, monkeypatch) -> None:
+    import datetime as dt
+    import json
+    from types import SimpleNamespace
+
+    import onestop_docs.signing
+    from onestop_docs.verify import verify_record
+
+    rec = tmp_path / "rec"
+    (rec / "data").mkdir(parents=True)
+    (rec / "data" / "report.json").write_text(json.dumps({"signatures": [{"role": "officer"}]}))
+    (rec / "data" / "a.pdf").write_bytes(b"%PDF-1.7\n")
+    signed = dt.datetime(2026, 1, 5, 8, 30, tzinfo=dt.UTC)
+    fake = SimpleNamespace(
+        signatures=(),
+        signer_subject="CN=A",
+        intact=True,
+        trusted=True,
+        valid=True,
+        signing_time=signed,
+        timestamp_time=None,
+        problems=(),
+    )
+    monkeypatch.setattr(onestop_docs.signing, "verify_pdf", lambda *a, **k: fake)
+    (sig,) = verify_record(rec, trust_roots=["root.pem"]).signatures
+    assert sig["timestamp_time"] is None  # was the string "None"
+    assert sig["signing_time"] == str(signed)
+    assert json.loads(json.dumps(sig))["timestamp_time"] is None

@@ -165,8 +165,9 @@ def verify_record(
                         "intact": r.intact,
                         "trusted": r.trusted,
                         "valid": r.valid,
-                        "signing_time": str(r.signing_time),
-                        "timestamp_time": str(r.timestamp_time),
+                        # JSON null when absent, never the string "None".
+                        "signing_time": _iso(r.signing_time),
+                        "timestamp_time": _iso(r.timestamp_time),
                     }
                 )
             if not report.valid:
@@ -227,3 +228,8 @@ def verify_path(path: str | os.PathLike[str], *, trust_roots: Sequence[Any] = ()
         except OnestopError as exc:
             problems.append(f"transparency log: {exc}")
     return VerifyReport(tuple(checks), tuple(problems), tuple(notes))
+
+
+def _iso(moment: Any) -> str | None:
+    """The text of a datetime as before (``str``), None when there is none."""
+    return None if moment is None else str(moment)
