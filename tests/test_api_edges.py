@@ -213,3 +213,46 @@ def test_verify_reports_a_missing_timestamp_as_null(tmp_path, monkeypatch) -> No
     assert sig["timestamp_time"] is None  # was the string "None"
     assert sig["signing_time"] == str(signed)
     assert json.loads(json.dumps(sig))["timestamp_time"] is None
+
+
+# --------------------------------------------------------------------------- XML screen
+
+_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
+    + "]><lolz>&lol9;</lolz>"
+).replace("&lol0;", "&lol;")
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        _LAUGHS.replace('<?xml version="1.0"?>', "").encode("utf-16-le"),  # no BOM
+        _LAUGHS.replace("1.0", '1.0" encoding="UTF-16').encode("utf-16-le"),
+        _LAUGHS.encode("utf-16-be"),
+        _LAUGHS.encode("utf-16"),  # with a BOM
+        _LAUGHS.encode("utf-32-le"),
+        _LAUGHS.replace("1.0", '1.0" encoding="cp037').encode("cp037"),  # EBCDIC
+        (" " * 40 + _LAUGHS.replace('<?xml version="1.0"?>', "")).encode("utf-16-le"),
+    ],
+    ids=["utf16le-no-bom", "utf16le-declared", "utf16be", "utf16-bom", "utf32le", "ebcdic", "pad"],
+)
+def test_xml_in_another_encoding_is_a_forbidden_construct(encoded: bytes, tmp_path) -> None:
+    pytest.importorskip("signxml")
+    from onestop_docs.signing import demo_pki
+    from onestop_docs.signing.xml import verify_xml
+
+    root = demo_pki(tmp_path).root_cert_path
+    assert verify_xml(encoded, trust_roots=[root]).codes == ("xml-forbidden-construct",)
+
+
+def test_xml_screen_keeps_utf8_documents(tmp_path) -> None:
+    pytest.importorskip("signxml")
+    from onestop_docs.signing import demo_pki
+    from onestop_docs.signing.xml import verify_xml
+
+    root = demo_pki(tmp_path).root_cert_path
+    plain = '\ufeff <?xml version="1.0" encoding="utf-8"?><a>hồ sơ</a>'.encode()
+    # Parsed (no signature in it), not refused before parsing.
+    assert verify_xml(plain, trust_roots=[root]).codes != ("xml-forbidden-construct",)
+    assert verify_xml(_LAUGHS.encode(), trust_roots=[root]).codes == ("xml-forbidden-construct",)

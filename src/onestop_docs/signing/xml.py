@@ -16,6 +16,7 @@ Signing uses signxml (RSA-SHA256 or ECDSA-SHA256, SHA-256 digests, one Reference
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -71,10 +72,22 @@ PINNED_DIGESTS = frozenset(_DIGESTS.values())
 
 
 def _hostile(data: bytes) -> str | None:
-    """A reason to refuse the document before parsing, or None."""
+    """A reason to refuse the document before parsing, or None.
+
+    The marker search below only works on UTF-8 (or ASCII) bytes, so every other encoding
+    is refused first: a NUL byte (UTF-16/32 with or without a BOM; XML 1.0 has no NUL
+    character), a first byte other than ``<`` after an optional UTF-8 BOM and white space
+    (EBCDIC, UTF-7, ...), or a declaration naming another encoding.
+    """
     head = data.lstrip()
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00<\x00" in data[:64]:
-        return "UTF-16 XML is refused (declare and send UTF-8)"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        return "UTF-16/UTF-32 XML is refused (declare and send UTF-8)"
+    body = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if body and not body.startswith(b"<"):
+        return "XML must be UTF-8 and start with '<' (another encoding is refused)"
+    declared = re.match(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']", body)
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        return f"XML declares encoding {declared.group(1).decode('ascii', 'replace')!r}; only UTF-8 is accepted"
     for marker in (b"<!DOCTYPE", b"<!ENTITY", b"<!ELEMENT", b"<!ATTLIST"):
         if marker in data:
             return f"XML contains {marker.decode()} (DTDs and entities are refused)"
