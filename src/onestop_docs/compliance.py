@@ -584,10 +584,10 @@ def _all_dicts(pk: Any, pdf: Any, rules: Rules) -> Iterator[tuple[Any, Any]]:
     Every indirect object is visited once (so ``/Next`` chains of any length and cycles
     through references cost one visit per object) and its direct dictionaries are walked.
     """
-    size = pdf.trailer.get("/Size")
-    if isinstance(size, int) and size > rules.max_objects:
+    size = pdf.trailer.get("/Size")  # highest object number + 1 (object 0 is not one)
+    if isinstance(size, int) and size - 1 > rules.max_objects:
         raise _LimitReached(
-            "max_objects", f"the file declares {size} objects, more than {rules.max_objects}"
+            "max_objects", f"the file declares {size - 1} objects, more than {rules.max_objects}"
         )
     for count, obj in enumerate(pdf.objects):
         if count >= rules.max_objects:

@@ -237,7 +237,7 @@ def _open(src: Any, name: str, max_pixels: int) -> Image.Image:
     if w * h > max_pixels:
         im.close()
         raise ImageTooLargeError(
-            f"image is {w}x{h} = {w * h} pixels, above the limit of {max_pixels} "
+            f"image is {w}x{h} = {w * h} pixels, above the limit max_pixels={max_pixels} "
             "(raise max_pixels if this is a genuine large scan)",
             source=name,
         )
@@ -553,7 +553,7 @@ def _iter_pages(
                 w, h = im.size
                 if w * h > max_pixels:
                     raise ImageTooLargeError(
-                        f"frame is {w}x{h} = {w * h} pixels, above the limit of {max_pixels}",
+                        f"frame is {w}x{h} = {w * h} pixels, above the limit max_pixels={max_pixels}",
                         source=name,
                         page_index=i,
                     )
