@@ -61,5 +61,13 @@ bench: build
 bench-smoke: build
 	$(PY) -m pytest benchmarks -p no:cacheprovider -o python_files="bench_*.py" --benchmark-disable -q -m "not slow" $(BENCH_ARGS)
 
+# Minutes of fuzzing before a release: many random mutations per target; every failing input
+# is kept in tests/data/fuzz/<target>/ and replayed by the normal test run from then on.
+FUZZ_EXAMPLES ?= 1000
+.PHONY: fuzz
+fuzz: build
+	ONESTOP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ONESTOP_FUZZ_SAVE=1 $(PY) -m pytest tests/test_fuzz.py \
+	  -p no:cacheprovider -q $(PYTEST_ARGS)
+
 clean:
 	rm -rf build dist src/*.egg-info src/onestop_docs/_native/*.so src/_native/*.c .pytest_cache .mypy_cache
