@@ -35,6 +35,7 @@ __all__ = [
     "number",
     "numbers",
     "rect",
+    "text",
 ]
 
 #: Largest magnitude accepted for a number (ISO 32000-1 Annex C suggests ±32767 for integers
@@ -46,6 +47,18 @@ class MalformedObject(ValueError):
     """A PDF object does not have the type or shape the specification requires."""
 
 
+def text(obj: Any) -> str:
+    """``str(obj)`` that never raises: a name with bytes that are not UTF-8 (``/Flat#80``)
+    makes pikepdf's ``str`` raise ``UnicodeDecodeError``; it is shown Latin-1 decoded."""
+    try:
+        return str(obj)
+    except UnicodeDecodeError:
+        unparse = getattr(obj, "unparse", None)
+        if unparse is not None:
+            return bytes(unparse()).decode("latin-1")
+        return repr(obj)
+
+
 def describe(obj: Any) -> str:
     """A short human description of ``obj`` for messages (type and a clipped value)."""
     if obj is None:
@@ -54,15 +67,14 @@ def describe(obj: Any) -> str:
         return f"boolean {str(obj).lower()}"
     if isinstance(obj, (int, Decimal, float)):
         return f"number {obj}"
-    text = repr(obj)
     kind = type(obj).__name__
     try:
         import pikepdf
 
         if isinstance(obj, pikepdf.Name):
-            return f"name {str(obj)[:40]}"
+            return f"name {text(obj)[:40]}"
         if isinstance(obj, pikepdf.String):
-            return f"string ({str(obj)[:40]})"
+            return f"string ({text(obj)[:40]})"
         if isinstance(obj, pikepdf.Array):
             return f"array of {len(obj)}"
         if isinstance(obj, pikepdf.Dictionary):
@@ -70,10 +82,10 @@ def describe(obj: Any) -> str:
         if isinstance(obj, pikepdf.Stream):
             return "stream"
         if isinstance(obj, pikepdf.Operator):
-            return f"operator {str(obj)[:20]}"
+            return f"operator {text(obj)[:20]}"
     except ImportError:  # pragma: no cover - pikepdf is the reason this module exists
         pass
-    return f"{kind} {text[:40]}"
+    return f"{kind} {repr(obj)[:40]}"
 
 
 def number(obj: Any, what: str) -> float:
@@ -131,7 +143,7 @@ def name(obj: Any, what: str) -> str:
     """
     if not is_name(obj):
         raise MalformedObject(f"{what} must be a name, found {describe(obj)}")
-    return str(obj)
+    return text(obj)
 
 
 def array(obj: Any, what: str, length: int | None = None) -> list[Any]:

@@ -65,7 +65,7 @@ import numpy as np
 from PIL import Image
 
 from ._deps import require_module
-from ._pdfobj import MalformedObject, describe, integer, is_name, number, numbers, rect
+from ._pdfobj import MalformedObject, describe, integer, is_name, number, numbers, rect, text
 from ._validate import check_int
 from .errors import ComplianceError, InvalidArgumentError, MetadataError
 from .imageio import DEFAULT_MAX_PIXELS
@@ -363,7 +363,7 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
         if xobjects is not None and not isinstance(xobjects, pk.Dictionary):
             raise MalformedObject(f"{what} /Resources /XObject must be a dictionary")
         for operands, op in pk.parse_content_stream(owner, "q Q cm Do"):
-            name = str(op)
+            name = text(op)
             if name == "q":
                 stack.append(ctm)
             elif name == "Q":
@@ -375,7 +375,7 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
                 ctm = _matmul(matrix, ctm)
             elif name == "Do" and operands:
                 key = operands[0]
-                xo = xobjects.get(str(key)) if xobjects is not None and is_name(key) else None
+                xo = xobjects.get(text(key)) if xobjects is not None and is_name(key) else None
                 if not isinstance(xo, pk.Stream):
                     continue  # nothing drawn (a missing resource is the viewer's problem)
                 sub = xo.get("/Subtype")
@@ -386,7 +386,7 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
                         raise _LimitReached(
                             "max_nesting", f"forms nested more than {rules.max_nesting} deep"
                         )
-                    form = f"form {key}"
+                    form = f"form {text(key)}"
                     raw_matrix = xo.get("/Matrix")
                     matrix = (
                         (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
@@ -419,7 +419,7 @@ def _colour(pk: Any, image: Any) -> bool | None:
         if cs is None:
             return None  # e.g. JPX with its own colour space
         if isinstance(cs, pk.Array) and len(cs) > 0:
-            kind = str(cs[0]) if is_name(cs[0]) else ""
+            kind = text(cs[0]) if is_name(cs[0]) else ""
             if kind == "/ICCBased" and len(cs) > 1 and isinstance(cs[1], pk.Stream):
                 return integer(cs[1].get("/N", 3), "ICC profile /N", 1, 32) >= 3
             if kind in ("/Indexed", "/I") and len(cs) > 1:
@@ -436,7 +436,7 @@ def _colour(pk: Any, image: Any) -> bool | None:
             return None
         if not is_name(cs):
             return None
-        return str(cs) in ("/DeviceRGB", "/DeviceCMYK", "/RGB", "/CMYK")
+        return text(cs) in ("/DeviceRGB", "/DeviceCMYK", "/RGB", "/CMYK")
     return None
 
 
@@ -618,8 +618,8 @@ _ACTIVE_ANNOTATIONS = ("/RichMedia", "/Screen", "/Movie", "/Sound", "/FileAttach
 def _active_kinds(pk: Any, d: Any) -> Iterator[str]:
     """What active content the dictionary ``d`` itself holds (not its children)."""
     action = d.get("/S")
-    if is_name(action) and str(action) in _ACTIVE_ACTIONS:
-        yield _ACTIVE_ACTIONS[str(action)]
+    if is_name(action) and text(action) in _ACTIVE_ACTIONS:
+        yield _ACTIVE_ACTIONS[text(action)]
     if "/JS" in d:
         yield "JavaScript"
     if "/AA" in d:
@@ -636,8 +636,8 @@ def _active_kinds(pk: Any, d: Any) -> Iterator[str]:
         if "/EmbeddedFiles" in names:
             yield "embedded files (/Names /EmbeddedFiles)"
     subtype = d.get("/Subtype")
-    if is_name(subtype) and str(subtype) in _ACTIVE_ANNOTATIONS and "/Rect" in d:
-        yield f"a {str(subtype)[1:]} annotation"
+    if is_name(subtype) and text(subtype) in _ACTIVE_ANNOTATIONS and "/Rect" in d:
+        yield f"a {text(subtype)[1:]} annotation"
     if "/XFA" in d:
         yield "an XFA form"
     if "/RichMediaContent" in d:
@@ -744,7 +744,7 @@ def _pdfa_catalog_checks(
     pk: Any, pdf: Any, strict: bool, bad: Any, findings: list[Finding]
 ) -> None:
     version = pdf.Root.get("/Version")
-    if version is not None and str(version).lstrip("/") > "1.7":
+    if version is not None and text(version).lstrip("/") > "1.7":
         # PDF/A-2 is based on PDF 1.7, but 6.1.2 only constrains the header (which is what
         # veraPDF checks); pikepdf's validator also rejects the catalog version.  pyHanko
         # raises it to 2.0 when it appends an ECDSA signature (ISO 32002).
@@ -753,7 +753,7 @@ def _pdfa_catalog_checks(
                 "pdfa",
                 None,
                 "error" if strict else "warning",
-                f"catalog /Version is {version}, above PDF 1.7 (6.1.2, strict reading)",
+                f"catalog /Version is {text(version)}, above PDF 1.7 (6.1.2, strict reading)",
             )
         )
     if pdf.is_encrypted:
@@ -782,8 +782,8 @@ def _pdfa_catalog_checks(
             ("/Subject", "dc:description"),
             ("/Author", "dc:creator"),
         ):
-            if key in info and str(info[key]) != xmp.get(xkey):
-                bad(f"Info {key} {str(info[key])!r} differs from XMP {xkey} {xmp.get(xkey)!r}")
+            if key in info and text(info[key]) != xmp.get(xkey):
+                bad(f"Info {key} {text(info[key])!r} differs from XMP {xkey} {xmp.get(xkey)!r}")
     raw_intents = pdf.Root.get("/OutputIntents")
     intents = [
         oi
@@ -824,7 +824,7 @@ def _pdfa_object_checks(pk: Any, pdf: Any, rules: Rules, bad: Any) -> None:
     for obj, d in _all_dicts(pk, pdf, rules):
         if d is obj and isinstance(obj, pk.Stream):
             filters = d.get("/Filter")
-            flist = [str(f) for f in filters] if isinstance(filters, pk.Array) else [str(filters)]
+            flist = [text(f) for f in filters] if isinstance(filters, pk.Array) else [text(filters)]
             if "/LZWDecode" in flist:
                 bad(f"stream {obj.objgen} uses LZWDecode (6.1.7.2)")
             if "/F" in d:
@@ -852,12 +852,12 @@ def _pdfa_object_checks(pk: Any, pdf: Any, rules: Rules, bad: Any) -> None:
             if not isinstance(desc, pk.Dictionary) or not any(
                 k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")
             ):
-                bad(f"font {d.get('/BaseFont')} is not embedded (6.2.11.4)")
+                bad(f"font {text(d.get('/BaseFont'))} is not embedded (6.2.11.4)")
             if sub == "/CIDFontType2" and "/CIDToGIDMap" not in d:
-                bad(f"CIDFontType2 {d.get('/BaseFont')} has no CIDToGIDMap (6.2.11.3.2)")
+                bad(f"CIDFontType2 {text(d.get('/BaseFont'))} has no CIDToGIDMap (6.2.11.3.2)")
     for page_no, page in enumerate(pdf.pages, start=1):
         for annot in _annotations(pk, page):
-            sub = annot.get("/Subtype")
+            sub = text(annot.get("/Subtype"))
             if sub == "/Popup":
                 continue
             flags = integer(annot.get("/F", 0), f"annotation {sub} /F", 0, 2**32 - 1)
@@ -970,7 +970,7 @@ def check_record(
         version = header
         catalog_version = pdf.Root.get("/Version")  # the catalog may raise the version (7.2.2)
         if is_name(catalog_version):
-            cm = re.fullmatch(r"/?(\d)\.(\d)", str(catalog_version))
+            cm = re.fullmatch(r"/?(\d)\.(\d)", text(catalog_version))
             if cm:
                 version = max(version, (int(cm.group(1)), int(cm.group(2))))
         version_str = f"{version[0]}.{version[1]}"
