@@ -12,6 +12,7 @@ through kernels built with bounds checks).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import shutil
 import tempfile
@@ -205,6 +206,15 @@ def _run_image(data: bytes) -> object:
     return hashes
 
 
+@functools.cache
+def _demo_root() -> bytes:
+    """A throwaway trust root, made once per run (key generation is slow)."""
+    from onestop_docs.signing import demo_pki
+
+    with tempfile.TemporaryDirectory() as d:
+        return demo_pki(d).root_cert_path.read_bytes()
+
+
 def _run_xml(data: bytes) -> object:
     from onestop_docs.metadata import from_xml
 
@@ -213,10 +223,7 @@ def _run_xml(data: bytes) -> object:
     except ImportError:  # the sign extra is optional
         verify_xml = None
     if verify_xml is not None:
-        from onestop_docs.signing import demo_pki
-
-        with tempfile.TemporaryDirectory() as d:
-            report = verify_xml(data, trust_roots=[demo_pki(d).root_cert_path])
+        report = verify_xml(data, trust_roots=[_demo_root()])
         assert not report.valid  # nothing here is signed
     return from_xml(data)
 
