@@ -493,3 +493,20 @@ def test_cli_hash_of_a_folder_reports_a_bad_file_and_goes_on(
         ("a-broken.tif", 3),
         ("b-not-an-image.png", None),
     ]
+
+
+def test_cli_dedup_of_a_folder_keeps_the_good_pages_of_a_broken_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from onestop_docs.cli import main
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "a-broken.tif").write_bytes(_three_page_tiff_with_lost_last_directory())
+    (folder / "b-not-an-image.png").write_bytes(b"hello")
+    main(["dedup", str(folder), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["pages"] == 2  # the two readable pages of a-broken.tif
+    assert [s.split(":")[0] for s in report["skipped"]] == ["a-broken.tif", "b-not-an-image.png"]
