@@ -809,7 +809,16 @@ def _parse_manifest(
     entries: dict[str, str] = {}
     problems: list[str] = []
     try:
-        lines = _split_lines(_read_tag(file, limits))
+        raw = _read_tag(file, limits)
+        # Count line ends before decoding and splitting: a hostile manifest stops here.
+        ends = max(raw.count(b"\n"), raw.count(b"\r"))
+        if ends + (not raw.endswith((b"\n", b"\r"))) > limits.max_manifest_lines:
+            raise _BagLimitReached(
+                "max_manifest_lines",
+                limits.max_manifest_lines,
+                f"{file.name} has more than {limits.max_manifest_lines} lines",
+            )
+        lines = _split_lines(raw)
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [f"{file.name} is unreadable: {exc}"]
     if lines and lines[-1] == "":
