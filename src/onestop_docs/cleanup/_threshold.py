@@ -13,9 +13,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import cleanup as _k  # type: ignore[attr-defined]
-from ._validate import as_gray, check_int, check_range
-from .errors import InvalidArgumentError
+from .._native import cleanup as _k  # type: ignore[attr-defined]
+from .._validate import as_gray, check_int, check_range
+from ..errors import InvalidArgumentError
 
 __all__ = [
     "DEFAULT_DPI",
@@ -145,7 +145,7 @@ def otsu_threshold(image: Any) -> int:
     >>> otsu_threshold(np.array([[10, 10, 200, 210]], np.uint8))
     10
     """
-    from ._native import gray as _gray  # type: ignore[attr-defined]
+    from .._native import gray as _gray  # type: ignore[attr-defined]
 
     g = as_gray(image)
     hist = np.zeros(256, np.int64)

@@ -11,12 +11,12 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import cleanup as _k  # type: ignore[attr-defined]
-from ._native import cleanup_components as _cc  # type: ignore[attr-defined]
-from ._validate import as_gray, as_image, as_mask, check_int
-from .cleanup_threshold import _as_rgb3, _dpi_of
-from .errors import InvalidArgumentError
-from .types import Box
+from .._native import cleanup as _k  # type: ignore[attr-defined]
+from .._native import cleanup_components as _cc  # type: ignore[attr-defined]
+from .._validate import as_gray, as_image, as_mask, check_int
+from ..errors import InvalidArgumentError
+from ..types import Box
+from ._threshold import _as_rgb3, _dpi_of
 
 __all__ = [
     "BorderMode",
