@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+from ._binarize import binarize
 from ._clean import (
     BlankCheck,
     CleanOptions,
@@ -55,7 +56,6 @@ from ._regions import (
 from ._threshold import (
     DEFAULT_DPI,
     MAX_WINDOW,
-    binarize,
     default_window,
     otsu_threshold,
 )
