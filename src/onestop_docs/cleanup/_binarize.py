@@ -6,6 +6,7 @@ described, with its measurements, in ``docs/cleanup.md``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -69,8 +70,8 @@ def _ink_level(norm: NDArray[np.uint8], dpi: float) -> int:
 def _midpoint_mask(norm: NDArray[np.uint8], dpi: float, k: float) -> NDArray[np.bool_]:
     """``norm < level + k (255 - level)`` with the page's :func:`_ink_level`."""
     level = _ink_level(norm, dpi)
-    # For integer pixels, p < t  <=>  p < ceil(t).
-    return np.asarray(norm < np.ceil(level + k * (255.0 - level)), np.bool_)
+    # For integer pixels, p < t  <=>  p < ceil(t); a Python int keeps the compare in uint8.
+    return np.asarray(norm < math.ceil(level + k * (255.0 - level)), np.bool_)
 
 
 def binarize(
