@@ -163,3 +163,34 @@ def test_binarize_peak_memory(method, a4):
     extra = (peak - mask.nbytes) / a4.size
     print(f"binarize {method}: peak extra {extra:.4f} bytes/pixel beyond the output mask")
     assert extra <= 3.0
+
+
+# ----------------------------------------------------------------------------- default mask
+
+
+@pytest.mark.benchmark(group="binarize-default-a4")
+def test_default_a4_ours_midpoint(benchmark, a4):
+    benchmark(binarize, a4, dpi=300)
+
+
+@pytest.mark.benchmark(group="binarize-default-a4")
+def test_default_a4_doxapy_sauvola(benchmark, a4):
+    """doxapy's Sauvola with its defaults: the 0.1.0 default of this project."""
+    doxapy = pytest.importorskip("doxapy")
+    b = doxapy.Binarization(doxapy.Binarization.Algorithms.SAUVOLA)
+    out = np.empty_like(a4)
+
+    def run() -> None:
+        b.initialize(a4)
+        b.to_binary(out, {})
+
+    benchmark(run)
+
+
+@pytest.mark.benchmark(group="binarize-default-a4")
+def test_default_a4_opencv_gauss(benchmark, a4, cv2_one_thread):
+    """The best anchor of the evalkit hard plan: adaptive Gaussian, block 31, C 15."""
+    cv2 = cv2_one_thread
+    benchmark(
+        cv2.adaptiveThreshold, a4, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 15
+    )

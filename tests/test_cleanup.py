@@ -195,11 +195,11 @@ def test_default_window_scales_with_dpi() -> None:
     img = np.full((400, 400), 200, np.uint8)
     img[200:210, 100:300] = 20
     assert default_window(300) == 75 and default_window(600) == 151
-    a = binarize(img, dpi=300)
+    a = binarize(img, "sauvola", dpi=300)
     b = binarize(img, window=75)
     np.testing.assert_array_equal(a, b)
     page = Page(img, mode="L", dpi=(150.0, 150.0))
-    np.testing.assert_array_equal(binarize(page), binarize(img, window=37))
+    np.testing.assert_array_equal(binarize(page, "sauvola"), binarize(img, window=37))
 
 
 def test_flat_page_has_no_ink() -> None:
@@ -219,7 +219,8 @@ def test_clean_page_degenerate_shapes_default_dpi(shape: tuple[int, ...]) -> Non
 def test_clean_page_otsu_and_gate() -> None:
     pg = synth.render_page(dpi=100, paper="A6")
     img = synth.uneven_light(pg.gray, 0.3)
-    r = clean_page(img, CleanOptions(dpi=100, method="otsu", despeckle=False))
+    opt = CleanOptions(dpi=100, method="otsu", despeckle=False, ink_contrast=0.5)
+    r = clean_page(img, opt)
     norm = normalize_background(img, dpi=100)
     expected = norm <= min(otsu_threshold(norm), 127)
     np.testing.assert_array_equal(r.mask, expected)
@@ -391,11 +392,11 @@ def test_clean_page_colour_and_switches() -> None:
         remove_borders=False,
         despeckle=False,
         detect_blank=False,
-        ink_contrast=0.0,
+        method="sauvola",
     )
     r2 = clean_page(page, off)
     np.testing.assert_array_equal(r2.image, rgb)
-    np.testing.assert_array_equal(r2.mask, binarize(page))
+    np.testing.assert_array_equal(r2.mask, binarize(page, "sauvola"))
     assert r2.blank.confidence == 0.0
     crop = clean_page(
         synth.dark_border(pg.gray, left=20), CleanOptions(dpi=100, border_mode="crop")

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 import synth
 
-from onestop_docs import cleanup, cleanup_regions, cleanup_threshold
+from onestop_docs import cleanup
+from onestop_docs.cleanup import _regions, _threshold
 
 NATIVE = Path(__file__).resolve().parent.parent / "src" / "_native"
 KERNELS = ("cleanup", "cleanup_components")
@@ -103,9 +104,9 @@ def test_bounds_checked_build_agrees(
 
     reports: list[str] = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: reports.append(repr(u.exc_value)))
-    for mod in (cleanup_regions, cleanup_threshold):
+    for mod in (_regions, _threshold):
         monkeypatch.setattr(mod, "_k", checked["cleanup"])
-    monkeypatch.setattr(cleanup_regions, "_cc", checked["cleanup_components"])
+    monkeypatch.setattr(_regions, "_cc", checked["cleanup_components"])
     got = [_run_all(img) for img in images]
     assert reports == []
     for exp, res in zip(expected, got):

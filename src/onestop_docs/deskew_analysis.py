@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from ._native import deskew as _k  # type: ignore[attr-defined]
 from ._native import gray as _g  # type: ignore[attr-defined]
 from ._validate import check_range
-from .cleanup_threshold import _otsu_of_histogram
+from .cleanup._threshold import _otsu_of_histogram
 from .imageio import Page
 
 #: Resolution (dpi) of the reduced copy the fine skew search runs on.

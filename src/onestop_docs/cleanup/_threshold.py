@@ -1,4 +1,4 @@
-"""Page thresholds for :mod:`onestop_docs.cleanup`: Otsu and local (Sauvola, Niblack, Wolf).
+"""Thresholds for :mod:`onestop_docs.cleanup`: Otsu and local (Sauvola, Niblack, Wolf).
 
 Private helper module; import the public names from :mod:`onestop_docs.cleanup`.  The
 conventions (window at the page edge, float formula, ``compat`` modes) are documented in
@@ -13,23 +13,17 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import cleanup as _k  # type: ignore[attr-defined]
-from ._validate import as_gray, check_int, check_range
-from .errors import InvalidArgumentError
+from .._native import cleanup as _k  # type: ignore[attr-defined]
+from .._validate import as_gray, check_int, check_range
+from ..errors import InvalidArgumentError
 
-__all__ = [
-    "DEFAULT_DPI",
-    "MAX_WINDOW",
-    "binarize",
-    "default_window",
-    "otsu_threshold",
-]
+__all__ = ["DEFAULT_DPI", "MAX_WINDOW", "default_window", "otsu_threshold"]
 
 DEFAULT_DPI = 300.0
 #: Largest local window side; keeps the exact integer running sums far from overflow.
 MAX_WINDOW = 3001
 
-Method = Literal["otsu", "sauvola", "wolf", "niblack"]
+Method = Literal["midpoint", "otsu", "sauvola", "wolf", "niblack"]
 Compat = Literal["skimage", "doxa"]
 
 _METHOD_CODE = {"sauvola": 0, "niblack": 1, "wolf": 2}
@@ -113,9 +107,9 @@ def _check_window(window: Any, shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def _check_method(method: Any) -> None:
-    if method not in ("otsu", "sauvola", "wolf", "niblack"):
+    if method not in ("midpoint", "otsu", "sauvola", "wolf", "niblack"):
         raise InvalidArgumentError(
-            f"method must be 'otsu', 'sauvola', 'wolf' or 'niblack', got {method!r}"
+            f"method must be 'midpoint', 'otsu', 'sauvola', 'wolf' or 'niblack', got {method!r}"
         )
 
 
@@ -157,7 +151,7 @@ def otsu_threshold(image: Any) -> int:
     >>> otsu_threshold(np.array([[10, 10, 200, 210]], np.uint8))
     10
     """
-    from ._native import gray as _gray  # type: ignore[attr-defined]
+    from .._native import gray as _gray  # type: ignore[attr-defined]
 
     g = as_gray(image)
     hist = np.zeros(256, np.int64)
@@ -181,87 +175,6 @@ def _otsu_of_histogram(hist: NDArray[np.int64]) -> int:
     mean2 = (np.cumsum((counts * bin_centers)[::-1]) / weight2[::-1])[::-1]
     variance12 = weight1[:-1] * weight2[1:] * (mean1[:-1] - mean2[1:]) ** 2
     return int(bin_centers[int(np.argmax(variance12))])
-
-
-def binarize(
-    image: Any,
-    method: Method = "sauvola",
-    *,
-    window: int | tuple[int, int] | None = None,
-    k: float | None = None,
-    dpi: float | None = None,
-    compat: Compat | None = None,
-) -> NDArray[np.bool_]:
-    """Binary ink mask (True = ink) of a page by a global or local threshold.
-
-    Local methods keep, per column, integer running sums of the pixel value and its square
-    over the window height and slide a prefix sum along each row: O(pixels) for any window,
-    O(width + window) extra memory, GIL released.
-
-    Parameters
-    ----------
-    image : ndarray or Page
-        uint8 grey or RGB (converted to luma).
-    method : {"sauvola", "otsu", "wolf", "niblack"}
-        ``sauvola``: T = m (1 + k (s / R - 1)), R = 128.  ``niblack``: T = m - k s.
-        ``wolf``: T = m - k (1 - s / max s) (m - min I).  ``otsu``: global, see
-        :func:`otsu_threshold` (ink is ``gray <= T``).
-    window : int or (int, int), optional
-        Odd window side(s) in pixels, at most the image size.  Default
-        :func:`default_window` of the dpi (or the reference library's default in compat mode).
-    k : float, optional
-        Method constant, in [-5, 5].  Defaults: sauvola 0.2, niblack 0.2, wolf 0.5.
-    dpi : float, optional
-        Resolution for the default window; defaults to the Page's, else 300.
-    compat : {None, "skimage", "doxa"}
-        ``None`` (ours): window clipped at the page edge (mean over the pixels inside),
-        ink iff ``p < T``.  ``"skimage"``: reflect padding, R = 127.5, ink iff
-        ``not p > T`` -- equal to ``~(img > threshold_sauvola(img, window, k))``.
-        ``"doxa"``: Doxa's clipped window and float formula, R = 128, ink iff ``p <= T``,
-        niblack with Doxa's sign (T = m + k s) -- equal to doxapy's black pixels.  With
-        ``window``/``k`` left out, a compat call uses that library's defaults (window 15
-        or 75 even on a smaller page; doxapy 0.9.2 itself corrupts memory there).
-
-    Returns
-    -------
-    ndarray of bool
-        Same (H, W) as the input, True = ink.
-
-    Raises
-    ------
-    InvalidArgumentError
-        Bad dtype/shape, unknown method or compat, even window, window larger than the
-        image or than :data:`MAX_WINDOW`, non-finite or out-of-range ``k`` or ``dpi``,
-        ``wolf`` with ``compat="skimage"`` (scikit-image has no Wolf).
-    InvalidImageError
-        Empty array.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> img = np.full((9, 9), 200, np.uint8); img[4, 2:7] = 30
-    >>> binarize(img, window=5).sum()
-    np.int64(5)
-    >>> binarize(img, "otsu")[4].tolist()[:3]
-    [False, False, True]
-    """
-    _check_method(method)
-    if compat not in _COMPAT_CODE:
-        raise InvalidArgumentError(f"compat must be None, 'skimage' or 'doxa', got {compat!r}")
-    gray = as_gray(image)
-    if method == "otsu":
-        return gray <= otsu_threshold(gray)
-    if compat == "skimage" and method == "wolf":
-        raise InvalidArgumentError("compat='skimage' has no 'wolf' method (scikit-image lacks it)")
-    res = _dpi_of(image, dpi)
-    if window is None:
-        # Compat defaults are the library's own, unclipped: reflect padding (skimage) and
-        # the clipped-window mean (Doxa) both define windows larger than the page.
-        wh = ww = default_window(res, gray.shape) if compat is None else _COMPAT_WINDOW[compat]
-    else:
-        wh, ww = _check_window(window, gray.shape)
-    kk = _DEFAULT_K[compat][method] if k is None else check_range(k, "k", -5.0, 5.0)
-    return _local(gray, method, wh, ww, kk, compat)
 
 
 def _local(

@@ -11,12 +11,12 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import cleanup as _k  # type: ignore[attr-defined]
-from ._native import cleanup_components as _cc  # type: ignore[attr-defined]
-from ._validate import as_gray, as_image, as_mask, check_int
-from .cleanup_threshold import _as_rgb3, _dpi_of
-from .errors import InvalidArgumentError
-from .types import Box
+from .._native import cleanup as _k  # type: ignore[attr-defined]
+from .._native import cleanup_components as _cc  # type: ignore[attr-defined]
+from .._validate import as_gray, as_image, as_mask, check_int
+from ..errors import InvalidArgumentError
+from ..types import Box
+from ._threshold import _as_rgb3, _dpi_of
 
 __all__ = [
     "BorderMode",
@@ -207,20 +207,29 @@ class _Borders:
     pixels: int
 
 
+def _border_select(comps: _Components, h: int, w: int, min_fill: float = 0.0) -> NDArray[np.bool_]:
+    """The components of an (h, w) mask that are borders: touching the image edge along
+    >= 15 % of it or covering >= 1 % of the page from the edge (scanner bars, wedges of a
+    skewed sheet) and filling at least ``min_fill`` of their bounding box, or outlining
+    >= 85 % of the page thinly (a frame)."""
+    bw = comps.bx1 - comps.bx0
+    bh = comps.by1 - comps.by0
+    box_area = np.maximum(bw.astype(np.int64) * bh, 1)
+    touches_lr = (comps.bx0 == 0) | (comps.bx1 == w)
+    touches_tb = (comps.by0 == 0) | (comps.by1 == h)
+    edge = (touches_lr & (bh >= 0.15 * h)) | (touches_tb & (bw >= 0.15 * w))
+    edge |= (touches_lr | touches_tb) & (comps.area >= 0.01 * h * w)
+    edge &= comps.area >= min_fill * box_area
+    frame = (bw >= 0.85 * w) & (bh >= 0.85 * h) & (comps.area <= 0.2 * box_area)
+    return np.asarray(edge | frame, np.bool_)
+
+
 def _find_borders(norm_gray: NDArray[np.uint8], dpi: float) -> _Borders:
     """Dark components that touch the image edge along >= 15 % of it (scanner bars,
     wedges of a skewed sheet) or that outline >= 85 % of the page thinly (a frame)."""
     h, w = norm_gray.shape
     comps = _Components.of((norm_gray < 128).view(np.uint8))
-    bw = comps.bx1 - comps.bx0
-    bh = comps.by1 - comps.by0
-    touches_lr = (comps.bx0 == 0) | (comps.bx1 == w)
-    touches_tb = (comps.by0 == 0) | (comps.by1 == h)
-    edge = (touches_lr & (bh >= 0.15 * h)) | (touches_tb & (bw >= 0.15 * w))
-    edge |= (touches_lr | touches_tb) & (comps.area >= 0.01 * h * w)
-    box_area = np.maximum(bw.astype(np.int64) * bh, 1)
-    frame = (bw >= 0.85 * w) & (bh >= 0.85 * h) & (comps.area <= 0.2 * box_area)
-    select = edge | frame
+    select = _border_select(comps, h, w)
     speck = _speck_area(dpi)
     ink = (~select) & (comps.area > speck)
     # Per-row and per-column border coverage from the runs.
@@ -469,10 +478,20 @@ def _despeckle(
     if not small.any():
         return DespeckleResult(m.copy(), 0, 0), None, None
     big = m.copy()
-    comps.paint(big.view(np.uint8), small, (0,))
+    removed = _remove_specks(big, comps, small, dist)
+    result = DespeckleResult(big, int(removed.sum()), int(comps.area[removed].sum()))
+    return result, comps, removed
+
+
+def _remove_specks(
+    m: NDArray[np.bool_], comps: _Components, small: NDArray[np.bool_], dist: int
+) -> NDArray[np.bool_]:
+    """Clear, in place, the ``small`` components of ``m`` that have no other ink within
+    ``dist`` px of their bounding box; return which components were cleared."""
+    comps.paint(m.view(np.uint8), small, (0,))
     near = np.zeros(small.shape[0], np.uint8)
     _cc.near_ink(
-        big.view(np.uint8),
+        m.view(np.uint8),
         comps.bx0,
         comps.by0,
         comps.bx1,
@@ -481,8 +500,28 @@ def _despeckle(
         dist,
         near,
     )
-    removed = small & (near == 0)
-    # Put back the specks that sit next to ink: ``big`` becomes the result, no second copy.
-    comps.paint(big.view(np.uint8), small & ~removed, (1,))
-    result = DespeckleResult(big, int(removed.sum()), int(comps.area[removed].sum()))
-    return result, comps, removed
+    removed = np.asarray(small & (near == 0), np.bool_)
+    # Put back the specks that sit next to ink.
+    comps.paint(m.view(np.uint8), small & ~removed, (1,))
+    return removed
+
+
+#: Smallest ink fraction of its bounding box for an edge component of a binarized mask to be
+#: a border: a bar fills ~100 %, the wedge of a skewed sheet 50 %, text 10-40 %.
+_BORDER_MIN_FILL = 0.45
+
+
+def _drop_borders_and_specks(m: NDArray[np.bool_], dpi: float) -> NDArray[np.bool_]:
+    """Clear, in place, the border components of a mask (grown by ``dpi / 100`` px, see
+    :func:`_border_select`) and its isolated specks (:func:`despeckle` defaults), with one
+    labelling; returns ``m``."""
+    h, w = m.shape
+    comps = _Components.of(m.view(np.uint8))
+    # Bars and wedges are solid; handwriting that reaches the edge of a cropped page is not.
+    border = _border_select(comps, h, w, _BORDER_MIN_FILL)
+    if border.any():
+        comps.paint(m.view(np.uint8), border, (0,), max(1, round(dpi / 100.0)))
+    small = (comps.area <= _speck_area(dpi)) & ~border
+    if small.any():
+        _remove_specks(m, comps, small, _protect_distance(dpi))
+    return m

@@ -1,38 +1,6 @@
-"""Page cleanup: thresholds, background normalization, borders, specks and blank pages.
+"""Clean one page: background, borders, threshold, specks and the blank-page flag.
 
-Scan stations feed phone shots and cheap-scanner pages (uneven light, grey or yellow paper,
-black scanner borders, dust, bleed-through, red stamps, blue signatures).  This module makes
-the archive copy clean (colour is kept for colour input) and produces the binary ink mask
-(True = ink) that deskew, duplicate hashing and OCR use.
-
-The building blocks (:func:`otsu_threshold`, :func:`binarize`, :func:`normalize_background`,
-:func:`find_content_box`, :func:`remove_borders`, :func:`despeckle`, :func:`detect_blank`)
-are public; :func:`clean_page` runs them in order with safe defaults.  The loops live in
-the Cython kernels of ``onestop_docs._native.cleanup`` and release the GIL, so a server can
-clean two pages on two threads at once.
-
-Conventions (see ``docs/cleanup.md``):
-
-* Input pixels follow :mod:`onestop_docs._validate`: uint8 grey (H, W) or RGB (H, W, 3), or
-  a :class:`~onestop_docs.imageio.Page`.  Float images are rejected, never rescaled.
-* Resolution: an explicit ``dpi=`` wins, else the Page's dpi (mean of x and y), else
-  :data:`DEFAULT_DPI`.  Every size default (window, tile, speck area) scales with it.
-* Blank pages are flagged, never dropped: the archive keeps one image per physical page.
-
-Examples
---------
->>> import numpy as np
->>> from onestop_docs.cleanup import CleanOptions, binarize, clean_page, otsu_threshold
->>> page = np.full((60, 80), 230, np.uint8)
->>> page[20:40, 30:34] = 20                      # one dark stroke
->>> otsu_threshold(page)
-20
->>> mask = binarize(page, "sauvola", dpi=100)
->>> int(mask.sum()), mask.shape
-(80, (60, 80))
->>> result = clean_page(page, CleanOptions(dpi=100))
->>> result.blank.is_blank, result.content_box
-(False, Box(x0=0, y0=0, x1=80, y1=60))
+Private module; import the public names from :mod:`onestop_docs.cleanup`.
 """
 
 from __future__ import annotations
@@ -45,11 +13,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import as_gray, as_image, check_int, check_range
-from .cleanup_regions import (
+from .._validate import as_gray, as_image, check_int, check_range
+from ..errors import InvalidArgumentError
+from ..types import Box
+from ._binarize import MIDPOINT_K, _midpoint_mask
+from ._regions import (
     BorderMode,
-    BorderResult,
-    DespeckleResult,
     _despeckle,
     _find_borders,
     _normalize,
@@ -57,45 +26,19 @@ from .cleanup_regions import (
     _protect_distance,
     _speck_area,
     _whiten_borders,
-    despeckle,
-    find_content_box,
-    normalize_background,
-    remove_borders,
 )
-from .cleanup_threshold import (
+from ._threshold import (
     _DEFAULT_K,
-    DEFAULT_DPI,
-    MAX_WINDOW,
     Method,
     _check_method,
     _check_window,
     _dpi_of,
     _local,
-    binarize,
     default_window,
     otsu_threshold,
 )
-from .errors import InvalidArgumentError
-from .types import Box
 
-__all__ = [
-    "DEFAULT_DPI",
-    "MAX_WINDOW",
-    "BlankCheck",
-    "BorderResult",
-    "CleanOptions",
-    "CleanResult",
-    "DespeckleResult",
-    "binarize",
-    "clean_page",
-    "default_window",
-    "despeckle",
-    "detect_blank",
-    "find_content_box",
-    "normalize_background",
-    "otsu_threshold",
-    "remove_borders",
-]
+__all__ = ["BlankCheck", "CleanOptions", "CleanResult", "clean_page", "detect_blank"]
 
 # --------------------------------------------------------------------------- blank pages
 
@@ -182,17 +125,20 @@ class CleanOptions:
     border_mode : {"whiten", "crop"}
         ``whiten`` keeps the page size (default); ``crop`` crops image and mask to the
         content box.
-    method : {"sauvola", "otsu", "wolf", "niblack"}
-        Threshold method for the mask.  Default ``"sauvola"``.
+    method : {"midpoint", "sauvola", "otsu", "wolf", "niblack"}
+        Threshold method for the mask (see :func:`binarize`).  Default ``"midpoint"``:
+        halfway between the page's ink level and the paper, so faint handwriting and
+        faded print keep their strokes and bleed-through stays paper.
     window : int or None
-        Odd local window; None = :func:`default_window` of the dpi.
+        Odd local window for the local methods; None = :func:`default_window` of the
+        dpi.  ``midpoint`` takes none.
     k : float or None
-        Method constant; None = the method's default (Sauvola 0.2).
+        Method constant; None = the method's default (midpoint 0.5, Sauvola 0.2).
     ink_contrast : float
         A pixel is ink only when darker than ``(1 - ink_contrast)`` of the normalized
-        paper (255): default 0.5, so marks lighter than half the paper brightness
-        (bleed-through, faint noise, the blurred fringe of strokes) are paper -- the same
-        rule that defines the reference masks of synthetic pages.  0 switches it off.
+        paper (255).  Default 0 (off): the midpoint threshold already follows the page's
+        contrast.  0.1.0 used 0.5 with Sauvola, which deleted faint handwriting (a
+        page with two real handwritten lines was called blank).
     despeckle : bool
         Remove isolated specks (:func:`despeckle`).  Default True.
     max_speck_area, protect_distance : int or None
@@ -213,10 +159,10 @@ class CleanOptions:
     normalize_background: bool = True
     remove_borders: bool = True
     border_mode: BorderMode = "whiten"
-    method: Method = "sauvola"
+    method: Method = "midpoint"
     window: int | None = None
     k: float | None = None
-    ink_contrast: float = 0.5
+    ink_contrast: float = 0.0
     despeckle: bool = True
     max_speck_area: int | None = None
     protect_distance: int | None = None
@@ -233,7 +179,12 @@ class CleanOptions:
         _check_method(self.method)
         check_range(self.ink_contrast, "ink_contrast", 0.0, 1.0, hi_open=True)
         check_range(self.blank_min_ink_mm2, "blank_min_ink_mm2", 0.0, 1e6)
-        if self.k is not None:
+        if self.method == "midpoint":
+            if self.window is not None:
+                raise InvalidArgumentError("method 'midpoint' takes no window")
+            if self.k is not None:
+                check_range(self.k, "k", 0.0, 1.0, lo_open=True, hi_open=True)
+        elif self.k is not None:
             check_range(self.k, "k", -5.0, 5.0)
         if self.dpi is not None:
             check_range(self.dpi, "dpi", 50.0, 4800.0)
@@ -350,6 +301,14 @@ def clean_page(page_or_array: Any, options: CleanOptions | None = None) -> Clean
     if opt.method == "otsu":
         mask = gray <= min(otsu_threshold(gray), gate - 1)
         meas["window"] = 0.0
+    elif opt.method == "midpoint":
+        norm = gray if opt.normalize_background else _normalize(gray, res)[0]
+        kk = MIDPOINT_K if opt.k is None else float(opt.k)
+        mask = _midpoint_mask(norm, res, kk)
+        if gate < 256:
+            mask &= norm < gate
+        meas["window"] = 0.0
+        meas["k"] = kk
     else:
         win = default_window(res, gray.shape) if opt.window is None else opt.window
         wh, ww = _check_window(win, gray.shape)
