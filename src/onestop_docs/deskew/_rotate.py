@@ -12,9 +12,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import rotate as _r  # type: ignore[attr-defined]
-from ._validate import as_image, check_finite, check_range
-from .errors import InvalidArgumentError
+from .._native import rotate as _r  # type: ignore[attr-defined]
+from .._validate import as_image, check_finite, check_range
+from ..errors import InvalidArgumentError
 
 __all__ = ["PageTransform", "rotate"]
 

@@ -59,9 +59,11 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image as PILImage
 
-from ._deps import require_tool
-from ._validate import as_gray, as_image, check_range
-from .deskew_analysis import (
+from .._deps import require_tool
+from .._validate import as_gray, as_image, check_range
+from ..errors import InvalidArgumentError, OcrError
+from ..imageio import Page
+from ._analysis import (
     DETAIL_DPI,
     _analyse,
     _Analysis,
@@ -79,9 +81,7 @@ from .deskew_analysis import (
     _Sweep,
     _sweep,
 )
-from .deskew_rotate import PageTransform, _fill_values, _warp, rotate
-from .errors import InvalidArgumentError, OcrError
-from .imageio import Page
+from ._rotate import PageTransform, _fill_values, _warp, rotate
 
 __all__ = [
     "DeskewResult",

@@ -12,11 +12,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import deskew as _k  # type: ignore[attr-defined]
-from ._native import gray as _g  # type: ignore[attr-defined]
-from ._validate import check_range
-from .cleanup_threshold import _otsu_of_histogram
-from .imageio import Page
+from .._native import deskew as _k  # type: ignore[attr-defined]
+from .._native import gray as _g  # type: ignore[attr-defined]
+from .._validate import check_range
+from ..cleanup import otsu_threshold
+from ..imageio import Page
 
 #: Resolution (dpi) of the reduced copy the fine skew search runs on.
 ANALYSIS_DPI = 100.0
@@ -112,7 +112,7 @@ def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
     levels = np.flatnonzero(hist)
     if levels[-1] - levels[0] < 48:
         return _Analysis(empty, empty, "no contrast (blank or uniform page)")
-    thr = _otsu_of_histogram(hist) + 1  # ink is < thr
+    thr = otsu_threshold(red) + 1  # ink is < thr
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
     fine = np.empty_like(red)
     n_ink = int(_k.binarize(red, thr, fine))
@@ -135,7 +135,7 @@ def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) 
     which blur or JPEG can wash out.
     """
     red = _reduced(gray, max(1, round(dpi_eff / DETAIL_DPI)))
-    thr = _otsu_of_histogram(_histogram(red)) + 1  # ink is < thr
+    thr = otsu_threshold(red) + 1  # ink is < thr
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
     _k.binarize(red, thr, red)
     if quarter_turns % 4:
