@@ -164,7 +164,7 @@ class Preprocess:
 
     normalize_background: bool = True
     deskew: bool = True
-    max_angle: float = 15.0
+    max_angle: float = 45.0
     upscale_below_dpi: float | None = 200.0
     upscale_to_dpi: float = 300.0
 

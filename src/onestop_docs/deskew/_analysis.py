@@ -171,19 +171,35 @@ def _profile(pts: _Points, angle_deg: float) -> NDArray[np.float64]:
 
 
 class _Sweep(NamedTuple):
+    """Projection scores over a half turn: ``angles`` are ``-90 + i * step``, i < 2 * quarter."""
+
     angles: NDArray[np.float64]
     scores: NDArray[np.float64]
     best: int
-    ratio: float
+    ratio: float  # best score over the median score
+    quarter: int  # number of steps in 90 degrees
+
+    @property
+    def step(self) -> float:
+        return 90.0 / self.quarter
+
+    def peak_near(self, angle: float, half_width: float) -> float:
+        """Highest score within ``half_width`` degrees of ``angle`` (modulo 180)."""
+        d = (self.angles - angle + 90.0) % 180.0 - 90.0
+        return float(self.scores[np.abs(d) <= half_width].max())
 
 
-def _sweep(pts: _Points, max_angle: float) -> _Sweep:
-    w = max(pts.shape[1], 8)
+def _sweep(pts: _Points) -> _Sweep:
+    """Score every line direction over a half turn (text lines and their perpendicular).
+
+    Searching the whole half turn makes a phone capture held at 40 degrees and a page fed
+    sideways two cases of one search; folding the answer modulo 90 gives the residual skew.
+    """
+    w = max(pts.shape[0], pts.shape[1], 8)
     # A step that moves the line ends by about 3 coarse pixels: the score peak is wider.
     step = min(0.5, max(0.1, math.degrees(math.atan(3.0 / w))))
-    half = max_angle + 2 * step
-    n = math.ceil(half / step)
-    angles = np.arange(-n, n + 1, dtype=np.float64) * step
+    quarter = math.ceil(90.0 / step)
+    angles = (np.arange(2 * quarter, dtype=np.float64) - quarter) * (90.0 / quarter)
     if len(pts.xs) > SWEEP_POINTS:
         # The sweep only has to find the peak: a regular subsample of a dense page is enough.
         k = -(-len(pts.xs) // SWEEP_POINTS)
@@ -192,7 +208,12 @@ def _sweep(pts: _Points, max_angle: float) -> _Sweep:
     best = int(np.argmax(sc))
     med = float(np.median(sc))
     ratio = float(sc[best] / med) if med > 0 else 1.0
-    return _Sweep(angles, sc, best, ratio)
+    return _Sweep(angles, sc, best, ratio, quarter)
+
+
+def _fold90(angle: float) -> float:
+    """``angle`` modulo 90, in [-45, 45)."""
+    return (angle + 45.0) % 90.0 - 45.0
 
 
 def _refine(pts: _Points, start: float, step: float) -> float:
@@ -216,11 +237,20 @@ def _refine(pts: _Points, start: float, step: float) -> float:
 
 
 def _second_peak(sw: _Sweep) -> float:
-    """Highest sweep score at a local maximum more than 3 steps from the best, over the best."""
-    s, b = sw.scores, sw.best
+    """Highest other local maximum of the sweep over the best score.
+
+    Maxima within 3 steps of the best direction or of its perpendicular do not count: the
+    columns that characters stack into peak at 90 degrees from the lines and give the same
+    skew modulo 90.
+    """
+    s, b, n = sw.scores, sw.best, len(sw.scores)
+    q = sw.quarter
     best = 0.0
-    for i in range(1, len(s) - 1):
-        if abs(i - b) > 3 and s[i] >= s[i - 1] and s[i] >= s[i + 1]:
+    for i in range(n):
+        d = min((i - b) % n, (b - i) % n)
+        if d <= 3 or abs(d - q) <= 3:
+            continue
+        if s[i] >= s[i - 1] and s[i] >= s[(i + 1) % n]:
             best = max(best, float(s[i]))
     return best / float(s[b])
 
