@@ -72,12 +72,11 @@ from ._analysis import (
     _effective_dpi,
     _fold90,
     _fourier_angle,
-    _line_votes,
     _points,
-    _profile,
     _refine,
     _rot90,
     _second_peak,
+    _strip_votes,
     _Sweep,
     _sweep,
 )
@@ -102,6 +101,10 @@ MIN_FALLBACK_RATIO = 1.3
 PERPENDICULAR_MARGIN = 1.5
 #: Stand-in sweep of a page with nothing to analyse.
 _NO_SWEEP = _Sweep(np.zeros(2), np.ones(2), 0, 1.0, 1)
+#: Largest chance that the up/down votes split as lopsidedly by coin flips (one-sided).
+MAX_VOTE_TAIL = 0.02
+#: Fewest lines that answer when they all agree, however large ``MAX_VOTE_TAIL`` says.
+MIN_UNANIMOUS_LINES = 4
 #: Number of text lines below which orientation abstains.
 MIN_ORIENTATION_LINES = 3
 
@@ -303,19 +306,25 @@ def _orientation_from(
     if found.sweep.ratio < MIN_PEAK_RATIO or found.margin < PERPENDICULAR_MARGIN:
         return abstain("text-line direction unclear")
     detail = _detail_points(gray, dpi_eff, k)
-    window = max(9, round(0.4 * dpi_eff / max(1, round(dpi_eff / DETAIL_DPI))))
-    up, down = _line_votes(_profile(detail, found.skew.angle), window | 1)
+    dpi_detail = dpi_eff / max(1, round(dpi_eff / DETAIL_DPI))
+    window = max(9, round(0.4 * dpi_detail))
+    votes = _strip_votes(detail, found.skew.angle, dpi_detail, window | 1)
+    up, down = int(np.sum(votes > 0.15)), int(np.sum(votes < -0.15))
     n = up + down
     if n < MIN_ORIENTATION_LINES:
         return abstain(f"too few text lines ({n}) to tell up from down")
     k_major = max(up, down)
-    if k_major / n < 0.65 or 2 * k_major - n < 3:
+    # The chance of a split at least this lopsided from coin flips: a page answers only when
+    # it is small, so a chart or a card with a handful of text-like rows abstains.
+    tail = sum(math.comb(n, j) for j in range(k_major, n + 1)) / 2.0**n
+    # A short page (a few lines) may still answer when every line agrees clearly.
+    unanimous = k_major == n >= MIN_UNANIMOUS_LINES and float(np.mean(np.abs(votes))) >= 0.5
+    if tail > MAX_VOTE_TAIL and not unanimous:
         return abstain(f"text lines disagree on up and down ({up} vs {down})")
     upright = up > down
     rotation = (0 if upright else 180) if k == 0 else (270 if upright else 90)
-    # Confidence: one minus the chance of a split at least this lopsided from coin flips,
-    # scaled down when the lines barely beat the direction across them.
-    tail = sum(math.comb(n, j) for j in range(k_major, n + 1)) / 2.0**n
+    # Confidence: one minus that chance, scaled down when the lines barely beat the
+    # direction across them.
     conf = (1.0 - tail) * min(1.0, found.margin - 1.0)
     return OrientationEstimate(rotation, float(conf), None), skew
 

@@ -103,8 +103,20 @@ def _histogram(red: NDArray[np.uint8]) -> NDArray[np.int64]:
     return hist
 
 
+#: Ink components larger than this (millimetres) both ways are not text: photos, stamps.
+MAX_BLOB_MM = 15.0
+
+
+def _clear_blobs(binary: NDArray[np.uint8], dpi: float) -> int:
+    """Whiten the ink components of a 0/255 image larger than ``MAX_BLOB_MM`` both ways."""
+    side = max(8, round(MAX_BLOB_MM / 25.4 * dpi))
+    n = binary.size
+    return int(_k.clear_blobs(binary, side, side, np.empty(n, np.int32), np.empty(n, np.int32)))
+
+
 def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
-    red = _reduced(gray, max(1, int(dpi_eff // ANALYSIS_DPI)))
+    r = max(1, int(dpi_eff // ANALYSIS_DPI))
+    red = _reduced(gray, r)
     empty = np.full((1, 1), 255, np.uint8)
     if min(red.shape) < 16:
         return _Analysis(empty, empty, "image too small to analyse")
@@ -116,10 +128,11 @@ def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
     fine = np.empty_like(red)
     n_ink = int(_k.binarize(red, thr, fine))
-    if n_ink < MIN_INK_PIXELS:
-        return _Analysis(empty, empty, "too little ink")
     if n_ink > 0.4 * fine.size:
         return _Analysis(empty, empty, "too much ink for a text page")
+    n_ink -= _clear_blobs(fine, dpi_eff / r)
+    if n_ink < MIN_INK_PIXELS:
+        return _Analysis(empty, empty, "too little ink")
     # Coarse copy: a 2 x 2 block is ink when at least two of its pixels are.
     coarse = _reduce(fine, 2)
     _k.binarize(coarse, 160, coarse)
@@ -134,10 +147,12 @@ def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) 
     Up/down needs the x-height band resolved: at 100 dpi a 10-pt line has a 6-pixel band,
     which blur or JPEG can wash out.
     """
-    red = _reduced(gray, max(1, round(dpi_eff / DETAIL_DPI)))
+    r = max(1, round(dpi_eff / DETAIL_DPI))
+    red = _reduced(gray, r)
     thr = otsu_threshold(red) + 1  # ink is < thr
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
     _k.binarize(red, thr, red)
+    _clear_blobs(red, dpi_eff / r)
     if quarter_turns % 4:
         red = np.ascontiguousarray(np.rot90(red, quarter_turns))
     return _points(red)
@@ -288,7 +303,7 @@ def _rot90(ana: _Analysis) -> _Analysis:
     )
 
 
-def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
+def _line_votes(prof: NDArray[np.float64], window: int) -> NDArray[np.float64]:
     """(upright, upside-down) votes of the text lines in a deskewed profile (top to bottom).
 
     Lines are the runs of the profile above 5 % of its 95th percentile; runs separated by a
@@ -308,13 +323,13 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
         prof = prof - np.lib.stride_tricks.sliding_window_view(pad, window).min(axis=1)[: len(prof)]
     nz = prof[prof > 0]
     if nz.size == 0:
-        return 0, 0
+        return np.zeros(0)
     p95 = float(np.percentile(nz, 95))
     on = np.concatenate(([0], (prof > 0.05 * p95).astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(on))
     runs = [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
     if not runs:
-        return 0, 0
+        return np.zeros(0)
     gap = max(1.0, 0.25 * float(np.median([b - a for a, b in runs])))
     lines = [runs[0]]
     for a, b in runs[1:]:
@@ -322,7 +337,8 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
             lines[-1][1] = b
         else:
             lines.append([a, b])
-    up = down = 0
+    # Each line: (core height, line height, share of the ink in the core, up/down score).
+    found: list[tuple[int, int, float, float]] = []
     for a, b in lines:
         seg = prof[a:b]
         if b - a < 3 or seg.max() < 0.2 * p95:
@@ -335,9 +351,43 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
         while hi < len(seg) and seg[hi] >= half:
             hi += 1
         above, below = float(seg[:lo].sum()), float(seg[hi:].sum())
+        core = float(seg[lo:hi].sum())
         s = (above - below) / (above + below + 1e-9)
-        if s > 0.15:
-            up += 1
-        elif s < -0.15:
-            down += 1
-    return up, down
+        found.append((hi - lo, b - a, core / (core + above + below + 1e-9), s))
+    # Only rows shaped like text vote: a core band of at least 3 pixels holding a good part
+    # of the ink, not dwarfed by what sticks out, and of the page's usual height.  A chart's
+    # grid lines and curves, a photo or a rule would otherwise cast random votes.
+    textlike = [f for f in found if f[0] >= 3 and f[2] >= 0.35 and f[1] <= 4 * f[0]]
+    if not textlike:
+        return np.zeros(0)
+    med = float(np.median([f[0] for f in textlike]))
+    return np.array([f[3] for f in textlike if 0.5 * med <= f[0] <= 2.0 * med])
+
+
+#: Width of the strips whose lines vote on up and down, in millimetres.
+STRIP_MM = 40.0
+
+
+def _strip_votes(pts: _Points, angle_deg: float, dpi: float, window: int) -> NDArray[np.float64]:
+    """Up/down scores (:func:`_line_votes`) of the text lines, strip by strip.
+
+    The page is cut into vertical strips about ``STRIP_MM`` wide, and each strip finds its own
+    angle within 3 degrees of ``angle_deg``: the lines of a phone capture (perspective), a
+    curled page or two columns side by side do not line up across the whole page, and one
+    profile of all of them smears the bands the vote reads.
+    """
+    w = pts.shape[1]
+    n = max(1, min(8, round(w / (dpi * STRIP_MM / 25.4))))
+    edges = np.linspace(0.0, float(w), n + 1)
+    grid = angle_deg + np.arange(-12, 13, dtype=np.float64) * 0.25
+    out = [np.zeros(0)]
+    for i in range(n):
+        sel = (pts.xs >= edges[i]) & (pts.xs < edges[i + 1])
+        if int(sel.sum()) < 50:
+            continue
+        sub = _Points(
+            np.ascontiguousarray(pts.xs[sel]), np.ascontiguousarray(pts.ys[sel]), pts.shape
+        )
+        local = float(grid[int(np.argmax(_scores(sub, grid)))])
+        out.append(_line_votes(_profile(sub, local), window))
+    return np.concatenate(out)
