@@ -304,15 +304,17 @@ def _rot90(ana: _Analysis) -> _Analysis:
 
 
 def _line_votes(prof: NDArray[np.float64], window: int) -> NDArray[np.float64]:
-    """(upright, upside-down) votes of the text lines in a deskewed profile (top to bottom).
+    """Up/down score and core-band height of each text line in a deskewed profile.
 
-    Lines are the runs of the profile above 5 % of its 95th percentile; runs separated by a
+    Returns an (n, 2) array: the score in [-1, 1] (positive: upright) and the height in bins
+    of the line's densest band.  Lines are the runs of the profile above 5 % of its 95th percentile; runs separated by a
     gap under a quarter of the typical run height are one line (a row of tone marks over
     capitals is often detached).  In each line the densest band (x-height band, or cap band
     for capitals) is the contiguous stretch around the line's maximum that stays above half
     of it.  Then the ink above the band (ascenders, capitals and, in Vietnamese, most tone
     marks, the circumflex and the breve) is compared with the ink below it (descenders and
-    the dot below): upright Latin-script text has clearly more above.
+    the dot below): upright Latin-script text has clearly more above; the score is
+    ``(above - below) / (above + below)``.
 
     A running minimum over ``window`` bins (about 10 mm, more than a line pitch) is removed
     first: shading that Otsu turned into ink (uneven light, a dark corner) adds a smooth
@@ -323,13 +325,13 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> NDArray[np.float64]:
         prof = prof - np.lib.stride_tricks.sliding_window_view(pad, window).min(axis=1)[: len(prof)]
     nz = prof[prof > 0]
     if nz.size == 0:
-        return np.zeros(0)
+        return np.zeros((0, 2))
     p95 = float(np.percentile(nz, 95))
     on = np.concatenate(([0], (prof > 0.05 * p95).astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(on))
     runs = [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
     if not runs:
-        return np.zeros(0)
+        return np.zeros((0, 2))
     gap = max(1.0, 0.25 * float(np.median([b - a for a, b in runs])))
     lines = [runs[0]]
     for a, b in runs[1:]:
@@ -359,9 +361,10 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> NDArray[np.float64]:
     # grid lines and curves, a photo or a rule would otherwise cast random votes.
     textlike = [f for f in found if f[0] >= 3 and f[2] >= 0.35 and f[1] <= 4 * f[0]]
     if not textlike:
-        return np.zeros(0)
+        return np.zeros((0, 2))
     med = float(np.median([f[0] for f in textlike]))
-    return np.array([f[3] for f in textlike if 0.5 * med <= f[0] <= 2.0 * med])
+    kept = [(f[3], f[0]) for f in textlike if 0.5 * med <= f[0] <= 2.0 * med]
+    return np.array(kept, dtype=np.float64).reshape(-1, 2)
 
 
 #: Width of the strips whose lines vote on up and down, in millimetres.
@@ -369,7 +372,7 @@ STRIP_MM = 40.0
 
 
 def _strip_votes(pts: _Points, angle_deg: float, dpi: float, window: int) -> NDArray[np.float64]:
-    """Up/down scores (:func:`_line_votes`) of the text lines, strip by strip.
+    """Up/down scores and core heights (:func:`_line_votes`) of the text lines, strip by strip.
 
     The page is cut into vertical strips about ``STRIP_MM`` wide, and each strip finds its own
     angle within 3 degrees of ``angle_deg``: the lines of a phone capture (perspective), a
@@ -380,7 +383,7 @@ def _strip_votes(pts: _Points, angle_deg: float, dpi: float, window: int) -> NDA
     n = max(1, min(8, round(w / (dpi * STRIP_MM / 25.4))))
     edges = np.linspace(0.0, float(w), n + 1)
     grid = angle_deg + np.arange(-12, 13, dtype=np.float64) * 0.25
-    out = [np.zeros(0)]
+    out = [np.zeros((0, 2))]
     for i in range(n):
         sel = (pts.xs >= edges[i]) & (pts.xs < edges[i + 1])
         if int(sel.sum()) < 50:
