@@ -15,7 +15,13 @@ import pytest
 import synth
 from test_deskew_compare import opencv_hough, opencv_min_area_rect
 
-from onestop_docs.deskew import PageTransform, detect_orientation, estimate_skew, rotate
+from onestop_docs.deskew import (
+    PageTransform,
+    detect_orientation,
+    estimate_resolution,
+    estimate_skew,
+    rotate,
+)
 
 ANGLE = 3.3
 
@@ -49,8 +55,14 @@ def turned_a4(page_a4) -> np.ndarray:
 
 @pytest.mark.benchmark(group="deskew-skew-a4-300")
 def test_estimate_skew_ours(benchmark, page_a4):
-    est = benchmark(estimate_skew, page_a4, 15.0, 300.0)
+    est = benchmark(estimate_skew, page_a4, 45.0, 300.0)  # the default: the whole half turn
     assert est.angle is not None
+
+
+@pytest.mark.benchmark(group="deskew-resolution-a4-300")
+def test_estimate_resolution_ours(benchmark, page_a4):
+    est = benchmark(estimate_resolution, page_a4)
+    assert est.dpi is not None
 
 
 @pytest.mark.benchmark(group="deskew-skew-a4-300")

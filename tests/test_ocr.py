@@ -152,8 +152,38 @@ def test_child_gets_thread_limit_and_dpi(
     page = Page(PAGE, dpi=(300.0, 300.0))
     res = recognize(page, config=fake_tesseract, preprocess=False)
     assert res.words[1].text == "dpi=300" and res.dpi == 300.0
+    assert res.dpi_source == "page"
     res = recognize(PAGE, config=fake_tesseract, preprocess=False)
-    assert res.words[1].text == "dpi=none" and res.dpi is None
+    assert res.words[1].text == "dpi=none" and res.dpi is None and res.dpi_source is None
+
+
+@pytest.mark.parametrize("true_dpi", [150, 200, 300])
+def test_unknown_or_implausible_dpi_is_read_from_the_text(
+    fake_tesseract: TesseractConfig, monkeypatch: pytest.MonkeyPatch, true_dpi: int
+) -> None:
+    # Body text of 13 pt (NĐ 30/2020 Phụ lục I): the estimate must land near the true dpi.
+    monkeypatch.setenv("FAKE_MODE", "echo")
+    page = synth.render_page(dpi=true_dpi, paper="A5", font_pt=13.0).gray
+    for src in (page, Page(page, dpi=(72.0, 72.0))):  # no dpi; a phone photo's "72"
+        res = recognize(src, config=fake_tesseract, preprocess=False)
+        assert res.dpi_source == "text" and res.dpi is not None
+        assert abs(res.dpi / true_dpi - 1.0) <= 0.2, (true_dpi, res.dpi)
+        passed = float(res.words[1].text.removeprefix("dpi="))
+        assert passed == pytest.approx(res.dpi, abs=1.0)
+    res = recognize(Page(page, dpi=(true_dpi, true_dpi)), config=fake_tesseract, preprocess=False)
+    assert (res.dpi, res.dpi_source) == (true_dpi, "page")
+    res = recognize(page, config=fake_tesseract, preprocess=False, dpi=240)
+    assert (res.dpi, res.dpi_source) == (240, "argument")
+
+
+@pytest.mark.ocr
+def test_cer_without_dpi_close_to_cer_with_the_true_dpi() -> None:
+    page = synth.render_page(dpi=200, paper=(150, 90), font_pt=13.0, margin_mm=8)
+    truth = "\n".join(page.lines)
+    known = cer(truth, recognize(page.gray, dpi=200).text)
+    res = recognize(page.gray)
+    assert res.dpi_source == "text"
+    assert cer(truth, res.text) <= 1.1 * known + 0.005, (cer(truth, res.text), known)
 
 
 def test_batch_goes_on_after_a_failed_page(

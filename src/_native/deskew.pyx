@@ -186,3 +186,67 @@ def binarize(const uint8_t[:, ::1] src, int thr, uint8_t[:, ::1] out):
     with nogil:
         n = binarize_kernel(src, <uint8_t>thr, out)
     return n
+
+
+cdef Py_ssize_t clear_blobs_kernel(uint8_t[:, ::1] img, Py_ssize_t max_w, Py_ssize_t max_h,
+                                   int32_t[::1] stack, int32_t[::1] members) noexcept nogil:
+    # On a 0 (ink) / 255 (paper) image, whiten every 8-connected ink component whose bounding
+    # box is wider than max_w AND taller than max_h: a photograph, a large stamp or a dark
+    # blob is not a text line, and its mass would swamp the profile of the few lines around
+    # it.  Rules stay (thin in one direction), and so do characters.  Ink being visited is
+    # marked 1 and kept ink 2 until the end.  The first pixel met in raster order is the
+    # component's top row.  Returns the number of pixels cleared.
+    cdef Py_ssize_t h = img.shape[0], w = img.shape[1], y0, x0, y, x, yy, xx
+    cdef Py_ssize_t top, m, i, cleared = 0, x_lo, x_hi, y_lo, y_hi
+    cdef int32_t p
+    cdef uint8_t keep
+    for y0 in range(h):
+        for x0 in range(w):
+            if img[y0, x0] != 0:
+                continue
+            img[y0, x0] = 1
+            stack[0] = <int32_t>(y0 * w + x0)
+            top = 1
+            m = 0
+            x_lo = x_hi = x0
+            y_lo = y_hi = y0
+            while top > 0:
+                top -= 1
+                p = stack[top]
+                members[m] = p
+                m += 1
+                y = p // w
+                x = p - y * w
+                if x < x_lo:
+                    x_lo = x
+                if x > x_hi:
+                    x_hi = x
+                if y > y_hi:
+                    y_hi = y
+                for yy in range(y - 1 if y > 0 else 0, y + 2 if y + 1 < h else h):
+                    for xx in range(x - 1 if x > 0 else 0, x + 2 if x + 1 < w else w):
+                        if img[yy, xx] == 0:
+                            img[yy, xx] = 1
+                            stack[top] = <int32_t>(yy * w + xx)
+                            top += 1
+            keep = 2  # judged and kept; back to 0 at the end
+            if x_hi - x_lo + 1 > max_w and y_hi - y_lo + 1 > max_h:
+                keep = 255
+                cleared += m
+            for i in range(m):
+                p = members[i]
+                img[p // w, p - (p // w) * w] = keep
+    for y in range(h):
+        for x in range(w):
+            if img[y, x] == 2:
+                img[y, x] = 0
+    return cleared
+
+
+def clear_blobs(uint8_t[:, ::1] img, Py_ssize_t max_w, Py_ssize_t max_h, int32_t[::1] stack,
+                int32_t[::1] members):
+    """Whiten ink components larger than ``max_w`` x ``max_h``; buffers hold H*W entries."""
+    cdef Py_ssize_t n
+    with nogil:
+        n = clear_blobs_kernel(img, max_w, max_h, stack, members)
+    return n

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -45,7 +46,7 @@ from PIL import Image
 from ._deps import require_tool
 from ._validate import as_gray, check_int, check_range
 from .cleanup import normalize_background
-from .deskew import deskew
+from .deskew import deskew, estimate_resolution
 from .errors import InvalidArgumentError, MissingDependencyError, OcrError, OnestopError
 from .types import Box, OcrLine, OcrResult, OcrWord
 from .vntext import normalize
@@ -164,7 +165,7 @@ class Preprocess:
 
     normalize_background: bool = True
     deskew: bool = True
-    max_angle: float = 15.0
+    max_angle: float = 45.0
     upscale_below_dpi: float | None = 200.0
     upscale_to_dpi: float = 300.0
 
@@ -210,6 +211,9 @@ class PreparedPage:
         ``(width, height)`` of the input page.
     dpi : float or None
         Resolution of ``image`` (differs from the page's after upscaling).
+    dpi_source : str or None
+        Where the page's resolution came from: ``"argument"``, ``"page"``, ``"text"``
+        (estimated from the text size) or ``None`` (unknown).
     steps : tuple of str
         Preprocessing steps applied, in order.
     seconds : float
@@ -223,6 +227,7 @@ class PreparedPage:
     dpi: float | None = None
     steps: tuple[str, ...] = ()
     seconds: float = 0.0
+    dpi_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +330,26 @@ def _resolve_dpi(page: Any, dpi: float | None) -> float | None:
     return None
 
 
+#: A resolution in a file below this is not believed (phone photos say 72, screenshots 96):
+#: legal scans have at least 200 dpi (NĐ 30/2020/NĐ-CP Phụ lục I).
+MIN_PLAUSIBLE_DPI = 100.0
+
+
+def _dpi_for(
+    page: Any, dpi: float | None, gray: NDArray[np.uint8]
+) -> tuple[float | None, str | None]:
+    """The resolution to read ``page`` at and where it came from (see ``OcrResult.dpi_source``)."""
+    if dpi is not None:
+        return check_range(dpi, "dpi", 50.0, 4800.0), "argument"
+    own = _resolve_dpi(page, None)
+    if own is not None and MIN_PLAUSIBLE_DPI <= own <= 4800.0:
+        return own, "page"
+    est = estimate_resolution(gray)
+    if est.dpi is not None:
+        return est.dpi, "text"
+    return None, None
+
+
 def _check_psm(psm: int | None) -> None:
     if psm is not None:
         check_int(psm, "psm", 0, 13)
@@ -347,7 +372,9 @@ def prepare_page(
     page : Page or numpy.ndarray
         uint8 grey or RGB page.
     dpi : float, optional
-        Resolution (defaults to the page's own).
+        Resolution; defaults to the page's own when it is at least ``MIN_PLAUSIBLE_DPI``
+        (100), else it is estimated from the text size
+        (:func:`onestop_docs.deskew.estimate_resolution`).
     options : Preprocess, optional
         Steps to apply (default :class:`Preprocess`).
 
@@ -378,7 +405,7 @@ def prepare_page(
         raise InvalidArgumentError(f"options must be a Preprocess, got {type(opts).__name__}")
     gray = as_gray(page, name="page")
     size = (int(gray.shape[1]), int(gray.shape[0]))
-    dpi_val = _resolve_dpi(page, dpi)
+    dpi_val, dpi_source = _dpi_for(page, dpi, gray)
     steps: list[str] = []
     img = gray
     transform: Any = _Identity()
@@ -414,6 +441,7 @@ def prepare_page(
         dpi=out_dpi,
         steps=tuple(steps),
         seconds=time.perf_counter() - t0,
+        dpi_source=dpi_source,
     )
 
 
@@ -733,8 +761,10 @@ def recognize(
     timeout : float
         Seconds before the Tesseract process is stopped (default 120).
     dpi : float, optional
-        Resolution passed to Tesseract; defaults to the page's (geometric mean of x and y).
-        With neither, Tesseract estimates it from the text height.
+        Resolution passed to Tesseract; defaults to the page's (geometric mean of x and y)
+        when it is at least 100 dpi, else it is estimated from the size of the text
+        (:func:`onestop_docs.deskew.estimate_resolution`; a phone photo's "72 dpi" is not
+        believed).  ``OcrResult.dpi`` and ``dpi_source`` report which.
     config : TesseractConfig, optional
         Program, tessdata directory, engine mode and variables.
 
@@ -743,8 +773,9 @@ def recognize(
     OcrResult
         NFC text, lines and words with boxes in pixel coordinates of ``page`` (after mapping
         back through any deskew or upscaling), per-word confidences and their mean.
-        ``dpi`` is the page's resolution; ``timings`` holds ``prepare``, ``tesseract`` and
-        ``parse`` seconds.
+        ``dpi`` is the page's resolution as used and ``dpi_source`` where it came from
+        (``"argument"``, ``"page"``, ``"text"`` or ``None``); ``timings`` holds ``prepare``,
+        ``tesseract`` and ``parse`` seconds.
 
     Notes
     -----
@@ -772,7 +803,8 @@ def recognize(
         raise InvalidArgumentError(f"config must be a TesseractConfig, got {type(config).__name__}")
     _check_psm(psm)
     timeout = _check_timeout(timeout)
-    dpi_val = _resolve_dpi(page, dpi)
+    if dpi is not None:
+        check_range(dpi, "dpi", 50.0, 4800.0)
     _check_language(lang, config)
     if preprocess is True:
         options: Preprocess = Preprocess()
@@ -784,6 +816,7 @@ def recognize(
         raise InvalidArgumentError(
             f"preprocess must be a bool or a Preprocess, got {type(preprocess).__name__}"
         )
+    dpi_val, dpi_source = _dpi_for(page, dpi, as_gray(page, name="page"))
     prepared = prepare_page(page, dpi=dpi_val, options=options)
     t0 = time.perf_counter()
     tsv = _run_tesseract(
@@ -794,6 +827,7 @@ def recognize(
     result = parse_tsv(
         tsv, width=width, height=height, transform=prepared.transform, dpi=dpi_val, language=lang
     )
+    result = dataclasses.replace(result, dpi_source=dpi_source)
     result.timings.update(
         prepare=prepared.seconds, tesseract=t1 - t0, parse=time.perf_counter() - t1
     )

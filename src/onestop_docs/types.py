@@ -97,6 +97,11 @@ class OcrResult:
         Size of the input page in pixels (the coordinate frame of the boxes).
     dpi : float or None
         Resolution passed to the OCR engine.
+    dpi_source : str or None
+        Where ``dpi`` came from: ``"argument"`` (the caller), ``"page"`` (the file's own,
+        when plausible), ``"text"`` (estimated from the text size,
+        :func:`onestop_docs.deskew.estimate_resolution`), or ``None`` (unknown: the engine
+        guessed).
     language : str
         Tesseract language string, e.g. ``"vie"``.
     """
@@ -110,6 +115,7 @@ class OcrResult:
     language: str = "vie"
     engine: str = "tesseract"
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    dpi_source: str | None = None
 
     @property
     def words(self) -> tuple[OcrWord, ...]:

@@ -12,11 +12,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import deskew as _k  # type: ignore[attr-defined]
-from ._native import gray as _g  # type: ignore[attr-defined]
-from ._validate import check_range
-from .cleanup._threshold import _otsu_of_histogram
-from .imageio import Page
+from .._native import deskew as _k  # type: ignore[attr-defined]
+from .._native import gray as _g  # type: ignore[attr-defined]
+from .._validate import check_range
+from ..cleanup import otsu_threshold
+from ..imageio import Page
 
 #: Resolution (dpi) of the reduced copy the fine skew search runs on.
 ANALYSIS_DPI = 100.0
@@ -103,8 +103,20 @@ def _histogram(red: NDArray[np.uint8]) -> NDArray[np.int64]:
     return hist
 
 
+#: Ink components larger than this (millimetres) both ways are not text: photos, stamps.
+MAX_BLOB_MM = 15.0
+
+
+def _clear_blobs(binary: NDArray[np.uint8], dpi: float) -> int:
+    """Whiten the ink components of a 0/255 image larger than ``MAX_BLOB_MM`` both ways."""
+    side = max(8, round(MAX_BLOB_MM / 25.4 * dpi))
+    n = binary.size
+    return int(_k.clear_blobs(binary, side, side, np.empty(n, np.int32), np.empty(n, np.int32)))
+
+
 def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
-    red = _reduced(gray, max(1, int(dpi_eff // ANALYSIS_DPI)))
+    r = max(1, int(dpi_eff // ANALYSIS_DPI))
+    red = _reduced(gray, r)
     empty = np.full((1, 1), 255, np.uint8)
     if min(red.shape) < 16:
         return _Analysis(empty, empty, "image too small to analyse")
@@ -112,14 +124,15 @@ def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
     levels = np.flatnonzero(hist)
     if levels[-1] - levels[0] < 48:
         return _Analysis(empty, empty, "no contrast (blank or uniform page)")
-    thr = _otsu_of_histogram(hist) + 1  # ink is < thr
+    thr = otsu_threshold(red) + 1  # ink is < thr
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
     fine = np.empty_like(red)
     n_ink = int(_k.binarize(red, thr, fine))
-    if n_ink < MIN_INK_PIXELS:
-        return _Analysis(empty, empty, "too little ink")
     if n_ink > 0.4 * fine.size:
         return _Analysis(empty, empty, "too much ink for a text page")
+    n_ink -= _clear_blobs(fine, dpi_eff / r)
+    if n_ink < MIN_INK_PIXELS:
+        return _Analysis(empty, empty, "too little ink")
     # Coarse copy: a 2 x 2 block is ink when at least two of its pixels are.
     coarse = _reduce(fine, 2)
     _k.binarize(coarse, 160, coarse)
@@ -134,10 +147,12 @@ def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) 
     Up/down needs the x-height band resolved: at 100 dpi a 10-pt line has a 6-pixel band,
     which blur or JPEG can wash out.
     """
-    red = _reduced(gray, max(1, round(dpi_eff / DETAIL_DPI)))
-    thr = _otsu_of_histogram(_histogram(red)) + 1  # ink is < thr
+    r = max(1, round(dpi_eff / DETAIL_DPI))
+    red = _reduced(gray, r)
+    thr = otsu_threshold(red) + 1  # ink is < thr
     _k.clear_border(red, thr, np.empty(red.size, np.int32))
     _k.binarize(red, thr, red)
+    _clear_blobs(red, dpi_eff / r)
     if quarter_turns % 4:
         red = np.ascontiguousarray(np.rot90(red, quarter_turns))
     return _points(red)
@@ -171,19 +186,35 @@ def _profile(pts: _Points, angle_deg: float) -> NDArray[np.float64]:
 
 
 class _Sweep(NamedTuple):
+    """Projection scores over a half turn: ``angles`` are ``-90 + i * step``, i < 2 * quarter."""
+
     angles: NDArray[np.float64]
     scores: NDArray[np.float64]
     best: int
-    ratio: float
+    ratio: float  # best score over the median score
+    quarter: int  # number of steps in 90 degrees
+
+    @property
+    def step(self) -> float:
+        return 90.0 / self.quarter
+
+    def peak_near(self, angle: float, half_width: float) -> float:
+        """Highest score within ``half_width`` degrees of ``angle`` (modulo 180)."""
+        d = (self.angles - angle + 90.0) % 180.0 - 90.0
+        return float(self.scores[np.abs(d) <= half_width].max())
 
 
-def _sweep(pts: _Points, max_angle: float) -> _Sweep:
-    w = max(pts.shape[1], 8)
+def _sweep(pts: _Points) -> _Sweep:
+    """Score every line direction over a half turn (text lines and their perpendicular).
+
+    Searching the whole half turn makes a phone capture held at 40 degrees and a page fed
+    sideways two cases of one search; folding the answer modulo 90 gives the residual skew.
+    """
+    w = max(pts.shape[0], pts.shape[1], 8)
     # A step that moves the line ends by about 3 coarse pixels: the score peak is wider.
     step = min(0.5, max(0.1, math.degrees(math.atan(3.0 / w))))
-    half = max_angle + 2 * step
-    n = math.ceil(half / step)
-    angles = np.arange(-n, n + 1, dtype=np.float64) * step
+    quarter = math.ceil(90.0 / step)
+    angles = (np.arange(2 * quarter, dtype=np.float64) - quarter) * (90.0 / quarter)
     if len(pts.xs) > SWEEP_POINTS:
         # The sweep only has to find the peak: a regular subsample of a dense page is enough.
         k = -(-len(pts.xs) // SWEEP_POINTS)
@@ -192,7 +223,12 @@ def _sweep(pts: _Points, max_angle: float) -> _Sweep:
     best = int(np.argmax(sc))
     med = float(np.median(sc))
     ratio = float(sc[best] / med) if med > 0 else 1.0
-    return _Sweep(angles, sc, best, ratio)
+    return _Sweep(angles, sc, best, ratio, quarter)
+
+
+def _fold90(angle: float) -> float:
+    """``angle`` modulo 90, in [-45, 45)."""
+    return (angle + 45.0) % 90.0 - 45.0
 
 
 def _refine(pts: _Points, start: float, step: float) -> float:
@@ -216,11 +252,20 @@ def _refine(pts: _Points, start: float, step: float) -> float:
 
 
 def _second_peak(sw: _Sweep) -> float:
-    """Highest sweep score at a local maximum more than 3 steps from the best, over the best."""
-    s, b = sw.scores, sw.best
+    """Highest other local maximum of the sweep over the best score.
+
+    Maxima within 3 steps of the best direction or of its perpendicular do not count: the
+    columns that characters stack into peak at 90 degrees from the lines and give the same
+    skew modulo 90.
+    """
+    s, b, n = sw.scores, sw.best, len(sw.scores)
+    q = sw.quarter
     best = 0.0
-    for i in range(1, len(s) - 1):
-        if abs(i - b) > 3 and s[i] >= s[i - 1] and s[i] >= s[i + 1]:
+    for i in range(n):
+        d = min((i - b) % n, (b - i) % n)
+        if d <= 3 or abs(d - q) <= 3:
+            continue
+        if s[i] >= s[i - 1] and s[i] >= s[(i + 1) % n]:
             best = max(best, float(s[i]))
     return best / float(s[b])
 
@@ -258,16 +303,18 @@ def _rot90(ana: _Analysis) -> _Analysis:
     )
 
 
-def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
-    """(upright, upside-down) votes of the text lines in a deskewed profile (top to bottom).
+def _line_votes(prof: NDArray[np.float64], window: int) -> NDArray[np.float64]:
+    """Up/down score and core-band height of each text line in a deskewed profile.
 
-    Lines are the runs of the profile above 5 % of its 95th percentile; runs separated by a
+    Returns an (n, 2) array: the score in [-1, 1] (positive: upright) and the height in bins
+    of the line's densest band.  Lines are the runs of the profile above 5 % of its 95th percentile; runs separated by a
     gap under a quarter of the typical run height are one line (a row of tone marks over
     capitals is often detached).  In each line the densest band (x-height band, or cap band
     for capitals) is the contiguous stretch around the line's maximum that stays above half
     of it.  Then the ink above the band (ascenders, capitals and, in Vietnamese, most tone
     marks, the circumflex and the breve) is compared with the ink below it (descenders and
-    the dot below): upright Latin-script text has clearly more above.
+    the dot below): upright Latin-script text has clearly more above; the score is
+    ``(above - below) / (above + below)``.
 
     A running minimum over ``window`` bins (about 10 mm, more than a line pitch) is removed
     first: shading that Otsu turned into ink (uneven light, a dark corner) adds a smooth
@@ -278,13 +325,13 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
         prof = prof - np.lib.stride_tricks.sliding_window_view(pad, window).min(axis=1)[: len(prof)]
     nz = prof[prof > 0]
     if nz.size == 0:
-        return 0, 0
+        return np.zeros((0, 2))
     p95 = float(np.percentile(nz, 95))
     on = np.concatenate(([0], (prof > 0.05 * p95).astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(on))
     runs = [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
     if not runs:
-        return 0, 0
+        return np.zeros((0, 2))
     gap = max(1.0, 0.25 * float(np.median([b - a for a, b in runs])))
     lines = [runs[0]]
     for a, b in runs[1:]:
@@ -292,7 +339,8 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
             lines[-1][1] = b
         else:
             lines.append([a, b])
-    up = down = 0
+    # Each line: (core height, line height, share of the ink in the core, up/down score).
+    found: list[tuple[int, int, float, float]] = []
     for a, b in lines:
         seg = prof[a:b]
         if b - a < 3 or seg.max() < 0.2 * p95:
@@ -305,9 +353,44 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> tuple[int, int]:
         while hi < len(seg) and seg[hi] >= half:
             hi += 1
         above, below = float(seg[:lo].sum()), float(seg[hi:].sum())
+        core = float(seg[lo:hi].sum())
         s = (above - below) / (above + below + 1e-9)
-        if s > 0.15:
-            up += 1
-        elif s < -0.15:
-            down += 1
-    return up, down
+        found.append((hi - lo, b - a, core / (core + above + below + 1e-9), s))
+    # Only rows shaped like text vote: a core band of at least 3 pixels holding a good part
+    # of the ink, not dwarfed by what sticks out, and of the page's usual height.  A chart's
+    # grid lines and curves, a photo or a rule would otherwise cast random votes.
+    textlike = [f for f in found if f[0] >= 3 and f[2] >= 0.35 and f[1] <= 4 * f[0]]
+    if not textlike:
+        return np.zeros((0, 2))
+    med = float(np.median([f[0] for f in textlike]))
+    kept = [(f[3], f[0]) for f in textlike if 0.5 * med <= f[0] <= 2.0 * med]
+    return np.array(kept, dtype=np.float64).reshape(-1, 2)
+
+
+#: Width of the strips whose lines vote on up and down, in millimetres.
+STRIP_MM = 40.0
+
+
+def _strip_votes(pts: _Points, angle_deg: float, dpi: float, window: int) -> NDArray[np.float64]:
+    """Up/down scores and core heights (:func:`_line_votes`) of the text lines, strip by strip.
+
+    The page is cut into vertical strips about ``STRIP_MM`` wide, and each strip finds its own
+    angle within 3 degrees of ``angle_deg``: the lines of a phone capture (perspective), a
+    curled page or two columns side by side do not line up across the whole page, and one
+    profile of all of them smears the bands the vote reads.
+    """
+    w = pts.shape[1]
+    n = max(1, min(8, round(w / (dpi * STRIP_MM / 25.4))))
+    edges = np.linspace(0.0, float(w), n + 1)
+    grid = angle_deg + np.arange(-12, 13, dtype=np.float64) * 0.25
+    out = [np.zeros((0, 2))]
+    for i in range(n):
+        sel = (pts.xs >= edges[i]) & (pts.xs < edges[i + 1])
+        if int(sel.sum()) < 50:
+            continue
+        sub = _Points(
+            np.ascontiguousarray(pts.xs[sel]), np.ascontiguousarray(pts.ys[sel]), pts.shape
+        )
+        local = float(grid[int(np.argmax(_scores(sub, grid)))])
+        out.append(_line_votes(_profile(sub, local), window))
+    return np.concatenate(out)

@@ -12,10 +12,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._native import rotate as _r  # type: ignore[attr-defined]
-from ._validate import as_image, check_finite, check_range
-from .errors import ImageTooLargeError, InvalidArgumentError
-from .imageio import DEFAULT_MAX_PIXELS
+from .._native import rotate as _r  # type: ignore[attr-defined]
+from .._validate import as_image, check_finite, check_range
+from ..errors import ImageTooLargeError, InvalidArgumentError
+from ..imageio import DEFAULT_MAX_PIXELS
 
 __all__ = ["PageTransform", "rotate"]
 
