@@ -217,6 +217,13 @@ def digitize(
     final = out / record_id
     if final.exists():
         if resume and is_record_complete(final):
+            check_existing_record(
+                final,
+                officer=officer,
+                organisation=organisation,
+                trust_roots=trust_roots,
+                log=log,
+            )
             rec = load_record(final)
             _ensure_logged(rec, log)
             return rec
@@ -264,25 +271,84 @@ def digitize(
     return dataclasses.replace(rec, log_index=index)
 
 
-def _log_entry(rec: DigitizedRecord) -> bytes:
-    from ..integrity import sha256_file
+def _statement(rec: DigitizedRecord) -> Any:
+    from ..integrity.statement import statement_for_record
 
-    body = {
-        "record_id": rec.record_id,
-        "pdf_sha256": sha256_file(rec.pdf_path),
-        "xml_sha256": sha256_file(rec.xml_path),
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return statement_for_record(
+        rec.directory, rec.record_id, rec.dossier_code, len(rec.pages), tuple(rec.signatures)
+    )
 
 
 def _ensure_logged(rec: DigitizedRecord, log: Any) -> int | None:
+    """Append the record's statement to ``log`` (once; a different one is refused).
+
+    Raises
+    ------
+    IntegrityError
+        The log already holds a different statement for this record id: the record on
+        disk was altered or replaced after it was logged.
+    """
     if log is None:
         return rec.log_index
-    entry = _log_entry(rec)
-    found = log.find(entry)
-    if found is not None:
-        return int(found)
-    return int(log.append(entry))
+    from ..integrity.statement import append_statement
+
+    return append_statement(log, _statement(rec))
+
+
+def _signer_roots(*specs: Any) -> list[Any]:
+    """Trust anchors for re-verifying our own signatures: the top of each signer's chain."""
+    roots = []
+    for spec in specs:
+        signer = _open_signer(spec)
+        if signer is None:
+            continue
+        try:
+            roots.append(signer.chain[-1] if signer.chain else signer.certificate)
+        finally:
+            if signer is not spec:
+                with contextlib.suppress(Exception):
+                    signer.close()
+    return roots
+
+
+def check_existing_record(
+    directory: str | os.PathLike[str],
+    *,
+    officer: Any = None,
+    organisation: Any = None,
+    trust_roots: Sequence[Any] | None = None,
+    log: Any | None = None,
+) -> None:
+    """Re-verify a finished record before a re-run skips it (a re-run never launders).
+
+    The record must verify as ``onestop-docs verify`` would check it: against its logged
+    statement when ``log`` holds one, its signatures against ``trust_roots`` (default: the
+    signers' own chain tops), and unsigned only when this run has no officer signer either.
+
+    Raises
+    ------
+    IntegrityError
+        The existing record fails verification; the message lists why.
+    """
+    from ..errors import IntegrityError
+    from ..verify import verify_record
+
+    d = Path(directory)
+    statement = None
+    if log is not None:
+        from ..integrity.statement import find_statement
+
+        found = find_statement(log, d.name)
+        statement = found[1] if found is not None else None
+    roots = list(trust_roots) if trust_roots else _signer_roots(officer, organisation)
+    # Without a signer this run would itself write an unsigned record (its compliance
+    # failure was reported when it was made); with one, an unsigned record was stripped.
+    check = verify_record(d, trust_roots=roots, statement=statement, allow_unsigned=officer is None)
+    if not check.ok:
+        raise IntegrityError(
+            f"{d.name} exists but fails verification, so it is not skipped: "
+            + "; ".join(check.problems)
+        )
 
 
 def _build_record(
@@ -416,7 +482,7 @@ def _build_record(
         t = time.perf_counter()
         pdf_path = work / "data" / f"{record_id}.pdf"
         unsigned = work / f"{record_id}.unsigned.pdf"
-        writer.save(unsigned, metadata=meta, created=scan_time)
+        writer.save(unsigned, metadata=meta, created=scan_time, record_id=record_id)
         shutil.rmtree(spool)
         timings["pdf"] = pdf_seconds + time.perf_counter() - t
         t = time.perf_counter()
@@ -469,7 +535,9 @@ def _build_record(
     from ..compliance import Rules, check_record
 
     rules = Rules.default()
-    if not signatures:
+    if not signatures and options.allow_unsigned_drafts:
+        # A draft the station allows (config); otherwise an unsigned record fails compliance:
+        # the officer's signature is required (TT 01/2023/TT-VPCP Điều 8).
         rules = dataclasses.replace(rules, require_officer_signature=False)
     comp = check_record(pdf_path, rules=rules, metadata=meta, declared_pages=len(reports))
     compliance = {"ok": bool(comp.ok), "findings": [dataclasses.asdict(f) for f in comp.findings]}

@@ -53,6 +53,9 @@ class DigitizeOptions:
         RFC 3161 time-stamping authority for PAdES B-T signatures.
     thumbnail_px : int
         Longest side of the before/after thumbnails kept for the QA report.
+    allow_unsigned_drafts : bool
+        Accept a record without the officer's signature as a draft (compliance passes);
+        by default an unsigned record fails compliance (TT 01/2023/TT-VPCP Điều 8).
     """
 
     ocr: bool = True
@@ -68,6 +71,7 @@ class DigitizeOptions:
     copy_form: str = "SAO Y"
     tsa_url: str | None = None
     thumbnail_px: int = 360
+    allow_unsigned_drafts: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < float(self.max_angle_deg) <= 45:
