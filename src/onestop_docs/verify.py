@@ -18,10 +18,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,20 +107,6 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-@contextmanager
-def _quiet_pyhanko() -> Iterator[None]:
-    """pyHanko logs a full traceback for every untrusted signature; the report says it all."""
-    loggers = [logging.getLogger(n) for n in ("pyhanko", "pyhanko_certvalidator")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
 def _record_dirs(path: Path) -> list[Path]:
     if (path / "bagit.txt").is_file():
         return [path]
@@ -208,8 +192,7 @@ def _signature_problems(
                 "there is no default trust store"
             )
         return problems, notes, sigs
-    with _quiet_pyhanko():
-        report = verify_pdf(pdf, trust_roots=list(trust_roots))
+    report = verify_pdf(pdf, trust_roots=list(trust_roots))
     if report.has("no-signature"):
         if required:
             problems.append(
@@ -414,8 +397,7 @@ def _open_log(
         try:
             from .signing.logsig import read_signed_checkpoint
 
-            with _quiet_pyhanko():
-                cp = read_signed_checkpoint(log_path, trust_roots=list(trust_roots))
+            cp = read_signed_checkpoint(log_path, trust_roots=list(trust_roots))
         except OnestopError as exc:
             problems.append(f"transparency log: {exc}")
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -26,6 +27,13 @@ from .certs import (
 from .report import Problem, VerificationReport, failed
 
 T = TypeVar("T")
+
+# pyHanko logs a warning with a full traceback for every signature it cannot trust.  Every
+# such case is already a Problem in the report, so without a logging configuration of the
+# application nothing reaches the user's terminal (Python's last-resort handler would print
+# them); an application that configures logging still receives the records.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 MIN_BITS = {"rsa": 2048, "ecdsa": 256}
 

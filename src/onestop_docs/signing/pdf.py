@@ -412,24 +412,45 @@ def verify_pdf(
         return failed("unreadable", f"cannot read {os.fspath(path)!r}: {exc}")
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        embedded = list(reader.embedded_regular_signatures)
+        # Signatures and document time-stamps (PAdES B-LTA), in signing order.
+        everything = list(reader.embedded_signatures)
     except Exception as exc:
         return failed("unreadable", f"not a readable PDF: {type(exc).__name__}: {exc}")
-    if not embedded:
+    embedded = [s for s in everything if s.sig_object_type == "/Sig"]
+    # A value that is neither a signature nor a document time-stamp (a damaged /Type).
+    odd = [
+        Problem(
+            "signature-damaged",
+            f"field {s.field_name!r} carries a value of type {s.sig_object_type}, "
+            "neither /Sig nor /DocTimeStamp",
+        )
+        for s in everything
+        if s.sig_object_type not in ("/Sig", "/DocTimeStamp")
+    ]
+    if not embedded and not odd:
         return failed("no-signature", f"{os.fspath(path)!r} has no signature field with a value")
     reports = [_signature_report(sig, vc, ts_vc, moment) for sig in embedded]
+    if not reports:
+        return failed(odd[0].code, odd[0].message)
     problems = tuple(p for r in reports for p in r.problems)
+    problems += tuple(
+        p
+        for sig in everything
+        if sig.sig_object_type == "/DocTimeStamp"
+        for p in _document_timestamp_problems(sig, ts_vc)
+    )
     seen = {p.code for p in problems}
     # An appended revision already judged by the modification analysis needs no second word.
-    damage = tuple(
+    damage = tuple(odd) + tuple(
         p
-        for p in _coverage_problems(reader, embedded)
+        for p in _coverage_problems(reader, everything, data)
         if not (p.code == "unsigned-changes" and "modified-after-signing" in seen)
     )
+    timestamp_damage = tuple(p for p in problems if p.code.startswith("timestamp-"))
     problems += damage
     last = reports[-1]
     return VerificationReport(
-        valid=all(r.valid for r in reports) and not damage,
+        valid=all(r.valid for r in reports) and not damage and not timestamp_damage,
         # Unsigned bytes appended after the last signature leave the signed bytes intact.
         intact=all(r.intact for r in reports)
         and not any(p.code == "signature-damaged" for p in damage),
@@ -464,13 +485,56 @@ def _signature_report(sig: Any, vc: Any, ts_vc: Any, moment: dt.datetime) -> Ver
     return _labelled(report, label)
 
 
-def _coverage_problems(reader: Any, embedded: list[Any]) -> tuple[Problem, ...]:
+def _document_timestamp_problems(sig: Any, ts_vc: Any) -> list[Problem]:
+    """Problems of one PAdES document time-stamp (``/DocTimeStamp``, B-LTA)."""
+    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_timestamp
+
+    label = f"document time-stamp {sig.field_name!r}"
+    try:
+        status = run_sync(async_validate_pdf_timestamp(sig, validation_context=ts_vc))
+    except Exception as exc:
+        return [Problem("timestamp-invalid", f"{label}: {type(exc).__name__}: {exc}")]
+    if not (status.intact and status.valid):
+        return [Problem("timestamp-invalid", f"{label} does not verify")]
+    if not status.trusted:
+        return [
+            Problem(
+                "timestamp-untrusted",
+                f"{label}: the time-stamping authority does not chain to a given trust root",
+            )
+        ]
+    return []
+
+
+def _only_lta_updates_after(sig: Any, data: bytes) -> bool:
+    """Whether every revision after ``sig`` only adds validation data (DSS) or document
+    time-stamps: PAdES long-term updates, which change nothing that was signed; and nothing
+    follows the last revision's ``%%EOF``."""
+    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
+
+    if not data.rstrip().endswith(b"%%EOF"):
+        return False
+    try:
+        if sig.signed_revision >= sig.reader.xrefs.total_revisions - 1:
+            return False  # no later revision: bytes appended outside any revision
+        result = sig.evaluate_modifications(DEFAULT_DIFF_POLICY)
+    except Exception:  # unreadable later revision: it is not a long-term update
+        return False
+    return (
+        isinstance(result, DiffResult)
+        and result.modification_level <= ModificationLevel.LTA_UPDATES
+    )
+
+
+def _coverage_problems(reader: Any, embedded: list[Any], data: bytes) -> tuple[Problem, ...]:
     """Damage that per-signature validation cannot see.
 
-    A flipped byte inside the *last* signature's dictionary (``/Type /Sig`` → ``/Type /Sif``)
-    makes that signature disappear from the list of signatures, and the earlier ones still
-    validate.  So: every signature field that has a value must have been validated, and the
-    last signature must cover the whole file (nothing unsigned was appended after it).
+    ``embedded`` holds every signature *and* document time-stamp.  A flipped byte inside the
+    *last* signature's dictionary (``/Type /Sig`` → ``/Type /Sif``) makes that signature
+    disappear from the list of signatures, and the earlier ones still validate.  So: every
+    signature field that has a value must have been read, and the last signature or
+    time-stamp must cover the whole file, unless what follows it is a PAdES long-term update
+    (a DSS with certificates, OCSP responses and CRLs), which signs nothing away.
     """
     from pyhanko.sign.validation import SignatureCoverageLevel
 
@@ -498,7 +562,9 @@ def _coverage_problems(reader: Any, embedded: list[Any]) -> tuple[Problem, ...]:
     except Exception as exc:
         out.append(Problem("unreadable", f"cannot evaluate coverage: {type(exc).__name__}: {exc}"))
     else:
-        if coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        if coverage != SignatureCoverageLevel.ENTIRE_FILE and not _only_lta_updates_after(
+            embedded[-1], data
+        ):
             out.append(
                 Problem(
                     "unsigned-changes",

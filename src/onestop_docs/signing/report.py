@@ -29,6 +29,9 @@ PROBLEM_CODES: dict[str, str] = {
     "timestamp-untrusted": "the time-stamping authority does not chain to a given trust root",
     "modified-after-signing": "a later revision changes the signed PDF in a disallowed way",
     "partial-coverage": "the signature does not cover the whole PDF revision it belongs to",
+    "signature-damaged": "a signature field carries a value that cannot be read as a signature",
+    "unsigned-changes": "bytes or revisions after the last signature or document time-stamp "
+    "that are not a PAdES long-term update (DSS, document time-stamp)",
     "xml-forbidden-construct": "the XML has a DTD, entity or processing construct we refuse",
     "xml-wrapping": "the XML has duplicate Ids or a reference that is not the document itself",
     "xml-algorithm": "the XML signature uses an algorithm outside the pinned list",

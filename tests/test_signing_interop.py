@@ -1,0 +1,91 @@
+"""Signatures made by other implementations verify (issue 16): pyHanko's PAdES B-LTA test files.
+
+The PDFs and the root of pyHanko's testing CA are pyHanko's own test data
+(``tests/data/pyhanko/``, MIT licence beside them).  pyHanko's test suite validates them at
+2020-11-01 (``freeze_time``), so we do too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pyhanko")
+
+from onestop_docs.signing import PROBLEM_CODES, verify_pdf  # noqa: E402
+
+DATA = Path(__file__).parent / "data" / "pyhanko"
+ROOT = DATA / "root.cert.pem"
+AT = dt.datetime(2020, 11, 1, tzinfo=dt.UTC)
+LTA_FILES = ["pades-lta-dss-indirect-arrs-test.pdf", "pades-lta-dss-indirect-arrs-test-2.pdf"]
+
+
+@pytest.mark.parametrize("name", LTA_FILES)
+def test_pyhanko_b_lta_files_verify(name: str) -> None:
+    report = verify_pdf(DATA / name, trust_roots=[ROOT], at=AT)
+    assert report.valid, [str(p) for p in report.problems]
+    # The document time-stamp field is not counted as a signature.
+    assert len(report.signatures) == {LTA_FILES[0]: 1, LTA_FILES[1]: 2}[name]
+    assert all(r.trusted for r in report.signatures)
+
+
+def test_pyhanko_b_lta_file_under_another_root_is_untrusted(root_pem: Path) -> None:
+    report = verify_pdf(DATA / LTA_FILES[0], trust_roots=[root_pem], at=AT)
+    assert not report.valid
+    assert "untrusted-root" in report.codes
+    assert "timestamp-untrusted" in report.codes  # the document time-stamp is judged too
+
+
+def test_unsigned_change_after_the_document_timestamp_is_found(tmp_path: Path) -> None:
+    """A revision after the document time-stamp that is not a long-term update (it changes
+    a page) is still an unsigned change: the long-term exception does not open a hole."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    src = DATA / LTA_FILES[0]
+    out = tmp_path / "edited.pdf"
+    with src.open("rb") as fh:
+        w = IncrementalPdfFileWriter(fh, strict=False)
+        page = w.root["/Pages"]["/Kids"][0].get_object()
+        content = generic.StreamObject(stream_data=b"q 1 0 0 rg 0 0 200 200 re f Q")
+        page["/Contents"] = w.add_object(content)
+        w.update_container(page)
+        with out.open("wb") as dst:
+            w.write(dst)
+    report = verify_pdf(out, trust_roots=[ROOT], at=AT)
+    assert not report.valid
+    assert {"modified-after-signing", "unsigned-changes"} & set(report.codes)
+
+
+def test_flipped_byte_in_the_document_timestamp_is_found(tmp_path: Path) -> None:
+    data = bytearray((DATA / LTA_FILES[0]).read_bytes())
+    # The document time-stamp's /Contents is the last hex string of the file.
+    start = data.rindex(b"/Contents <") + len(b"/Contents <") + 200
+    data[start] = ord("0") if data[start] != ord("0") else ord("1")
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(bytes(data))
+    report = verify_pdf(bad, trust_roots=[ROOT], at=AT)
+    assert not report.valid
+
+
+def test_every_problem_code_in_the_source_is_documented() -> None:
+    src = Path(__file__).parents[1] / "src" / "onestop_docs" / "signing"
+    text = "".join(p.read_text(encoding="utf-8") for p in src.glob("*.py"))
+    used = set(re.findall(r'(?:Problem|failed)\(\s*"([a-z0-9-]+)"', text))
+    assert used, "the pattern found no codes"
+    assert used <= set(PROBLEM_CODES), used - set(PROBLEM_CODES)
+    docs = (Path(__file__).parents[1] / "docs" / "signing.md").read_text(encoding="utf-8")
+    assert all(f"`{code}`" in docs for code in PROBLEM_CODES), [
+        c for c in PROBLEM_CODES if f"`{c}`" not in docs
+    ]
+
+
+@pytest.mark.parametrize("name", LTA_FILES)
+def test_bytes_appended_to_a_b_lta_file_are_unsigned_changes(name: str, tmp_path: Path) -> None:
+    bad = tmp_path / name
+    bad.write_bytes((DATA / name).read_bytes() + b"\n% appended after the last revision\n")
+    report = verify_pdf(bad, trust_roots=[ROOT], at=AT)
+    assert not report.valid and "unsigned-changes" in report.codes
