@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("pyhanko")
 
-from onestop_docs.signing import PROBLEM_CODES, verify_pdf  # noqa: E402
+from onestop_docs.signing import PROBLEM_CODES, verify_pdf
 
 DATA = Path(__file__).parent / "data" / "pyhanko"
 ROOT = DATA / "root.cert.pem"
