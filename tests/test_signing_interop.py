@@ -89,3 +89,27 @@ def test_bytes_appended_to_a_b_lta_file_are_unsigned_changes(name: str, tmp_path
     bad.write_bytes((DATA / name).read_bytes() + b"\n% appended after the last revision\n")
     report = verify_pdf(bad, trust_roots=[ROOT], at=AT)
     assert not report.valid and "unsigned-changes" in report.codes
+
+
+@pytest.mark.parametrize("algorithm", ["ed25519", "ed448"])
+def test_eddsa_is_judged_by_the_policy_with_an_accurate_label(algorithm: str, pki) -> None:
+    """Regression: an Ed448 signature was labelled ``weak-hash`` (SHAKE256) and ``weak-key``.
+    EdDSA is strong but not in TT 15/2025's list: one exact code says so."""
+    import asyncio
+
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
+
+    from onestop_docs.signing import verify_cms
+
+    key = ed25519.Ed25519PrivateKey.generate() if algorithm == "ed25519" else None
+    key = key or ed448.Ed448PrivateKey.generate()
+    cred = pki.issue(f"{algorithm} signer", key=key)
+    digest = "sha512" if algorithm == "ed25519" else "shake256"
+    cms = asyncio.run(
+        cred.pyhanko_signer().async_sign_general_data(b"payload", digest, detached=True)
+    )
+    report = verify_cms(b"payload", cms.dump(), trust_roots=[pki.root.cert])
+    assert report.intact and report.trusted
+    assert report.codes == ("algorithm-not-allowed",)
+    assert algorithm.capitalize() in report.problems[0].message
+    assert not verify_cms(b"payload!", cms.dump(), trust_roots=[pki.root.cert]).intact

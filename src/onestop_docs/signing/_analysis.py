@@ -37,6 +37,13 @@ for _name in ("pyhanko", "pyhanko_certvalidator"):
 
 MIN_BITS = {"rsa": 2048, "ecdsa": 256}
 
+#: Strong key algorithms that TT 15/2025/TT-BKHCN does not list (it names RSA and ECDSA):
+#: refused by the policy as ``algorithm-not-allowed``, not mislabelled as weak.
+NOT_LISTED_KEYS = frozenset({"ed25519", "ed448"})
+
+#: Hashes fixed by an EdDSA algorithm itself (RFC 8032, RFC 8419): not a hash choice to judge.
+_EDDSA_HASHES = frozenset({"sha512", "shake256", "shake256_len"})
+
 #: Accept a signer certificate for signing only with digitalSignature (RFC 5280 §4.2.1.3);
 #: the problem is reported by :func:`certificate_problems` with its exact code.
 KEY_USAGE = KeyUsageConstraints(key_usage=set(), match_all_key_usages=False)
@@ -134,6 +141,14 @@ def certificate_problems(cert: x509.Certificate, at: dt.datetime) -> list[Proble
                 f"expected at least {MIN_BITS[kind]} bits",
             )
         )
+    elif kind in NOT_LISTED_KEYS:
+        out.append(
+            Problem(
+                "algorithm-not-allowed",
+                f"certificate {subject!r} has an {kind.capitalize()} key: strong, but not an "
+                "algorithm TT 15/2025/TT-BKHCN allows (RSA ≥ 2048, ECDSA ≥ 256)",
+            )
+        )
     elif kind not in MIN_BITS:
         out.append(Problem("weak-key", f"certificate {subject!r} has a {kind} key"))
     cert_hash = certificate_hash_name(cert)
@@ -207,8 +222,10 @@ def status_report(
         problems.append(
             Problem("signature-invalid", f"the signature value does not verify for {subject!r}")
         )
-    problems.extend(hash_problem(status.md_algorithm, "the signature"))
     mech = str(getattr(status, "pkcs7_signature_mechanism", "") or "")
+    md_name = (status.md_algorithm or "").lower()
+    if not (mech.lower() in NOT_LISTED_KEYS and md_name in _EDDSA_HASHES):
+        problems.extend(hash_problem(status.md_algorithm, "the signature"))
     if not problems and weak_mechanism(mech):
         problems.append(Problem("weak-hash", f"the signature mechanism is {mech}"))
     cert_problems = certificate_problems(cert, at) if cert is not None else []

@@ -25,6 +25,8 @@ PROBLEM_CODES: dict[str, str] = {
     "key-usage": "the signer certificate lacks the digitalSignature key usage",
     "weak-hash": "a hash weaker than SHA-256 was used (TT 15/2025/TT-BKHCN)",
     "weak-key": "the signer key is below RSA-2048 / ECDSA-256 (TT 15/2025/TT-BKHCN)",
+    "algorithm-not-allowed": "a strong algorithm the policy does not list (Ed25519, Ed448: "
+    "TT 15/2025/TT-BKHCN names RSA and ECDSA)",
     "timestamp-invalid": "the RFC 3161 time-stamp token does not verify or match the signature",
     "timestamp-untrusted": "the time-stamping authority does not chain to a given trust root",
     "modified-after-signing": "a later revision changes the signed PDF in a disallowed way",
