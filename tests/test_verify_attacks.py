@@ -342,3 +342,34 @@ def test_demo_pki_reuses_the_root_in_the_output_folder(archive: Path, copy: Path
     assert (copy / "demo-pki" / "demo-root.pem").read_bytes() == root_before
     code, out = _verify(copy, capsys, "--trust-root", str(copy / "demo-pki" / "demo-root.pem"))
     assert code == 0, out
+
+
+def test_verify_one_record_pdf_with_and_without_the_log(
+    archive: Path, copy: Path, capsys, tmp_path: Path
+) -> None:
+    """A kiosk receives only the PDF: it learns the record id and dossier code the signed
+    PDF carries and, given the log, whether it is the logged version of that record."""
+    upload = tmp_path / "upload.pdf"
+    shutil.copyfile(_pdf(copy, REC_B), upload)
+    root = _root(archive)
+    code, out = _verify(upload, capsys, "--trust-root", root)
+    doc = json.loads(out)
+    assert code == 0, out
+    assert (doc["record_id"], doc["dossier_code"], doc["logged"]) == (REC_B, CODE, None)
+    assert len(doc["signatures"]) == 2 and all(s["valid"] for s in doc["signatures"])
+    log = str(copy / "transparency.log")
+    code, out = _verify(upload, capsys, "--trust-root", root, "--log", log)
+    assert code == 0 and json.loads(out)["logged"] is True, out
+    # The same record re-signed by someone else after an edit: not the logged version.
+    from onestop_docs.signing import demo_pki, sign_pdf
+
+    _strip_and_paint(upload)
+    mallory = demo_pki(tmp_path / "mallory")
+    sign_pdf(upload, upload, mallory.officer_signer, signer_name="Mallory")
+    code, out = _verify(upload, capsys, "--trust-root", root, "--log", log)
+    doc = json.loads(out)
+    assert code == 1 and doc["logged"] is False and doc["record_id"] == REC_B
+    code, out = _verify(upload, capsys, "--trust-root", root, "--log", log, "--allow-unsigned")
+    assert code == 1  # --allow-unsigned never excuses an untrusted signature
+    # Usage errors stay usage errors.
+    assert main(["verify", str(tmp_path / "missing.pdf")]) == 2
