@@ -79,10 +79,17 @@ def contexts(
     tsa_trust_roots: Sequence[CertificateInput] | CertificateInput | None,
     at: dt.datetime | None,
     intermediates: Sequence[CertificateInput] = (),
+    *,
+    dss: Any = None,
+    fetch_revocation: bool = False,
 ) -> tuple[ValidationContext, ValidationContext]:
-    """Signer and TSA validation contexts: explicit roots only, no network fetching.
+    """Signer and TSA validation contexts: explicit roots only.
 
     ``intermediates`` are untrusted certificates offered for path building (never anchors).
+    ``dss`` (a pyHanko ``DocumentSecurityStore``) adds the certificates, OCSP responses and
+    CRLs a PAdES B-LT document embeds; ``fetch_revocation`` lets pyHanko fetch revocation
+    data online.  Revocation is soft-fail: a certificate shown revoked fails, one without
+    any revocation data passes.
     """
     roots = [to_asn1(c) for c in load_trust_roots(trust_roots)]
     others = [to_asn1(c) for c in load_certificates(list(intermediates))]
@@ -92,17 +99,21 @@ def contexts(
         else [to_asn1(c) for c in load_trust_roots(tsa_trust_roots)]
     )
     kwargs: dict[str, Any] = {
-        "allow_fetching": False,
-        # Revocation data (CRL/OCSP) is not fetched: the library never goes online on its
-        # own.  Callers who need revocation checking must do it with their CA's services.
+        # The library goes online only when asked (fetch_revocation); embedded revocation
+        # data (DSS) is always used.
+        "allow_fetching": fetch_revocation,
         "revocation_mode": "soft-fail",
         "moment": at,
         "other_certs": others,
     }
-    return (
-        ValidationContext(trust_roots=roots, **kwargs),
-        ValidationContext(trust_roots=ts_roots, **kwargs),
-    )
+
+    def make(anchors: list[Any]) -> ValidationContext:
+        if dss is not None:
+            ctx: ValidationContext = dss.as_validation_context({"trust_roots": anchors, **kwargs})
+            return ctx
+        return ValidationContext(trust_roots=anchors, **kwargs)
+
+    return make(roots), make(ts_roots)
 
 
 def certificate_problems(cert: x509.Certificate, at: dt.datetime) -> list[Problem]:
@@ -233,7 +244,21 @@ def status_report(
     path_trusted = bool(status.trusted)
     if not path_trusted:
         indic = getattr(status.trust_problem_indic, "name", str(status.trust_problem_indic))
-        if indic == "NO_CERTIFICATE_CHAIN_FOUND":
+        if "REVOKED" in indic and "NOT_REVOKED" not in indic:
+            which = (
+                "a CA certificate of its chain"
+                if getattr(status, "ca_revoked", False)
+                else ("the signer certificate")
+            )
+            reason = getattr(status, "revocation_details", None)
+            problems.append(
+                Problem(
+                    "certificate-revoked",
+                    f"{which} of {subject!r} is revoked"
+                    + (f" ({getattr(reason, 'revocation_reason', reason)})" if reason else ""),
+                )
+            )
+        elif indic == "NO_CERTIFICATE_CHAIN_FOUND":
             problems.append(untrusted_root(subject))
         elif indic == "CRYPTO_CONSTRAINTS_FAILURE" and any(
             p.code in ("weak-hash", "weak-key") for p in problems

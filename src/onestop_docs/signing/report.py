@@ -23,6 +23,8 @@ PROBLEM_CODES: dict[str, str] = {
     "certificate-expired": "the signer certificate had expired at the validation time",
     "certificate-not-yet-valid": "the signer certificate was not yet valid at the validation time",
     "key-usage": "the signer certificate lacks the digitalSignature key usage",
+    "certificate-revoked": "an OCSP response or CRL (embedded in the DSS, or fetched) shows "
+    "the signer's or a CA certificate revoked",
     "weak-hash": "a hash weaker than SHA-256 was used (TT 15/2025/TT-BKHCN)",
     "weak-key": "the signer key is below RSA-2048 / ECDSA-256 (TT 15/2025/TT-BKHCN)",
     "algorithm-not-allowed": "a strong algorithm the policy does not list (Ed25519, Ed448: "
