@@ -51,6 +51,9 @@ _EPILOG_CONFIG = """station config (TOML, --config):
   transparency_log = "/var/lib/onestop/records.log"
   tsa_url = "http://tsa.example.vn/tsr"
   allow_unsigned_drafts = false     # true: unsigned records pass compliance as drafts
+  pades_level = "B-LTA"             # B-B, B-T, B-LT (DSS with OCSP/CRL), B-LTA (+ doc time-stamp)
+  tsa_unreachable = "fail"          # or "sign-b-b": sign without a time-stamp, with a warning
+  tsa_trust_roots = ["/etc/onestop/tsa-root.pem"]  # the TSA's root, for B-LTA
   [officer]
   p12 = "/etc/onestop/officer.p12"
   password_env = "ONESTOP_OFFICER_PASSWORD"
@@ -318,6 +321,11 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         opt_cfg.setdefault("tsa_url", station["tsa_url"])
     if "allow_unsigned_drafts" in station:
         opt_cfg.setdefault("allow_unsigned_drafts", bool(station["allow_unsigned_drafts"]))
+    for key in ("pades_level", "tsa_unreachable"):
+        if key in station:
+            opt_cfg.setdefault(key, station[key])
+    if "tsa_trust_roots" in station:
+        opt_cfg.setdefault("tsa_trust_roots", tuple(str(p) for p in station["tsa_trust_roots"]))
     try:
         options = DigitizeOptions(**opt_cfg)
     except TypeError as exc:
@@ -339,6 +347,21 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         notes.append(f"DEMO signing identity (NOT FOR PRODUCTION): trust root {pki.root_cert_path}")
 
     dossier_code = args.dossier_code
+    if dossier_code is None and options.tsa_url and options.tsa_unreachable == "fail":
+        # A dossier code is issued for good; do not spend one on a run whose every signature
+        # would fail for want of a time-stamp.
+        from .signing import request_timestamp
+
+        try:
+            request_timestamp(b"onestop-docs TSA probe", options.tsa_url)
+        except OnestopError as exc:
+            print(
+                f"onestop-docs: the time-stamping authority does not answer ({exc}); "
+                "no dossier code was issued and nothing was signed (station policy "
+                'tsa_unreachable = "fail")',
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
     if dossier_code is None:
         store_path = station.get("code_store") or str(out / "codes.sqlite")
         from .codes import DossierCodeIssuer, SQLiteCodeStore
@@ -431,12 +454,22 @@ def _sign_checkpoint(log: Any, spec: Any, tsa: str | None) -> str:
     from .signing.logsig import checkpoint_paths, sign_log_checkpoint
 
     signer = spec.load() if isinstance(spec, SignerSpec) else spec
+    note = ""
     try:
-        cp = sign_log_checkpoint(log, signer, tsa=tsa)
+        try:
+            cp = sign_log_checkpoint(log, signer, tsa=tsa)
+        except OnestopError as exc:
+            if tsa is None:
+                raise
+            # The records are made and logged: their checkpoint is signed in any case, and
+            # the time-stamp it lacks is said.
+            cp = sign_log_checkpoint(log, signer)
+            note = f" (without a time-stamp: {exc})"
     finally:
         if signer is not spec:
             signer.close()
-    return f"signed checkpoint of {cp.tree_size} log entries: {checkpoint_paths(log.path)[0]}"
+    path = checkpoint_paths(log.path)[0]
+    return f"signed checkpoint of {cp.tree_size} log entries: {path}{note}"
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

@@ -489,31 +489,29 @@ def _build_record(
         signatures: list[str] = []
         current = unsigned
         if officer_signer is not None:
-            from ..signing import sign_pdf
-
             target = work / f"{record_id}.officer.pdf" if org_signer is not None else pdf_path
-            sign_pdf(
+            _sign_step(
                 current,
                 target,
                 officer_signer,
+                options,
+                warnings,
                 role="officer",
                 signer_name=_display_name(officer, officer_signer, officer_name),
                 copied_at=scan_time,
-                tsa=options.tsa_url,
             )
             signatures.append("officer")
             current = target
         if org_signer is not None:
-            from ..signing import sign_pdf
-
-            sign_pdf(
+            _sign_step(
                 current,
                 pdf_path,
                 org_signer,
+                options,
+                warnings,
                 role="organisation",
                 agency_name=agency_name or _display_name(organisation, org_signer, None),
                 copy_form=options.copy_form,
-                tsa=options.tsa_url,
             )
             signatures.append("organisation")
             current = pdf_path
@@ -540,7 +538,13 @@ def _build_record(
         # the officer's signature is required (TT 01/2023/TT-VPCP Điều 8).
         rules = dataclasses.replace(rules, require_officer_signature=False)
     comp = check_record(pdf_path, rules=rules, metadata=meta, declared_pages=len(reports))
-    compliance = {"ok": bool(comp.ok), "findings": [dataclasses.asdict(f) for f in comp.findings]}
+    findings: list[dict[str, Any]] = [dataclasses.asdict(f) for f in comp.findings]
+    findings += [
+        {"rule": "timestamp", "page": None, "severity": "warning", "message": w}
+        for w in warnings
+        if w.startswith(_NO_TIMESTAMP)
+    ]
+    compliance = {"ok": bool(comp.ok), "findings": findings}
     if not signatures:
         warnings.append("record is not signed (no officer signer given)")
     timings["compliance"] = time.perf_counter() - t
@@ -580,6 +584,63 @@ def _build_record(
         },
     )
     return rec, keys
+
+
+_NO_TIMESTAMP = "time-stamping authority unreachable"
+
+
+def _sign_step(
+    src: Path,
+    dst: Path,
+    signer: Any,
+    options: DigitizeOptions,
+    warnings: list[str],
+    **stamp: Any,
+) -> None:
+    """One PAdES signature at the station's level; the TSA policy decides when it fails.
+
+    With ``tsa_unreachable="sign-b-b"`` a signature whose time-stamp request fails is made
+    again without one (B-B, or B-LT for B-LTA) and the record carries a warning, which the
+    compliance report repeats; with ``"fail"`` (default) the document fails.
+    """
+    from ..errors import SignatureError
+    from ..signing import sign_pdf
+
+    level = options.pades_level
+    try:
+        sign_pdf(
+            src,
+            dst,
+            signer,
+            tsa=options.tsa_url,
+            level=level,
+            ltv_trust_roots=list(options.tsa_trust_roots),
+            **stamp,
+        )
+        return
+    except SignatureError as exc:
+        if not (
+            options.tsa_url and options.tsa_unreachable == "sign-b-b" and _timestamp_failed(exc)
+        ):
+            raise
+        reason = exc
+    fallback = "B-LT" if level in ("B-LT", "B-LTA") else "B-B"
+    sign_pdf(src, dst, signer, tsa=None, level=fallback, **stamp)
+    warnings.append(
+        f"{_NO_TIMESTAMP} ({reason}); the {stamp.get('role')} signature is PAdES {fallback} "
+        "without a time-stamp (station policy tsa_unreachable = sign-b-b)"
+    )
+
+
+def _timestamp_failed(exc: BaseException) -> bool:
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TimestampRequestError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _fields_to_json(found: Fields) -> dict[str, Any]:
