@@ -113,3 +113,45 @@ def test_eddsa_is_judged_by_the_policy_with_an_accurate_label(algorithm: str, pk
     assert report.codes == ("algorithm-not-allowed",)
     assert algorithm.capitalize() in report.problems[0].message
     assert not verify_cms(b"payload!", cms.dump(), trust_roots=[pki.root.cert]).intact
+
+
+# -- XMLDSig: xmlsec1's enveloped RSA-SHA256 interop samples, as kept in signxml's test data --
+
+SIGNXML = Path(__file__).parent / "data" / "signxml"
+ENVELOPED = sorted(SIGNXML.glob("enveloped-sha256-rsa-sha256-test-*.xml"))
+
+
+def test_the_xmldsig_samples_are_there() -> None:
+    assert len(ENVELOPED) == 8
+
+
+@pytest.mark.parametrize("sample", ENVELOPED, ids=lambda p: p.stem)
+def test_xmlsec_enveloped_samples_verify(sample: Path, tmp_path: Path) -> None:
+    """Regression: these unprefixed ``<Signature xmlns="...xmldsig#">`` samples were rejected
+    as ``signature-invalid`` (a stray ``xmlns=""`` in the canonical SignedInfo)."""
+    import shutil
+    import subprocess
+
+    from onestop_docs.signing import verify_xml
+
+    data = sample.read_bytes()
+    report = verify_xml(data, trust_roots=[SIGNXML / "cacert.pem"])
+    assert report.valid, [str(p) for p in report.problems]
+    assert b"Signature" not in (report.signed_content or b"Signature")
+    if shutil.which("xmlsec1"):  # the reference implementation agrees
+        res = subprocess.run(
+            ["xmlsec1", "--verify", "--id-attr:ID", "parent",
+             "--trusted-pem", str(SIGNXML / "cacert.pem"), str(sample)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+    forged = data.replace(b'sibling ID="', b'sibling ID="x', 1)  # rename a sibling's Id
+    assert forged != data
+    assert verify_xml(forged, trust_roots=[SIGNXML / "cacert.pem"]).codes == ("digest-mismatch",)
+
+
+def test_xmlsec_sample_with_a_broken_transform_is_refused() -> None:
+    from onestop_docs.signing import verify_xml
+
+    data = (SIGNXML / "invalid_enveloped_transform.xml").read_bytes()
+    assert not verify_xml(data, trust_roots=[SIGNXML / "cacert.pem"]).valid
