@@ -86,6 +86,7 @@ def test_unreachable_tsa_signs_b_b_with_a_warning_when_policy_allows(
     assert main(["verify", str(out), "--trust-root", str(root)]) == 0
 
 
+@pytest.mark.slow
 def test_station_makes_b_lta_records_that_verify(pki, tmp_path: Path, capsys) -> None:
     with LocalOcsp(tmp_path / "ocsp") as ocsp, LocalTsa(pki, tmp_path) as tsa:
         cfg_lines = [

@@ -269,6 +269,7 @@ def test_pdf_resigned_by_an_untrusted_key(archive: Path, copy: Path, capsys, tmp
     assert "untrusted-root" in text
 
 
+@pytest.mark.slow
 def test_rollback_to_an_earlier_signed_state_is_caught_by_a_saved_checkpoint(
     archive: Path, tmp_path: Path, capsys
 ) -> None:
@@ -309,12 +310,14 @@ def test_unsigned_digitize_fails_and_verify_needs_allow_unsigned(
     assert _verify(out, capsys, "--allow-unsigned")[0] == 0
 
 
+@pytest.mark.slow
 def test_unsigned_drafts_allowed_by_station_config(archive: Path, tmp_path: Path, capsys) -> None:
     cfg = tmp_path / "station.toml"
     cfg.write_text("[station]\nallow_unsigned_drafts = true\n", encoding="utf-8")
     assert _digitize(archive / "scans", tmp_path / "out", "--config", str(cfg)) == 0
 
 
+@pytest.mark.slow
 def test_demo_pki_reuses_the_root_in_the_output_folder(archive: Path, copy: Path, capsys) -> None:
     root_before = (copy / "demo-pki" / "demo-root.pem").read_bytes()
     shutil.copytree(archive / "scans" / "doc1", copy.parent / "more" / "doc3")
