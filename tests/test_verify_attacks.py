@@ -308,6 +308,13 @@ def test_unsigned_digitize_fails_and_verify_needs_allow_unsigned(
     code, text = _verify(out, capsys)
     assert code == 1 and "unsigned" in text
     assert _verify(out, capsys, "--allow-unsigned")[0] == 0
+    # Trust roots given for other records: an unsigned draft archive has no signed checkpoint.
+    assert _verify(out, capsys, "--allow-unsigned", "--trust-root", _root(archive))[0] == 0
+    # A draft archive whose record was edited afterwards still fails against the log.
+    xml = out / REC_A / "data" / f"{REC_A}.xml"
+    xml.write_bytes(xml.read_bytes().replace(b"<PageAmount>1<", b"<PageAmount>2<"))
+    _rebag(out / REC_A)
+    assert _verify(out, capsys, "--allow-unsigned")[0] == 1
 
 
 @pytest.mark.slow

@@ -393,31 +393,38 @@ def _open_log(
     size = len(log)
     notes.append(f"transparency log {log_path.name}: {size} entries, hash chain intact")
     signed_size = 0
+    unsigned_ok = False  # drafts (--allow-unsigned) may have a log nobody signed
     if trust_roots:
-        try:
-            from .signing.logsig import read_signed_checkpoint
+        from .signing.logsig import checkpoint_paths, read_signed_checkpoint
 
-            cp = read_signed_checkpoint(log_path, trust_roots=list(trust_roots))
-        except OnestopError as exc:
-            problems.append(f"transparency log: {exc}")
+        if allow_unsigned and not any(p.exists() for p in checkpoint_paths(log_path)):
+            unsigned_ok = True
+            notes.append("the log's state is not signed (no checkpoint): accepted for drafts")
         else:
-            if (
-                cp.origin != log.origin
-                or cp.tree_size > size
-                or log.root(cp.tree_size) != cp.root_hash
-            ):
-                problems.append(
-                    f"transparency log: the signed checkpoint ({cp.tree_size} entries) does not "
-                    "match the log (log rewritten, forked or truncated)"
-                )
+            try:
+                cp = read_signed_checkpoint(log_path, trust_roots=list(trust_roots))
+            except OnestopError as exc:
+                problems.append(f"transparency log: {exc}")
             else:
-                signed_size = cp.tree_size
-                notes.append(f"signed checkpoint covers {cp.tree_size} entries")
-    elif not allow_unsigned:
+                if (
+                    cp.origin != log.origin
+                    or cp.tree_size > size
+                    or log.root(cp.tree_size) != cp.root_hash
+                ):
+                    problems.append(
+                        f"transparency log: the signed checkpoint ({cp.tree_size} entries) does "
+                        "not match the log (log rewritten, forked or truncated)"
+                    )
+                else:
+                    signed_size = cp.tree_size
+                    notes.append(f"signed checkpoint covers {cp.tree_size} entries")
+    elif allow_unsigned:
+        unsigned_ok = True
+    else:
         problems.append(
             "transparency log: its signed checkpoint was not verified: no trust roots given"
         )
-    if signed_size < size and (trust_roots or not allow_unsigned):
+    if signed_size < size and not unsigned_ok:
         problems.append(
             f"transparency log: entries {signed_size}..{size - 1} are not covered by a valid "
             "signed checkpoint"
