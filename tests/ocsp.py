@@ -1,7 +1,8 @@
-"""A local OCSP responder for tests: ``openssl ocsp`` on 127.0.0.1 over a tiny CA of its own.
+"""A local OCSP responder and CRL server for tests: ``openssl ocsp`` and ``http.server``.
 
 :class:`LocalOcsp` makes a root CA (EC P-256) whose leaves carry an Authority Information
-Access extension pointing at the responder, writes the OpenSSL ``index.txt`` database, and
+Access extension pointing at the responder (or, with ``via="crl"``, a CRL distribution point
+served by an ``http.server`` thread on 127.0.0.1, the CRL signed with ``cryptography``), writes the OpenSSL ``index.txt`` database, and
 runs ``openssl ocsp -index ... -port 127.0.0.1:PORT`` (the root signs the responses).
 :meth:`LocalOcsp.issue` and :meth:`LocalOcsp.revoke` rewrite the index and restart the
 responder on the same port (OpenSSL 3.0 does not reliably re-read it), so the next request
@@ -20,8 +21,10 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -110,17 +113,57 @@ class LocalOcsp:
         self._rows: dict[int, list[str]] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = self.directory / "responder.log"
+        self._revoked: dict[int, dt.datetime] = {}
+        self._crl = self._make_crl()
+        crl_bytes = self
+
+        class _CrlHandler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = crl_bytes._crl
+                self.send_response(200)
+                self.send_header("Content-Type", "application/pkix-crl")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._crl_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CrlHandler)
+        self._crl_thread = threading.Thread(target=self._crl_server.serve_forever, daemon=True)
+
+    @property
+    def crl_url(self) -> str:
+        """Where the CRL is served (named in the CRL distribution point of ``via="crl"``)."""
+        host, port = self._crl_server.server_address[:2]
+        return f"http://{host!s}:{port}/root.crl"
+
+    def _make_crl(self) -> bytes:
+        now = dt.datetime.now(UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.root.cert.subject)
+            .last_update(now - dt.timedelta(minutes=1))
+            .next_update(now + dt.timedelta(hours=1))
+            .add_extension(x509.CRLNumber(len(self._revoked) + 1), critical=False)
+        )
+        for serial, when in self._revoked.items():
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+            )
+        return builder.sign(self.root.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     @property
     def url(self) -> str:
         """The responder's address, as written into every leaf's AIA extension."""
         return f"http://127.0.0.1:{self.port}"
 
-    def issue(self, common_name: str) -> Credential:
-        """A signing leaf (EC P-256, digitalSignature) whose AIA names this responder."""
+    def issue(self, common_name: str, *, via: str = "ocsp") -> Credential:
+        """A signing leaf (EC P-256, digitalSignature) whose AIA names this responder, or
+        with ``via="crl"`` whose CRL distribution point names the CRL server."""
         now = dt.datetime.now(UTC)
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(_name(common_name))
             .issuer_name(self.root.cert.subject)
@@ -143,24 +186,25 @@ class LocalOcsp:
                 ),
                 critical=True,
             )
-            .add_extension(
-                x509.AuthorityInformationAccess(
-                    [
-                        x509.AccessDescription(
-                            AuthorityInformationAccessOID.OCSP,
-                            x509.UniformResourceIdentifier(self.url),
-                        )
-                    ]
-                ),
-                critical=False,
-            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.root.key.public_key()),
                 critical=False,
             )
-            .sign(self.root.key, hashes.SHA256())
         )
+        if via == "crl":
+            point = x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(self.crl_url)], None, None, None
+            )
+            builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+        else:
+            access = x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(self.url)
+            )
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess([access]), critical=False
+            )
+        cert = builder.sign(self.root.key, hashes.SHA256())
         self._rows[cert.serial_number] = [
             "V",
             _openssl_time(cert.not_valid_after_utc),
@@ -174,6 +218,8 @@ class LocalOcsp:
 
     def revoke(self, cert: x509.Certificate) -> None:
         """Mark ``cert`` revoked (keyCompromise, now) in the responder's database."""
+        self._revoked[cert.serial_number] = dt.datetime.now(UTC) - dt.timedelta(seconds=5)
+        self._crl = self._make_crl()
         row = self._rows[cert.serial_number]
         row[0] = "R"
         row[2] = _openssl_time(dt.datetime.now(UTC) - dt.timedelta(seconds=5)) + ",keyCompromise"
@@ -201,6 +247,8 @@ class LocalOcsp:
         return line.split(":", 1)[1].strip() if ":" in line else out.stdout + out.stderr
 
     def start(self) -> LocalOcsp:
+        if not self._crl_thread.is_alive():
+            self._crl_thread.start()
         self._proc = subprocess.Popen(
             ["timeout", str(int(self.lifetime_s)), "openssl", "ocsp",
              "-index", str(self.index), "-port", str(self.port),
@@ -237,3 +285,5 @@ class LocalOcsp:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+        self._crl_server.shutdown()
+        self._crl_server.server_close()

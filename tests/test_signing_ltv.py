@@ -1,7 +1,7 @@
 """PAdES B-LT / B-LTA made by the station, and revocation checked against a real OCSP responder.
 
 ``tests/ocsp.py`` runs ``openssl ocsp`` on loopback for a CA whose leaves name it in their AIA
-extension; ``tests/tsa.py`` runs ``openssl ts`` as the time-stamping authority.  The DSS is read
+extension (or name a CRL it serves on loopback); ``tests/tsa.py`` runs ``openssl ts`` as the time-stamping authority.  The DSS is read
 back with pikepdf (an independent reader) and the OCSP responses in it are parsed with
 ``cryptography``.
 """
@@ -121,3 +121,30 @@ def test_revoked_certificate(ocsp, scan: Path, work: Path) -> None:
     # A station never makes a long-term signature with a revoked certificate.
     with pytest.raises(SignatureError):
         sign_pdf(scan, work / "revoked-lt.pdf", signer, level="B-LT")
+
+
+def _dss_crls(pdf: Path) -> list[set[int]]:
+    """The serial numbers listed by each CRL in the PDF's DSS."""
+    from cryptography import x509
+
+    with pikepdf.open(pdf) as doc:
+        dss = doc.Root.get("/DSS")
+        crls = [] if dss is None else list(dss.get("/CRLs", []))
+        return [{r.serial_number for r in x509.load_der_x509_crl(s.read_bytes())} for s in crls]
+
+
+def test_revocation_by_crl(ocsp, scan: Path, work: Path) -> None:
+    """The same with a CRL distribution point served on loopback instead of OCSP."""
+    leaf = ocsp.issue("Cán bộ CRL", via="crl")
+    signer = Signer.from_key(leaf.key, leaf.cert, leaf.chain)
+    long_term = work / "crl-b-lt.pdf"
+    sign_pdf(scan, long_term, signer, level="B-LT")
+    (listed,) = _dss_crls(long_term)  # the CRL is embedded; this leaf is not on it yet
+    assert leaf.cert.serial_number not in listed
+    assert verify_pdf(long_term, trust_roots=[ocsp.root_path]).valid
+    plain = work / "crl-plain.pdf"
+    sign_pdf(scan, plain, signer)
+    ocsp.revoke(leaf.cert)
+    report = verify_pdf(plain, trust_roots=[ocsp.root_path], fetch_revocation=True)
+    assert "certificate-revoked" in report.codes, report.codes
+    assert verify_pdf(long_term, trust_roots=[ocsp.root_path]).valid
