@@ -383,3 +383,32 @@ def test_verify_one_record_pdf_with_and_without_the_log(
     assert code == 1  # --allow-unsigned never excuses an untrusted signature
     # Usage errors stay usage errors.
     assert main(["verify", str(tmp_path / "missing.pdf")]) == 2
+
+
+def test_xmp_rewritten_after_signing_does_not_change_the_record_id(
+    archive: Path, copy: Path, capsys, tmp_path: Path
+) -> None:
+    """PAdES allows a later revision to replace the XMP stream (pyHanko counts it a
+    long-term update), so a record id written after signing is not signed: the facts are
+    read from the signed revision."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    src = _pdf(copy, REC_B)
+    upload = tmp_path / "relabelled.pdf"
+    with src.open("rb") as fh:
+        w = IncrementalPdfFileWriter(fh, strict=False)
+        w._update_meta = lambda: None  # keep pyHanko from regenerating the XMP on write
+        md = w.root["/Metadata"]
+        xmp = md.get_object().data.replace(REC_B.encode(), REC_A.encode())
+        stream = generic.StreamObject({generic.NameObject("/Type"): generic.NameObject("/Metadata"),
+                                       generic.NameObject("/Subtype"): generic.NameObject("/XML")},
+                                      stream_data=xmp)  # fmt: skip
+        w.root["/Metadata"] = w.add_object(stream)
+        w.update_root()
+        with upload.open("wb") as out:
+            w.write(out)
+    with pikepdf.open(upload) as pdf:  # the final revision now claims record A
+        assert REC_A.encode() in pdf.Root.Metadata.read_bytes()
+    _, out = _verify(upload, capsys, "--trust-root", _root(archive))
+    assert json.loads(out)["record_id"] == REC_B, out  # what the signatures cover

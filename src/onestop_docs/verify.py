@@ -124,21 +124,30 @@ def pdf_record_facts(pdf: str | os.PathLike[str]) -> dict[str, str]:
     """The record facts a record PDF carries in its XMP ``dc:relation`` (``RecordId``, ...).
 
     Keys are those of :data:`onestop_docs.pdf.XMP_RELATION_KEYS`; a PDF that is not a record
-    gives ``{}``.  The XMP is covered by the PDF's signatures: a later change is reported by
-    :func:`~onestop_docs.signing.verify_pdf` as ``modified-after-signing``.
+    gives ``{}``.  In a signed PDF the XMP is read from the revision the last signature covers,
+    never from a later incremental update: PAdES lets a later revision replace the XMP stream
+    (pyHanko's difference analysis counts it a long-term update), so a record id written
+    after signing would not be signed.
 
     Examples
     --------
     >>> pdf_record_facts("/nonexistent.pdf")
     {}
     """
+    import io
+
     try:
         import pikepdf
         from lxml import etree
     except ImportError:  # pragma: no cover - both are core dependencies of the pdf extra
         return {}
     try:
-        with pikepdf.open(os.fspath(pdf)) as doc:
+        data = Path(pdf).read_bytes()
+    except OSError:
+        return {}
+    signed = _signed_prefix(data)
+    try:
+        with pikepdf.open(io.BytesIO(signed if signed is not None else data)) as doc:
             md = doc.Root.get("/Metadata")
             if md is None:
                 return {}
@@ -164,6 +173,26 @@ def pdf_record_facts(pdf: str | os.PathLike[str]) -> dict[str, str]:
                 key, _, value = text[len("onestop:") :].partition("=")
                 out.setdefault(key, value)
     return out
+
+
+def _signed_prefix(data: bytes) -> bytes | None:
+    """The bytes of the revision the last signature covers, or None for an unsigned PDF."""
+    try:
+        import io
+
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        sigs = [s for s in reader.embedded_signatures if s.sig_object_type == "/Sig"]
+        if not sigs:
+            return None
+        start, _, second_start, second_len = (int(x) for x in sigs[-1].sig_object["/ByteRange"])
+        end = second_start + second_len
+        if start != 0 or not 0 < end <= len(data):
+            return None
+        return data[:end]
+    except Exception:  # unreadable: the signature check reports it
+        return None
 
 
 def _signature_problems(

@@ -160,8 +160,9 @@ def digitize(
         Number of the document inside the dossier (1..999), used in the record name.
     officer, organisation : SignerSpec or Signer, optional
         The scanning officer's personal signature (top-left of page 1) and the organisation's
-        signature on the copy (top-right).  Without ``officer`` the record is unsigned and the
-        compliance report says so.
+        signature on the copy (top-right).  Without ``officer`` the record is unsigned and its
+        compliance fails (TT 01/2023/TT-VPCP Điều 8), unless
+        ``options.allow_unsigned_drafts``.
     officer_name, agency_name : str, optional
         Names shown in the visible stamps (default: the certificate's common name).
     metadata : dict, optional
@@ -344,10 +345,12 @@ def check_existing_record(
     # Without a signer this run would itself write an unsigned record (its compliance
     # failure was reported when it was made); with one, an unsigned record was stripped.
     check = verify_record(d, trust_roots=roots, statement=statement, allow_unsigned=officer is None)
-    if not check.ok:
+    # A run without any signer has no anchor for the signatures of a signed record; its
+    # bag, XMP and logged digests are still checked.
+    problems = [p for p in check.problems if roots or "no trust roots given" not in p]
+    if problems:
         raise IntegrityError(
-            f"{d.name} exists but fails verification, so it is not skipped: "
-            + "; ".join(check.problems)
+            f"{d.name} exists but fails verification, so it is not skipped: " + "; ".join(problems)
         )
 
 
