@@ -185,8 +185,10 @@ def test_verify_cli_accepts_then_detects_tampering(record, tmp_path: Path) -> No
     shutil.copytree(rec.directory, copy / rec.directory.name)
     log = TransparencyLog(copy / "transparency.log")
     from onestop_docs.pipeline._record import _ensure_logged
+    from onestop_docs.signing.logsig import sign_log_checkpoint
 
     _ensure_logged(load_record(copy / rec.directory.name), log)
+    sign_log_checkpoint(log, pki.organisation_signer)  # the station signs the log's state
     log.close()
     root = str(pki.root_cert_path)
     assert main(["verify", str(copy), "--trust-root", root]) == 0

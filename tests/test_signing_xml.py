@@ -115,6 +115,64 @@ def test_ours_accepts_xmlsec1(pki: TestPki, root_pem: Path, tmp_path: Path) -> N
     assert b"Signature" not in (report.signed_content or b"")
 
 
+C14N_METHODS = {
+    "c14n-1.0": "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+    "c14n-1.1": "http://www.w3.org/2006/12/xml-c14n11",
+    "exc-c14n": "http://www.w3.org/2001/10/xml-exc-c14n#",
+}
+
+_DOC_UNDER_DEFAULT_NS = """<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="urn:envelope" xmlns:x="urn:extra"><Data x:so="1">Hello, World!</Data>\
+<{p}Signature xmlns{colon}{prefix}="http://www.w3.org/2000/09/xmldsig#"><{p}SignedInfo>\
+<{p}CanonicalizationMethod Algorithm="{c14n}"/>\
+<{p}SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>\
+<{p}Reference URI=""><{p}Transforms>\
+<{p}Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>\
+<{p}Transform Algorithm="{c14n}"/></{p}Transforms>\
+<{p}DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><{p}DigestValue/>\
+</{p}Reference></{p}SignedInfo><{p}SignatureValue/><{p}KeyInfo><{p}X509Data/></{p}KeyInfo>\
+</{p}Signature></Envelope>"""
+
+
+@pytest.mark.parametrize("prefix", ["", "ds"])
+@pytest.mark.parametrize("c14n", sorted(C14N_METHODS))
+def test_xmlsec1_enveloped_signature_with_and_without_prefix(
+    prefix: str, c14n: str, pki: TestPki, root_pem: Path, tmp_path: Path
+) -> None:
+    """Regression (issue 16): the unprefixed ``<Signature xmlns="...xmldsig#">`` form, as
+    xmlsec1 and many Vietnamese signing tools write it, under a default namespace, was
+    rejected as ``signature-invalid`` with inclusive C14N: libxml2 wrote a stray ``xmlns=""``
+    into the canonical SignedInfo."""
+    cred = pki.issue("xmlsec c14n", kind="rsa", size=2048)
+    key, cert = cred.write_pem(tmp_path, "c14n")
+    inter = tmp_path / "c14n-inter.pem"
+    inter.write_bytes(cred.chain[0].public_bytes(Encoding.PEM))
+    tmpl = tmp_path / "tmpl.xml"
+    tmpl.write_text(
+        _DOC_UNDER_DEFAULT_NS.format(
+            p=f"{prefix}:" if prefix else "",
+            colon=":" if prefix else "",
+            prefix=prefix,
+            c14n=C14N_METHODS[c14n],
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "signed.xml"
+    subprocess.run(
+        ["xmlsec1", "--sign", "--privkey-pem", f"{key},{cert},{inter}", "--output", str(out), str(tmpl)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    signed = out.read_bytes()
+    assert xmlsec_verify(signed, root_pem, tmp_path).returncode == 0  # the reference agrees
+    report = verify_xml(signed, trust_roots=[root_pem])
+    assert report.valid, report.problems
+    assert b"Hello, World!" in (report.signed_content or b"")
+    # and one changed character is still caught
+    forged = signed.replace(b"Hello, World!", b"Hello, World?")
+    assert xmlsec_verify(forged, root_pem, tmp_path).returncode != 0
+    assert verify_xml(forged, trust_roots=[root_pem]).codes == ("digest-mismatch",)
+
+
 def test_missing_chain_needs_intermediates(pki: TestPki, root_pem: Path, tmp_path: Path) -> None:
     """A signature that embeds only the leaf verifies once the caller offers the issuing CA
     (as an untrusted intermediate, not as a trust root)."""

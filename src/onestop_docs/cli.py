@@ -50,6 +50,10 @@ _EPILOG_CONFIG = """station config (TOML, --config):
   code_store = "/var/lib/onestop/codes.sqlite"   # issue dossier codes when none is given
   transparency_log = "/var/lib/onestop/records.log"
   tsa_url = "http://tsa.example.vn/tsr"
+  allow_unsigned_drafts = false     # true: unsigned records pass compliance as drafts
+  pades_level = "B-LTA"             # B-B, B-T, B-LT (DSS with OCSP/CRL), B-LTA (+ doc time-stamp)
+  tsa_unreachable = "fail"          # or "sign-b-b": sign without a time-stamp, with a warning
+  tsa_trust_roots = ["/etc/onestop/tsa-root.pem"]  # the TSA's root, for B-LTA
   [officer]
   p12 = "/etc/onestop/officer.p12"
   password_env = "ONESTOP_OFFICER_PASSWORD"
@@ -133,9 +137,31 @@ def _build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser(
         "verify",
         help="verify records written by digitize (bag, signatures, metadata, log)",
-        epilog="example:\n  onestop-docs verify records/ --trust-root records/demo-pki/root.pem",
+        epilog="examples:\n  onestop-docs verify records/ --trust-root records/demo-pki/demo-root.pem\n"
+        "  onestop-docs verify upload.pdf --log records/transparency.log --trust-root root.pem",
     )
-    v.add_argument("path", type=Path, help="an output folder of digitize, or one record folder")
+    v.add_argument(
+        "path",
+        type=Path,
+        help="an output folder of digitize, one record folder, or one record PDF",
+    )
+    v.add_argument(
+        "--log",
+        type=Path,
+        help="the station's transparency log (default: transparency.log in/beside PATH)",
+    )
+    v.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        help="a log checkpoint seen earlier; the log must extend it (repeatable)",
+    )
+    v.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept unsigned draft records with a note instead of a finding",
+    )
     v.add_argument(
         "--trust-root",
         action="append",
@@ -293,6 +319,13 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         opt_cfg["assume_dpi"] = args.assume_dpi
     if station.get("tsa_url"):
         opt_cfg.setdefault("tsa_url", station["tsa_url"])
+    if "allow_unsigned_drafts" in station:
+        opt_cfg.setdefault("allow_unsigned_drafts", bool(station["allow_unsigned_drafts"]))
+    for key in ("pades_level", "tsa_unreachable"):
+        if key in station:
+            opt_cfg.setdefault(key, station[key])
+    if "tsa_trust_roots" in station:
+        opt_cfg.setdefault("tsa_trust_roots", tuple(str(p) for p in station["tsa_trust_roots"]))
     try:
         options = DigitizeOptions(**opt_cfg)
     except TypeError as exc:
@@ -305,7 +338,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         from .pipeline import SignerSpec
         from .signing import demo_pki
 
-        pki = demo_pki(out / "demo-pki")
+        pki = demo_pki(out / "demo-pki", reuse=True)  # earlier records keep verifying
         officer = SignerSpec.pkcs12(
             pki.officer_p12_path, pki.password, display_name="Cán bộ DEMO (không dùng thật)"
         )
@@ -314,6 +347,21 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         notes.append(f"DEMO signing identity (NOT FOR PRODUCTION): trust root {pki.root_cert_path}")
 
     dossier_code = args.dossier_code
+    if dossier_code is None and options.tsa_url and options.tsa_unreachable == "fail":
+        # A dossier code is issued for good; do not spend one on a run whose every signature
+        # would fail for want of a time-stamp.
+        from .signing import request_timestamp
+
+        try:
+            request_timestamp(b"onestop-docs TSA probe", options.tsa_url)
+        except OnestopError as exc:
+            print(
+                f"onestop-docs: the time-stamping authority does not answer ({exc}); "
+                "no dossier code was issued and nothing was signed (station policy "
+                'tsa_unreachable = "fail")',
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
     if dossier_code is None:
         store_path = station.get("code_store") or str(out / "codes.sqlite")
         from .codes import DossierCodeIssuer, SQLiteCodeStore
@@ -354,6 +402,9 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
                 log=log,
                 on_progress=(lambda d, t, o: bar.update(1)) if bar else None,
             )
+        checkpoint_signer = organisation or officer
+        if checkpoint_signer is not None:
+            notes.append(_sign_checkpoint(log, checkpoint_signer, options.tsa_url))
     finally:
         log.close()
     if bar:
@@ -397,6 +448,30 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sign_checkpoint(log: Any, spec: Any, tsa: str | None) -> str:
+    """Sign the log's new state with the station identity (docs/integrity.md)."""
+    from .pipeline import SignerSpec
+    from .signing.logsig import checkpoint_paths, sign_log_checkpoint
+
+    signer = spec.load() if isinstance(spec, SignerSpec) else spec
+    note = ""
+    try:
+        try:
+            cp = sign_log_checkpoint(log, signer, tsa=tsa)
+        except OnestopError as exc:
+            if tsa is None:
+                raise
+            # The records are made and logged: their checkpoint is signed in any case, and
+            # the time-stamp it lacks is said.
+            cp = sign_log_checkpoint(log, signer)
+            note = f" (without a time-stamp: {exc})"
+    finally:
+        if signer is not spec:
+            signer.close()
+    path = checkpoint_paths(log.path)[0]
+    return f"signed checkpoint of {cp.tree_size} log entries: {path}{note}"
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -418,9 +493,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify_path
+    from .verify import verify_path, verify_record_pdf
 
-    report = verify_path(args.path, trust_roots=args.trust_root)
+    if not args.path.exists():
+        raise InvalidArgumentError(f"{args.path} does not exist")
+    kwargs: dict[str, Any] = {
+        "trust_roots": args.trust_root,
+        "checkpoints": args.checkpoint,
+        "allow_unsigned": args.allow_unsigned,
+    }
+    if args.path.is_file():
+        pdf_report = verify_record_pdf(args.path, log_path=args.log, **kwargs)
+        _emit(args, pdf_report.to_json(), pdf_report.summary())
+        return EXIT_OK if pdf_report.ok else EXIT_FINDINGS
+    report = verify_path(args.path, log_path=args.log, **kwargs)
     _emit(args, report.to_json(), report.summary())
     return EXIT_OK if report.ok else EXIT_FINDINGS
 

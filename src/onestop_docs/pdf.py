@@ -314,6 +314,7 @@ def _pdf_date(t: datetime) -> str:
 
 #: Record facts written to XMP ``dc:relation`` as ``"onestop:<Key>=<value>"`` entries.
 XMP_RELATION_KEYS = (
+    "RecordId",  # record folder name, {dossier code}.{component:03d} (docs/integrity.md)
     "DossierCode",  # mã số hồ sơ
     "DocumentCode",  # số, ký hiệu văn bản
     "ResultCode",  # mã kết quả số hóa / kết quả TTHC
@@ -325,7 +326,13 @@ XMP_RELATION_KEYS = (
 
 
 def _xmp(
-    meta: RecordMetadata | None, title: str, created: datetime, tool: str, n_pages: int, pdfa: bool
+    meta: RecordMetadata | None,
+    title: str,
+    created: datetime,
+    tool: str,
+    n_pages: int,
+    pdfa: bool,
+    record_id: str | None = None,
 ) -> bytes:
     # Only schemas predefined by PDF/A (Dublin Core, XMP basic, pdfaid) are used: a private
     # namespace would need a PDF/A extension schema, which allowlist validators (pikepdf's)
@@ -390,6 +397,8 @@ def _xmp(
             "PageCount": str(meta.page_amount or n_pages),
         }
         relations = {k: v for k, v in codes.items() if v is not None}
+    if record_id is not None:
+        relations["RecordId"] = record_id
     array(
         "dc:relation",
         "rdf:Bag",
@@ -697,8 +706,12 @@ class PdfWriter:
         metadata: RecordMetadata | None = None,
         title: str | None = None,
         created: datetime | None = None,
+        record_id: str | None = None,
     ) -> bytes | None:
         """Add the metadata (XMP, output intent) and write the PDF; see :func:`build_pdf`.
+
+        ``record_id`` is written to XMP as ``onestop:RecordId=...`` in ``dc:relation``, so a
+        signed record PDF names the record it belongs to (docs/integrity.md).
 
         Raises
         ------
@@ -732,7 +745,16 @@ class PdfWriter:
         else:
             pdf = self._pdf
         try:
-            _add_metadata(pdf, pk, metadata, title, created, self._count, self.profile == "pdfa-2b")
+            _add_metadata(
+                pdf,
+                pk,
+                metadata,
+                title,
+                created,
+                self._count,
+                self.profile == "pdfa-2b",
+                record_id,
+            )
             options = {
                 "min_version": "1.7",
                 "deterministic_id": True,  # /ID from the content: same input, same bytes
@@ -829,6 +851,7 @@ def _add_metadata(
     created: datetime,
     n_pages: int,
     pdfa: bool,
+    record_id: str | None = None,
 ) -> None:
     from . import __version__
 
@@ -836,7 +859,7 @@ def _add_metadata(
         title = meta.title or meta.subject or meta.dossier_code
     title = normalize(title or "Bản số hóa")
     tool = f"onestop_docs {__version__}"
-    xmp = _xmp(meta, title, created, tool, n_pages, pdfa)
+    xmp = _xmp(meta, title, created, tool, n_pages, pdfa, record_id)
     md = pk.Stream(pdf, xmp)
     md.Type = pk.Name.Metadata
     md.Subtype = pk.Name.XML

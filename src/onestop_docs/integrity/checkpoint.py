@@ -236,6 +236,46 @@ class Checkpoint:
         return self.body() + f"\n\u2014 {self.origin} {sig}\n".encode()
 
     @classmethod
+    def from_body(cls, data: bytes) -> Checkpoint:
+        """Parse a bare :meth:`body` (signed elsewhere, e.g. by a detached CMS signature).
+
+        The result has an empty ``key_id`` and ``signature``.
+
+        Raises
+        ------
+        IntegrityError
+            The text is not a well-formed checkpoint body.
+        """
+        try:
+            text = bytes(data).decode("utf-8")
+            if not text.endswith("\n"):
+                raise ValueError("body must end with a newline")
+            origin, size, root, when = cls._parse_body(text[:-1])
+        except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+            raise IntegrityError(f"malformed checkpoint: {exc}") from exc
+        cp = cls(check_origin(origin), size, root, when, b"", b"")
+        if cp.body() != bytes(data):
+            raise IntegrityError("malformed checkpoint: body is not in canonical form")
+        return cp
+
+    @staticmethod
+    def _parse_body(body: str) -> tuple[str, int, bytes, datetime]:
+        lines = body.split("\n")
+        if len(lines) != 4 or not lines[3].startswith("time "):
+            raise ValueError("expected 4 body lines: origin, size, root, time")
+        origin, size_s, root_s, time_s = lines
+        if not size_s.isdigit() or (size_s != "0" and size_s.startswith("0")):
+            raise ValueError(f"bad tree size {size_s!r}")
+        root = base64.b64decode(root_s, validate=True)
+        if len(root) != HASH_SIZE:
+            raise ValueError("root hash is not 32 bytes")
+        ts = time_s[5:]
+        if not ts.endswith("Z"):
+            raise ValueError("time must be UTC with Z")
+        when = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return origin, int(size_s), root, when
+
+    @classmethod
     def from_bytes(cls, data: bytes) -> Checkpoint:
         """Parse :meth:`to_bytes` output.  The signature is **not** checked here.
 
@@ -247,19 +287,7 @@ class Checkpoint:
         try:
             text = bytes(data).decode("utf-8")
             body, _, sigpart = text.partition("\n\n")
-            lines = body.split("\n")
-            if len(lines) != 4 or not lines[3].startswith("time "):
-                raise ValueError("expected 4 body lines: origin, size, root, time")
-            origin, size_s, root_s, time_s = lines
-            if not size_s.isdigit() or (size_s != "0" and size_s.startswith("0")):
-                raise ValueError(f"bad tree size {size_s!r}")
-            root = base64.b64decode(root_s, validate=True)
-            if len(root) != HASH_SIZE:
-                raise ValueError("root hash is not 32 bytes")
-            ts = time_s[5:]
-            if not ts.endswith("Z"):
-                raise ValueError("time must be UTC with Z")
-            when = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            origin, size, root, when = cls._parse_body(body)
             sig_lines = [s for s in sigpart.split("\n") if s]
             if len(sig_lines) != 1 or not sig_lines[0].startswith("\u2014 "):
                 raise ValueError("expected exactly one signature line")
@@ -271,7 +299,7 @@ class Checkpoint:
                 raise ValueError("signature too short")
         except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
             raise IntegrityError(f"malformed checkpoint: {exc}") from exc
-        cp = cls(check_origin(origin), int(size_s), root, when, raw[:4], raw[4:])
+        cp = cls(check_origin(origin), size, root, when, raw[:4], raw[4:])
         if cp.body() != (body + "\n").encode():
             raise IntegrityError("malformed checkpoint: body is not in canonical form")
         return cp

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import InvalidArgumentError, OnestopError
-from ._record import _ensure_logged, digitize, is_record_complete, load_record
+from ._record import (
+    _ensure_logged,
+    check_existing_record,
+    digitize,
+    is_record_complete,
+    load_record,
+)
 from ._types import DigitizeOptions, SignerSpec, record_id_for
 
 # --- batches ------------------------------------------------------------------------------------
@@ -77,6 +83,7 @@ def _run_job(job: DigitizeJob) -> JobOutcome:
     final = Path(job.out_dir) / job.record_id
     try:
         if final.exists() and is_record_complete(final):
+            check_existing_record(final, officer=job.officer, organisation=job.organisation)
             rec = load_record(final)
             return JobOutcome(
                 job.record_id,

@@ -160,8 +160,9 @@ def digitize(
         Number of the document inside the dossier (1..999), used in the record name.
     officer, organisation : SignerSpec or Signer, optional
         The scanning officer's personal signature (top-left of page 1) and the organisation's
-        signature on the copy (top-right).  Without ``officer`` the record is unsigned and the
-        compliance report says so.
+        signature on the copy (top-right).  Without ``officer`` the record is unsigned and its
+        compliance fails (TT 01/2023/TT-VPCP Điều 8), unless
+        ``options.allow_unsigned_drafts``.
     officer_name, agency_name : str, optional
         Names shown in the visible stamps (default: the certificate's common name).
     metadata : dict, optional
@@ -217,6 +218,13 @@ def digitize(
     final = out / record_id
     if final.exists():
         if resume and is_record_complete(final):
+            check_existing_record(
+                final,
+                officer=officer,
+                organisation=organisation,
+                trust_roots=trust_roots,
+                log=log,
+            )
             rec = load_record(final)
             _ensure_logged(rec, log)
             return rec
@@ -264,25 +272,86 @@ def digitize(
     return dataclasses.replace(rec, log_index=index)
 
 
-def _log_entry(rec: DigitizedRecord) -> bytes:
-    from ..integrity import sha256_file
+def _statement(rec: DigitizedRecord) -> Any:
+    from ..integrity.statement import statement_for_record
 
-    body = {
-        "record_id": rec.record_id,
-        "pdf_sha256": sha256_file(rec.pdf_path),
-        "xml_sha256": sha256_file(rec.xml_path),
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return statement_for_record(
+        rec.directory, rec.record_id, rec.dossier_code, len(rec.pages), tuple(rec.signatures)
+    )
 
 
 def _ensure_logged(rec: DigitizedRecord, log: Any) -> int | None:
+    """Append the record's statement to ``log`` (once; a different one is refused).
+
+    Raises
+    ------
+    IntegrityError
+        The log already holds a different statement for this record id: the record on
+        disk was altered or replaced after it was logged.
+    """
     if log is None:
         return rec.log_index
-    entry = _log_entry(rec)
-    found = log.find(entry)
-    if found is not None:
-        return int(found)
-    return int(log.append(entry))
+    from ..integrity.statement import append_statement
+
+    return append_statement(log, _statement(rec))
+
+
+def _signer_roots(*specs: Any) -> list[Any]:
+    """Trust anchors for re-verifying our own signatures: the top of each signer's chain."""
+    roots = []
+    for spec in specs:
+        signer = _open_signer(spec)
+        if signer is None:
+            continue
+        try:
+            roots.append(signer.chain[-1] if signer.chain else signer.certificate)
+        finally:
+            if signer is not spec:
+                with contextlib.suppress(Exception):
+                    signer.close()
+    return roots
+
+
+def check_existing_record(
+    directory: str | os.PathLike[str],
+    *,
+    officer: Any = None,
+    organisation: Any = None,
+    trust_roots: Sequence[Any] | None = None,
+    log: Any | None = None,
+) -> None:
+    """Re-verify a finished record before a re-run skips it (a re-run never launders).
+
+    The record must verify as ``onestop-docs verify`` would check it: against its logged
+    statement when ``log`` holds one, its signatures against ``trust_roots`` (default: the
+    signers' own chain tops), and unsigned only when this run has no officer signer either.
+
+    Raises
+    ------
+    IntegrityError
+        The existing record fails verification; the message lists why.
+    """
+    from ..errors import IntegrityError
+    from ..verify import verify_record
+
+    d = Path(directory)
+    statement = None
+    if log is not None:
+        from ..integrity.statement import find_statement
+
+        found = find_statement(log, d.name)
+        statement = found[1] if found is not None else None
+    roots = list(trust_roots) if trust_roots else _signer_roots(officer, organisation)
+    # Without a signer this run would itself write an unsigned record (its compliance
+    # failure was reported when it was made); with one, an unsigned record was stripped.
+    check = verify_record(d, trust_roots=roots, statement=statement, allow_unsigned=officer is None)
+    # A run without any signer has no anchor for the signatures of a signed record; its
+    # bag, XMP and logged digests are still checked.
+    problems = [p for p in check.problems if roots or "no trust roots given" not in p]
+    if problems:
+        raise IntegrityError(
+            f"{d.name} exists but fails verification, so it is not skipped: " + "; ".join(problems)
+        )
 
 
 def _build_record(
@@ -416,38 +485,36 @@ def _build_record(
         t = time.perf_counter()
         pdf_path = work / "data" / f"{record_id}.pdf"
         unsigned = work / f"{record_id}.unsigned.pdf"
-        writer.save(unsigned, metadata=meta, created=scan_time)
+        writer.save(unsigned, metadata=meta, created=scan_time, record_id=record_id)
         shutil.rmtree(spool)
         timings["pdf"] = pdf_seconds + time.perf_counter() - t
         t = time.perf_counter()
         signatures: list[str] = []
         current = unsigned
         if officer_signer is not None:
-            from ..signing import sign_pdf
-
             target = work / f"{record_id}.officer.pdf" if org_signer is not None else pdf_path
-            sign_pdf(
+            _sign_step(
                 current,
                 target,
                 officer_signer,
+                options,
+                warnings,
                 role="officer",
                 signer_name=_display_name(officer, officer_signer, officer_name),
                 copied_at=scan_time,
-                tsa=options.tsa_url,
             )
             signatures.append("officer")
             current = target
         if org_signer is not None:
-            from ..signing import sign_pdf
-
-            sign_pdf(
+            _sign_step(
                 current,
                 pdf_path,
                 org_signer,
+                options,
+                warnings,
                 role="organisation",
                 agency_name=agency_name or _display_name(organisation, org_signer, None),
                 copy_form=options.copy_form,
-                tsa=options.tsa_url,
             )
             signatures.append("organisation")
             current = pdf_path
@@ -469,10 +536,18 @@ def _build_record(
     from ..compliance import Rules, check_record
 
     rules = Rules.default()
-    if not signatures:
+    if not signatures and options.allow_unsigned_drafts:
+        # A draft the station allows (config); otherwise an unsigned record fails compliance:
+        # the officer's signature is required (TT 01/2023/TT-VPCP Điều 8).
         rules = dataclasses.replace(rules, require_officer_signature=False)
     comp = check_record(pdf_path, rules=rules, metadata=meta, declared_pages=len(reports))
-    compliance = {"ok": bool(comp.ok), "findings": [dataclasses.asdict(f) for f in comp.findings]}
+    findings: list[dict[str, Any]] = [dataclasses.asdict(f) for f in comp.findings]
+    findings += [
+        {"rule": "timestamp", "page": None, "severity": "warning", "message": w}
+        for w in warnings
+        if w.startswith(_NO_TIMESTAMP)
+    ]
+    compliance = {"ok": bool(comp.ok), "findings": findings}
     if not signatures:
         warnings.append("record is not signed (no officer signer given)")
     timings["compliance"] = time.perf_counter() - t
@@ -512,6 +587,63 @@ def _build_record(
         },
     )
     return rec, keys
+
+
+_NO_TIMESTAMP = "time-stamping authority unreachable"
+
+
+def _sign_step(
+    src: Path,
+    dst: Path,
+    signer: Any,
+    options: DigitizeOptions,
+    warnings: list[str],
+    **stamp: Any,
+) -> None:
+    """One PAdES signature at the station's level; the TSA policy decides when it fails.
+
+    With ``tsa_unreachable="sign-b-b"`` a signature whose time-stamp request fails is made
+    again without one (B-B, or B-LT for B-LTA) and the record carries a warning, which the
+    compliance report repeats; with ``"fail"`` (default) the document fails.
+    """
+    from ..errors import SignatureError
+    from ..signing import sign_pdf
+
+    level = options.pades_level
+    try:
+        sign_pdf(
+            src,
+            dst,
+            signer,
+            tsa=options.tsa_url,
+            level=level,
+            ltv_trust_roots=list(options.tsa_trust_roots),
+            **stamp,
+        )
+        return
+    except SignatureError as exc:
+        if not (
+            options.tsa_url and options.tsa_unreachable == "sign-b-b" and _timestamp_failed(exc)
+        ):
+            raise
+        reason = exc
+    fallback = "B-LT" if level in ("B-LT", "B-LTA") else "B-B"
+    sign_pdf(src, dst, signer, tsa=None, level=fallback, **stamp)
+    warnings.append(
+        f"{_NO_TIMESTAMP} ({reason}); the {stamp.get('role')} signature is PAdES {fallback} "
+        "without a time-stamp (station policy tsa_unreachable = sign-b-b)"
+    )
+
+
+def _timestamp_failed(exc: BaseException) -> bool:
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TimestampRequestError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _fields_to_json(found: Fields) -> dict[str, Any]:

@@ -53,6 +53,17 @@ class DigitizeOptions:
         RFC 3161 time-stamping authority for PAdES B-T signatures.
     thumbnail_px : int
         Longest side of the before/after thumbnails kept for the QA report.
+    allow_unsigned_drafts : bool
+        Accept a record without the officer's signature as a draft (compliance passes);
+        by default an unsigned record fails compliance (TT 01/2023/TT-VPCP Điều 8).
+    pades_level : str or None
+        ``"B-B"``, ``"B-T"``, ``"B-LT"`` or ``"B-LTA"`` (default: B-T with ``tsa_url``, else
+        B-B); see :func:`onestop_docs.signing.sign_pdf`.
+    tsa_unreachable : {"fail", "sign-b-b"}
+        Station policy when the time-stamping authority does not answer: fail the document
+        (default), or sign without a time-stamp and report it as a compliance warning.
+    tsa_trust_roots : tuple of str
+        Root certificates (paths) of the TSA, for validating its chain when signing B-LTA.
     """
 
     ocr: bool = True
@@ -68,6 +79,10 @@ class DigitizeOptions:
     copy_form: str = "SAO Y"
     tsa_url: str | None = None
     thumbnail_px: int = 360
+    allow_unsigned_drafts: bool = False
+    pades_level: str | None = None
+    tsa_unreachable: str = "fail"
+    tsa_trust_roots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < float(self.max_angle_deg) <= 45:
@@ -80,6 +95,14 @@ class DigitizeOptions:
                 f"ocr_timeout_s must be positive, got {self.ocr_timeout_s!r}"
             )
         check_int(self.thumbnail_px, "thumbnail_px", 32, 2000)
+        if self.pades_level not in (None, "B-B", "B-T", "B-LT", "B-LTA"):
+            raise InvalidArgumentError(
+                f"pades_level must be B-B, B-T, B-LT or B-LTA, got {self.pades_level!r}"
+            )
+        if self.tsa_unreachable not in ("fail", "sign-b-b"):
+            raise InvalidArgumentError(
+                f"tsa_unreachable must be 'fail' or 'sign-b-b', got {self.tsa_unreachable!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -27,7 +28,21 @@ from .report import Problem, VerificationReport, failed
 
 T = TypeVar("T")
 
+# pyHanko logs a warning with a full traceback for every signature it cannot trust.  Every
+# such case is already a Problem in the report, so without a logging configuration of the
+# application nothing reaches the user's terminal (Python's last-resort handler would print
+# them); an application that configures logging still receives the records.
+for _name in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+
 MIN_BITS = {"rsa": 2048, "ecdsa": 256}
+
+#: Strong key algorithms that TT 15/2025/TT-BKHCN does not list (it names RSA and ECDSA):
+#: refused by the policy as ``algorithm-not-allowed``, not mislabelled as weak.
+NOT_LISTED_KEYS = frozenset({"ed25519", "ed448"})
+
+#: Hashes fixed by an EdDSA algorithm itself (RFC 8032, RFC 8419): not a hash choice to judge.
+_EDDSA_HASHES = frozenset({"sha512", "shake256", "shake256_len"})
 
 #: Accept a signer certificate for signing only with digitalSignature (RFC 5280 §4.2.1.3);
 #: the problem is reported by :func:`certificate_problems` with its exact code.
@@ -64,10 +79,17 @@ def contexts(
     tsa_trust_roots: Sequence[CertificateInput] | CertificateInput | None,
     at: dt.datetime | None,
     intermediates: Sequence[CertificateInput] = (),
+    *,
+    dss: Any = None,
+    fetch_revocation: bool = False,
 ) -> tuple[ValidationContext, ValidationContext]:
-    """Signer and TSA validation contexts: explicit roots only, no network fetching.
+    """Signer and TSA validation contexts: explicit roots only.
 
     ``intermediates`` are untrusted certificates offered for path building (never anchors).
+    ``dss`` (a pyHanko ``DocumentSecurityStore``) adds the certificates, OCSP responses and
+    CRLs a PAdES B-LT document embeds; ``fetch_revocation`` lets pyHanko fetch revocation
+    data online.  Revocation is soft-fail: a certificate shown revoked fails, one without
+    any revocation data passes.
     """
     roots = [to_asn1(c) for c in load_trust_roots(trust_roots)]
     others = [to_asn1(c) for c in load_certificates(list(intermediates))]
@@ -77,17 +99,21 @@ def contexts(
         else [to_asn1(c) for c in load_trust_roots(tsa_trust_roots)]
     )
     kwargs: dict[str, Any] = {
-        "allow_fetching": False,
-        # Revocation data (CRL/OCSP) is not fetched: the library never goes online on its
-        # own.  Callers who need revocation checking must do it with their CA's services.
+        # The library goes online only when asked (fetch_revocation); embedded revocation
+        # data (DSS) is always used.
+        "allow_fetching": fetch_revocation,
         "revocation_mode": "soft-fail",
         "moment": at,
         "other_certs": others,
     }
-    return (
-        ValidationContext(trust_roots=roots, **kwargs),
-        ValidationContext(trust_roots=ts_roots, **kwargs),
-    )
+
+    def make(anchors: list[Any]) -> ValidationContext:
+        if dss is not None:
+            ctx: ValidationContext = dss.as_validation_context({"trust_roots": anchors, **kwargs})
+            return ctx
+        return ValidationContext(trust_roots=anchors, **kwargs)
+
+    return make(roots), make(ts_roots)
 
 
 def certificate_problems(cert: x509.Certificate, at: dt.datetime) -> list[Problem]:
@@ -124,6 +150,14 @@ def certificate_problems(cert: x509.Certificate, at: dt.datetime) -> list[Proble
                 "weak-key",
                 f"certificate {subject!r} has a {kind.upper()}-{bits} key; "
                 f"expected at least {MIN_BITS[kind]} bits",
+            )
+        )
+    elif kind in NOT_LISTED_KEYS:
+        out.append(
+            Problem(
+                "algorithm-not-allowed",
+                f"certificate {subject!r} has an {kind.capitalize()} key: strong, but not an "
+                "algorithm TT 15/2025/TT-BKHCN allows (RSA ≥ 2048, ECDSA ≥ 256)",
             )
         )
     elif kind not in MIN_BITS:
@@ -199,8 +233,10 @@ def status_report(
         problems.append(
             Problem("signature-invalid", f"the signature value does not verify for {subject!r}")
         )
-    problems.extend(hash_problem(status.md_algorithm, "the signature"))
     mech = str(getattr(status, "pkcs7_signature_mechanism", "") or "")
+    md_name = (status.md_algorithm or "").lower()
+    if not (mech.lower() in NOT_LISTED_KEYS and md_name in _EDDSA_HASHES):
+        problems.extend(hash_problem(status.md_algorithm, "the signature"))
     if not problems and weak_mechanism(mech):
         problems.append(Problem("weak-hash", f"the signature mechanism is {mech}"))
     cert_problems = certificate_problems(cert, at) if cert is not None else []
@@ -208,7 +244,21 @@ def status_report(
     path_trusted = bool(status.trusted)
     if not path_trusted:
         indic = getattr(status.trust_problem_indic, "name", str(status.trust_problem_indic))
-        if indic == "NO_CERTIFICATE_CHAIN_FOUND":
+        if "REVOKED" in indic and "NOT_REVOKED" not in indic:
+            which = (
+                "a CA certificate of its chain"
+                if getattr(status, "ca_revoked", False)
+                else ("the signer certificate")
+            )
+            reason = getattr(status, "revocation_details", None)
+            problems.append(
+                Problem(
+                    "certificate-revoked",
+                    f"{which} of {subject!r} is revoked"
+                    + (f" ({getattr(reason, 'revocation_reason', reason)})" if reason else ""),
+                )
+            )
+        elif indic == "NO_CERTIFICATE_CHAIN_FOUND":
             problems.append(untrusted_root(subject))
         elif indic == "CRYPTO_CONSTRAINTS_FAILURE" and any(
             p.code in ("weak-hash", "weak-key") for p in problems

@@ -88,11 +88,17 @@ def check_hash_name(name: str) -> str:
 
 
 def key_description(key: object) -> tuple[str, int]:
-    """``("rsa" | "ecdsa" | other, bits)`` of a public or private key."""
+    """``("rsa" | "ecdsa" | "ed25519" | "ed448" | other, bits)`` of a public or private key."""
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
+
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return "rsa", key.key_size
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
         return "ecdsa", key.curve.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+        return "ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey | ed448.Ed448PrivateKey):
+        return "ed448", 456
     return type(key).__name__, 0
 
 

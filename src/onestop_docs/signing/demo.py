@@ -113,8 +113,30 @@ def _cert(
     )
 
 
-def demo_pki(directory: str | os.PathLike[str], *, password: str = "demo") -> DemoPki:
+def _existing(out: Path, password: str) -> DemoPki | None:
+    """The demo PKI already in ``out``, if complete, readable and valid for another day."""
+    root_path, ca_path = out / "demo-root.pem", out / "demo-issuing-ca.pem"
+    p12s = out / "demo-officer.p12", out / "demo-organisation.p12"
+    if not all(p.is_file() for p in (root_path, ca_path, *p12s)):
+        return None
+    try:
+        signers = [Signer.from_pkcs12(p, password) for p in p12s]
+        root = x509.load_pem_x509_certificate(root_path.read_bytes())
+    except Exception:  # damaged or another password: make a new one
+        return None
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    if any(c.not_valid_after_utc < soon for c in (root, *(s.certificate for s in signers))):
+        return None
+    return DemoPki(root_path, ca_path, signers[0], signers[1], p12s[0], p12s[1], password)
+
+
+def demo_pki(
+    directory: str | os.PathLike[str], *, password: str = "demo", reuse: bool = False
+) -> DemoPki:
     """Create a demo root → issuing CA → {officer, organisation} PKI in ``directory``.
+
+    With ``reuse=True`` a complete demo PKI already in ``directory`` (still valid for a day)
+    is loaded instead, so records signed by earlier runs keep verifying against its root.
 
     Keys are RSA-2048 (PDF/A-friendly, see _new_key), certificates SHA-256, valid for 30 days.  Files written (atomically):
     ``demo-root.pem``, ``demo-issuing-ca.pem``, ``demo-officer.p12``, ``demo-organisation.p12``.
@@ -133,6 +155,10 @@ def demo_pki(directory: str | os.PathLike[str], *, password: str = "demo") -> De
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    if reuse:
+        found = _existing(out, password)
+        if found is not None:
+            return found
     root_key = _new_key()
     root_name = _name("Demo Root CA")
     # The root certifies one CA level below it (pathLen 1); the issuing CA only leaves.

@@ -17,6 +17,7 @@ PAdES B-B (``ETSI.CAdES.detached``, SHA-256) or, with a TSA, B-T.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -46,7 +47,19 @@ from .signer import Signer
 from .stamp import LIBERATION_SERIF, Role, pdf_font_path, stamp_text, text_width_pt, wrap_lines
 from .tsa import TimestampAuthority, as_authority, timestamper_for
 
-__all__ = ["LIBERATION_SERIF", "PdfSignOptions", "PdfSignature", "sign_pdf", "verify_pdf"]
+__all__ = [
+    "LIBERATION_SERIF",
+    "PADES_LEVELS",
+    "PdfSignOptions",
+    "PdfSignature",
+    "sign_pdf",
+    "verify_pdf",
+]
+
+#: PAdES baseline levels :func:`sign_pdf` makes (ETSI EN 319 142-1): B-B (signature), B-T (+
+#: signature time-stamp), B-LT (+ DSS with the chain and OCSP responses / CRLs), B-LTA (+ a
+#: document time-stamp over all of it).
+PADES_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,8 @@ class PdfSignature:
         Stamp rectangle on page 1, PDF points ``(x1, y1, x2, y2)``, origin bottom-left.
     timestamped : bool
         Whether an RFC 3161 signature time-stamp is embedded (PAdES B-T).
+    level : str
+        The PAdES baseline level made: ``"B-B"``, ``"B-T"``, ``"B-LT"`` or ``"B-LTA"``.
     """
 
     path: Path
@@ -117,6 +132,7 @@ class PdfSignature:
     stamp_text: str
     box: tuple[float, float, float, float]
     timestamped: bool
+    level: str = "B-B"
 
 
 def _inherited(writer: IncrementalPdfFileWriter, keys: tuple[str, ...]) -> Any:
@@ -173,8 +189,10 @@ def sign_pdf(
     agency_name: str | None = None,
     tsa: TimestampAuthority | str | None = None,
     options: PdfSignOptions | None = None,
+    level: str | None = None,
+    ltv_trust_roots: Sequence[CertificateInput] = (),
 ) -> PdfSignature:
-    """Sign a PDF (PAdES B-B, or B-T with ``tsa``) with the role's visible stamp on page 1.
+    """Sign a PDF (PAdES B-B to B-LTA) with the role's visible stamp on page 1.
 
     Parameters
     ----------
@@ -198,6 +216,15 @@ def sign_pdf(
         RFC 3161 TSA for a signature time-stamp (PAdES B-T).
     options : PdfSignOptions, optional
         Font, size, margin, hash, field name.
+    level : {"B-B", "B-T", "B-LT", "B-LTA"}, optional
+        PAdES level (default: B-T with ``tsa``, else B-B).  B-LT fetches the OCSP responses
+        (or CRLs) of the signer's chain from the addresses in its certificates and embeds
+        them with the chain in the DSS; B-LTA adds a document time-stamp (needs ``tsa``).
+        A revoked certificate, or a signer certificate whose revocation data cannot be
+        fetched, fails signing.
+    ltv_trust_roots : paths, bytes or certificates, optional
+        Anchors for validating the chains at signing (B-LT/B-LTA), besides the top of the
+        signer's own chain: the TSA's root when it is another PKI.
 
     Returns
     -------
@@ -229,6 +256,11 @@ def sign_pdf(
     True
     """
     opts = options or PdfSignOptions()
+    level = level or ("B-T" if tsa is not None else "B-B")
+    if level not in PADES_LEVELS:
+        raise InvalidArgumentError(f"level must be one of {PADES_LEVELS}, got {level!r}")
+    if level in ("B-T", "B-LTA") and tsa is None:
+        raise InvalidArgumentError(f"PAdES {level} needs a time-stamping authority (tsa=)")
     hash_name = check_hash_name(opts.hash_name)
     signing_time = dt.datetime.now(VN_TZ).replace(microsecond=0)
     signer.check_usable(signing_time)
@@ -303,26 +335,56 @@ def sign_pdf(
             inner_content_scaling=layout.InnerScaling.NO_SCALING,
         ),
     )
-    meta = signers.PdfSignatureMetadata(
-        field_name=field_name,
-        md_algorithm=hash_name,
-        subfilter=fields.SigSeedSubFilter.PADES,
-        reason=opts.reason,
-        location=opts.location,
-    )
-    pdf_signer = _FixedTimePdfSigner(
-        meta,
-        signer=signer.pyhanko_signer(hash_name),
-        stamp_style=style,
-        timestamper=timestamper_for(authority) if authority is not None else None,
-        new_field_spec=fields.SigFieldSpec(field_name, on_page=0, box=box),  # type: ignore[arg-type]
-        system_time=signing_time,
-    )
+    long_term = level in ("B-LT", "B-LTA")
+
+    async def sign(out: Any) -> None:
+        # The validation context fetches OCSP/CRLs with aiohttp: made inside the loop.
+        vc = _signing_context(signer, ltv_trust_roots) if long_term else None
+        meta = signers.PdfSignatureMetadata(
+            field_name=field_name,
+            md_algorithm=hash_name,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            reason=opts.reason,
+            location=opts.location,
+            embed_validation_info=long_term,
+            use_pades_lta=level == "B-LTA",
+            validation_context=vc,
+        )
+        pdf_signer = _FixedTimePdfSigner(
+            meta,
+            signer=signer.pyhanko_signer(hash_name),
+            stamp_style=style,
+            timestamper=timestamper_for(authority) if authority is not None else None,
+            new_field_spec=fields.SigFieldSpec(field_name, on_page=0, box=box),  # type: ignore[arg-type]
+            system_time=signing_time,
+        )
+        try:
+            await pdf_signer.async_sign_pdf(writer, output=out)
+        finally:
+            if vc is not None:
+                with contextlib.suppress(Exception):
+                    await vc.aclose()
+
     try:
         with atomic_write(dst_path) as out:
-            run_sync(pdf_signer.async_sign_pdf(writer, output=out))
+            run_sync(sign(out))
     except (SigningError, TimestampRequestError, PdfError) as exc:
         raise SignatureError(f"PAdES signing of {str(src_path)!r} failed: {exc}") from exc
+    except Exception as exc:  # path validation while collecting revocation data (B-LT)
+        if not long_term:
+            raise
+        raise SignatureError(
+            f"PAdES {level} signing of {str(src_path)!r} failed: the revocation data of the "
+            f"signer's chain could not be validated ({type(exc).__name__}: {exc})"
+        ) from exc
+    if long_term and not _has_revocation_data(dst_path):
+        with contextlib.suppress(OSError):
+            dst_path.unlink()
+        raise SignatureError(
+            f"PAdES {level} signing of {str(src_path)!r} failed: no OCSP response or CRL could "
+            "be fetched for the signer's certificate (does it name an OCSP responder or a CRL "
+            "distribution point, and is it reachable?)"
+        )
     return PdfSignature(
         path=dst_path,
         field_name=field_name,
@@ -331,6 +393,44 @@ def sign_pdf(
         stamp_text=text,
         box=box,
         timestamped=authority is not None,
+        level=level,
+    )
+
+
+def _has_revocation_data(pdf: Path) -> bool:
+    """Whether the PDF's DSS holds at least one OCSP response or CRL."""
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False)
+        dss = _read_dss(reader)
+        return dss is not None and bool(list(dss.ocsps) or list(dss.crls))
+    except Exception:
+        return False
+
+
+def _signing_context(signer: Signer, extra_roots: Sequence[CertificateInput]) -> Any:
+    """Validation context for collecting the chains' revocation data at signing (B-LT).
+
+    The anchors are the top of the signer's own chain and ``extra_roots`` (a TSA's root);
+    OCSP responses and CRLs are fetched from the addresses in the certificates (AIA, CRL
+    distribution points).  A certificate shown revoked fails the signature; a certificate
+    without reachable revocation data is tolerated here (a TSA's often has none) and
+    :func:`sign_pdf` then requires data for the signer's own certificate.
+    """
+    from pyhanko_certvalidator import ValidationContext
+
+    from ._analysis import to_asn1
+    from .certs import load_certificates
+
+    chain = [signer.certificate, *signer.chain]
+    anchors = [chain[-1], *load_certificates(list(extra_roots))]
+    return ValidationContext(
+        trust_roots=[to_asn1(c) for c in anchors],
+        other_certs=[to_asn1(c) for c in chain[:-1]],
+        allow_fetching=True,
+        revocation_mode="soft-fail",
+        # The signing time is whole seconds (it is printed in the stamp); an OCSP response
+        # produced a moment later must still count, as must a responder's small clock skew.
+        time_tolerance=dt.timedelta(seconds=30),
     )
 
 
@@ -362,8 +462,9 @@ def verify_pdf(
     tsa_trust_roots: Sequence[CertificateInput] | CertificateInput | None = None,
     at: dt.datetime | None = None,
     intermediates: Sequence[CertificateInput] = (),
+    fetch_revocation: bool = False,
 ) -> VerificationReport:
-    """Verify every signature in a PDF.
+    """Verify every signature in a PDF, with revocation data when there is some.
 
     The top-level fields describe the document: ``valid`` only if every signature is valid;
     ``signer_subject``, ``signing_time`` and ``timestamp_time`` are those of the latest
@@ -383,6 +484,11 @@ def verify_pdf(
     intermediates : paths, bytes or certificates, optional
         Extra untrusted CA certificates for building the path when the signature does not
         embed its chain (they are never used as trust anchors).
+    fetch_revocation : bool
+        Also fetch OCSP responses / CRLs online from the certificates' addresses.  Without
+        it only revocation data embedded in the PDF (its DSS, PAdES B-LT) is used.  Either
+        way a certificate shown revoked is ``certificate-revoked``; a certificate without
+        any revocation data is accepted (soft-fail), as most B-B records have none.
 
     Returns
     -------
@@ -411,31 +517,73 @@ def verify_pdf(
             f"at must be a timezone-aware datetime (e.g. datetime.now(UTC)), got {at!r}"
         )
     moment = at or dt.datetime.now(dt.UTC)
-    vc, ts_vc = contexts(trust_roots, tsa_trust_roots, moment, intermediates)
+    contexts(trust_roots, tsa_trust_roots, moment, intermediates)  # argument errors first
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return failed("unreadable", f"cannot read {os.fspath(path)!r}: {exc}")
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        embedded = list(reader.embedded_regular_signatures)
+        # Signatures and document time-stamps (PAdES B-LTA), in signing order.
+        everything = list(reader.embedded_signatures)
     except Exception as exc:
         return failed("unreadable", f"not a readable PDF: {type(exc).__name__}: {exc}")
-    if not embedded:
+    embedded = [s for s in everything if s.sig_object_type == "/Sig"]
+    # A value that is neither a signature nor a document time-stamp (a damaged /Type).
+    odd = [
+        Problem(
+            "signature-damaged",
+            f"field {s.field_name!r} carries a value of type {s.sig_object_type}, "
+            "neither /Sig nor /DocTimeStamp",
+        )
+        for s in everything
+        if s.sig_object_type not in ("/Sig", "/DocTimeStamp")
+    ]
+    if not embedded and not odd:
         return failed("no-signature", f"{os.fspath(path)!r} has no signature field with a value")
-    reports = [_signature_report(sig, vc, ts_vc, moment) for sig in embedded]
-    problems = tuple(p for r in reports for p in r.problems)
+    if not embedded:
+        return failed(odd[0].code, odd[0].message)
+    dss = _read_dss(reader)
+
+    async def judge() -> tuple[list[VerificationReport], list[Problem]]:
+        # One event loop for every validation: revocation fetching (aiohttp) is bound to
+        # the loop the contexts are made in.
+        vc, ts_vc = contexts(
+            trust_roots,
+            tsa_trust_roots,
+            moment,
+            intermediates,
+            dss=dss,
+            fetch_revocation=fetch_revocation,
+        )
+        try:
+            reports = [await _signature_report(sig, vc, ts_vc, moment) for sig in embedded]
+            stamps = [
+                p
+                for sig in everything
+                if sig.sig_object_type == "/DocTimeStamp"
+                for p in await _document_timestamp_problems(sig, ts_vc)
+            ]
+        finally:
+            for ctx in (vc, ts_vc):
+                with contextlib.suppress(Exception):
+                    await ctx.aclose()  # type: ignore[no-untyped-call]
+        return reports, stamps
+
+    reports, stamp_problems = run_sync(judge())
+    problems = tuple(p for r in reports for p in r.problems) + tuple(stamp_problems)
     seen = {p.code for p in problems}
     # An appended revision already judged by the modification analysis needs no second word.
-    damage = tuple(
+    damage = tuple(odd) + tuple(
         p
-        for p in _coverage_problems(reader, embedded)
+        for p in _coverage_problems(reader, everything, data)
         if not (p.code == "unsigned-changes" and "modified-after-signing" in seen)
     )
+    timestamp_damage = tuple(p for p in problems if p.code.startswith("timestamp-"))
     problems += damage
     last = reports[-1]
     return VerificationReport(
-        valid=all(r.valid for r in reports) and not damage,
+        valid=all(r.valid for r in reports) and not damage and not timestamp_damage,
         # Unsigned bytes appended after the last signature leave the signed bytes intact.
         intact=all(r.intact for r in reports)
         and not any(p.code == "signature-damaged" for p in damage),
@@ -449,17 +597,27 @@ def verify_pdf(
     )
 
 
-def _signature_report(sig: Any, vc: Any, ts_vc: Any, moment: dt.datetime) -> VerificationReport:
+def _read_dss(reader: Any) -> Any:
+    """The PDF's Document Security Store (PAdES B-LT), or None."""
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    try:
+        return DocumentSecurityStore.read_dss(reader)
+    except Exception:  # no DSS (B-B, B-T), or an unreadable one: nothing embedded to use
+        return None
+
+
+async def _signature_report(
+    sig: Any, vc: Any, ts_vc: Any, moment: dt.datetime
+) -> VerificationReport:
     """Report of one embedded signature; its problems name the field."""
     label = f"signature {sig.field_name!r}"
     try:
-        status = run_sync(
-            async_validate_pdf_signature(
-                sig,
-                signer_validation_context=vc,
-                ts_validation_context=ts_vc,
-                key_usage_settings=KEY_USAGE,
-            )
+        status = await async_validate_pdf_signature(
+            sig,
+            signer_validation_context=vc,
+            ts_validation_context=ts_vc,
+            key_usage_settings=KEY_USAGE,
         )
     except Exception as exc:
         return exception_report(exc, lambda: sig.signer_info, label)
@@ -470,13 +628,56 @@ def _signature_report(sig: Any, vc: Any, ts_vc: Any, moment: dt.datetime) -> Ver
     return _labelled(report, label)
 
 
-def _coverage_problems(reader: Any, embedded: list[Any]) -> tuple[Problem, ...]:
+async def _document_timestamp_problems(sig: Any, ts_vc: Any) -> list[Problem]:
+    """Problems of one PAdES document time-stamp (``/DocTimeStamp``, B-LTA)."""
+    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_timestamp
+
+    label = f"document time-stamp {sig.field_name!r}"
+    try:
+        status = await async_validate_pdf_timestamp(sig, validation_context=ts_vc)
+    except Exception as exc:
+        return [Problem("timestamp-invalid", f"{label}: {type(exc).__name__}: {exc}")]
+    if not (status.intact and status.valid):
+        return [Problem("timestamp-invalid", f"{label} does not verify")]
+    if not status.trusted:
+        return [
+            Problem(
+                "timestamp-untrusted",
+                f"{label}: the time-stamping authority does not chain to a given trust root",
+            )
+        ]
+    return []
+
+
+def _only_lta_updates_after(sig: Any, data: bytes) -> bool:
+    """Whether every revision after ``sig`` only adds validation data (DSS) or document
+    time-stamps: PAdES long-term updates, which change nothing that was signed; and nothing
+    follows the last revision's ``%%EOF``."""
+    from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
+
+    if not data.rstrip().endswith(b"%%EOF"):
+        return False
+    try:
+        if sig.signed_revision >= sig.reader.xrefs.total_revisions - 1:
+            return False  # no later revision: bytes appended outside any revision
+        result = sig.evaluate_modifications(DEFAULT_DIFF_POLICY)
+    except Exception:  # unreadable later revision: it is not a long-term update
+        return False
+    return (
+        isinstance(result, DiffResult)
+        and result.modification_level <= ModificationLevel.LTA_UPDATES
+    )
+
+
+def _coverage_problems(reader: Any, embedded: list[Any], data: bytes) -> tuple[Problem, ...]:
     """Damage that per-signature validation cannot see.
 
-    A flipped byte inside the *last* signature's dictionary (``/Type /Sig`` → ``/Type /Sif``)
-    makes that signature disappear from the list of signatures, and the earlier ones still
-    validate.  So: every signature field that has a value must have been validated, and the
-    last signature must cover the whole file (nothing unsigned was appended after it).
+    ``embedded`` holds every signature *and* document time-stamp.  A flipped byte inside the
+    *last* signature's dictionary (``/Type /Sig`` → ``/Type /Sif``) makes that signature
+    disappear from the list of signatures, and the earlier ones still validate.  So: every
+    signature field that has a value must have been read, and the last signature or
+    time-stamp must cover the whole file, unless what follows it is a PAdES long-term update
+    (a DSS with certificates, OCSP responses and CRLs), which signs nothing away.
     """
     from pyhanko.sign.validation import SignatureCoverageLevel
 
@@ -504,7 +705,9 @@ def _coverage_problems(reader: Any, embedded: list[Any]) -> tuple[Problem, ...]:
     except Exception as exc:
         out.append(Problem("unreadable", f"cannot evaluate coverage: {type(exc).__name__}: {exc}"))
     else:
-        if coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        if coverage != SignatureCoverageLevel.ENTIRE_FILE and not _only_lta_updates_after(
+            embedded[-1], data
+        ):
             out.append(
                 Problem(
                     "unsigned-changes",

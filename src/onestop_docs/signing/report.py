@@ -23,12 +23,19 @@ PROBLEM_CODES: dict[str, str] = {
     "certificate-expired": "the signer certificate had expired at the validation time",
     "certificate-not-yet-valid": "the signer certificate was not yet valid at the validation time",
     "key-usage": "the signer certificate lacks the digitalSignature key usage",
+    "certificate-revoked": "an OCSP response or CRL (embedded in the DSS, or fetched) shows "
+    "the signer's or a CA certificate revoked",
     "weak-hash": "a hash weaker than SHA-256 was used (TT 15/2025/TT-BKHCN)",
     "weak-key": "the signer key is below RSA-2048 / ECDSA-256 (TT 15/2025/TT-BKHCN)",
+    "algorithm-not-allowed": "a strong algorithm the policy does not list (Ed25519, Ed448: "
+    "TT 15/2025/TT-BKHCN names RSA and ECDSA)",
     "timestamp-invalid": "the RFC 3161 time-stamp token does not verify or match the signature",
     "timestamp-untrusted": "the time-stamping authority does not chain to a given trust root",
     "modified-after-signing": "a later revision changes the signed PDF in a disallowed way",
     "partial-coverage": "the signature does not cover the whole PDF revision it belongs to",
+    "signature-damaged": "a signature field carries a value that cannot be read as a signature",
+    "unsigned-changes": "bytes or revisions after the last signature or document time-stamp "
+    "that are not a PAdES long-term update (DSS, document time-stamp)",
     "xml-forbidden-construct": "the XML has a DTD, entity or processing construct we refuse",
     "xml-wrapping": "the XML has duplicate Ids or a reference that is not the document itself",
     "xml-algorithm": "the XML signature uses an algorithm outside the pinned list",

@@ -181,6 +181,37 @@ def sign_xml(xml: bytes, signer: Signer, *, hash_name: str = "sha256") -> bytes:
     return out
 
 
+def _all_namespaced(nodes: Any) -> bool:
+    """Whether every element under ``nodes`` has a namespace (then no ``xmlns=""`` is due)."""
+    items = nodes if isinstance(nodes, list) else [nodes]
+    return all(
+        etree.QName(el).namespace is not None
+        for node in items
+        if isinstance(node, etree._Element)
+        for el in node.iter()
+        if isinstance(el.tag, str)
+    )
+
+
+class _Verifier(XMLVerifier):  # type: ignore[misc]
+    """signxml's verifier with canonical XML that does not carry a stray ``xmlns=""``.
+
+    libxml2 2.14 (lxml 6), canonicalising a subtree that sits under a default namespace
+    (``<Signature xmlns="http://www.w3.org/2000/09/xmldsig#">``, the unprefixed form most
+    signing tools emit), writes ``xmlns=""`` on some descendants.  C14N (inclusive and
+    exclusive) emits ``xmlns=""`` only to undeclare the default namespace for an element that
+    has none; when every element of the subtree has a namespace, the declaration cannot be
+    part of the canonical form and is removed.  Removing it can only make a wrong digest of
+    a document whose text contains that string, never make a forgery verify.
+    """
+
+    def _c14n(self, nodes: Any, algorithm: Any, inclusive_ns_prefixes: Any = None) -> bytes:
+        out: bytes = super()._c14n(nodes, algorithm, inclusive_ns_prefixes=inclusive_ns_prefixes)
+        if b' xmlns=""' in out and _all_namespaced(nodes):
+            out = out.replace(b' xmlns=""', b"")
+        return out
+
+
 def _structure_problems(root: Any) -> tuple[list[Problem], Any]:
     """Wrapping and algorithm checks; returns (problems, the Signature element)."""
     sigs = root.findall(f".//{{{DS}}}Signature")
@@ -332,7 +363,7 @@ def verify_xml(
             verification_time=min(max(moment, leaf.not_valid_before_utc), leaf.not_valid_after_utc),
         )
         try:
-            result: Any = XMLVerifier().verify(root, x509_cert=leaf, expect_config=config)
+            result: Any = _Verifier().verify(root, x509_cert=leaf, expect_config=config)
             intact = True
             signed_content = bytes(result.signed_data)
         except InvalidDigest as exc:
