@@ -52,6 +52,7 @@ class JobOutcome:
     seconds: float = 0.0
     pages: int = 0
     record: dict[str, Any] | None = None
+    log_index: int | None = None  # set by digitize_batch when it is given the station's log
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,8 @@ def digitize_batch(
                     )
                 if log is not None and outcome.directory is not None:
                     try:
-                        _ensure_logged(load_record(outcome.directory), log)
+                        index = _ensure_logged(load_record(outcome.directory), log)
+                        outcome = dataclasses.replace(outcome, log_index=index)
                     except OnestopError as exc:
                         outcome = dataclasses.replace(
                             outcome,

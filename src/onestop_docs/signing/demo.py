@@ -159,6 +159,7 @@ def demo_pki(directory: str | os.PathLike[str], *, password: str = "demo") -> De
                 [ca],
                 serialization.BestAvailableEncryption(password.encode()),
             ),
+            private=True,
         )
         signers.append(Signer.from_key(key, cert, [ca]))
         p12_paths.append(p12)
