@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
         ],
         capture_output=True,
         text=True,
+        umask=0o022,
     )
     return base, out
 
@@ -192,6 +194,15 @@ def test_digitize_json_schema_and_outputs(demo_run) -> None:
     assert rec["record_id"] == "000.00.00.H27-210630-0002.001"
     assert [p["blank"] for p in rec["pages"]] == [False, False, True]
     assert Path(rec["pdf_path"]).is_file() and Path(doc["qa_report"]).is_file()
+    # Under umask 022 every file is 0644 and every folder 0755, except the demo's keys.
+    base, _ = demo_run
+    modes = {
+        (p.is_dir(), stat.S_IMODE(p.stat().st_mode))
+        for p in (base / "out").rglob("*")
+        if p.suffix != ".p12"
+    }
+    assert modes == {(False, 0o644), (True, 0o755)}
+    assert "Warning" not in out.stderr  # e.g. CryptographyDeprecationWarning: logged instead
 
 
 def test_verify_exit_codes(demo_run, tmp_path: Path, capsys) -> None:

@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import warnings
@@ -351,6 +352,10 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"[options] in config: {exc}") from None
 
+    if options.ocr:  # missing tools are exit 3 before any page work, not a failed document
+        from ._deps import require_tool
+
+        require_tool("tesseract", "tesseract-ocr")
     officer = _signer_from_config(cfg.get("officer"), "officer")
     organisation = _signer_from_config(cfg.get("organisation"), "organisation")
     # Secrets first: a wrong password must not be found after minutes of page work.
@@ -398,8 +403,13 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
 
     workers = max(1, min(args.workers or (os.cpu_count() or 1), len(jobs)))
     log = TransparencyLog(log_path)
+    # forkserver, not fork: a forked worker would inherit the log's lock, and one left
+    # running after this process is killed would keep the next run from opening the log.
+    context = multiprocessing.get_context("forkserver")
     try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_route_warnings
+        ) as pool:
             report = digitize_batch(
                 jobs,
                 executor=pool,
