@@ -54,7 +54,7 @@ _EPILOG_CONFIG = """station config (TOML, --config):
   agency_name = "UBND tỉnh Hà Tĩnh"
   code_store = "/var/lib/onestop-docs/codes.sqlite"  # or postgresql://...; default:
                                     # the station data dir (docs/scan-station.md)
-  transparency_log = "/var/lib/onestop/records.log"
+  transparency_log = "/var/lib/onestop-docs/records.log"
   tsa_url = "http://tsa.example.vn/tsr"
   [officer]
   p12 = "/etc/onestop/officer.p12"
@@ -254,8 +254,9 @@ class _QuietLogHandler(logging.FileHandler):
         pass
 
 
-def _route_warnings() -> None:
-    """Send Python warnings to the station log; ours also as one plain line on stderr."""
+def _route_warnings(echo: bool = True) -> None:
+    """Send Python warnings to the station log; with ``echo`` ours also as one line on stderr
+    (workers only log: the main process has said it already)."""
     from .station import station_data_dir
 
     log = logging.getLogger("onestop_docs.warnings")
@@ -267,6 +268,8 @@ def _route_warnings() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(message)s"))
         log.addHandler(handler)
 
+    echoed: set[str] = set()
+
     def show(
         message: Warning | str,
         category: type[Warning],
@@ -276,7 +279,8 @@ def _route_warnings() -> None:
         line: str | None = None,
     ) -> None:
         log.warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno)
-        if category.__module__.startswith("onestop_docs"):
+        if echo and category.__module__.startswith("onestop_docs") and str(message) not in echoed:
+            echoed.add(str(message))  # one agency code is parsed at several places
             print(f"onestop-docs: warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show
@@ -408,7 +412,10 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
     context = multiprocessing.get_context("forkserver")
     try:
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_route_warnings
+            max_workers=workers,
+            mp_context=context,
+            initializer=_route_warnings,
+            initargs=(False,),
         ) as pool:
             report = digitize_batch(
                 jobs,
