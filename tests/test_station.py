@@ -396,3 +396,23 @@ def test_readme_exit_code_table_matches_the_cli() -> None:
         cli.EXIT_INTERNAL,
     )
     assert [int(r) for r in rows] == list(constants)
+
+
+def test_batch_opens_signers_before_any_page_work(tmp_path: Path) -> None:
+    from onestop_docs.errors import SignatureError
+    from onestop_docs.pipeline import DigitizeJob, DigitizeOptions, SignerSpec, digitize_batch
+    from onestop_docs.signing import demo_pki
+
+    pki = demo_pki(tmp_path / "pki")
+    scans = _scans(tmp_path / "scans", seed=9)
+    job = DigitizeJob(
+        inputs=(str(scans),),
+        out_dir=str(tmp_path / "out"),
+        dossier_code=f"{AGENCY}-210630-0009",
+        agency=AGENCY,
+        officer=SignerSpec.pkcs12(pki.officer_p12_path, "not-the-password"),
+        options=DigitizeOptions(ocr=False),
+    )
+    with pytest.raises(SignatureError, match="PKCS#12"):
+        digitize_batch([job])
+    assert not (tmp_path / "out").exists()

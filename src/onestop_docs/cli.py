@@ -362,7 +362,8 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         require_tool("tesseract", "tesseract-ocr")
     officer = _signer_from_config(cfg.get("officer"), "officer")
     organisation = _signer_from_config(cfg.get("organisation"), "organisation")
-    # Secrets first: a wrong password must not be found after minutes of page work.
+    # Secrets first, before a code is issued or a file written: a wrong password must not be
+    # found after minutes of page work (digitize_batch checks again for library callers).
     for spec in (officer, organisation):
         if spec is not None:
             spec.check()
