@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,20 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def station_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Code store, input fingerprints and warning log of the CLI go to a scratch station
+    data directory, never the machine's (``$ONESTOP_DATA_DIR``, docs/scan-station.md)."""
+    path = tmp_path_factory.mktemp("station-data")
+    old = os.environ.get("ONESTOP_DATA_DIR")
+    os.environ["ONESTOP_DATA_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("ONESTOP_DATA_DIR", None)
+    else:
+        os.environ["ONESTOP_DATA_DIR"] = old
 
 
 # -- a throwaway PKI for the signing tests (tests/pki.py); a module may define its own ---------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +178,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
         ],
         capture_output=True,
         text=True,
+        umask=0o022,
     )
     return base, out
 
@@ -192,6 +194,15 @@ def test_digitize_json_schema_and_outputs(demo_run) -> None:
     assert rec["record_id"] == "000.00.00.H27-210630-0002.001"
     assert [p["blank"] for p in rec["pages"]] == [False, False, True]
     assert Path(rec["pdf_path"]).is_file() and Path(doc["qa_report"]).is_file()
+    # Under umask 022 every file is 0644 and every folder 0755, except the demo's keys.
+    base, _ = demo_run
+    modes = {
+        (p.is_dir(), stat.S_IMODE(p.stat().st_mode))
+        for p in (base / "out").rglob("*")
+        if p.suffix != ".p12"
+    }
+    assert modes == {(False, 0o644), (True, 0o755)}
+    assert "Warning" not in out.stderr  # e.g. CryptographyDeprecationWarning: logged instead
 
 
 def test_verify_exit_codes(demo_run, tmp_path: Path, capsys) -> None:
@@ -222,15 +233,10 @@ def test_check_command_on_the_record(demo_run, capsys) -> None:
     assert any(f["rule"] for f in json.loads(out)["results"][0]["findings"])
 
 
-def test_qa_report_renders_in_headless_chromium(demo_run, tmp_path: Path) -> None:
+def _screenshot(report: Path, shot: Path) -> tuple[np.ndarray, str]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("chromium not installed (apt-get install chromium)")
-    base, _ = demo_run
-    report = base / "out" / "qa-report.html"
-    html = report.read_text(encoding="utf-8")
-    assert html.count("data:image/jpeg;base64,") == 6  # before/after of 3 pages
-    shot = tmp_path / "shot.png"
     out = subprocess.run(
         [
             chromium,
@@ -251,14 +257,65 @@ def test_qa_report_renders_in_headless_chromium(demo_run, tmp_path: Path) -> Non
     assert shot.is_file(), out.stderr
     from PIL import Image
 
-    px = np.asarray(Image.open(shot).convert("L"))
+    return np.asarray(Image.open(shot).convert("RGB")).astype(int), out.stderr
+
+
+def _banner_fraction(px: np.ndarray) -> float:
+    from onestop_docs.qa import DEMO_BANNER_RGB
+
+    return float(np.all(np.abs(px - np.array(DEMO_BANNER_RGB)) <= 12, axis=-1).mean())
+
+
+def test_qa_report_renders_in_headless_chromium(demo_run, tmp_path: Path) -> None:
+    base, _ = demo_run
+    report = base / "out" / "qa-report.html"
+    html = report.read_text(encoding="utf-8")
+    assert html.count("data:image/jpeg;base64,") == 6  # before/after of 3 pages
+    assert "log index: 0" in html  # the record's place in the transparency log, not "—"
+    px, stderr = _screenshot(report, tmp_path / "shot.png")
     assert px.std() > 10, "screenshot is blank"
     console_errors = [
-        ln
-        for ln in out.stderr.splitlines()
-        if "CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln)
+        ln for ln in stderr.splitlines() if "CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln)
     ]
     assert not console_errors, console_errors
+    # A DEMO run: a red banner across the top of what the operator sees first.
+    assert _banner_fraction(px[4:30, 20:1180]) > 0.7
+    assert _banner_fraction(px[200:]) < 0.001
+    # The thumbnails are drawn (page pixels: the paper colour of synth.to_color).
+    paper = np.all(np.abs(px - np.array([250, 246, 232])) <= 6, axis=-1)
+    assert paper.sum() > 5000
+
+
+def test_qa_report_duplicates_dates_and_no_demo_banner(demo_run, tmp_path: Path) -> None:
+    import dataclasses
+    import datetime as dt
+
+    from onestop_docs.pipeline import load_record
+    from onestop_docs.qa import write_qa_report
+
+    base, _ = demo_run
+    rec = load_record(next(p for p in (base / "out").iterdir() if p.name.endswith(".001")))
+    match = {
+        "record_id": "H27.01-250101-0007.001",
+        "page": 2,
+        "kind": "near",
+        "pdq_distance": 14,
+        "dct_distance": 9,
+        "region_diff": 0.021,
+    }
+    pages = (dataclasses.replace(rec.pages[0], duplicates=(match,)), *rec.pages[1:])
+    day = {"value": dt.date(2021, 6, 30).isoformat(), "confidence": 0.9}
+    other = {"value": dt.date(2021, 7, 1).isoformat(), "confidence": 0.8}
+    fields = {"dates": [day] * 52 + [other]}
+    rec = dataclasses.replace(rec, pages=pages, fields=fields, log_index=7)
+    report = write_qa_report([rec], tmp_path / "qa.html")
+    html = report.read_text(encoding="utf-8")
+    assert "≈ H27.01-250101-0007.001 p2 (near, PDQ 14, DCT 9, region diff 0.021)" in html
+    assert "(d=" not in html and "log index: 7" in html
+    assert html.count("2021-06-30") == 1 and "×52" in html and html.count("2021-07-01") == 1
+    px, _ = _screenshot(report, tmp_path / "plain.png")
+    assert px.std() > 10
+    assert _banner_fraction(px) < 0.001  # no DEMO banner on a real batch
 
 
 def test_dedup_folder_and_reuse_index(tmp_path: Path, capsys) -> None:

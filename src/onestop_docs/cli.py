@@ -12,16 +12,21 @@ Exit codes (stable):
 ====  ==========================================================================
 
 ``--json`` prints one JSON document on stdout (schema version in ``"schema"``); human text
-goes to stderr, so the two can be separated in scripts.
+goes to stderr, so the two can be separated in scripts.  Python warnings (deprecations in
+dependencies, an unknown agency level-1 code) never reach the terminal raw: they go to
+``onestop-docs.log`` in the station's data directory, and ours also as one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import logging
+import multiprocessing
 import os
 import sys
-import tomllib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,8 +52,9 @@ _EPILOG_CONFIG = """station config (TOML, --config):
   [station]
   agency = "000.00.00.H27"          # receiving agency identifier
   agency_name = "UBND tỉnh Hà Tĩnh"
-  code_store = "/var/lib/onestop/codes.sqlite"   # issue dossier codes when none is given
-  transparency_log = "/var/lib/onestop/records.log"
+  code_store = "/var/lib/onestop-docs/codes.sqlite"  # or postgresql://...; default:
+                                    # the station data dir (docs/scan-station.md)
+  transparency_log = "/var/lib/onestop-docs/records.log"
   tsa_url = "http://tsa.example.vn/tsr"
   allow_unsigned_drafts = false     # true: unsigned records pass compliance as drafts
   pades_level = "B-LTA"             # B-B, B-T, B-LT (DSS with OCSP/CRL), B-LTA (+ doc time-stamp)
@@ -108,6 +114,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--per-folder", action="store_true", help="each sub-folder of INPUT is one document"
     )
     d.add_argument("--config", type=Path, help="station settings (TOML)")
+    d.add_argument(
+        "--store",
+        help="code store for issuing the dossier code: SQLite file or postgresql:// DSN "
+        "(default: [station] code_store, else the station data directory)",
+    )
     d.add_argument(
         "--demo-pki",
         action="store_true",
@@ -211,7 +222,10 @@ def _build_parser() -> argparse.ArgumentParser:
     ksub.required = True
     ki = ksub.add_parser("issue", help="issue the next dossier code for today (Vietnam time)")
     ki.add_argument("--agency", required=True)
-    ki.add_argument("--store", type=Path, required=True, help="SQLite code store file")
+    ki.add_argument(
+        "--store",
+        help="SQLite file or postgresql:// DSN (default: the station data directory)",
+    )
     ki.add_argument("--json", action="store_true")
     ki.set_defaults(func=_cmd_code_issue)
     kv = ksub.add_parser("validate", help="validate dossier codes, agency ids or notations")
@@ -250,13 +264,52 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], human: str) -> None
 
 
 def _load_config(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidArgumentError(f"cannot read config {path}: {exc}") from None
+    from .station import load_station_config
+
+    return load_station_config(path)
+
+
+class _QuietLogHandler(logging.FileHandler):
+    """A log file made on its first line, that never complains on the terminal."""
+
+    def _open(self) -> Any:
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
+def _route_warnings(echo: bool = True) -> None:
+    """Send Python warnings to the station log; with ``echo`` ours also as one line on stderr
+    (workers only log: the main process has said it already)."""
+    from .station import station_data_dir
+
+    log = logging.getLogger("onestop_docs.warnings")
+    if not log.handlers:
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        path = station_data_dir() / "onestop-docs.log"
+        handler = _QuietLogHandler(path, delay=True, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(message)s"))
+        log.addHandler(handler)
+
+    echoed: set[str] = set()
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        log.warning("%s: %s (%s:%d)", category.__name__, message, filename, lineno)
+        if echo and category.__module__.startswith("onestop_docs") and str(message) not in echoed:
+            echoed.add(str(message))  # one agency code is parsed at several places
+            print(f"onestop-docs: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
 
 
 def _signer_from_config(section: dict[str, Any] | None, what: str) -> Any:
@@ -293,14 +346,19 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
 
 
 def _cmd_digitize(args: argparse.Namespace) -> int:
+    from .codes import AgencyId
     from .pipeline import DigitizeJob, DigitizeOptions, digitize_batch, load_record
     from .qa import write_qa_report
+    from .station import check_dossier_code
 
     cfg = _load_config(args.config)
     station = cfg.get("station", {})
     agency = args.agency or station.get("agency")
     if not agency:
         raise InvalidArgumentError("no agency: pass --agency or set [station] agency in --config")
+    agency = str(AgencyId.parse(agency))
+    if args.dossier_code is not None:
+        check_dossier_code(args.dossier_code, agency)
     agency_name = args.agency_name or station.get("agency_name")
     if not args.input.exists():
         raise InvalidArgumentError(f"input {args.input} does not exist")
@@ -315,7 +373,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
     opt_cfg = dict(cfg.get("options", {}))
     if args.no_ocr:
         opt_cfg["ocr"] = False
-    if args.assume_dpi:
+    if args.assume_dpi is not None:
         opt_cfg["assume_dpi"] = args.assume_dpi
     if station.get("tsa_url"):
         opt_cfg.setdefault("tsa_url", station["tsa_url"])
@@ -328,11 +386,20 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         opt_cfg.setdefault("tsa_trust_roots", tuple(str(p) for p in station["tsa_trust_roots"]))
     try:
         options = DigitizeOptions(**opt_cfg)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"[options] in config: {exc}") from None
 
+    if options.ocr:  # missing tools are exit 3 before any page work, not a failed document
+        from ._deps import require_tool
+
+        require_tool("tesseract", "tesseract-ocr")
     officer = _signer_from_config(cfg.get("officer"), "officer")
     organisation = _signer_from_config(cfg.get("organisation"), "organisation")
+    # Secrets first, before a code is issued or a file written: a wrong password must not be
+    # found after minutes of page work (digitize_batch checks again for library callers).
+    for spec in (officer, organisation):
+        if spec is not None:
+            spec.check()
     notes: list[str] = []
     if args.demo_pki:
         from .pipeline import SignerSpec
@@ -363,12 +430,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
             )
             return EXIT_FINDINGS
     if dossier_code is None:
-        store_path = station.get("code_store") or str(out / "codes.sqlite")
-        from .codes import DossierCodeIssuer, SQLiteCodeStore
-
-        issuer = DossierCodeIssuer(agency, SQLiteCodeStore(store_path))
-        dossier_code = str(issuer.issue())
-        notes.append(f"issued dossier code {dossier_code} (store {store_path})")
+        dossier_code = _dossier_code_for_inputs(args, cfg, agency, docs, notes)
 
     log_path = station.get("transparency_log") or str(out / "transparency.log")
     jobs = [
@@ -394,8 +456,16 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
 
     workers = max(1, min(args.workers or (os.cpu_count() or 1), len(jobs)))
     log = TransparencyLog(log_path)
+    # forkserver, not fork: a forked worker would inherit the log's lock, and one left
+    # running after this process is killed would keep the next run from opening the log.
+    context = multiprocessing.get_context("forkserver")
     try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_route_warnings,
+            initargs=(False,),
+        ) as pool:
             report = digitize_batch(
                 jobs,
                 executor=pool,
@@ -409,10 +479,14 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         log.close()
     if bar:
         bar.close()
-    records = [load_record(o.directory) for o in report.outcomes if o.directory]
+    records = [
+        dataclasses.replace(load_record(o.directory), log_index=o.log_index)
+        for o in report.outcomes
+        if o.directory
+    ]
     failures = [o for o in report.outcomes if o.status == "failed"]
     qa_path = args.qa_report or out / "qa-report.html"
-    write_qa_report(records, qa_path, failures=failures)
+    write_qa_report(records, qa_path, failures=failures, demo=args.demo_pki)
     lines = [*notes]
     for r in records:
         lines.append(
@@ -470,6 +544,47 @@ def _sign_checkpoint(log: Any, spec: Any, tsa: str | None) -> str:
             signer.close()
     path = checkpoint_paths(log.path)[0]
     return f"signed checkpoint of {cp.tree_size} log entries: {path}{note}"
+
+
+def _dossier_code_for_inputs(
+    args: argparse.Namespace, cfg: dict[str, Any], agency: str, docs: list[Path], notes: list[str]
+) -> str:
+    """The code these scans got before (a re-run, or a killed run), else a new one.
+
+    The inputs' fingerprint is kept in the station's data directory, so the same scans are
+    never digitized twice under two codes, and a killed run resumes its code (its
+    ``.partial-…`` folder is then cleaned by ``digitize``).
+    """
+    from .codes import DossierCodeIssuer
+    from .station import (
+        InputFingerprints,
+        default_code_store,
+        input_fingerprint,
+        is_postgres_dsn,
+        open_code_store,
+        station_data_dir,
+    )
+
+    store_spec = args.store or default_code_store(cfg)
+    context = f"{agency}|per_folder={bool(args.per_folder)}|component={args.component}"
+    fingerprint = input_fingerprint(docs, context=context)
+
+    def issue() -> str:
+        store = open_code_store(store_spec, out_dir=args.out)
+        try:
+            return str(DossierCodeIssuer(agency, store).issue())
+        finally:
+            store.close()
+
+    code, resumed = InputFingerprints(station_data_dir(cfg)).code_for(
+        fingerprint, issue, source=str(args.input.resolve())
+    )
+    if resumed:
+        notes.append(f"same inputs as dossier {code} (fingerprint {fingerprint[:12]}…): resumed")
+    else:
+        shown = "PostgreSQL" if is_postgres_dsn(store_spec) else store_spec  # no password shown
+        notes.append(f"issued dossier code {code} (store {shown})")
+    return code
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -641,9 +756,14 @@ def _dedup_against_index(
 
 
 def _cmd_code_issue(args: argparse.Namespace) -> int:
-    from .codes import DossierCodeIssuer, SQLiteCodeStore
+    from .codes import DossierCodeIssuer
+    from .station import default_code_store, open_code_store
 
-    code = DossierCodeIssuer(args.agency, SQLiteCodeStore(args.store)).issue()
+    store = open_code_store(args.store or default_code_store())
+    try:
+        code = DossierCodeIssuer(args.agency, store).issue()
+    finally:
+        store.close()
     _emit(args, {"dossier_code": str(code)}, str(code))
     return EXIT_OK
 
@@ -723,6 +843,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
+    _route_warnings()
     try:
         return int(args.func(args))
     except MissingDependencyError as exc:

@@ -3,6 +3,8 @@
 For every record: before/after thumbnails of each page, orientation and skew found, blank
 and duplicate flags, OCR confidence, compliance findings, warnings and timings.  Images are
 embedded as ``data:`` URIs, so the file can be mailed or archived on its own; no script runs.
+A batch signed with the throwaway DEMO identity carries a red banner on top, so a trial's
+report is never mistaken for a real one.
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ font-size:.85em;vertical-align:top}th{background:#f2f2f2}
 .thumbs{white-space:nowrap}.thumbs img{max-width:170px;max-height:220px;border:1px solid #999;margin:2px}
 .flag{display:inline-block;padding:0 5px;border-radius:3px;font-size:.8em;margin-right:3px}
 .blank{background:#eee}.dup{background:#ffe2b8}.fixed{background:#d7f5dd}
+.demo{background:#c00000;color:#fff;font-weight:bold;font-size:1.2em;padding:14px 18px;
+margin:-1.5em -1.5em 1em -1.5em}
 """
+
+#: Colour of the DEMO banner (the QA report test looks for it in a Chromium screenshot).
+DEMO_BANNER_RGB = (0xC0, 0x00, 0x00)
+_DEMO_TEXT = (
+    "DEMO — KHÔNG CÓ GIÁ TRỊ PHÁP LÝ / NOT FOR PRODUCTION: signed with a throwaway demo "
+    "identity (--demo-pki)"
+)
 
 
 def _img(path: Path) -> str:
@@ -48,14 +59,38 @@ def _fmt(v: Any, digits: int = 2) -> str:
 
 
 def _field_text(v: Any) -> str:
-    """A found field as "value (confidence)"; lists joined by semicolons."""
+    """A found field as "value (confidence)"; lists once per value with a count."""
     if isinstance(v, list):
-        return "; ".join(_field_text(x) for x in v)
+        # OCR finds the same date or code on many lines: show each value once.
+        seen: dict[str, tuple[int, Any]] = {}
+        for x in v:
+            key = str(x.get("value") if isinstance(x, dict) else x)
+            n, first = seen.get(key, (0, x))
+            seen[key] = (n + 1, first)
+        return "; ".join(
+            _field_text(first) + (f" <small>×{n}</small>" if n > 1 else "")
+            for n, first in seen.values()
+        )
     if isinstance(v, dict) and "value" in v:
         conf = v.get("confidence")
         tail = f" <small>({conf:.2f})</small>" if isinstance(conf, (int, float)) else ""
         return html.escape(str(v["value"]))[:300] + tail
     return html.escape(str(v))[:300]
+
+
+def _duplicate_line(d: dict[str, Any]) -> str:
+    """``≈ record pN (kind, PDQ distance, DCT distance)`` of one match of the reuse check."""
+    e = html.escape
+    parts = [str(d.get("kind") or "match")]
+    for key, label in (("pdq_distance", "PDQ"), ("dct_distance", "DCT")):
+        if d.get(key) is not None:
+            parts.append(f"{label} {d[key]}")
+    if d.get("region_diff") is not None:
+        parts.append(f"region diff {d['region_diff']}")
+    return (
+        f"<div>≈ {e(str(d.get('record_id', '')))} p{e(str(d.get('page', '')))} "
+        f"({e(', '.join(parts))})</div>"
+    )
 
 
 def _record_section(rec: DigitizedRecord) -> str:
@@ -90,11 +125,7 @@ def _record_section(rec: DigitizedRecord) -> str:
             flags.append("<span class='flag dup'>duplicate</span>")
         if p.rotation_deg:
             flags.append(f"<span class='flag fixed'>turned {p.rotation_deg}°</span>")
-        dups = "".join(
-            f"<div>≈ {e(str(d.get('record_id', '')))} p{e(str(d.get('page', '')))} "
-            f"(d={e(str(d.get('distance', '')))})</div>"
-            for d in p.duplicates
-        )
+        dups = "".join(_duplicate_line(d) for d in p.duplicates)
         thumbs = _img(qa / f"page-{p.number:03d}-before.jpg") + _img(
             qa / f"page-{p.number:03d}-after.jpg"
         )
@@ -126,16 +157,29 @@ def render_qa_report(
     *,
     failures: Sequence[JobOutcome] = (),
     title: str = "Báo cáo kiểm tra số hóa — QA report",
+    demo: bool = False,
 ) -> str:
     """Return the QA report as an HTML string.
+
+    Parameters
+    ----------
+    records : sequence of DigitizedRecord
+    failures : sequence of JobOutcome
+        Documents of the batch that failed (listed first).
+    title : str
+    demo : bool
+        The batch was signed with the DEMO identity: a red banner says so on top.
 
     Examples
     --------
     >>> "<html" in render_qa_report([])
     True
+    >>> "NOT FOR PRODUCTION" in render_qa_report([], demo=True)
+    True
     """
     e = html.escape
-    body = [
+    body = [f"<div class='demo'>{e(_DEMO_TEXT)}</div>"] if demo else []
+    body += [
         f"<h1>{e(title)}</h1>",
         f"<p>{len(records)} record(s), {sum(len(r.pages) for r in records)} page(s); "
         f"{len(failures)} failure(s). Generated {e(datetime.now(VN_TZ).isoformat(timespec='seconds'))}.</p>",
@@ -164,9 +208,10 @@ def write_qa_report(
     *,
     failures: Sequence[JobOutcome] = (),
     title: str | None = None,
+    demo: bool = False,
 ) -> Path:
-    """Write the QA report atomically and return its path."""
+    """Write the QA report atomically and return its path (see :func:`render_qa_report`)."""
     kwargs = {"title": title} if title else {}
-    text = render_qa_report(records, failures=failures, **kwargs)
+    text = render_qa_report(records, failures=failures, demo=demo, **kwargs)
     atomic_write_bytes(path, text.encode("utf-8"))
     return Path(path)

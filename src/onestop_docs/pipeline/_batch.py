@@ -58,6 +58,7 @@ class JobOutcome:
     seconds: float = 0.0
     pages: int = 0
     record: dict[str, Any] | None = None
+    log_index: int | None = None  # set by digitize_batch when it is given the station's log
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def digitize_batch(
     executor: Executor | Any | None = None,
     log: Any | None = None,
     on_progress: Callable[[int, int, JobOutcome], None] | None = None,
+    check_signers: bool = True,
 ) -> BatchReport:
     """Run many documents in parallel; resumable, and one failure never stops the batch.
 
@@ -145,11 +147,20 @@ def digitize_batch(
         record is appended here as its job completes, never by the workers.
     on_progress : callable, optional
         ``on_progress(done, total, outcome)`` after each job finishes.
+    check_signers : bool, default True
+        Open every distinct :class:`SignerSpec` of the jobs once, here, before any page work:
+        a wrong password or a missing key file would fail every job, after its pages.  Turn
+        off when the key files exist only on the cluster's workers.
 
     Returns
     -------
     BatchReport
         One :class:`JobOutcome` per job, in job order.
+
+    Raises
+    ------
+    SignatureError, InvalidArgumentError
+        From ``check_signers``: a signer cannot be opened (nothing was started).
 
     Examples
     --------
@@ -160,6 +171,12 @@ def digitize_batch(
     t = time.perf_counter()
     if not job_list:
         return BatchReport((), 0.0)
+    if check_signers:
+        checked: list[SignerSpec] = []
+        for spec in (s for j in job_list for s in (j.officer, j.organisation)):
+            if isinstance(spec, SignerSpec) and spec not in checked:
+                spec.check()
+                checked.append(spec)
     ids = [j.record_id for j in job_list]
     if len(set(ids)) != len(ids):
         raise InvalidArgumentError("two jobs produce the same record id (dossier code + component)")
@@ -185,7 +202,8 @@ def digitize_batch(
                     )
                 if log is not None and outcome.directory is not None:
                     try:
-                        _ensure_logged(load_record(outcome.directory), log)
+                        index = _ensure_logged(load_record(outcome.directory), log)
+                        outcome = dataclasses.replace(outcome, log_index=index)
                     except OnestopError as exc:
                         outcome = dataclasses.replace(
                             outcome,

@@ -553,14 +553,15 @@ def _build_record(
     timings["compliance"] = time.perf_counter() - t
 
     dup_summary = tuple({"page": r.number, **d} for r in reports for d in r.duplicates)
+    # report.json names where the record will be once renamed, never the .partial folder.
     rec = DigitizedRecord(
         record_id=record_id,
         dossier_code=code,
         agency=agency,
         component=component,
-        directory=work,
-        pdf_path=pdf_path,
-        xml_path=xml_path,
+        directory=final,
+        pdf_path=final / "data" / pdf_path.name,
+        xml_path=final / "data" / xml_path.name,
         pages=tuple(reports),
         fields=fields_json,
         duplicates=dup_summary,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,15 @@ class DigitizeOptions:
             raise InvalidArgumentError(
                 f"tsa_unreachable must be 'fail' or 'sign-b-b', got {self.tsa_unreachable!r}"
             )
+        if self.assume_dpi is not None:
+            try:
+                dpi = float(self.assume_dpi)
+            except (TypeError, ValueError):
+                dpi = math.nan
+            if not (math.isfinite(dpi) and 0 < dpi <= 10000):
+                raise InvalidArgumentError(
+                    f"assume_dpi must be a resolution in (0, 10000] dpi, got {self.assume_dpi!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,14 @@ class SignerSpec:
         if self.kind == "pkcs11":
             return Signer.from_pkcs11(**self.pkcs11)
         raise InvalidArgumentError(f"unknown signer kind {self.kind!r}")
+
+    def check(self) -> None:
+        """Open the signer once and close it: a wrong password or a missing file is found
+        before any page work (raises what :meth:`load` raises, e.g. ``SignatureError``)."""
+        signer = self.load()
+        close = getattr(signer, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,7 @@ def demo_pki(
                 [ca],
                 serialization.BestAvailableEncryption(password.encode()),
             ),
+            private=True,
         )
         signers.append(Signer.from_key(key, cert, [ca]))
         p12_paths.append(p12)
