@@ -403,3 +403,13 @@ def test_every_compliance_rule_has_an_entry() -> None:
     rules = set(compliance.RULE_IDS)
     assert rules, "compliance.RULE_IDS lists the rule ids the checker can report"
     assert not rules - ids, f"rules without an entry in docs/regulations.md: {rules - ids}"
+
+
+def test_every_finding_and_problem_code_is_explained() -> None:
+    from onestop_docs import compliance
+    from onestop_docs.signing import PROBLEM_CODES
+
+    text = (ROOT / "docs" / "findings.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `([\w-]+)` \|", text, re.M))
+    missing = (set(compliance.RULE_IDS) | set(PROBLEM_CODES)) - rows
+    assert not missing, f"docs/findings.md has no row for {sorted(missing)}"
