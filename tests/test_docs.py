@@ -413,3 +413,15 @@ def test_every_finding_and_problem_code_is_explained() -> None:
     rows = set(re.findall(r"^\| `([\w-]+)` \|", text, re.M))
     missing = (set(compliance.RULE_IDS) | set(PROBLEM_CODES)) - rows
     assert not missing, f"docs/findings.md has no row for {sorted(missing)}"
+
+
+def test_rule_ids_are_the_ones_the_checker_reports() -> None:
+    # RULE_IDS must list what check_record can emit: every rule id written in the checker's
+    # source is in it (a new finding without a register entry fails here).
+    from onestop_docs import compliance
+
+    source = Path(compliance.__file__).read_text(encoding="utf-8")
+    emitted = set(re.findall(r'(?:add|Finding)\(\s*"([a-z][\w-]*)"', source))
+    emitted |= set(re.findall(r'^\s+rule = "([a-z][\w-]*)"', source, re.M))
+    assert emitted, "the pattern finds the checker's findings"
+    assert emitted <= set(compliance.RULE_IDS), emitted - set(compliance.RULE_IDS)
