@@ -73,6 +73,7 @@ from .metadata import RecordMetadata, from_xml
 
 __all__ = [
     "PAPER_SIZES_MM",
+    "RULE_IDS",
     "ComplianceReport",
     "Finding",
     "PageReport",
@@ -87,6 +88,27 @@ PAPER_SIZES_MM: tuple[tuple[str, float, float], ...] = (
     ("A5", 148.0, 210.0),
     ("A3", 297.0, 420.0),
     ("Letter", 215.9, 279.4),
+)
+
+#: Every rule id a :class:`Finding` can carry; each has an entry in ``docs/regulations.md``
+#: (:attr:`Finding.reference`) and a row in ``docs/findings.md``.
+RULE_IDS: tuple[str, ...] = (
+    "format",
+    "file-size",
+    "pdf-version",
+    "pdfa",
+    "resolution",
+    "colour",
+    "scale",
+    "page-image",
+    "page-count",
+    "blank-page",
+    "signature-officer",
+    "signature-org",
+    "metadata",
+    "active-content",
+    "malformed",
+    "limit",
 )
 
 Severity = Literal["error", "warning"]
@@ -105,6 +127,17 @@ class Finding:
     def __str__(self) -> str:
         where = "file" if self.page is None else f"page {self.page}"
         return f"[{self.severity}] {self.rule} ({where}): {self.message}"
+
+    @property
+    def reference(self) -> str:
+        """Where the rule is explained: its entry in the rules register, ``docs/regulations.md``.
+
+        Examples
+        --------
+        >>> Finding("resolution", 2, "error", "150 dpi").reference
+        'docs/regulations.md#rule-resolution'
+        """
+        return f"docs/regulations.md#rule-{self.rule}"
 
 
 @dataclass(frozen=True)
