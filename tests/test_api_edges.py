@@ -125,14 +125,14 @@ def test_the_uncrafted_arrays_open(dup_arrays: dict[str, np.ndarray], tmp_path) 
 
 @pytest.mark.parametrize("dpi", [float("nan"), float("inf"), -5, 0, -0.5, "300", None, True])
 def test_default_window_refuses_a_bad_dpi(dpi: object) -> None:
-    from onestop_docs.cleanup_threshold import default_window
+    from onestop_docs.cleanup import default_window
 
     with pytest.raises(errors.InvalidArgumentError, match="dpi"):
         default_window(dpi)  # type: ignore[arg-type]
 
 
 def test_default_window_formula_still_holds() -> None:
-    from onestop_docs.cleanup_threshold import default_window
+    from onestop_docs.cleanup import default_window
 
     # 2 * floor(dpi / 8) + 1, by hand
     assert [default_window(d) for d in (300, 200, 7.9, np.float32(8.0))] == [75, 51, 1, 3]
@@ -142,7 +142,7 @@ def test_default_window_formula_still_holds() -> None:
 
 
 def test_rotate_expand_of_a_long_strip_is_refused_before_allocating() -> None:
-    from onestop_docs.deskew_rotate import rotate
+    from onestop_docs.deskew import rotate
 
     strip = np.zeros((1, 700_000), np.uint8)  # 45 degrees, expanded: ~495,000^2 pixels
     with pytest.raises(errors.ImageTooLargeError, match="DEFAULT_MAX_PIXELS"):
@@ -196,7 +196,7 @@ def test_verify_reports_a_missing_timestamp_as_null(tmp_path, monkeypatch) -> No
     rec = tmp_path / "rec"
     (rec / "data").mkdir(parents=True)
     (rec / "data" / "report.json").write_text(json.dumps({"signatures": [{"role": "officer"}]}))
-    (rec / "data" / "a.pdf").write_bytes(b"%PDF-1.7\n")
+    (rec / "data" / "rec.pdf").write_bytes(b"%PDF-1.7\n")  # data/<record id>.pdf
     signed = dt.datetime(2026, 1, 5, 8, 30, tzinfo=dt.UTC)
     fake = SimpleNamespace(
         signatures=(),
@@ -207,6 +207,7 @@ def test_verify_reports_a_missing_timestamp_as_null(tmp_path, monkeypatch) -> No
         signing_time=signed,
         timestamp_time=None,
         problems=(),
+        has=lambda code: False,
     )
     monkeypatch.setattr(onestop_docs.signing, "verify_pdf", lambda *a, **k: fake)
     (sig,) = verify_record(rec, trust_roots=["root.pem"]).signatures
