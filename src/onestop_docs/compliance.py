@@ -448,8 +448,14 @@ def _ink_fraction(pk: Any, image: Any, width: int, height: int) -> float | None:
         filters = image.get("/Filter")
         if filters == "/DCTDecode":
             im = Image.open(io.BytesIO(image.read_raw_bytes()))
+            if im.width * im.height > DEFAULT_MAX_PIXELS:  # the JPEG's own size counts
+                return None
             im.draft("L", (max(1, im.width // 4), max(1, im.height // 4)))  # fast reduced decode
         else:
+            # At most 4 components of 16 bits plus a predictor byte per row: more decoded
+            # data than that is a zip bomb behind a small /Width x /Height.
+            if not _inflates_within(pk, image, width * height * 8 + height + 4096):
+                return None
             im = pk.PdfImage(image).as_pil_image()
         gray = np.asarray(im.convert("L"))
     except Exception:  # an undecodable image: the blank check is skipped, not guessed
@@ -462,6 +468,22 @@ def _ink_fraction(pk: Any, image: Any, width: int, height: int) -> float | None:
     if core.size == 0:
         return None
     return float(np.count_nonzero(core < 128)) / core.size
+
+
+def _inflates_within(pk: Any, stream: Any, limit: int) -> bool:
+    """False when a Flate stream decodes to more than ``limit`` bytes (checked with a
+    bounded inflate, before qpdf would inflate all of it)."""
+    filters = stream.get("/Filter")
+    chain = list(filters) if isinstance(filters, pk.Array) else [filters]
+    if "/FlateDecode" not in chain:
+        return True
+    if len(chain) > 1:
+        return False  # not measured: the blank check is skipped
+    try:
+        out = zlib.decompressobj().decompress(stream.read_raw_bytes(), limit + 1)
+    except zlib.error:
+        return True  # the decoder reports it
+    return len(out) <= limit
 
 
 def _paper(w_mm: float, h_mm: float, rules: Rules) -> str | None:
