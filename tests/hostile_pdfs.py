@@ -189,6 +189,11 @@ def _flate_bomb(pdf: pikepdf.Pdf) -> None:
     _page(pdf).Contents = pdf.make_indirect(bomb)
 
 
+def _image_bomb(pdf: pikepdf.Pdf) -> None:
+    # 8 x 11 pixels declared, 64 MiB of data once inflated (65 KB stored).
+    _image(pdf).write(zlib.compress(bytes(64 * 1024 * 1024), 9), filter=Name.FlateDecode)
+
+
 def _catalog_version_number(pdf: pikepdf.Pdf) -> None:
     pdf.Root.Version = 17
 
@@ -227,6 +232,7 @@ CASES: list[tuple[str, Mutation, bool, str]] = [
     ("form-matrix-name", _form_matrix_name, False, "malformed"),
     ("form-self-loop", _form_loop, False, "limit"),
     ("flate-bomb", _flate_bomb, False, "limit"),
+    ("image-zip-bomb", _image_bomb, False, "resolution"),
     ("annots-dict", _set("/Annots", Dictionary(A=1)), False, "resolution"),
     ("fields-name", _fields(Name.All), False, "resolution"),
     ("field-kids-cycle", _field_cycle, False, "resolution"),

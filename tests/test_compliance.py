@@ -515,3 +515,12 @@ def test_active_content_in_the_cli_exits_with_findings(tmp_path: Path) -> None:
         tmp_path, "js", hostile_pdfs._open_action(hostile_pdfs._js()), False
     )
     assert main(["check", str(path), "--no-signature"]) in (1,)
+
+
+def test_image_zip_bomb_is_not_inflated(tmp_path: Path) -> None:
+    base = tmp_path / "base.pdf"
+    hostile_pdfs.base_pdf(base)
+    assert check_record(base, rules=HOSTILE_RULES).pages[0].ink_fraction is not None
+    bomb = hostile_pdfs.write_case(tmp_path, "bomb", hostile_pdfs._image_bomb, False)
+    # 64 MiB behind 8 x 11 pixels: the blank check is skipped, not run on the bomb.
+    assert check_record(bomb, rules=HOSTILE_RULES).pages[0].ink_fraction is None

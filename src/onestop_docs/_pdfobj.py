@@ -1,11 +1,12 @@
-"""Typed reads of PDF objects from untrusted files (a thin layer over pikepdf).
+"""Typed, bounded reads of PDF objects from untrusted files (a thin layer over pikepdf).
 
 An uploaded PDF may hold anything where the specification expects a number: a name in a
 ``/MediaBox``, ``/Rotate /Ninety``, a string for ``/UserUnit``, a two-element ``/Rect``.
 Code that reads a PDF object goes through these accessors: each returns a value of the
 expected Python type or raises :class:`MalformedObject`, whose message names the object and
 says what was expected and found.  The compliance checker turns that exception into a
-finding for the page or file; it never escapes to the caller.
+finding for the page or file; it never escapes to the caller.  The stream and object walks
+here stop at the caller's limits with :class:`LimitReached`.
 
 Examples
 --------
@@ -22,11 +23,15 @@ onestop_docs._pdfobj.MalformedObject: /Rotate must be an integer, found name /Ni
 from __future__ import annotations
 
 import math
+import zlib
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 __all__ = [
+    "LimitReached",
     "MalformedObject",
+    "all_dicts",
     "array",
     "describe",
     "integer",
@@ -35,6 +40,7 @@ __all__ = [
     "number",
     "numbers",
     "rect",
+    "stream_bytes",
     "text",
 ]
 
@@ -45,6 +51,14 @@ MAX_MAGNITUDE = 3.4e38
 
 class MalformedObject(ValueError):
     """A PDF object does not have the type or shape the specification requires."""
+
+
+class LimitReached(Exception):
+    """Reading stopped at a documented limit; ``setting`` names it (``"Rules.max_objects"``)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{message} ({setting})")
+        self.setting = setting
 
 
 def text(obj: Any) -> str:
@@ -191,3 +205,87 @@ def rect(obj: Any, what: str, *, nonempty: bool = False) -> tuple[float, float, 
     if nonempty and (box[2] - box[0] <= 0 or box[3] - box[1] <= 0):
         raise MalformedObject(f"{what} must have a positive width and height, found {list(box)}")
     return box
+
+
+def stream_bytes(stream: Any, what: str, limit: int) -> bytes:
+    """The decoded data of one stream, refusing more than ``limit`` bytes.
+
+    A single ``/FlateDecode`` filter is inflated here with the bound (qpdf would inflate a
+    zip bomb completely); other filters expand boundedly and are left to qpdf.
+
+    Raises
+    ------
+    MalformedObject
+        Not a stream, or undecodable Flate data.
+    LimitReached
+        More than ``limit`` bytes (``"Rules.max_stream_bytes"``).
+    """
+    import pikepdf
+
+    if not isinstance(stream, pikepdf.Stream):
+        raise MalformedObject(f"{what} must be a stream, found {describe(stream)}")
+    if stream.get("/Filter") == "/FlateDecode" and "/DecodeParms" not in stream:
+        inflater = zlib.decompressobj()
+        try:
+            data = inflater.decompress(stream.read_raw_bytes(), limit + 1)
+        except zlib.error as exc:
+            raise MalformedObject(f"{what} cannot be decoded: {exc}") from None
+    else:
+        data = stream.read_bytes()
+    if len(data) > limit:
+        raise LimitReached(
+            "Rules.max_stream_bytes", f"{what} decodes to more than {limit} bytes; not examined"
+        )
+    return data
+
+
+def direct_dicts(obj: Any, max_nesting: int) -> Iterator[Any]:
+    """``obj`` and every dictionary nested in it directly (not through indirect references).
+
+    Direct objects cannot form cycles; deeper than ``max_nesting`` raises
+    :class:`LimitReached` (``"Rules.max_nesting"``).
+    """
+    import pikepdf
+
+    todo = [(obj, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > max_nesting:
+            raise LimitReached(
+                "Rules.max_nesting", f"object {obj.objgen} nests more than {max_nesting} deep"
+            )
+        if isinstance(node, (pikepdf.Dictionary, pikepdf.Stream)):
+            yield node
+            children = [value for _, value in node.items()]
+        else:
+            children = list(node)
+        for child in children:
+            if isinstance(child, (pikepdf.Dictionary, pikepdf.Array)) and not child.is_indirect:
+                todo.append((child, depth + 1))
+
+
+def all_dicts(pdf: Any, max_objects: int, max_nesting: int) -> Iterator[tuple[Any, Any]]:
+    """Yield (indirect object, dictionary) for every dictionary in the file, bounded.
+
+    Every indirect object is visited once (so ``/Next`` chains of any length and cycles
+    through references cost one visit per object) and its direct dictionaries are walked.
+
+    Raises
+    ------
+    LimitReached
+        More than ``max_objects`` objects (``"Rules.max_objects"``, also checked on the
+        trailer's ``/Size`` first) or nesting deeper than ``max_nesting``.
+    """
+    import pikepdf
+
+    size = pdf.trailer.get("/Size")  # highest object number + 1 (object 0 is not one)
+    if isinstance(size, int) and size - 1 > max_objects:
+        raise LimitReached(
+            "Rules.max_objects", f"the file declares {size - 1} objects, more than {max_objects}"
+        )
+    for count, obj in enumerate(pdf.objects):
+        if count >= max_objects:
+            raise LimitReached("Rules.max_objects", f"the file has more than {max_objects} objects")
+        if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream, pikepdf.Array)):
+            for d in direct_dicts(obj, max_nesting):
+                yield obj, d

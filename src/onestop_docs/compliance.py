@@ -65,7 +65,18 @@ import numpy as np
 from PIL import Image
 
 from ._deps import require_module
-from ._pdfobj import MalformedObject, describe, integer, is_name, number, numbers, rect, text
+from ._pdfobj import (
+    LimitReached,
+    MalformedObject,
+    all_dicts,
+    integer,
+    is_name,
+    number,
+    numbers,
+    rect,
+    stream_bytes,
+    text,
+)
 from ._validate import check_int
 from .errors import ComplianceError, InvalidArgumentError, MetadataError
 from .imageio import DEFAULT_MAX_PIXELS
@@ -326,38 +337,10 @@ def _matmul(m: tuple[float, ...], n: tuple[float, ...]) -> tuple[float, ...]:
     )
 
 
-class _LimitReached(Exception):
-    """Work on the file stopped at a documented limit (becomes a ``limit`` finding)."""
-
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(f"{message} (Rules.{setting})")
-        self.setting = setting
-
-
 # Words that can be content-stream operators: start with a letter or a quote, delimited by
 # white space or PDF delimiters.  Names (/Im0) and numbers do not match; words inside
 # strings do, which makes the count an upper bound (ISO 32000-1 7.8.2).
 _OPERATOR_WORD = re.compile(rb"(?<![^\s\[\]()<>{}%])[A-Za-z'\"][^\s\[\]()<>{}/%]*")
-
-
-def _stream_bytes(pk: Any, stream: Any, what: str, limit: int) -> bytes:
-    """The decoded data of one stream, refusing more than ``limit`` bytes."""
-    if not isinstance(stream, pk.Stream):
-        raise MalformedObject(f"{what} must be a stream, found {describe(stream)}")
-    if stream.get("/Filter") == "/FlateDecode" and "/DecodeParms" not in stream:
-        # Inflate with a bound ourselves: qpdf would inflate a zip bomb completely.
-        inflater = zlib.decompressobj()
-        try:
-            data = inflater.decompress(stream.read_raw_bytes(), limit + 1)
-        except zlib.error as exc:
-            raise MalformedObject(f"{what} cannot be decoded: {exc}") from None
-    else:
-        data = stream.read_bytes()
-    if len(data) > limit:
-        raise _LimitReached(
-            "max_stream_bytes", f"{what} decodes to more than {limit} bytes; not examined"
-        )
-    return data
 
 
 def _content_bytes(pk: Any, contents: Any, what: str, rules: Rules) -> bytes:
@@ -365,11 +348,10 @@ def _content_bytes(pk: Any, contents: Any, what: str, rules: Rules) -> bytes:
         return b""
     if isinstance(contents, pk.Array):
         parts = [
-            _stream_bytes(pk, s, f"{what}[{i}]", rules.max_stream_bytes)
-            for i, s in enumerate(contents)
+            stream_bytes(s, f"{what}[{i}]", rules.max_stream_bytes) for i, s in enumerate(contents)
         ]
         return b"\n".join(parts)
-    return _stream_bytes(pk, contents, what, rules.max_stream_bytes)
+    return stream_bytes(contents, what, rules.max_stream_bytes)
 
 
 def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tuple[float, ...]]]:
@@ -377,7 +359,7 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
 
     At most ``rules.max_operators`` operators are examined on the page (all its forms
     together) and forms are followed ``rules.max_nesting`` deep; beyond either the walk stops
-    with :class:`_LimitReached`.  Malformed operands raise :class:`MalformedObject`.
+    with :class:`LimitReached`.  Malformed operands raise :class:`MalformedObject`.
     """
     budget = [rules.max_operators]
 
@@ -386,8 +368,8 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
     ) -> Iterator[tuple[Any, tuple[float, ...]]]:
         budget[0] -= len(_OPERATOR_WORD.findall(data))
         if budget[0] < 0:
-            raise _LimitReached(
-                "max_operators",
+            raise LimitReached(
+                "Rules.max_operators",
                 f"more than {rules.max_operators} content-stream operators on the page; "
                 "the page's images were not examined",
             )
@@ -416,8 +398,8 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
                     yield xo, ctm
                 elif sub == "/Form":
                     if depth >= rules.max_nesting:
-                        raise _LimitReached(
-                            "max_nesting", f"forms nested more than {rules.max_nesting} deep"
+                        raise LimitReached(
+                            "Rules.max_nesting", f"forms nested more than {rules.max_nesting} deep"
                         )
                     form = f"form {text(key)}"
                     raw_matrix = xo.get("/Matrix")
@@ -429,7 +411,7 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
                     inner = xo.get("/Resources", resources)
                     yield from walk(
                         xo,
-                        _stream_bytes(pk, xo, form, rules.max_stream_bytes),
+                        stream_bytes(xo, form, rules.max_stream_bytes),
                         inner,
                         _matmul(matrix, ctm),
                         depth + 1,
@@ -481,8 +463,14 @@ def _ink_fraction(pk: Any, image: Any, width: int, height: int) -> float | None:
         filters = image.get("/Filter")
         if filters == "/DCTDecode":
             im = Image.open(io.BytesIO(image.read_raw_bytes()))
+            if im.width * im.height > DEFAULT_MAX_PIXELS:  # the JPEG's own size counts
+                return None
             im.draft("L", (max(1, im.width // 4), max(1, im.height // 4)))  # fast reduced decode
         else:
+            # At most 4 components of 16 bits plus a predictor byte per row: more decoded
+            # data than that is a zip bomb behind a small /Width x /Height.
+            if not _inflates_within(pk, image, width * height * 8 + height + 4096):
+                return None
             im = pk.PdfImage(image).as_pil_image()
         gray = np.asarray(im.convert("L"))
     except Exception:  # an undecodable image: the blank check is skipped, not guessed
@@ -495,6 +483,22 @@ def _ink_fraction(pk: Any, image: Any, width: int, height: int) -> float | None:
     if core.size == 0:
         return None
     return float(np.count_nonzero(core < 128)) / core.size
+
+
+def _inflates_within(pk: Any, stream: Any, limit: int) -> bool:
+    """False when a Flate stream decodes to more than ``limit`` bytes (checked with a
+    bounded inflate, before qpdf would inflate all of it)."""
+    filters = stream.get("/Filter")
+    chain = list(filters) if isinstance(filters, pk.Array) else [filters]
+    if "/FlateDecode" not in chain:
+        return True
+    if len(chain) > 1:
+        return False  # not measured: the blank check is skipped
+    try:
+        out = zlib.decompressobj().decompress(stream.read_raw_bytes(), limit + 1)
+    except zlib.error:
+        return True  # the decoder reports it
+    return len(out) <= limit
 
 
 def _paper(w_mm: float, h_mm: float, rules: Rules) -> str | None:
@@ -522,9 +526,8 @@ def _parse_xmp(pdf: Any) -> dict[str, str] | None:
     if md is None:
         return None
     et = require_module("lxml.etree", "metadata")
-    pk: Any = require_module("pikepdf", "pdf")
     try:
-        raw = _stream_bytes(pk, md, "XMP", _MAX_XMP_BYTES)
+        raw = stream_bytes(md, "XMP", _MAX_XMP_BYTES)
         parser = et.XMLParser(
             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
         )
@@ -589,49 +592,6 @@ _FORBIDDEN_ACTIONS = frozenset(
 )
 
 
-def _direct_dicts(pk: Any, obj: Any, rules: Rules) -> Iterator[Any]:
-    """``obj`` and every dictionary nested in it directly (not through indirect references).
-
-    Direct objects cannot form cycles; the depth is bounded by ``rules.max_nesting``.
-    """
-    todo = [(obj, 0)]
-    while todo:
-        node, depth = todo.pop()
-        if depth > rules.max_nesting:
-            raise _LimitReached(
-                "max_nesting", f"object {obj.objgen} nests more than {rules.max_nesting} deep"
-            )
-        if isinstance(node, (pk.Dictionary, pk.Stream)):
-            yield node
-            children = [value for _, value in node.items()]
-        else:
-            children = list(node)
-        for child in children:
-            if isinstance(child, (pk.Dictionary, pk.Array)) and not child.is_indirect:
-                todo.append((child, depth + 1))
-
-
-def _all_dicts(pk: Any, pdf: Any, rules: Rules) -> Iterator[tuple[Any, Any]]:
-    """Yield (indirect object, dictionary) for every dictionary in the file, bounded.
-
-    Every indirect object is visited once (so ``/Next`` chains of any length and cycles
-    through references cost one visit per object) and its direct dictionaries are walked.
-    """
-    size = pdf.trailer.get("/Size")  # highest object number + 1 (object 0 is not one)
-    if isinstance(size, int) and size - 1 > rules.max_objects:
-        raise _LimitReached(
-            "max_objects", f"the file declares {size - 1} objects, more than {rules.max_objects}"
-        )
-    for count, obj in enumerate(pdf.objects):
-        if count >= rules.max_objects:
-            raise _LimitReached(
-                "max_objects", f"the file has more than {rules.max_objects} objects"
-            )
-        if isinstance(obj, (pk.Dictionary, pk.Stream, pk.Array)):
-            for d in _direct_dicts(pk, obj, rules):
-                yield obj, d
-
-
 # Action types that run code, open other files or programs, or send data (ISO 32000-1 12.6.4).
 _ACTIVE_ACTIONS = {
     "/JavaScript": "JavaScript",
@@ -680,7 +640,7 @@ def _active_kinds(pk: Any, d: Any) -> Iterator[str]:
 def _check_active_content(pk: Any, pdf: Any, rules: Rules, add: Any) -> None:
     """Add one ``active-content`` error per kind of active content found anywhere."""
     first: dict[str, Any] = {}
-    for obj, d in _all_dicts(pk, pdf, rules):
+    for obj, d in all_dicts(pdf, rules.max_objects, rules.max_nesting):
         for kind in _active_kinds(pk, d):
             first.setdefault(kind, obj.objgen)
     for kind, where in first.items():
@@ -764,7 +724,7 @@ def check_pdfa(
         try:
             _pdfa_catalog_checks(pk, pdf, strict, bad, findings)
             _pdfa_object_checks(pk, pdf, rules, bad)
-        except _LimitReached as exc:
+        except LimitReached as exc:
             findings.append(Finding("limit", None, "error", f"PDF/A checks stopped: {exc}"))
         except (MalformedObject, pk.PdfError) as exc:
             findings.append(Finding("malformed", None, "error", f"PDF/A checks stopped: {exc}"))
@@ -854,7 +814,7 @@ def _output_intent_components(pk: Any, pdf: Any) -> int | None:
 
 def _pdfa_object_checks(pk: Any, pdf: Any, rules: Rules, bad: Any) -> None:
     intent_n = _output_intent_components(pk, pdf)
-    for obj, d in _all_dicts(pk, pdf, rules):
+    for obj, d in all_dicts(pdf, rules.max_objects, rules.max_nesting):
         if d is obj and isinstance(obj, pk.Stream):
             filters = d.get("/Filter")
             flist = [text(f) for f in filters] if isinstance(filters, pk.Array) else [text(filters)]
@@ -1026,7 +986,7 @@ def check_record(
             add("malformed", None, f"the file's structure cannot be read: {exc}")
         try:
             _check_active_content(pk, pdf, rules, add)
-        except _LimitReached as exc:
+        except LimitReached as exc:
             add("limit", None, f"the active-content scan stopped: {exc}")
         except pk.PdfError as exc:
             add("malformed", None, f"the active-content scan stopped: {exc}")
@@ -1098,7 +1058,7 @@ def _check_page(pk: Any, page: Any, page_no: int, rules: Rules, add: Any) -> Pag
     """Measure one page; a malformed object or a limit becomes a finding for the page."""
     try:
         return _measure_page(pk, page, page_no, rules, add)
-    except _LimitReached as exc:
+    except LimitReached as exc:
         add("limit", page_no, str(exc))
     except MalformedObject as exc:
         add("malformed", page_no, f"malformed page object: {exc}")
