@@ -181,3 +181,23 @@ def test_officer_signs_the_xml_without_an_organisation(
     assert signer_certificate(rec.xml_path.read_bytes()) == pki.officer_signer.certificate
     check = verify_record(rec.directory, trust_roots=[pki.root_cert_path])
     assert check.ok, check.problems
+
+
+def test_schema_admits_only_one_xmldsig_element_last(station: dict[str, Any]) -> None:
+    from onestop_docs.errors import MetadataError
+
+    xml = station["rec"].xml_path.read_bytes()
+    root = etree.fromstring(xml)
+    sig = root[-1]
+    for bad in (
+        etree.Element("{urn:other}Signature"),  # another namespace
+        etree.fromstring(etree.tostring(sig)),  # a second signature
+    ):
+        doc = etree.fromstring(xml)
+        doc.append(bad)
+        with pytest.raises(MetadataError, match="schema"):
+            validate_xml(etree.tostring(doc))
+    moved = etree.fromstring(xml)  # the signature before Software: not the last child
+    moved.insert(len(moved) - 2, moved[-1])
+    with pytest.raises(MetadataError, match="schema"):
+        validate_xml(etree.tostring(moved))
