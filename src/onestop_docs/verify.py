@@ -392,6 +392,8 @@ def _xml_signature_problems(
     organisation signature) with the very certificate that signed the PDF in that role; a
     signature by any other key, even one chaining to a trust root, is a problem.
     """
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     from .signing.xml import signer_certificate, verify_xml
 
     pdf_certs = _pdf_signer_certificates(pdf)
@@ -412,8 +414,6 @@ def _xml_signature_problems(
         out = [f"{name}: XML signature: {p}" for p in report.problems]
         return out or [f"{name}: XML signature verification failed"], []
     leaf = signer_certificate(data)
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     der = leaf.public_bytes(Encoding.DER) if leaf is not None else b""
     if roles:
         role = "organisation" if "organisation" in roles else roles[0]
@@ -440,7 +440,7 @@ def _xml_unsigned(
         ], []
     if allow_unsigned:
         return [], [f"{name}: unsigned metadata (allowed)"]
-    return [f"{name}: {_UNSIGNED}"], []
+    return [f"{name}: not signed; pass --allow-unsigned to accept drafts"], []
 
 
 def _pdf_signer_certificates(pdf: Path) -> list[bytes]:
