@@ -11,7 +11,9 @@
   SHA-256 of the PDF, the XML and both bag manifests, the page count and the signature
   roles; the bag validates; every PDF signature is intact and chains to a trust root (an
   unsigned record fails unless ``allow_unsigned``); the PDF's signed XMP names this record
-  id and dossier code, and so does the metadata XML.
+  id and dossier code, and so does the metadata XML, whose enveloped XMLDSig signature is
+  intact, chains to a trust root and was made by the certificate that signed the PDF as the
+  organisation (or the officer, for a record without an organisation signature).
 
 :func:`verify_record_pdf` checks one record PDF on its own (a kiosk upload).
 """
@@ -348,7 +350,18 @@ def verify_record(
         try:
             from .metadata import from_xml
 
-            meta = from_xml(xml.read_bytes())
+            xml_data = xml.read_bytes()
+            p, n = _xml_signature_problems(
+                xml.name,
+                xml_data,
+                pdf,
+                trust_roots=trust_roots,
+                required=statement.signatures if statement is not None else None,
+                allow_unsigned=allow_unsigned,
+            )
+            problems += p
+            notes += n
+            meta = from_xml(xml_data)
             want = statement.dossier_code if statement is not None else None
             want = want or (facts.get("DossierCode") if pdf.is_file() else None)
             if want and meta.dossier_code != want:
@@ -363,6 +376,86 @@ def verify_record(
         except OnestopError as exc:
             problems.append(f"{xml.name}: {exc}")
     return RecordCheck(record_id, str(d), tuple(problems), tuple(notes), tuple(sigs), log_index)
+
+
+def _xml_signature_problems(
+    name: str,
+    data: bytes,
+    pdf: Path,
+    *,
+    trust_roots: Sequence[Any],
+    required: Sequence[str] | None,
+    allow_unsigned: bool,
+) -> tuple[list[str], list[str]]:
+    """(problems, notes) of the metadata XML's enveloped XMLDSig signature.
+
+    The XML must be signed by the organisation (the officer when the record has no
+    organisation signature) with the very certificate that signed the PDF in that role; a
+    signature by any other key, even one chaining to a trust root, is a problem.
+    """
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from .signing.xml import signer_certificate, verify_xml
+
+    pdf_certs = _pdf_signer_certificates(pdf)
+    roles = tuple(required) if required is not None else None
+    if not trust_roots:
+        if signer_certificate(data) is None and not pdf_certs and not roles:
+            return _xml_unsigned(name, roles, allow_unsigned)
+        return [
+            f"{name}: XML signature not verified: no trust roots given (--trust-root); "
+            "there is no default trust store"
+        ], []
+    report = verify_xml(data, trust_roots=list(trust_roots))
+    if report.has("no-signature"):
+        if pdf_certs and not roles:
+            return [f"{name}: not signed, but the record's PDF is (signature stripped?)"], []
+        return _xml_unsigned(name, roles, allow_unsigned)
+    if not report.valid:
+        out = [f"{name}: XML signature: {p}" for p in report.problems]
+        return out or [f"{name}: XML signature verification failed"], []
+    leaf = signer_certificate(data)
+    der = leaf.public_bytes(Encoding.DER) if leaf is not None else b""
+    if roles:
+        role = "organisation" if "organisation" in roles else roles[0]
+        i = roles.index(role)
+        expected = pdf_certs[i : i + 1]
+        who = f"the {role} that signed the PDF"
+    else:
+        expected, who = pdf_certs, "a signer of the PDF"
+    if der not in expected:
+        return [
+            f"{name}: signed by {report.signer_subject}, not by {who} (another key; "
+            "the metadata was replaced or re-signed?)"
+        ], []
+    return [], []
+
+
+def _xml_unsigned(
+    name: str, roles: tuple[str, ...] | None, allow_unsigned: bool
+) -> tuple[list[str], list[str]]:
+    if roles:
+        return [
+            f"{name}: not signed, but the record was logged with signatures "
+            f"{', '.join(roles)} (signature stripped?)"
+        ], []
+    if allow_unsigned:
+        return [], [f"{name}: unsigned metadata (allowed)"]
+    return [f"{name}: not signed; pass --allow-unsigned to accept drafts"], []
+
+
+def _pdf_signer_certificates(pdf: Path) -> list[bytes]:
+    """DER certificates of the PDF's signatures, in signing order (``[]`` if unreadable)."""
+    try:
+        import io
+
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        reader = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False)
+        sigs = sorted(reader.embedded_regular_signatures, key=lambda s: s.signed_revision)
+        return [bytes(s.signer_cert.dump()) for s in sigs]
+    except Exception:  # unreadable or missing: the PDF checks report it
+        return []
 
 
 def _facts_problems(

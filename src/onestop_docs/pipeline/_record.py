@@ -162,7 +162,8 @@ def digitize(
         The scanning officer's personal signature (top-left of page 1) and the organisation's
         signature on the copy (top-right).  Without ``officer`` the record is unsigned and its
         compliance fails (TT 01/2023/TT-VPCP Điều 8), unless
-        ``options.allow_unsigned_drafts``.
+        ``options.allow_unsigned_drafts``.  The metadata XML gets an enveloped XMLDSig
+        signature by the organisation (by the officer when there is no organisation signer).
     officer_name, agency_name : str, optional
         Names shown in the visible stamps (default: the certificate's common name).
     metadata : dict, optional
@@ -522,6 +523,14 @@ def _build_record(
             os.replace(current, pdf_path)
         for p in work.glob("*.pdf"):
             p.unlink()
+        xml = md.to_xml(meta)
+        xml_signer = org_signer if org_signer is not None else officer_signer
+        if xml_signer is not None:
+            # The metadata XML as the document-exchange platforms take an edXML document:
+            # enveloped XMLDSig by the organisation (QCVN 102:2016/BTTTT; regulations §5.3).
+            from ..signing import sign_xml
+
+            xml = sign_xml(xml, xml_signer)
         timings["sign"] = time.perf_counter() - t
     finally:
         for s in (officer_signer, org_signer):
@@ -530,7 +539,7 @@ def _build_record(
                     s.close()
 
     xml_path = work / "data" / f"{record_id}.xml"
-    atomic_write_bytes(xml_path, md.to_xml(meta))
+    atomic_write_bytes(xml_path, xml)
 
     t = time.perf_counter()
     from ..compliance import Rules, check_record

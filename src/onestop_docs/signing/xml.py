@@ -1,7 +1,11 @@
 """Enveloped XMLDSig for metadata and edXML documents, hardened against XML attacks.
 
-Signing uses signxml (RSA-SHA256 or ECDSA-SHA256, SHA-256 digests, one Reference with
-``URI=""``: the whole document minus the signature).  Verification is deliberately narrow:
+Signing uses signxml in the form the national document-exchange platforms (edXML, QCVN
+102:2016/BTTTT) use: a ``ds:``-prefixed Signature appended as the last child of the root,
+RSA-SHA256 (or ECDSA-SHA256), SHA-256 digests, one Reference with ``URI=""`` (the whole
+document minus the signature: enveloped-signature transform, then inclusive C14N 1.0) and the
+signer certificate with its chain in ``ds:KeyInfo/ds:X509Data``.  Verification is deliberately
+narrow:
 
 * DTDs, entity declarations and entity references are refused before anything else
   (XXE, billion laughs);
@@ -26,6 +30,7 @@ from lxml import etree
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 from signxml.algorithms import (
+    CanonicalizationMethod,
     DigestAlgorithm,
     SignatureConstructionMethod,
     SignatureMethod,
@@ -49,7 +54,7 @@ from .certs import CertificateInput, check_hash_name
 from .report import Problem, VerificationReport, failed
 from .signer import Signer
 
-__all__ = ["sign_xml", "verify_xml"]
+__all__ = ["sign_xml", "signer_certificate", "verify_xml"]
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 MAX_XML_BYTES = 64 << 20
@@ -164,10 +169,13 @@ def sign_xml(xml: bytes, signer: Signer, *, hash_name: str = "sha256") -> bytes:
     root = _parse(bytes(xml))
     if root.find(f"{{{DS}}}Signature") is not None:
         raise MetadataError("the document root already has a ds:Signature")
+    # Inclusive C14N 1.0, not signxml's default 1.1: .NET's SignedXml, behind many of the
+    # exchange platforms' signing tools, implements only 1.0 and exclusive C14N.
     xml_signer = XMLSigner(
         method=SignatureConstructionMethod.enveloped,
         signature_algorithm=_SIGN_METHODS[(signer.key_algorithm, name)],
         digest_algorithm=_DIGESTS[name],
+        c14n_algorithm=CanonicalizationMethod.CANONICAL_XML_1_0,
     )
     try:
         signed = xml_signer.sign(
@@ -263,6 +271,32 @@ def _signature_certs(sig: Any) -> list[x509.Certificate]:
             x509.load_der_x509_certificate(base64.b64decode("".join((el.text or "").split())))
         )
     return out
+
+
+def signer_certificate(xml: bytes) -> x509.Certificate | None:
+    """The signer certificate of an enveloped signature (the first ``ds:X509Certificate``).
+
+    This is the certificate :func:`verify_xml` verifies the signature with; read it only
+    after ``verify_xml`` reported the document valid, e.g. to compare the signer with the
+    signer of another object.  ``None`` when the document has no readable one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from onestop_docs.signing import demo_pki
+    >>> signer = demo_pki(tempfile.mkdtemp()).organisation_signer
+    >>> signer_certificate(sign_xml(b"<HoSo/>", signer)) == signer.certificate
+    True
+    >>> signer_certificate(b"<HoSo/>") is None
+    True
+    """
+    try:
+        root = _parse(bytes(xml))
+        sig = root.find(f"{{{DS}}}Signature")
+        certs = _signature_certs(sig) if sig is not None else []
+    except Exception:  # hostile or damaged input: verify_xml reports why
+        return None
+    return certs[0] if certs else None
 
 
 def _chain(
