@@ -175,9 +175,9 @@ def test_missing_file(tmp_path: Path) -> None:
         list(load_pages(tmp_path / "nope.tif"))
 
 
-def test_unsupported_format_gif() -> None:
+def test_unsupported_format_ico() -> None:
     with pytest.raises(errors.UnsupportedFormatError):
-        list(load_pages(_encode(Image.new("P", (4, 4)), "GIF")))
+        list(load_pages(_encode(Image.new("RGB", (16, 16)), "ICO")))
 
 
 def _png_header_only(width: int, height: int) -> bytes:

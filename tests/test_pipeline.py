@@ -272,8 +272,8 @@ def _jobs(tmp_path: Path, n: int, *, bad: int | None = None) -> list[DigitizeJob
     for i in range(n):
         folder = tmp_path / f"doc{i}"
         _write_dossier(folder, with_duplicate=False)
-        if i == bad:
-            (folder / "02.png").write_bytes(b"not an image at all")
+        if i == bad:  # a page without a resolution fails its document
+            save_page(np.full((300, 200, 3), 255, np.uint8), folder / "02.png")
         jobs.append(
             DigitizeJob(
                 inputs=(str(folder),),
@@ -301,7 +301,7 @@ def test_batch_records_failures_and_goes_on(tmp_path: Path) -> None:
             jobs, executor=pool, log=log, on_progress=lambda d, t, o: seen.append((d, t, o.status))
         )
     assert [o.status for o in rep.outcomes] == ["done", "failed", "done"]
-    assert rep.outcomes[1].error_type == "InvalidImageError"
+    assert rep.outcomes[1].error_type == "PipelineError"
     assert len(seen) == 3 and seen[-1][0] == 3
     assert len(log) == 2
     rep2 = digitize_batch(jobs, executor=ThreadPoolExecutor(2), log=log)

@@ -14,7 +14,6 @@ from ..imageio import DEFAULT_MAX_PIXELS
 
 REPORT_NAME = "report.json"
 REPORT_VERSION = 1
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
 
 # --- options and inputs ------------------------------------------------------------------
@@ -53,6 +52,14 @@ class DigitizeOptions:
         RFC 3161 time-stamping authority for PAdES B-T signatures.
     thumbnail_px : int
         Longest side of the before/after thumbnails kept for the QA report.
+    page_workers : int or None
+        Pages of one document prepared and OCR'd at the same time (threads for the image
+        kernels, one single-threaded Tesseract process each).  Default: the CPUs this process
+        may use.  A batch running several documents at once should divide the CPUs.
+    pdf_text : {"refuse", "ocr"}
+        A PDF page that already has text is refused with a finding (default), or OCR'd again.
+    pdf_render_dpi : float
+        Resolution for PDF pages that are not one embedded scan and must be rendered.
     """
 
     ocr: bool = True
@@ -68,6 +75,9 @@ class DigitizeOptions:
     copy_form: str = "SAO Y"
     tsa_url: str | None = None
     thumbnail_px: int = 360
+    page_workers: int | None = None
+    pdf_text: Literal["refuse", "ocr"] = "refuse"
+    pdf_render_dpi: float = 300.0
 
     def __post_init__(self) -> None:
         if not 0 < float(self.max_angle_deg) <= 45:
@@ -80,6 +90,14 @@ class DigitizeOptions:
                 f"ocr_timeout_s must be positive, got {self.ocr_timeout_s!r}"
             )
         check_int(self.thumbnail_px, "thumbnail_px", 32, 2000)
+        if self.page_workers is not None:
+            check_int(self.page_workers, "page_workers", 1, 256)
+        if self.pdf_text not in ("refuse", "ocr"):
+            raise InvalidArgumentError(f"pdf_text must be 'refuse' or 'ocr', got {self.pdf_text!r}")
+        if not 50 <= float(self.pdf_render_dpi) <= 1200:
+            raise InvalidArgumentError(
+                f"pdf_render_dpi must lie in [50, 1200], got {self.pdf_render_dpi!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -189,6 +207,11 @@ class DigitizedRecord:
         The compliance check of the PDF (``ok`` and findings).
     log_index : int or None
         Position of the record in the transparency log.
+    input_findings : tuple of dict
+        Input files (or pages of them) that could not be used, each with ``source``,
+        ``page_index``, ``error_type`` and ``message``: stray files, unsupported formats,
+        PDF pages that already have text.  The record holds the other pages; a non-empty
+        tuple makes the command line exit with the findings code.
     resumed : bool
         True when the record was already complete and verified, so nothing was redone.
     """
@@ -209,6 +232,7 @@ class DigitizedRecord:
     warnings: tuple[str, ...]
     timings: dict[str, float]
     created: str
+    input_findings: tuple[dict[str, Any], ...] = ()
     resumed: bool = False
 
     @property
