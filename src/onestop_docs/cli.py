@@ -5,7 +5,7 @@ Exit codes (stable):
 ====  ==========================================================================
 0     success, nothing to report
 1     findings: a compliance problem, a failed verification, duplicates found,
-      an invalid code, a failed document in a batch
+      an invalid code, a failed document in a batch, an input file not used
 2     usage or input error (bad arguments, unreadable file, malformed config)
 3     a required optional dependency or system tool is missing
 4     unexpected internal error
@@ -18,6 +18,7 @@ goes to stderr, so the two can be separated in scripts.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -253,14 +254,14 @@ def _signer_from_config(section: dict[str, Any] | None, what: str) -> Any:
     raise InvalidArgumentError(f"[{what}] needs p12 = ... or key = ... and cert = ...")
 
 
-def _progress(total: int, enabled: bool, desc: str) -> Any:
+def _progress(total: int, enabled: bool, desc: str, unit: str = "doc") -> Any:
     if not enabled:
         return None
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc=desc, unit="doc", file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -337,14 +338,24 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         )
         for i, d in enumerate(docs)
     ]
-    bar = _progress(
-        len(jobs), not args.no_progress and not args.json and sys.stderr.isatty(), "digitize"
-    )
     from concurrent.futures import ProcessPoolExecutor
 
     from .integrity import TransparencyLog
+    from .pipeline import count_input_pages
 
+    show = not args.no_progress and not args.json and sys.stderr.isatty()
+    bar = _progress(
+        sum(count_input_pages(j.inputs) for j in jobs) if show else 0, show, "digitize", unit="page"
+    )
     workers = max(1, min(args.workers or (os.cpu_count() or 1), len(jobs)))
+    if "page_workers" not in opt_cfg:  # documents x pages in parallel = the CPUs, no more
+        page_workers = max(1, (os.cpu_count() or 1) // workers)
+        jobs = [
+            dataclasses.replace(
+                j, options=dataclasses.replace(j.options, page_workers=page_workers)
+            )
+            for j in jobs
+        ]
     log = TransparencyLog(log_path)
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -352,7 +363,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
                 jobs,
                 executor=pool,
                 log=log,
-                on_progress=(lambda d, t, o: bar.update(1)) if bar else None,
+                on_page=(lambda record_id, number: bar.update(1)) if bar else None,
             )
     finally:
         log.close()
@@ -378,6 +389,9 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
                 lines.append(
                     f"  page {p.number} duplicates {d.get('record_id')} page {d.get('page')}"
                 )
+        for found in r.input_findings:
+            at = "" if found["page_index"] is None else f" page {int(found['page_index']) + 1}"
+            lines.append(f"  NOT USED {found['source']}{at}: {found['message']}")
     for f in failures:
         lines.append(f"FAILED {f.record_id}: {f.error_type}: {f.error}")
     lines.append(f"QA report: {qa_path}")
@@ -392,7 +406,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
     }
     _emit(args, payload, "\n".join(lines))
     # Duplicates are information for the reuse check, not a failure of the run.
-    if failures or any(not r.compliance.get("ok") for r in records):
+    if failures or any(not r.compliance.get("ok") or r.input_findings for r in records):
         return EXIT_FINDINGS
     return EXIT_OK
 

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import io
+import math
 import os
 import subprocess
 import tempfile
@@ -253,7 +254,11 @@ def _describe(page: Any, number: int, render_dpi: float) -> tuple[PdfPageInfo, A
                 reason = f"implausible image resolution {dpi[0]:.0f}x{dpi[1]:.0f} dpi"
     if reason is not None:
         w_pt, h_pt = x2 - x1, y2 - y1
-        size = (round(w_pt * render_dpi / 72.0), round(h_pt * render_dpi / 72.0))
+        # pdftoppm rounds a fractional pixel up; say what it will produce.
+        size = (
+            math.ceil(w_pt * render_dpi / 72.0 - 1e-6),
+            math.ceil(h_pt * render_dpi / 72.0 - 1e-6),
+        )
         dpi = (float(render_dpi), float(render_dpi))
         kind: Literal["image", "render"] = "render"
         xobj = None

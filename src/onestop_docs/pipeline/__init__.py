@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from ..types import VN_TZ
 from ._batch import BatchReport, DigitizeJob, JobOutcome, digitize_batch
+from ._page import count_input_pages
 from ._record import digitize, is_record_complete, load_record
 from ._reuse import ReuseIndex
 from ._types import (
@@ -52,6 +53,7 @@ __all__ = [
     "PageReport",
     "ReuseIndex",
     "SignerSpec",
+    "count_input_pages",
     "digitize",
     "digitize_batch",
     "is_record_complete",

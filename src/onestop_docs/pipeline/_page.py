@@ -66,6 +66,37 @@ def _expand_inputs(inputs: Any) -> list[_Source]:
     return out
 
 
+def count_input_pages(inputs: Any) -> int:
+    """Pages that ``inputs`` (as :func:`digitize` takes them) hold, without decoding pixels.
+
+    For a progress bar: a file that cannot be read counts 0 (reading it later reports it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onestop_docs.imageio import Page
+    >>> count_input_pages([Page(np.zeros((4, 4), np.uint8))])
+    1
+    """
+    from ..imageio import count_pages
+    from ..pdfinput import inspect_pdf, is_pdf
+
+    total = 0
+    for src in _expand_inputs(inputs):
+        item = src.item
+        if isinstance(item, Page):
+            total += 1
+            continue
+        try:
+            if is_pdf(item):
+                total += len(inspect_pdf(item).pages)
+            else:
+                total += count_pages(item)
+        except OnestopError:
+            continue
+    return total
+
+
 def _load(src: Any, options: DigitizeOptions) -> Iterator[Page]:
     from ..pdfinput import is_pdf, load_pdf_pages
 
