@@ -1,4 +1,4 @@
-"""The ``onestop-docs`` command: digitize, check, verify, hash, dedup, code, qr.
+"""The ``onestop-docs`` command: digitize, watch, check, verify, hash, dedup, code, qr.
 
 Exit codes (stable):
 
@@ -210,6 +210,24 @@ def _build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", type=Path, required=True, help=".png or .svg")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_qr)
+
+    w = sub.add_parser(
+        "watch",
+        help="digitize each dossier folder that appears in IN (the scan-station service)",
+        epilog="examples:\n  onestop-docs watch /srv/scans --out /srv/records --config station.toml\n"
+        "  onestop-docs watch /srv/scans --out /srv/records --config station.toml --once\n"
+        "settings: [watch] settle_s, marker, require_marker, poll_s, done_dir, failed_dir",
+    )
+    w.add_argument("input", type=Path, help="the watched folder: one sub-folder per dossier")
+    w.add_argument("--out", type=Path, required=True, help="output folder for the records")
+    w.add_argument("--config", type=Path, help="station settings (TOML)")
+    w.add_argument("--agency", help="receiving agency identifier (overrides the config)")
+    w.add_argument("--once", action="store_true", help="one pass, then exit (for cron or tests)")
+    w.add_argument("--settle", type=float, help="seconds a folder must stay unchanged")
+    w.add_argument("--no-ocr", action="store_true", help="skip OCR and field extraction")
+    w.add_argument("--assume-dpi", type=float, help="resolution for pages whose file has none")
+    w.add_argument("--json", action="store_true", help="one JSON line per dossier on stdout")
+    w.set_defaults(func=_cmd_watch)
     return p
 
 
@@ -409,6 +427,81 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
     if failures or any(not r.compliance.get("ok") or r.input_findings for r in records):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .integrity import TransparencyLog
+    from .pipeline import DigitizeOptions, DossierWatcher, WatchSettings
+
+    cfg = _load_config(args.config)
+    station = cfg.get("station", {})
+    agency = args.agency or station.get("agency")
+    if not agency:
+        raise InvalidArgumentError("no agency: pass --agency or set [station] agency in --config")
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    opt_cfg = dict(cfg.get("options", {}))
+    if args.no_ocr:
+        opt_cfg["ocr"] = False
+    if args.assume_dpi:
+        opt_cfg["assume_dpi"] = args.assume_dpi
+    if station.get("tsa_url"):
+        opt_cfg.setdefault("tsa_url", station["tsa_url"])
+    watch_cfg = dict(cfg.get("watch", {}))
+    if args.settle is not None:
+        watch_cfg["settle_s"] = args.settle
+    for key in ("done_dir", "failed_dir"):
+        if watch_cfg.get(key):
+            watch_cfg[key] = Path(watch_cfg[key])
+    try:
+        options = DigitizeOptions(**opt_cfg)
+        settings = WatchSettings(**watch_cfg)
+    except TypeError as exc:
+        raise InvalidArgumentError(f"config: {exc}") from None
+    from .codes import DossierCodeIssuer, SQLiteCodeStore
+
+    # The same code store as `digitize` (the station's, shared by every folder it serves).
+    store_path = station.get("code_store") or str(out / "codes.sqlite")
+    issuer = DossierCodeIssuer(agency, SQLiteCodeStore(store_path))
+    log = TransparencyLog(station.get("transparency_log") or str(out / "transparency.log"))
+
+    def report(o: Any) -> None:
+        if args.json:
+            sys.stdout.write(json.dumps(dataclasses.asdict(o), ensure_ascii=False) + "\n")
+        else:
+            what = o.record_id if o.status != "failed" else o.reason
+            sys.stdout.write(f"{o.status.upper()} {o.name}: {what} → {o.moved_to}\n")
+        sys.stdout.flush()
+
+    watcher = DossierWatcher(
+        args.input,
+        out,
+        agency=agency,
+        issue_code=lambda: str(issuer.issue()),
+        settings=settings,
+        officer=_signer_from_config(cfg.get("officer"), "officer"),
+        organisation=_signer_from_config(cfg.get("organisation"), "organisation"),
+        agency_name=station.get("agency_name"),
+        options=options,
+        log=log,
+        on_event=report,
+    )
+    stop = threading.Event()
+    try:
+        if args.once:
+            outcomes = watcher.poll()
+            return EXIT_FINDINGS if any(o.status == "failed" for o in outcomes) else EXIT_OK
+        # systemd stops a service with SIGTERM: finish the dossier in hand, then exit.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        watcher.run(stop)
+        return EXIT_OK
+    finally:
+        watcher.close()
+        log.close()
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
