@@ -157,7 +157,9 @@ _WATCH_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("kill_after", ["started", "digitized"])
+@pytest.mark.parametrize(
+    "kill_after", ["started", pytest.param("digitized", marks=pytest.mark.slow)]
+)
 def test_sigkill_mid_dossier_then_restart_loses_and_duplicates_nothing(
     tmp_path: Path, kill_after: str
 ) -> None:
