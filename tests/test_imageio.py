@@ -375,3 +375,39 @@ def test_histogram_kernel_matches_bincount() -> None:
     hist = np.zeros(256, np.int64)
     k.histogram(img, hist)
     np.testing.assert_array_equal(hist, np.bincount(img.ravel(), minlength=256))
+
+
+# --- more page formats: GIF, JPEG 2000, PNM -------------------------------------------------------
+
+
+def test_gif_every_frame_read_and_matches_its_palette() -> None:
+    rng = np.random.default_rng(5)
+    frames = [
+        Image.fromarray(rng.integers(0, 256, (30, 20), dtype=np.uint8)).convert("P")
+        for _ in range(3)
+    ]
+    data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    pages = list(load_pages(data, assume_dpi=200))
+    assert [p.index for p in pages] == [0, 1, 2]
+    assert all(p.dpi_status == "assumed" for p in pages)  # GIF records no resolution
+    for page, frame in zip(pages, frames):
+        ref = np.asarray(frame.convert("RGB"))  # Pillow's palette lookup as the reference
+        got = page.pixels if page.pixels.ndim == 3 else np.repeat(page.pixels[..., None], 3, 2)
+        assert np.array_equal(got, ref)
+
+
+def test_jpeg2000_lossless_round_trip_keeps_pixels_and_resolution() -> None:
+    from PIL import features
+
+    if not features.check("jpg_2000"):
+        pytest.skip("Pillow built without OpenJPEG")
+    rgb = _rng_rgb(40, 28, seed=9)
+    data = _encode(Image.fromarray(rgb), "JPEG2000", irreversible=False, dpi=(300, 300))
+    (page,) = load_pages(data, assume_dpi=300)
+    assert np.array_equal(page.pixels, rgb)  # reversible 5/3 wavelet: lossless
+
+
+def test_pnm_read() -> None:
+    gray = np.arange(48, dtype=np.uint8).reshape(8, 6)
+    (page,) = load_pages(_encode(Image.fromarray(gray), "PPM"), assume_dpi=150)
+    assert page.mode == "L" and np.array_equal(page.pixels, gray)

@@ -315,27 +315,33 @@ def run_pages(
     """Prepare and OCR every page in parallel; call ``handle`` in page order, in this thread.
 
     Pages are decoded here, one at a time, and handed to ``page_workers`` preparation
-    threads; a prepared page that is not blank goes straight to the OCR pool.  At most
+    threads; a prepared page that is not blank goes straight to the OCR pool (with one
+    worker, OCR runs in that worker's turn: one page worker uses one CPU).  At most
     ``2 * page_workers`` pages are in flight, so memory does not grow with the document.
     """
     workers = page_workers(options)
     prep = ThreadPoolExecutor(workers, thread_name_prefix="onestop-page")
+    # One worker means one CPU: the page's OCR runs in its own thread's turn, not beside the
+    # next page's preparation (a batch that gives each document one worker relies on it).
     ocr_pool = (
-        ThreadPoolExecutor(workers, thread_name_prefix="onestop-ocr") if options.ocr else None
+        ThreadPoolExecutor(workers, thread_name_prefix="onestop-ocr")
+        if options.ocr and workers > 1
+        else None
     )
 
-    def prepare(page: Page, number: int) -> tuple[_PageWork, Future[OcrOutcome] | None]:
+    def prepare(page: Page, number: int) -> tuple[_PageWork, Any]:
         pw = _process_page(page, number, options)
-        fut = None
-        if ocr_pool is not None and not pw.report.blank:
-            fut = ocr_pool.submit(run_ocr, pw.page, options)
-        return pw, fut
+        if not options.ocr or pw.report.blank:
+            return pw, None
+        if ocr_pool is None:
+            return pw, run_ocr(pw.page, options)
+        return pw, ocr_pool.submit(run_ocr, pw.page, options)
 
-    window: deque[Future[tuple[_PageWork, Future[OcrOutcome] | None]]] = deque()
+    window: deque[Future[tuple[_PageWork, Any]]] = deque()
 
     def finish_oldest() -> None:
-        pw, fut = window.popleft().result()
-        handle(pw, fut.result() if fut is not None else None)
+        pw, ocr = window.popleft().result()
+        handle(pw, ocr.result() if isinstance(ocr, Future) else ocr)
 
     try:
         for number, page in enumerate(_iter_pages(sources, options, findings), start=1):

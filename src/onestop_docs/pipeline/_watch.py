@@ -172,7 +172,7 @@ class _Journal:
         return {
             e["fingerprint"]: e["record_id"]
             for e in self.events
-            if e.get("event") == "digitized" and e.get("fingerprint")
+            if e.get("event") == "digitized" and e.get("status") == "done"
         }
 
     def close(self) -> None:
@@ -357,11 +357,7 @@ class DossierWatcher:
             earlier = self._digitized.get(fingerprint)
             if earlier is not None and info.get("code") is None:
                 self.journal.append(
-                    event="digitized",
-                    claim=claim.name,
-                    fingerprint=None,
-                    record_id=earlier,
-                    status="duplicate",
+                    event="digitized", claim=claim.name, record_id=earlier, status="duplicate"
                 )
                 return self._move(claim, name, "duplicate", fingerprint, earlier)
             code = info.get("code")
