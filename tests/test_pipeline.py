@@ -457,6 +457,8 @@ def test_mixed_folder_pages_read_and_strays_reported(tmp_path: Path) -> None:
     found = {Path(f["source"]).name: f["error_type"] for f in rec.input_findings}
     assert found == {"04.ico": "UnsupportedFormatError", "ghi-chu.txt": "InvalidImageError"}
     assert load_record(rec.directory).input_findings == rec.input_findings
+    qa = sorted(p.name for p in (rec.directory / "data" / "qa").iterdir())
+    assert qa == [f"page-{n:03d}-{k}.jpg" for n in range(1, 5) for k in ("after", "before")]
     # The command line says so and exits 1 (findings), with the good pages in the record.
     code = main(
         [

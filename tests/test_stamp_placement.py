@@ -144,3 +144,28 @@ def test_plan_agrees_with_a_direct_count_on_random_pages() -> None:
             assert p.font_size >= 7
             boxes.append((x1, x2))
         assert boxes[0][1] <= boxes[1][0]  # officer left of organisation: no overlap
+
+
+EVALKIT_PAGES = Path.home() / ".cache" / "onestop-evalkit" / "seeds" / "s21" / "full" / "pages"
+
+
+@pytest.mark.slow
+def test_evalkit_pages_stamps_cover_no_ink(pki, tmp_path: Path) -> None:
+    """Kit pages (seed s21, set full: letterheads to the top, stamps, skew): the first 12."""
+    import json
+
+    metas = sorted(EVALKIT_PAGES.glob("p*.json"))
+    docs = [m for m in metas if json.loads(m.read_text()).get("kind") == "document"][:12]
+    if len(docs) < 12:
+        pytest.skip("evalkit pages (seed s21, set full) not generated")
+    worst = []
+    for i, meta in enumerate(docs):
+        png = meta.with_suffix(".png")
+        page = tmp_path / f"{meta.stem}.png"  # the kit writes no resolution: 300 dpi by its json
+        save_page(
+            Page(np.asarray(Image.open(png).convert("RGB")), mode="RGB", dpi=(300.0, 300.0)), page
+        )
+        pdf = _sign_page_1(page, tmp_path / f"out{i}", pki, 100 + i)
+        worst.append(max(_ink_under_stamps(pdf, tmp_path)))
+    print(f"\nink under the stamps, worst per page: {[f'{100 * w:.3f} %' for w in worst]}")
+    assert max(worst) <= MAX_INK_FRACTION

@@ -360,6 +360,7 @@ def _build_record(
         if number == 1 and stamp_texts:
             nonlocal stamp_plan
             pw, ocr, report, stamp_plan = _place_stamps(pw, ocr, report, stamp_texts)
+        (qa / f"page-{number:03d}-before.jpg").write_bytes(pw.before_thumb)
         (qa / f"page-{number:03d}-after.jpg").write_bytes(pw.after_thumb)
         ocr_result = None
         if ocr is not None:
