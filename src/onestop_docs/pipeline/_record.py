@@ -485,6 +485,13 @@ def _build_record(
     rules = Rules.default()
     if not signatures:
         rules = dataclasses.replace(rules, require_officer_signature=False)
+    if stamp_plan is not None and stamp_plan.strip_px and reports and reports[0].dpi:
+        # Page 1 is the paper plus the blank strip added for the stamps (at 100 %, nothing
+        # scaled): declare its size so the scale rule checks it rather than the paper's.
+        first = reports[0]
+        assert first.dpi is not None
+        size = (first.width * 25.4 / first.dpi[0], first.height * 25.4 / first.dpi[1])
+        rules = dataclasses.replace(rules, declared_size_mm=size)
     comp = check_record(pdf_path, rules=rules, metadata=meta, declared_pages=len(reports))
     compliance = {"ok": bool(comp.ok), "findings": [dataclasses.asdict(f) for f in comp.findings]}
     if not signatures:
