@@ -321,6 +321,49 @@ def scan_station_throughput(n_pages: int = 20, workdir: Path | None = None) -> s
     return "\n".join(rows)
 
 
+def page_worker_speedup(n_pages: int = 8, rounds: int = 2) -> str:
+    """One and two page workers alternated ``rounds`` times on the same pages (noisy machines).
+
+    Alternating puts both settings under the same neighbours' load as far as possible; the
+    ratio of the medians is the figure.
+    """
+    import os
+    import statistics
+    import tempfile
+    import time
+
+    from onestop_docs.pipeline import digitize
+
+    pages = _evalkit_pages(n_pages)
+    root = Path(tempfile.mkdtemp(prefix="bench-workers-"))
+    dossier = root / "dossier"
+    dossier.mkdir()
+    for i, (img, _) in enumerate(pages, start=1):
+        shutil.copy(img, dossier / f"{i:02d}.png")
+    times: dict[int, list[float]] = {1: [], 2: []}
+    loads = [os.getloadavg()[0]]
+    for r in range(rounds):
+        for workers in (1, 2) if r % 2 == 0 else (2, 1):
+            out = root / f"out-{r}-{workers}"
+            t = time.perf_counter()
+            digitize(
+                dossier,
+                out_dir=out,
+                dossier_code="000.00.00.H27-210630-0001",
+                agency=AGENCY,
+                options=DigitizeOptions(ocr=True, page_workers=workers, assume_dpi=300.0),
+            )
+            times[workers].append(time.perf_counter() - t)
+            loads.append(os.getloadavg()[0])
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    shutil.rmtree(root, ignore_errors=True)
+    return (
+        f"{n_pages} pages x {rounds} rounds: 1 worker {[round(t, 1) for t in times[1]]} s, "
+        f"2 workers {[round(t, 1) for t in times[2]]} s; speed-up {one / two:.2f}x "
+        f"(load average {min(loads):.1f}-{max(loads):.1f})"
+    )
+
+
 @pytest.mark.slow
 def test_scan_station_throughput(tmp_path):
     """Prints the table of docs/benchmarks.md "Scan station throughput" (asserts nothing)."""
@@ -331,4 +374,7 @@ def test_scan_station_throughput(tmp_path):
 
 
 if __name__ == "__main__":
-    print(scan_station_throughput(int(sys.argv[1]) if len(sys.argv) > 1 else 20))
+    if len(sys.argv) > 1 and sys.argv[1] == "workers":
+        print(page_worker_speedup(*(int(a) for a in sys.argv[2:4])))
+    else:
+        print(scan_station_throughput(int(sys.argv[1]) if len(sys.argv) > 1 else 20))
