@@ -331,16 +331,7 @@ def _build_record(
     except BaseException:
         _close_signer(officer_signer, officer)
         raise
-    stamp_texts = _stamp_texts(
-        officer,
-        officer_signer,
-        officer_name,
-        organisation,
-        org_signer,
-        agency_name,
-        options,
-        scan_time,
-    )
+    stamp_texts: dict[Role, str] = {}
     stamp_plan: Any = None
 
     def finish(pw: Any, ocr: Any) -> None:
@@ -383,45 +374,50 @@ def _build_record(
             on_page(report.number, report)
 
     try:
+        stamp_texts = _stamp_texts(
+            officer,
+            officer_signer,
+            officer_name,
+            organisation,
+            org_signer,
+            agency_name,
+            options,
+            scan_time,
+        )
         run_pages(sources, options, input_findings, finish)
-    except BaseException:
-        _close_signer(officer_signer, officer)
-        _close_signer(org_signer, organisation)
-        raise
-    for f in input_findings:
-        where = "" if f["page_index"] is None else f" page {int(f['page_index']) + 1}"
-        warnings.append(f"input not used: {f['source']}{where}: {f['message']}")
-    timings["pages"] = time.perf_counter() - t0
+        for f in input_findings:
+            where = "" if f["page_index"] is None else f" page {int(f['page_index']) + 1}"
+            warnings.append(f"input not used: {f['source']}{where}: {f['message']}")
+        timings["pages"] = time.perf_counter() - t0
 
-    fields_json: dict[str, Any] = {}
-    extracted: Fields | None = None
-    if options.ocr:
-        from ..fields import extract_fields
+        fields_json: dict[str, Any] = {}
+        extracted: Fields | None = None
+        if options.ocr:
+            from ..fields import extract_fields
 
-        joined = "\n".join(texts)
-        if joined.strip():
-            extracted = extract_fields(joined)
-            fields_json = _fields_to_json(extracted)
-    meta_kwargs: dict[str, Any] = {
-        "dossier_code": code,
-        "organ_id": agency,
-        "page_amount": len(reports),
-        "pages": tuple(
-            md.PageDigest(
-                number=r.number,
-                sha256=r.sha256,
-                dedup_hashes=tuple(sorted(r.page_hash.items())),
-                blank=r.blank,
-            )
-            for r in reports
-        ),
-        "scan_time": scan_time,
-        "scanning_officer": None,
-    }
-    meta_kwargs.update(_metadata_from_fields(extracted))
-    meta_kwargs.update({k: v for k, v in extra.items() if v is not None})
+            joined = "\n".join(texts)
+            if joined.strip():
+                extracted = extract_fields(joined)
+                fields_json = _fields_to_json(extracted)
+        meta_kwargs: dict[str, Any] = {
+            "dossier_code": code,
+            "organ_id": agency,
+            "page_amount": len(reports),
+            "pages": tuple(
+                md.PageDigest(
+                    number=r.number,
+                    sha256=r.sha256,
+                    dedup_hashes=tuple(sorted(r.page_hash.items())),
+                    blank=r.blank,
+                )
+                for r in reports
+            ),
+            "scan_time": scan_time,
+            "scanning_officer": None,
+        }
+        meta_kwargs.update(_metadata_from_fields(extracted))
+        meta_kwargs.update({k: v for k, v in extra.items() if v is not None})
 
-    try:
         if officer_signer is not None:
             meta_kwargs["scanning_officer"] = (
                 _display_name(officer, officer_signer, officer_name)[:50] or None
