@@ -211,3 +211,23 @@ def test_sigkill_mid_dossier_then_restart_loses_and_duplicates_nothing(
         "_done",
         "_failed",
     ]
+
+
+def test_watch_command_once(tmp_path: Path, capsys) -> None:
+    from onestop_docs.cli import main
+
+    _dossier(tmp_path / "in" / "ok", 4)
+    _dossier(tmp_path / "in" / "stray", 5)
+    (tmp_path / "in" / "stray" / "Thumbs.db").write_bytes(b"\x00" * 64)
+    config = tmp_path / "station.toml"
+    config.write_text(
+        f'[station]\nagency = "{AGENCY}"\ncode_store = "{tmp_path / "codes.sqlite"}"\n'
+        "[options]\nocr = false\n[watch]\nsettle_s = 3600\n"
+    )
+    args = ["watch", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    code = main([*args, "--config", str(config), "--once", "--json"])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert code == 1  # a dossier failed: findings
+    assert {(d["name"], d["status"]) for d in lines} == {("ok", "done"), ("stray", "failed")}
+    assert "Thumbs.db" in next(d["reason"] for d in lines if d["status"] == "failed")
+    assert len(_records(tmp_path / "out")) == 1
