@@ -175,9 +175,9 @@ def test_missing_file(tmp_path: Path) -> None:
         list(load_pages(tmp_path / "nope.tif"))
 
 
-def test_unsupported_format_gif() -> None:
+def test_unsupported_format_ico() -> None:
     with pytest.raises(errors.UnsupportedFormatError):
-        list(load_pages(_encode(Image.new("P", (4, 4)), "GIF")))
+        list(load_pages(_encode(Image.new("RGB", (16, 16)), "ICO")))
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -510,3 +510,39 @@ def test_cli_dedup_of_a_folder_keeps_the_good_pages_of_a_broken_file(
     report = json.loads(capsys.readouterr().out)
     assert report["pages"] == 2  # the two readable pages of a-broken.tif
     assert [s.split(":")[0] for s in report["skipped"]] == ["a-broken.tif", "b-not-an-image.png"]
+
+
+# --- more page formats: GIF, JPEG 2000, PNM -------------------------------------------------------
+
+
+def test_gif_every_frame_read_and_matches_its_palette() -> None:
+    rng = np.random.default_rng(5)
+    frames = [
+        Image.fromarray(rng.integers(0, 256, (30, 20), dtype=np.uint8)).convert("P")
+        for _ in range(3)
+    ]
+    data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    pages = list(load_pages(data, assume_dpi=200))
+    assert [p.index for p in pages] == [0, 1, 2]
+    assert all(p.dpi_status == "assumed" for p in pages)  # GIF records no resolution
+    for page, frame in zip(pages, frames):
+        ref = np.asarray(frame.convert("RGB"))  # Pillow's palette lookup as the reference
+        got = page.pixels if page.pixels.ndim == 3 else np.repeat(page.pixels[..., None], 3, 2)
+        assert np.array_equal(got, ref)
+
+
+def test_jpeg2000_lossless_round_trip_keeps_pixels_and_resolution() -> None:
+    from PIL import features
+
+    if not features.check("jpg_2000"):
+        pytest.skip("Pillow built without OpenJPEG")
+    rgb = _rng_rgb(40, 28, seed=9)
+    data = _encode(Image.fromarray(rgb), "JPEG2000", irreversible=False, dpi=(300, 300))
+    (page,) = load_pages(data, assume_dpi=300)
+    assert np.array_equal(page.pixels, rgb)  # reversible 5/3 wavelet: lossless
+
+
+def test_pnm_read() -> None:
+    gray = np.arange(48, dtype=np.uint8).reshape(8, 6)
+    (page,) = load_pages(_encode(Image.fromarray(gray), "PPM"), assume_dpi=150)
+    assert page.mode == "L" and np.array_equal(page.pixels, gray)

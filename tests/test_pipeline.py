@@ -274,8 +274,8 @@ def _jobs(tmp_path: Path, n: int, *, bad: int | None = None) -> list[DigitizeJob
     for i in range(n):
         folder = tmp_path / f"doc{i}"
         _write_dossier(folder, with_duplicate=False)
-        if i == bad:
-            (folder / "02.png").write_bytes(b"not an image at all")
+        if i == bad:  # a page without a resolution fails its document
+            save_page(np.full((300, 200, 3), 255, np.uint8), folder / "02.png")
         jobs.append(
             DigitizeJob(
                 inputs=(str(folder),),
@@ -303,7 +303,7 @@ def test_batch_records_failures_and_goes_on(tmp_path: Path) -> None:
             jobs, executor=pool, log=log, on_progress=lambda d, t, o: seen.append((d, t, o.status))
         )
     assert [o.status for o in rep.outcomes] == ["done", "failed", "done"]
-    assert rep.outcomes[1].error_type == "InvalidImageError"
+    assert rep.outcomes[1].error_type == "PipelineError"
     assert len(seen) == 3 and seen[-1][0] == 3
     assert len(log) == 2
     rep2 = digitize_batch(jobs, executor=ThreadPoolExecutor(2), log=log)
@@ -418,3 +418,97 @@ def test_memory_per_document_does_not_grow_with_page_count(tmp_path: Path) -> No
         peaks[n] = int(out.stdout.strip()) / 1024
     # Only the compressed page images accumulate (~0.3 MB a page), not the pixels.
     assert peaks[36] - peaks[3] < 40, peaks
+
+
+# --- inputs: every file of a folder is used or reported -----------------------------------------
+
+
+def _small_page(seed: int) -> np.ndarray:
+    lines = [synth.VI_LINES[(seed + k) % len(synth.VI_LINES)] for k in range(6)]
+    return synth.render_page(lines, dpi=100, paper="A6", font_pt=10, margin_mm=8).gray
+
+
+def test_mixed_folder_pages_read_and_strays_reported(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from onestop_docs.cli import main
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    a, b, c, d = (_small_page(i) for i in range(4))
+    # 01: a two-page scanner PDF (one image per page, 100 and 150 dpi)
+    first = Image.fromarray(a)
+    first.save(
+        folder / "01.pdf", "PDF", resolution=100, save_all=True, append_images=[Image.fromarray(b)]
+    )
+    Image.fromarray(c).convert("P").save(folder / "02.gif")  # no resolution field: assumed
+    Image.fromarray(d).save(folder / "03.jp2", dpi=(100, 100))
+    (folder / "ghi-chu.txt").write_text("a note left in the scanner folder")
+    Image.fromarray(d).save(folder / "04.ico")  # a format Pillow knows but pages are not
+    opts = DigitizeOptions(ocr=False, assume_dpi=100, page_workers=2)
+    rec = digitize(folder, out_dir=tmp_path / "o", dossier_code=CODE, agency=AGENCY, options=opts)
+    assert [(Path(p.source).name, p.source_index) for p in rec.pages] == [
+        ("01.pdf", 0),
+        ("01.pdf", 1),
+        ("02.gif", 0),
+        ("03.jp2", 0),
+    ]
+    assert [(p.width, p.height) for p in rec.pages] == [
+        (x.shape[1], x.shape[0]) for x in (a, b, c, d)
+    ]  # native sizes: nothing rendered or resampled
+    found = {Path(f["source"]).name: f["error_type"] for f in rec.input_findings}
+    assert found == {"04.ico": "UnsupportedFormatError", "ghi-chu.txt": "InvalidImageError"}
+    assert load_record(rec.directory).input_findings == rec.input_findings
+    qa = sorted(p.name for p in (rec.directory / "data" / "qa").iterdir())
+    assert qa == [f"page-{n:03d}-{k}.jpg" for n in range(1, 5) for k in ("after", "before")]
+    # The command line says so and exits 1 (findings), with the good pages in the record.
+    code = main(
+        [
+            "digitize",
+            str(folder),
+            "--out",
+            str(tmp_path / "cli"),
+            "--agency",
+            AGENCY,
+            "--dossier-code",
+            CODE,
+            "--no-ocr",
+            "--assume-dpi",
+            "100",
+            "--json",
+            "--no-progress",
+        ]
+    )
+    assert code == 1
+
+
+def test_page_progress_counts_every_page_in_order(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from onestop_docs.pipeline import count_input_pages
+
+    jobs = _jobs(tmp_path, 2)
+    seen: list[tuple[str, int]] = []
+    with ThreadPoolExecutor(2) as pool:
+        rep = digitize_batch(jobs, executor=pool, on_page=lambda r, n: seen.append((r, n)))
+    assert rep.ok
+    total = sum(count_input_pages(j.inputs) for j in jobs)
+    assert len(seen) == total == 8
+    for job in jobs:  # each document's pages reported once, in page order
+        assert [n for r, n in seen if r == job.record_id] == [1, 2, 3, 4]
+
+
+def test_parallel_pages_give_the_same_record_as_one_worker(tmp_path: Path) -> None:
+    _write_dossier(tmp_path / "scans")
+    recs = [
+        digitize(
+            tmp_path / "scans",
+            out_dir=tmp_path / f"o{w}",
+            dossier_code=CODE,
+            agency=AGENCY,
+            options=DigitizeOptions(ocr=False, page_workers=w),
+        )
+        for w in (1, 3)
+    ]
+    one, three = ([(p.sha256, p.page_hash, p.blank, p.duplicates) for p in r.pages] for r in recs)
+    assert one == three

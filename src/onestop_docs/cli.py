@@ -1,11 +1,11 @@
-"""The ``onestop-docs`` command: digitize, check, verify, hash, dedup, code, qr.
+"""The ``onestop-docs`` command: digitize, watch, check, verify, hash, dedup, code, qr.
 
 Exit codes (stable):
 
 ====  ==========================================================================
 0     success, nothing to report
 1     findings: a compliance problem, a failed verification, duplicates found,
-      an invalid code, a failed document in a batch
+      an invalid code, a failed document in a batch, an input file not used
 2     usage or input error (bad arguments, unreadable file, malformed config)
 3     a required optional dependency or system tool is missing
 4     unexpected internal error
@@ -249,6 +249,24 @@ def _build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", type=Path, required=True, help=".png or .svg")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_cmd_qr)
+
+    w = sub.add_parser(
+        "watch",
+        help="digitize each dossier folder that appears in IN (the scan-station service)",
+        epilog="examples:\n  onestop-docs watch /srv/scans --out /srv/records --config station.toml\n"
+        "  onestop-docs watch /srv/scans --out /srv/records --config station.toml --once\n"
+        "settings: [watch] settle_s, marker, require_marker, poll_s, done_dir, failed_dir",
+    )
+    w.add_argument("input", type=Path, help="the watched folder: one sub-folder per dossier")
+    w.add_argument("--out", type=Path, required=True, help="output folder for the records")
+    w.add_argument("--config", type=Path, help="station settings (TOML)")
+    w.add_argument("--agency", help="receiving agency identifier (overrides the config)")
+    w.add_argument("--once", action="store_true", help="one pass, then exit (for cron or tests)")
+    w.add_argument("--settle", type=float, help="seconds a folder must stay unchanged")
+    w.add_argument("--no-ocr", action="store_true", help="skip OCR and field extraction")
+    w.add_argument("--assume-dpi", type=float, help="resolution for pages whose file has none")
+    w.add_argument("--json", action="store_true", help="one JSON line per dossier on stdout")
+    w.set_defaults(func=_cmd_watch)
     return p
 
 
@@ -332,14 +350,14 @@ def _signer_from_config(section: dict[str, Any] | None, what: str) -> Any:
     raise InvalidArgumentError(f"[{what}] needs p12 = ... or key = ... and cert = ...")
 
 
-def _progress(total: int, enabled: bool, desc: str) -> Any:
+def _progress(total: int, enabled: bool, desc: str, unit: str = "doc") -> Any:
     if not enabled:
         return None
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc=desc, unit="doc", file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -447,14 +465,24 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         )
         for i, d in enumerate(docs)
     ]
-    bar = _progress(
-        len(jobs), not args.no_progress and not args.json and sys.stderr.isatty(), "digitize"
-    )
     from concurrent.futures import ProcessPoolExecutor
 
     from .integrity import TransparencyLog
+    from .pipeline import count_input_pages
 
+    show = not args.no_progress and not args.json and sys.stderr.isatty()
+    bar = _progress(
+        sum(count_input_pages(j.inputs) for j in jobs) if show else 0, show, "digitize", unit="page"
+    )
     workers = max(1, min(args.workers or (os.cpu_count() or 1), len(jobs)))
+    if "page_workers" not in opt_cfg:  # documents x pages in parallel = the CPUs, no more
+        page_workers = max(1, (os.cpu_count() or 1) // workers)
+        jobs = [
+            dataclasses.replace(
+                j, options=dataclasses.replace(j.options, page_workers=page_workers)
+            )
+            for j in jobs
+        ]
     log = TransparencyLog(log_path)
     # forkserver, not fork: a forked worker would inherit the log's lock, and one left
     # running after this process is killed would keep the next run from opening the log.
@@ -470,7 +498,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
                 jobs,
                 executor=pool,
                 log=log,
-                on_progress=(lambda d, t, o: bar.update(1)) if bar else None,
+                on_page=(lambda record_id, number: bar.update(1)) if bar else None,
             )
         checkpoint_signer = organisation or officer
         if checkpoint_signer is not None:
@@ -503,6 +531,9 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
                 lines.append(
                     f"  page {p.number} duplicates {d.get('record_id')} page {d.get('page')}"
                 )
+        for found in r.input_findings:
+            at = "" if found["page_index"] is None else f" page {int(found['page_index']) + 1}"
+            lines.append(f"  NOT USED {found['source']}{at}: {found['message']}")
     for f in failures:
         lines.append(f"FAILED {f.record_id}: {f.error_type}: {f.error}")
     lines.append(f"QA report: {qa_path}")
@@ -517,7 +548,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
     }
     _emit(args, payload, "\n".join(lines))
     # Duplicates are information for the reuse check, not a failure of the run.
-    if failures or any(not r.compliance.get("ok") for r in records):
+    if failures or any(not r.compliance.get("ok") or r.input_findings for r in records):
         return EXIT_FINDINGS
     return EXIT_OK
 
@@ -585,6 +616,81 @@ def _dossier_code_for_inputs(
         shown = "PostgreSQL" if is_postgres_dsn(store_spec) else store_spec  # no password shown
         notes.append(f"issued dossier code {code} (store {shown})")
     return code
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .integrity import TransparencyLog
+    from .pipeline import DigitizeOptions, DossierWatcher, WatchSettings
+
+    cfg = _load_config(args.config)
+    station = cfg.get("station", {})
+    agency = args.agency or station.get("agency")
+    if not agency:
+        raise InvalidArgumentError("no agency: pass --agency or set [station] agency in --config")
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    opt_cfg = dict(cfg.get("options", {}))
+    if args.no_ocr:
+        opt_cfg["ocr"] = False
+    if args.assume_dpi:
+        opt_cfg["assume_dpi"] = args.assume_dpi
+    if station.get("tsa_url"):
+        opt_cfg.setdefault("tsa_url", station["tsa_url"])
+    watch_cfg = dict(cfg.get("watch", {}))
+    if args.settle is not None:
+        watch_cfg["settle_s"] = args.settle
+    for key in ("done_dir", "failed_dir"):
+        if watch_cfg.get(key):
+            watch_cfg[key] = Path(watch_cfg[key])
+    try:
+        options = DigitizeOptions(**opt_cfg)
+        settings = WatchSettings(**watch_cfg)
+    except TypeError as exc:
+        raise InvalidArgumentError(f"config: {exc}") from None
+    from .codes import DossierCodeIssuer
+    from .station import default_code_store, open_code_store
+
+    # The same code store as `digitize`: the station's, never one inside OUT.
+    issuer = DossierCodeIssuer(agency, open_code_store(default_code_store(cfg), out_dir=out))
+    log = TransparencyLog(station.get("transparency_log") or str(out / "transparency.log"))
+
+    def report(o: Any) -> None:
+        if args.json:
+            sys.stdout.write(json.dumps(dataclasses.asdict(o), ensure_ascii=False) + "\n")
+        else:
+            what = o.record_id if o.status != "failed" else o.reason
+            sys.stdout.write(f"{o.status.upper()} {o.name}: {what} → {o.moved_to}\n")
+        sys.stdout.flush()
+
+    watcher = DossierWatcher(
+        args.input,
+        out,
+        agency=agency,
+        issue_code=lambda: str(issuer.issue()),
+        settings=settings,
+        officer=_signer_from_config(cfg.get("officer"), "officer"),
+        organisation=_signer_from_config(cfg.get("organisation"), "organisation"),
+        agency_name=station.get("agency_name"),
+        options=options,
+        log=log,
+        on_event=report,
+    )
+    stop = threading.Event()
+    try:
+        if args.once:
+            outcomes = watcher.poll()
+            return EXIT_FINDINGS if any(o.status == "failed" for o in outcomes) else EXIT_OK
+        # systemd stops a service with SIGTERM: finish the dossier in hand, then exit.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        watcher.run(stop)
+        return EXIT_OK
+    finally:
+        watcher.close()
+        log.close()
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """Page input and output: decode scans into :class:`Page` objects, save them back.
 
-Formats: PNG, JPEG, TIFF (every frame, including 1-bit CCITT G4), BMP and WebP.  Multi-page
+Formats: PNG, JPEG, TIFF (every frame, including 1-bit CCITT G4), BMP, WebP, GIF (every
+frame), JPEG 2000 and PNM; scanner PDFs are read by :mod:`onestop_docs.pdfinput`.  Multi-page
 inputs are **streamed**: :func:`load_pages` is a generator that decodes one frame at a time,
 so page 300 of a 300-page TIFF costs the memory of one page.
 
@@ -68,6 +69,7 @@ __all__ = [
     "count_pages",
     "load_page",
     "load_pages",
+    "page_from_image",
     "save_page",
     "to_gray",
 ]
@@ -78,7 +80,8 @@ DEFAULT_MAX_PIXELS = 120_000_000
 MIN_DPI = 50.0
 MAX_DPI = 4800.0
 
-_FORMATS = {"PNG", "JPEG", "MPO", "TIFF", "BMP", "WEBP"}
+_FORMATS = {"PNG", "JPEG", "MPO", "TIFF", "BMP", "WEBP", "GIF", "JPEG2000", "PPM"}
+_FORMAT_LIST = "PNG, JPEG, TIFF, BMP, WebP, GIF, JPEG 2000, PNM"
 Mode = Literal["L", "RGB", "1"]
 DpiStatus = Literal["ok", "missing", "absurd", "assumed"]
 
@@ -223,16 +226,14 @@ def _open(src: Any, name: str, max_pixels: int) -> Image.Image:
         raise ImageTooLargeError(str(exc), source=name) from None
     except UnidentifiedImageError:
         raise InvalidImageError(
-            "not a recognised image (expected PNG, JPEG, TIFF, BMP or WebP)", source=name
+            f"not a recognised image (expected {_FORMAT_LIST}, or a PDF)", source=name
         ) from None
     except _DECODE_ERRORS as exc:
         raise InvalidImageError(f"cannot read image: {exc}", source=name) from None
     if im.format not in _FORMATS:
         fmt = im.format
         im.close()
-        raise UnsupportedFormatError(
-            f"format {fmt} is not accepted (PNG, JPEG, TIFF, BMP, WebP)", source=name
-        )
+        raise UnsupportedFormatError(f"format {fmt} is not accepted ({_FORMAT_LIST})", source=name)
     w, h = im.size
     if w * h > max_pixels:
         im.close()
@@ -453,7 +454,7 @@ def load_pages(
     InvalidImageError
         Missing, empty, truncated or non-image input (names the file and the frame).
     UnsupportedFormatError
-        A recognised format or pixel mode that is not accepted (e.g. GIF, float TIFF).
+        A recognised format or pixel mode that is not accepted (e.g. ICO, float TIFF).
     ImageTooLargeError
         A frame above ``max_pixels``.
     InvalidArgumentError
@@ -518,7 +519,9 @@ def _decode_frame(im: Image.Image) -> tuple[NDArray[np.uint8], Mode]:
     if im.mode == "I" and _first(tags.get(258)) == 32:
         int32 = "i" if _first(tags.get(339)) == 2 else "u"
     frame = (
-        ImageOps.exif_transpose(im) if im.format in ("JPEG", "MPO", "WEBP", "PNG", "TIFF") else im
+        ImageOps.exif_transpose(im)
+        if im.format in ("JPEG", "MPO", "WEBP", "PNG", "TIFF", "JPEG2000")
+        else im
     )
     return _to_array(frame if frame is not None else im, int32)
 
@@ -684,3 +687,33 @@ def save_page(
             im.save(fh, format=fmt, **params)
     else:
         im.save(dst, format=fmt, **params)
+
+
+def page_from_image(
+    im: Image.Image,
+    *,
+    source: str,
+    index: int = 0,
+    dpi: tuple[float, float] | None = None,
+) -> Page:
+    """A :class:`Page` from an already decoded Pillow image, normalised as :func:`load_pages` does.
+
+    For decoders outside this module (a PDF page's embedded scan, see
+    :mod:`onestop_docs.pdfinput`), which know the resolution from elsewhere.
+
+    Raises
+    ------
+    UnsupportedFormatError
+        A pixel mode that is not accepted (float samples).
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> page_from_image(Image.new("1", (8, 4), 1), source="x.pdf", dpi=(300.0, 300.0)).mode
+    '1'
+    """
+    try:
+        arr, mode = _to_array(im)
+    except UnsupportedFormatError as exc:
+        raise UnsupportedFormatError(str(exc), source=source, page_index=index) from None
+    return Page(pixels=arr, mode=mode, dpi=dpi, source=source, index=index)

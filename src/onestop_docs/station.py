@@ -50,12 +50,37 @@ def _option_keys() -> frozenset[str]:
 #: Known sections and their keys; ``[options]`` takes the fields of ``DigitizeOptions``.
 CONFIG_SCHEMA: dict[str, frozenset[str] | None] = {
     "station": frozenset(
-        {"agency", "agency_name", "code_store", "transparency_log", "tsa_url", "data_dir"}
+        {
+            "agency",
+            "agency_name",
+            "code_store",
+            "transparency_log",
+            "tsa_url",
+            "data_dir",
+            "reuse_store",
+            "allow_unsigned_drafts",
+            "pades_level",
+            "tsa_unreachable",
+            "tsa_trust_roots",
+        }
     ),
     "officer": _SIGNER_KEYS,
     "organisation": _SIGNER_KEYS,
     "options": None,  # filled from DigitizeOptions on first use (avoids an import cycle)
+    "watch": None,  # filled from pipeline.WatchSettings
 }
+
+#: Keys of the string-valued sections whose value is not a string.
+_TYPED_KEYS: dict[tuple[str, str], type] = {
+    ("station", "allow_unsigned_drafts"): bool,
+    ("station", "tsa_trust_roots"): list,
+}
+
+
+def _watch_keys() -> frozenset[str]:
+    from .pipeline import WatchSettings
+
+    return frozenset(f.name for f in dataclasses.fields(WatchSettings))
 
 
 def load_station_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
@@ -107,16 +132,18 @@ def load_station_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
             raise InvalidArgumentError(f"config {path}: {section} must be a [{section}] table")
         known = CONFIG_SCHEMA[section]
         if known is None:
-            known = _option_keys()
+            known = _option_keys() if section == "options" else _watch_keys()
         for key, value in body.items():
             if key not in known:
                 raise InvalidArgumentError(
                     f"config {path}: unknown key {key!r} in [{section}] "
                     f"(known: {', '.join(sorted(known))})"
                 )
-            if section != "options" and not isinstance(value, str):
+            want = _TYPED_KEYS.get((section, key), str)
+            if CONFIG_SCHEMA[section] is not None and not isinstance(value, want):
                 raise InvalidArgumentError(
-                    f"config {path}: [{section}] {key} must be a string, got {type(value).__name__}"
+                    f"config {path}: [{section}] {key} must be a {want.__name__}, "
+                    f"got {type(value).__name__}"
                 )
     return cfg
 

@@ -19,6 +19,9 @@ The record is assembled in a hidden ``.partial-*`` directory and renamed into pl
 complete, so an interrupted run never leaves a half-written record that looks complete; the
 next run removes stale partial directories and redoes that record.
 
+:class:`DossierWatcher` (``onestop-docs watch``) digitizes each dossier folder that appears in a
+watched folder exactly once, surviving restarts and kills (see ``docs/watch.md``).
+
 :func:`digitize_batch` runs many documents on any ``concurrent.futures.Executor`` (a process
 pool by default, or a Dask ``distributed.Client``), skips records that are already complete
 and verified, records failures and goes on.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from ..types import VN_TZ
 from ._batch import BatchReport, DigitizeJob, JobOutcome, digitize_batch
+from ._page import count_input_pages
 from ._record import digitize, is_record_complete, load_record
 from ._reuse import ReuseIndex
 from ._types import (
@@ -39,6 +43,7 @@ from ._types import (
     SignerSpec,
     record_id_for,
 )
+from ._watch import DossierWatcher, WatchOutcome, WatchSettings, input_fingerprint
 
 __all__ = [
     "REPORT_NAME",
@@ -48,12 +53,17 @@ __all__ = [
     "DigitizeJob",
     "DigitizeOptions",
     "DigitizedRecord",
+    "DossierWatcher",
     "JobOutcome",
     "PageReport",
     "ReuseIndex",
     "SignerSpec",
+    "WatchOutcome",
+    "WatchSettings",
+    "count_input_pages",
     "digitize",
     "digitize_batch",
+    "input_fingerprint",
     "is_record_complete",
     "load_record",
     "record_id_for",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
+import queue
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,9 +80,19 @@ class BatchReport:
         return sum(1 for o in self.outcomes if o.status == status)
 
 
-def _run_job(job: DigitizeJob) -> JobOutcome:
-    """Worker entry point (module level so process pools and Dask can pickle it)."""
+def _run_job(job: DigitizeJob, pages: Any = None) -> JobOutcome:
+    """Worker entry point (module level so process pools and Dask can pickle it).
+
+    ``pages``, a queue, receives ``(record_id, page number)`` as each page is done.
+    """
     t = time.perf_counter()
+    on_page = None
+    if pages is not None:
+        record_id = job.record_id
+
+        def on_page(number: int, _report: Any) -> None:
+            pages.put((record_id, number))
+
     final = Path(job.out_dir) / job.record_id
     try:
         if final.exists() and is_record_complete(final):
@@ -105,6 +117,7 @@ def _run_job(job: DigitizeJob) -> JobOutcome:
             agency_name=job.agency_name,
             metadata=job.metadata,
             options=job.options,
+            on_page=on_page,
         )
         return JobOutcome(
             job.record_id,
@@ -132,6 +145,7 @@ def digitize_batch(
     log: Any | None = None,
     on_progress: Callable[[int, int, JobOutcome], None] | None = None,
     check_signers: bool = True,
+    on_page: Callable[[str, int], None] | None = None,
 ) -> BatchReport:
     """Run many documents in parallel; resumable, and one failure never stops the batch.
 
@@ -151,6 +165,10 @@ def digitize_batch(
         Open every distinct :class:`SignerSpec` of the jobs once, here, before any page work:
         a wrong password or a missing key file would fail every job, after its pages.  Turn
         off when the key files exist only on the cluster's workers.
+    on_page : callable, optional
+        ``on_page(record_id, page_number)`` in this thread as each page of a document is done
+        (a progress bar that counts pages).  Works with process and thread pools; other
+        executors (Dask) report per job only.
 
     Returns
     -------
@@ -184,12 +202,29 @@ def digitize_batch(
     if own:
         executor = ProcessPoolExecutor(max_workers=min(len(job_list), os.cpu_count() or 1))
     assert executor is not None
+    manager = None
+    pages: Any = None
+    if on_page is not None and isinstance(executor, ThreadPoolExecutor):
+        pages = queue.Queue()
+    elif on_page is not None and isinstance(executor, ProcessPoolExecutor):
+        manager = multiprocessing.Manager()
+        pages = manager.Queue()
+
+    def drain() -> None:
+        while pages is not None and on_page is not None:
+            try:
+                record_id, number = pages.get_nowait()
+            except queue.Empty:
+                return
+            on_page(record_id, number)
+
     try:
-        futures: list[Future[JobOutcome]] = [executor.submit(_run_job, j) for j in job_list]
+        futures: list[Future[JobOutcome]] = [executor.submit(_run_job, j, pages) for j in job_list]
         outcomes: list[JobOutcome | None] = [None] * len(job_list)
         pending = dict(enumerate(futures))
         done = 0
         while pending:
+            drain()
             for i, fut in list(pending.items()):
                 if not fut.done():
                     continue
@@ -217,7 +252,10 @@ def digitize_batch(
                     on_progress(done, len(job_list), outcome)
             if pending:
                 time.sleep(0.05)
+        drain()
     finally:
         if own:
             executor.shutdown(wait=True)
+        if manager is not None:
+            manager.shutdown()
     return BatchReport(tuple(o for o in outcomes if o is not None), time.perf_counter() - t)

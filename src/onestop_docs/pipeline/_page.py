@@ -1,11 +1,18 @@
-"""Per-page processing: blank check, orientation and skew, cleanup, OCR, document hash."""
+"""Per-page processing: blank check, orientation and skew, cleanup, OCR, document hash.
+
+:func:`run_pages` is the orchestrator: pages of one document are prepared on a thread pool
+(the Cython kernels release the GIL) and OCR'd on a second pool whose threads each drive one
+single-threaded Tesseract process; results come back in page order.
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,34 +20,43 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import InvalidArgumentError, OnestopError, PipelineError
+from ..errors import InvalidArgumentError, InvalidImageError, OnestopError, PipelineError
 from ..imageio import Page, load_pages
-from ._types import _IMAGE_SUFFIXES, DigitizeOptions, PageReport
+from ._types import DigitizeOptions, PageReport
 
 # --- input discovery ------------------------------------------------------------------------
 
 
-def _expand_inputs(inputs: Any) -> list[Any]:
-    """Paths, directories (image files sorted by name), bytes or Pages → ordered sources."""
+@dataclass(frozen=True)
+class _Source:
+    """One input: a path, bytes or a Page; ``lenient`` for files found in a folder."""
+
+    item: Any
+    lenient: bool = False
+
+
+def _expand_inputs(inputs: Any) -> list[_Source]:
+    """Paths, directories (every regular file, sorted by name), bytes or Pages → sources.
+
+    Every file of a folder is a source, whatever its name: a file that turns out not to be a
+    page (a stray note, an unsupported format) becomes an input finding when it is read,
+    never a silent drop.
+    """
     if isinstance(inputs, (str, os.PathLike, bytes, bytearray, Page)):
         inputs = [inputs]
-    out: list[Any] = []
+    out: list[_Source] = []
     for item in inputs:
         if isinstance(item, (str, os.PathLike)):
             p = Path(item)
             if p.is_dir():
-                files = sorted(
-                    f for f in p.iterdir() if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES
-                )
+                files = sorted(f for f in p.iterdir() if f.is_file())
                 if not files:
-                    raise InvalidArgumentError(
-                        f"no page images ({', '.join(sorted(_IMAGE_SUFFIXES))}) in {p}"
-                    )
-                out.extend(files)
+                    raise InvalidArgumentError(f"no files in the input folder {p}")
+                out.extend(_Source(f, lenient=True) for f in files)
             else:
-                out.append(p)
+                out.append(_Source(p))
         elif isinstance(item, (bytes, bytearray, Page)):
-            out.append(item)
+            out.append(_Source(item))
         else:
             raise InvalidArgumentError(
                 f"inputs must be paths, bytes or Pages, got {type(item).__name__}"
@@ -50,12 +66,84 @@ def _expand_inputs(inputs: Any) -> list[Any]:
     return out
 
 
-def _iter_pages(sources: Sequence[Any], options: DigitizeOptions) -> Iterator[Page]:
+def count_input_pages(inputs: Any) -> int:
+    """Pages that ``inputs`` (as :func:`digitize` takes them) hold, without decoding pixels.
+
+    For a progress bar: a file that cannot be read counts 0 (reading it later reports it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onestop_docs.imageio import Page
+    >>> count_input_pages([Page(np.zeros((4, 4), np.uint8))])
+    1
+    """
+    from ..imageio import count_pages
+    from ..pdfinput import inspect_pdf, is_pdf
+
+    total = 0
+    for src in _expand_inputs(inputs):
+        item = src.item
+        if isinstance(item, Page):
+            total += 1
+            continue
+        try:
+            if is_pdf(item):
+                total += len(inspect_pdf(item).pages)
+            else:
+                total += count_pages(item)
+        except OnestopError:
+            continue
+    return total
+
+
+def _load(src: Any, options: DigitizeOptions) -> Iterator[Page]:
+    from ..pdfinput import is_pdf, load_pdf_pages
+
+    if isinstance(src, (str, os.PathLike, bytes, bytearray)) and is_pdf(src):
+        return load_pdf_pages(
+            src,
+            max_pixels=options.max_pixels,
+            text=options.pdf_text,
+            render_dpi=options.pdf_render_dpi,
+        )
+    return load_pages(src, max_pixels=options.max_pixels, assume_dpi=options.assume_dpi)
+
+
+def _iter_pages(
+    sources: Sequence[_Source], options: DigitizeOptions, findings: list[dict[str, Any]]
+) -> Iterator[Page]:
+    """Every page of every source in order; unusable files of a folder become findings.
+
+    A file given by name that cannot be read raises (the caller asked for that file).  A
+    file found in a folder that cannot be read is appended to ``findings`` and the other
+    pages go on; if no page at all could be read, the first error is raised.
+    """
+    first_error: InvalidImageError | None = None
+    yielded = 0
     for src in sources:
-        if isinstance(src, Page):
-            yield src
-        else:
-            yield from load_pages(src, max_pixels=options.max_pixels, assume_dpi=options.assume_dpi)
+        if isinstance(src.item, Page):
+            yielded += 1
+            yield src.item
+            continue
+        try:
+            for page in _load(src.item, options):
+                yielded += 1
+                yield page
+        except InvalidImageError as exc:
+            if not src.lenient:
+                raise
+            first_error = first_error or exc
+            findings.append(
+                {
+                    "source": str(src.item),
+                    "page_index": exc.page_index,
+                    "error_type": type(exc).__name__,
+                    "message": str(exc),
+                }
+            )
+    if yielded == 0 and first_error is not None:
+        raise first_error
 
 
 # --- per-page processing ----------------------------------------------------------------------
@@ -200,3 +288,70 @@ def run_ocr(page: Page, options: DigitizeOptions) -> tuple[Any, str | None, floa
             raise
         return None, f"OCR failed: {exc}", time.perf_counter() - t
     return result, None, time.perf_counter() - t
+
+
+# --- orchestration ----------------------------------------------------------------------------
+
+
+def page_workers(options: DigitizeOptions) -> int:
+    """How many pages of one document run at the same time (see ``DigitizeOptions``)."""
+    if options.page_workers is not None:
+        return int(options.page_workers)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+OcrOutcome = tuple[Any, str | None, float]
+
+
+def run_pages(
+    sources: Sequence[_Source],
+    options: DigitizeOptions,
+    findings: list[dict[str, Any]],
+    handle: Callable[[_PageWork, OcrOutcome | None], None],
+) -> None:
+    """Prepare and OCR every page in parallel; call ``handle`` in page order, in this thread.
+
+    Pages are decoded here, one at a time, and handed to ``page_workers`` preparation
+    threads; a prepared page that is not blank goes straight to the OCR pool (with one
+    worker, OCR runs in that worker's turn: one page worker uses one CPU).  At most
+    ``2 * page_workers`` pages are in flight, so memory does not grow with the document.
+    """
+    workers = page_workers(options)
+    prep = ThreadPoolExecutor(workers, thread_name_prefix="onestop-page")
+    # One worker means one CPU: the page's OCR runs in its own thread's turn, not beside the
+    # next page's preparation (a batch that gives each document one worker relies on it).
+    ocr_pool = (
+        ThreadPoolExecutor(workers, thread_name_prefix="onestop-ocr")
+        if options.ocr and workers > 1
+        else None
+    )
+
+    def prepare(page: Page, number: int) -> tuple[_PageWork, Any]:
+        pw = _process_page(page, number, options)
+        if not options.ocr or pw.report.blank:
+            return pw, None
+        if ocr_pool is None:
+            return pw, run_ocr(pw.page, options)
+        return pw, ocr_pool.submit(run_ocr, pw.page, options)
+
+    window: deque[Future[tuple[_PageWork, Any]]] = deque()
+
+    def finish_oldest() -> None:
+        pw, ocr = window.popleft().result()
+        handle(pw, ocr.result() if isinstance(ocr, Future) else ocr)
+
+    try:
+        for number, page in enumerate(_iter_pages(sources, options, findings), start=1):
+            window.append(prep.submit(prepare, page, number))
+            del page
+            while len(window) >= 2 * workers:
+                finish_oldest()
+        while window:
+            finish_oldest()
+    finally:
+        prep.shutdown(wait=True, cancel_futures=True)
+        if ocr_pool is not None:
+            ocr_pool.shutdown(wait=True, cancel_futures=True)

@@ -9,9 +9,7 @@ import os
 import shutil
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._fileutil import atomic_write_bytes, fsync_dir
 from ..errors import OnestopError, PipelineError
 from ..types import VN_TZ
-from ._page import _expand_inputs, _iter_pages, _process_page, run_ocr
+from ._page import _expand_inputs, _Source, run_pages
 from ._reuse import ReuseIndex
 from ._types import (
     REPORT_NAME,
@@ -32,6 +30,7 @@ from ._types import (
 
 if TYPE_CHECKING:
     from ..fields import Fields
+    from ..signing.stamp import Role, StampPlan
 
 # --- record assembly ---------------------------------------------------------------------------
 
@@ -104,6 +103,7 @@ def load_record(directory: str | os.PathLike[str]) -> DigitizedRecord:
         warnings=tuple(data["warnings"]),
         timings=data["timings"],
         created=data["created"],
+        input_findings=tuple(data.get("input_findings", ())),
         resumed=True,
     )
 
@@ -356,7 +356,7 @@ def check_existing_record(
 
 
 def _build_record(
-    sources: list[Any],
+    sources: list[_Source],
     work: Path,
     final: Path,
     *,
@@ -392,16 +392,40 @@ def _build_record(
     pdf_seconds = 0.0
     local_index = ReuseIndex()
     keys: list[tuple[int, Any]] = []
-    # Tesseract runs in its own process: while it reads page N, this thread prepares page
-    # N + 1, so our image work hides behind OCR.  At most two processed pages are held.
-    ocr_pool = ThreadPoolExecutor(1, thread_name_prefix="onestop-ocr") if options.ocr else None
-    pending: deque[tuple[Any, PageReport, Future[Any] | None]] = deque()
+    input_findings: list[dict[str, Any]] = []
+    # The signers are opened before any page work: a wrong password or an expired token
+    # fails in a second, and page 1's stamps can be placed as soon as page 1 is ready.
+    officer_signer = _open_signer(officer)
+    try:
+        org_signer = _open_signer(organisation)
+    except BaseException:
+        _close_signer(officer_signer, officer)
+        raise
+    stamp_texts: dict[Role, str] = {}
+    stamp_plan: Any = None
 
-    def finish(pw: Any, report: PageReport, fut: Future[Any] | None) -> None:
+    def finish(pw: Any, ocr: Any) -> None:
+        # Runs in page order in this thread: the in-document duplicate lookup, the QA
+        # thumbnails and the PDF see pages 1, 2, 3, ... whatever order the workers finish in.
         nonlocal pdf_seconds
+        report = pw.report
+        if pw.hash_obj is not None:
+            # Earlier records first, then earlier pages of this document (a page scanned
+            # twice).
+            found = duplicate_index.lookup(pw.hash_obj) if duplicate_index is not None else []
+            dups = tuple(found + local_index.lookup(pw.hash_obj))
+            local_index.add(record_id, report.number, pw.hash_obj)
+            keys.append((report.number, pw.hash_obj))
+            report = dataclasses.replace(report, duplicates=dups)
+        number = report.number
+        if number == 1 and stamp_texts:
+            nonlocal stamp_plan
+            pw, ocr, report, stamp_plan = _place_stamps(pw, ocr, report, stamp_texts)
+        (qa / f"page-{number:03d}-before.jpg").write_bytes(pw.before_thumb)
+        (qa / f"page-{number:03d}-after.jpg").write_bytes(pw.after_thumb)
         ocr_result = None
-        if fut is not None:
-            ocr_result, warning, seconds = fut.result()
+        if ocr is not None:
+            ocr_result, warning, seconds = ocr
             report = dataclasses.replace(
                 report,
                 ocr_confidence=None if ocr_result is None else float(ocr_result.mean_confidence),
@@ -420,64 +444,50 @@ def _build_record(
             on_page(report.number, report)
 
     try:
-        for number, page in enumerate(_iter_pages(sources, options), start=1):
-            pw = _process_page(page, number, options)
-            dups: tuple[dict[str, Any], ...] = ()
-            if pw.hash_obj is not None:
-                # Earlier records first, then earlier pages of this document (a page scanned
-                # twice).
-                found = duplicate_index.lookup(pw.hash_obj) if duplicate_index is not None else []
-                dups = tuple(found + local_index.lookup(pw.hash_obj))
-                local_index.add(record_id, number, pw.hash_obj)
-                keys.append((number, pw.hash_obj))
-            report = dataclasses.replace(pw.report, duplicates=dups)
-            (qa / f"page-{number:03d}-before.jpg").write_bytes(pw.before_thumb)
-            (qa / f"page-{number:03d}-after.jpg").write_bytes(pw.after_thumb)
-            fut = None
-            if ocr_pool is not None and not report.blank:
-                fut = ocr_pool.submit(run_ocr, pw.page, options)
-            pending.append((pw, report, fut))
-            del pw
-            while len(pending) > 1:
-                finish(*pending.popleft())
-        while pending:
-            finish(*pending.popleft())
-    finally:
-        if ocr_pool is not None:
-            ocr_pool.shutdown(wait=True, cancel_futures=True)
-    timings["pages"] = time.perf_counter() - t0
+        stamp_texts = _stamp_texts(
+            officer,
+            officer_signer,
+            officer_name,
+            organisation,
+            org_signer,
+            agency_name,
+            options,
+            scan_time,
+        )
+        run_pages(sources, options, input_findings, finish)
+        for f in input_findings:
+            where = "" if f["page_index"] is None else f" page {int(f['page_index']) + 1}"
+            warnings.append(f"input not used: {f['source']}{where}: {f['message']}")
+        timings["pages"] = time.perf_counter() - t0
 
-    fields_json: dict[str, Any] = {}
-    extracted: Fields | None = None
-    if options.ocr:
-        from ..fields import extract_fields
+        fields_json: dict[str, Any] = {}
+        extracted: Fields | None = None
+        if options.ocr:
+            from ..fields import extract_fields
 
-        joined = "\n".join(texts)
-        if joined.strip():
-            extracted = extract_fields(joined)
-            fields_json = _fields_to_json(extracted)
-    meta_kwargs: dict[str, Any] = {
-        "dossier_code": code,
-        "organ_id": agency,
-        "page_amount": len(reports),
-        "pages": tuple(
-            md.PageDigest(
-                number=r.number,
-                sha256=r.sha256,
-                dedup_hashes=tuple(sorted(r.page_hash.items())),
-                blank=r.blank,
-            )
-            for r in reports
-        ),
-        "scan_time": scan_time,
-        "scanning_officer": None,
-    }
-    meta_kwargs.update(_metadata_from_fields(extracted))
-    meta_kwargs.update({k: v for k, v in extra.items() if v is not None})
+            joined = "\n".join(texts)
+            if joined.strip():
+                extracted = extract_fields(joined)
+                fields_json = _fields_to_json(extracted)
+        meta_kwargs: dict[str, Any] = {
+            "dossier_code": code,
+            "organ_id": agency,
+            "page_amount": len(reports),
+            "pages": tuple(
+                md.PageDigest(
+                    number=r.number,
+                    sha256=r.sha256,
+                    dedup_hashes=tuple(sorted(r.page_hash.items())),
+                    blank=r.blank,
+                )
+                for r in reports
+            ),
+            "scan_time": scan_time,
+            "scanning_officer": None,
+        }
+        meta_kwargs.update(_metadata_from_fields(extracted))
+        meta_kwargs.update({k: v for k, v in extra.items() if v is not None})
 
-    officer_signer = _open_signer(officer)
-    org_signer = _open_signer(organisation)
-    try:
         if officer_signer is not None:
             meta_kwargs["scanning_officer"] = (
                 _display_name(officer, officer_signer, officer_name)[:50] or None
@@ -503,6 +513,7 @@ def _build_record(
                 role="officer",
                 signer_name=_display_name(officer, officer_signer, officer_name),
                 copied_at=scan_time,
+                sign_options=_sign_options(stamp_plan, "officer"),
             )
             signatures.append("officer")
             current = target
@@ -516,6 +527,7 @@ def _build_record(
                 role="organisation",
                 agency_name=agency_name or _display_name(organisation, org_signer, None),
                 copy_form=options.copy_form,
+                sign_options=_sign_options(stamp_plan, "organisation"),
             )
             signatures.append("organisation")
             current = pdf_path
@@ -533,10 +545,8 @@ def _build_record(
             xml = sign_xml(xml, xml_signer)
         timings["sign"] = time.perf_counter() - t
     finally:
-        for s in (officer_signer, org_signer):
-            if s is not None and s is not officer and s is not organisation:
-                with contextlib.suppress(Exception):
-                    s.close()
+        _close_signer(officer_signer, officer)
+        _close_signer(org_signer, organisation)
 
     xml_path = work / "data" / f"{record_id}.xml"
     atomic_write_bytes(xml_path, xml)
@@ -549,6 +559,13 @@ def _build_record(
         # A draft the station allows (config); otherwise an unsigned record fails compliance:
         # the officer's signature is required (TT 01/2023/TT-VPCP Điều 8).
         rules = dataclasses.replace(rules, require_officer_signature=False)
+    if stamp_plan is not None and stamp_plan.strip_px and reports and reports[0].dpi:
+        # Page 1 is the paper plus the blank strip added for the stamps (at 100 %, nothing
+        # scaled): declare its size so the scale rule checks it rather than the paper's.
+        first = reports[0]
+        assert first.dpi is not None
+        size = (first.width * 25.4 / first.dpi[0], first.height * 25.4 / first.dpi[1])
+        rules = dataclasses.replace(rules, declared_size_mm=size)
     comp = check_record(pdf_path, rules=rules, metadata=meta, declared_pages=len(reports))
     findings: list[dict[str, Any]] = [dataclasses.asdict(f) for f in comp.findings]
     findings += [
@@ -580,6 +597,7 @@ def _build_record(
         warnings=tuple(warnings),
         timings=timings,
         created=scan_time.isoformat(),
+        input_findings=tuple(input_findings),
     )
     timings["total"] = time.perf_counter() - t0
     atomic_write_bytes(
@@ -608,6 +626,8 @@ def _sign_step(
     signer: Any,
     options: DigitizeOptions,
     warnings: list[str],
+    *,
+    sign_options: Any = None,
     **stamp: Any,
 ) -> None:
     """One PAdES signature at the station's level; the TSA policy decides when it fails.
@@ -628,6 +648,7 @@ def _sign_step(
             tsa=options.tsa_url,
             level=level,
             ltv_trust_roots=list(options.tsa_trust_roots),
+            options=sign_options,
             **stamp,
         )
         return
@@ -638,7 +659,7 @@ def _sign_step(
             raise
         reason = exc
     fallback = "B-LT" if level in ("B-LT", "B-LTA") else "B-B"
-    sign_pdf(src, dst, signer, tsa=None, level=fallback, **stamp)
+    sign_pdf(src, dst, signer, tsa=None, level=fallback, options=sign_options, **stamp)
     warnings.append(
         f"{_NO_TIMESTAMP} ({reason}); the {stamp.get('role')} signature is PAdES {fallback} "
         "without a time-stamp (station policy tsa_unreachable = sign-b-b)"
@@ -654,6 +675,106 @@ def _timestamp_failed(exc: BaseException) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def _close_signer(signer: Any, given: Any) -> None:
+    """Close a signer this module opened from a SignerSpec (never one the caller passed)."""
+    if signer is not None and signer is not given:
+        with contextlib.suppress(Exception):
+            signer.close()
+
+
+# --- stamps on page 1 ----------------------------------------------------------------------
+
+
+def _stamp_texts(
+    officer: Any,
+    officer_signer: Any,
+    officer_name: str | None,
+    organisation: Any,
+    org_signer: Any,
+    agency_name: str | None,
+    options: DigitizeOptions,
+    when: datetime,
+) -> dict[Role, str]:
+    """The stamps' texts with a stand-in time of the same length, to size their boxes."""
+    from ..signing.stamp import stamp_text
+
+    texts: dict[Role, str] = {}
+    if officer_signer is not None:
+        name = _display_name(officer, officer_signer, officer_name)
+        texts["officer"] = stamp_text("officer", signing_time=when, signer_name=name)
+    if org_signer is not None:
+        agency = agency_name or _display_name(organisation, org_signer, None)
+        texts["organisation"] = stamp_text(
+            "organisation", signing_time=when, agency_name=agency, copy_form=options.copy_form
+        )
+    return texts
+
+
+def _place_stamps(
+    pw: Any, ocr: Any, report: PageReport, texts: dict[Role, str]
+) -> tuple[Any, Any, PageReport, StampPlan]:
+    """Plan page 1's stamps; when they need a blank strip, add it above the page image."""
+    import numpy as np
+
+    from ..metadata import page_digest
+    from ..signing.stamp import plan_stamps
+
+    page = pw.page
+    assert page.dpi is not None
+    plan = plan_stamps(page.pixels, page.dpi, texts)
+    notes = [
+        f"{p.role} stamp shrunk to {p.font_size} pt to keep clear of the scan"
+        for p in plan.placements
+        if p.how == "shrunk"
+    ]
+    if plan.strip_px:
+        strip_mm = plan.strip_px * 25.4 / page.dpi[1]
+        notes.append(
+            f"a blank strip of {strip_mm:.0f} mm was added above the page for the stamps: "
+            "no blank spot in the corner"
+        )
+        px = page.pixels
+        white = np.full((plan.strip_px, *px.shape[1:]), 255, np.uint8)
+        page = page.with_pixels(np.concatenate([white, px], axis=0), mode=page.mode)
+        pw = dataclasses.replace(pw, page=page)
+        if ocr is not None and ocr[0] is not None:
+            ocr = (_shift_ocr(ocr[0], plan.strip_px), ocr[1], ocr[2])
+        report = dataclasses.replace(
+            report, height=page.height, sha256=page_digest(page, report.number).sha256
+        )
+    if notes:
+        report = dataclasses.replace(report, warnings=report.warnings + tuple(notes))
+    return pw, ocr, report, plan
+
+
+def _shift_ocr(result: Any, dy: int) -> Any:
+    """The OCR result of a page that got ``dy`` rows added on top."""
+
+    def move(box: Any) -> Any:
+        return dataclasses.replace(box, y0=box.y0 + dy, y1=box.y1 + dy)
+
+    lines = tuple(
+        dataclasses.replace(
+            line,
+            box=move(line.box),
+            words=tuple(dataclasses.replace(w, box=move(w.box)) for w in line.words),
+        )
+        for line in result.lines
+    )
+    return dataclasses.replace(result, lines=lines, height=result.height + dy)
+
+
+def _sign_options(plan: StampPlan | None, role: Role) -> Any:
+    from ..signing.pdf import PdfSignOptions
+
+    placement = plan.get(role) if plan is not None else None
+    if placement is None:
+        return None
+    return PdfSignOptions(
+        font_size=placement.font_size, position=(placement.box[0], placement.box[3])
+    )
 
 
 def _fields_to_json(found: Fields) -> dict[str, Any]:

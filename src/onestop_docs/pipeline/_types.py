@@ -15,7 +15,6 @@ from ..imageio import DEFAULT_MAX_PIXELS
 
 REPORT_NAME = "report.json"
 REPORT_VERSION = 1
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 
 
 # --- options and inputs ------------------------------------------------------------------
@@ -65,6 +64,14 @@ class DigitizeOptions:
         (default), or sign without a time-stamp and report it as a compliance warning.
     tsa_trust_roots : tuple of str
         Root certificates (paths) of the TSA, for validating its chain when signing B-LTA.
+    page_workers : int or None
+        Pages of one document prepared and OCR'd at the same time (threads for the image
+        kernels, one single-threaded Tesseract process each).  Default: the CPUs this process
+        may use.  A batch running several documents at once should divide the CPUs.
+    pdf_text : {"refuse", "ocr"}
+        A PDF page that already has text is refused with a finding (default), or OCR'd again.
+    pdf_render_dpi : float
+        Resolution for PDF pages that are not one embedded scan and must be rendered.
     """
 
     ocr: bool = True
@@ -84,6 +91,9 @@ class DigitizeOptions:
     pades_level: str | None = None
     tsa_unreachable: str = "fail"
     tsa_trust_roots: tuple[str, ...] = ()
+    page_workers: int | None = None
+    pdf_text: Literal["refuse", "ocr"] = "refuse"
+    pdf_render_dpi: float = 300.0
 
     def __post_init__(self) -> None:
         if not 0 < float(self.max_angle_deg) <= 45:
@@ -113,6 +123,14 @@ class DigitizeOptions:
                 raise InvalidArgumentError(
                     f"assume_dpi must be a resolution in (0, 10000] dpi, got {self.assume_dpi!r}"
                 )
+        if self.page_workers is not None:
+            check_int(self.page_workers, "page_workers", 1, 256)
+        if self.pdf_text not in ("refuse", "ocr"):
+            raise InvalidArgumentError(f"pdf_text must be 'refuse' or 'ocr', got {self.pdf_text!r}")
+        if not 50 <= float(self.pdf_render_dpi) <= 1200:
+            raise InvalidArgumentError(
+                f"pdf_render_dpi must lie in [50, 1200], got {self.pdf_render_dpi!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -230,6 +248,11 @@ class DigitizedRecord:
         The compliance check of the PDF (``ok`` and findings).
     log_index : int or None
         Position of the record in the transparency log.
+    input_findings : tuple of dict
+        Input files (or pages of them) that could not be used, each with ``source``,
+        ``page_index``, ``error_type`` and ``message``: stray files, unsupported formats,
+        PDF pages that already have text.  The record holds the other pages; a non-empty
+        tuple makes the command line exit with the findings code.
     resumed : bool
         True when the record was already complete and verified, so nothing was redone.
     """
@@ -250,6 +273,7 @@ class DigitizedRecord:
     warnings: tuple[str, ...]
     timings: dict[str, float]
     created: str
+    input_findings: tuple[dict[str, Any], ...] = ()
     resumed: bool = False
 
     @property

@@ -44,7 +44,7 @@ from ._analysis import KEY_USAGE, contexts, exception_report, run_sync, status_r
 from .certs import VN_TZ, CertificateInput, check_hash_name
 from .report import Problem, VerificationReport, failed
 from .signer import Signer
-from .stamp import LIBERATION_SERIF, Role, pdf_font_path, stamp_text, text_width_pt, wrap_lines
+from .stamp import LIBERATION_SERIF, Role, pdf_font_path, stamp_layout, stamp_text
 from .tsa import TimestampAuthority, as_authority, timestamper_for
 
 __all__ = [
@@ -82,6 +82,9 @@ class PdfSignOptions:
         Signature field name; default ``"Officer"`` / ``"Organisation"`` (made unique).
     reason, location : str or None
         Optional /Reason and /Location entries.
+    position : (float, float) or None
+        Top-left corner of the stamp on page 1, PDF points (origin bottom-left), e.g. from
+        :func:`onestop_docs.signing.stamp.plan_stamps`; default ``margin_pt`` from the corner.
     """
 
     font_path: Path = LIBERATION_SERIF
@@ -92,6 +95,7 @@ class PdfSignOptions:
     field_name: str | None = None
     reason: str | None = None
     location: str | None = None
+    position: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not 4 <= self.font_size <= 72:
@@ -296,18 +300,31 @@ def sign_pdf(
         )
     # Each stamp gets at most half the usable width, so officer and organisation stamps
     # never overlap; longer lines (a long agency name) wrap at spaces.
-    max_text_width = (x2 - x1 - 2 * opts.margin_pt) / 2 - 2 * opts.padding_pt - 6.0
-    lines = wrap_lines(text.split("\n"), opts.font_path, opts.font_size, max_text_width)
-    text = "\n".join(lines)
-    width = max(text_width_pt(line, opts.font_path, opts.font_size) for line in lines)
-    width += 2 * opts.padding_pt + 1.0
-    height = len(lines) * opts.font_size * 1.2 + 2 * opts.padding_pt
+    lay = stamp_layout(
+        text,
+        page_width_pt=x2 - x1,
+        font_path=opts.font_path,
+        font_size=opts.font_size,
+        margin_pt=opts.margin_pt,
+        padding_pt=opts.padding_pt,
+    )
+    text = "\n".join(lay.lines)
+    width, height = lay.width_pt, lay.height_pt
     if width + 2 * opts.margin_pt > x2 - x1 or height + 2 * opts.margin_pt > y2 - y1:
         raise InvalidArgumentError(
             f"stamp of {width:.0f}×{height:.0f} pt does not fit page 1 ({x2 - x1:.0f}×{y2 - y1:.0f} pt)"
         )
     top = y2 - opts.margin_pt
-    if role == "officer":
+    if opts.position is not None:
+        # A place chosen by plan_stamps (clear of the scan's ink): its top-left corner.
+        left, top = (float(v) for v in opts.position)
+        box = (left, top - height, left + width, top)
+        if box[0] < x1 or box[1] < y1 or box[2] > x2 or box[3] > y2:
+            raise InvalidArgumentError(
+                f"stamp box {tuple(round(v, 1) for v in box)} is outside page 1 "
+                f"({x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f})"
+            )
+    elif role == "officer":
         box = (x1 + opts.margin_pt, top - height, x1 + opts.margin_pt + width, top)
     else:
         box = (x2 - opts.margin_pt - width, top - height, x2 - opts.margin_pt, top)
