@@ -33,6 +33,7 @@ __all__ = [
     "OcrError",
     "OnestopError",
     "PipelineError",
+    "ReuseStoreError",
     "SequenceExhaustedError",
     "SignatureError",
     "UnsupportedFormatError",
@@ -148,6 +149,25 @@ class OcrError(OnestopError, RuntimeError):
 
 class PipelineError(OnestopError, RuntimeError):
     """A digitization job failed; ``__cause__`` holds the underlying error."""
+
+
+class ReuseStoreError(OnestopError, RuntimeError):
+    """The reuse store (kho tái sử dụng) cannot be used: corrupt, of a newer version, locked
+    or unreachable.
+
+    Attributes
+    ----------
+    reason : str
+        ``"corrupt"``, ``"newer-version"``, ``"locked"``, ``"unreachable"``, ``"key-version"``
+        or ``"conflict"`` (a record id already stored with other pages).
+    store : str or None
+        Where the store is (file path, or the PostgreSQL DSN without its password).
+    """
+
+    def __init__(self, message: str, *, reason: str, store: str | None = None) -> None:
+        super().__init__(f"{message} [store: {store}]" if store else message)
+        self.reason = reason
+        self.store = store
 
 
 class MissingDependencyError(OnestopError, ImportError):

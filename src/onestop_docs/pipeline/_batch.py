@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidArgumentError, OnestopError
 from ._record import _ensure_logged, digitize, is_record_complete, load_record
+from ._reuse import batch_duplicates
 from ._types import DigitizeOptions, SignerSpec, record_id_for
 
 # --- batches ------------------------------------------------------------------------------------
@@ -56,10 +57,15 @@ class JobOutcome:
 
 @dataclass(frozen=True)
 class BatchReport:
-    """Outcomes of a batch, in job order."""
+    """Outcomes of a batch, in job order.
+
+    ``duplicates`` lists pages of one record of the batch that are the same page as a page of
+    an earlier record of the batch (e.g. one paper scanned into components .001 and .003).
+    """
 
     outcomes: tuple[JobOutcome, ...]
     seconds: float
+    duplicates: tuple[dict[str, Any], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -195,4 +201,6 @@ def digitize_batch(
     finally:
         if own:
             executor.shutdown(wait=True)
-    return BatchReport(tuple(o for o in outcomes if o is not None), time.perf_counter() - t)
+    final = tuple(o for o in outcomes if o is not None)
+    dirs = [o.directory for o in final if o.directory is not None]
+    return BatchReport(final, time.perf_counter() - t, batch_duplicates(dirs))

@@ -53,6 +53,9 @@ class DigitizeOptions:
         RFC 3161 time-stamping authority for PAdES B-T signatures.
     thumbnail_px : int
         Longest side of the before/after thumbnails kept for the QA report.
+    reuse_store : str or None
+        Reuse store (:class:`onestop_docs.reuse.ReuseStore`: a SQLite path or a PostgreSQL
+        DSN) that every page is looked up in and every finished record is added to.
     """
 
     ocr: bool = True
@@ -68,6 +71,7 @@ class DigitizeOptions:
     copy_form: str = "SAO Y"
     tsa_url: str | None = None
     thumbnail_px: int = 360
+    reuse_store: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < float(self.max_angle_deg) <= 45:
@@ -80,6 +84,12 @@ class DigitizeOptions:
                 f"ocr_timeout_s must be positive, got {self.ocr_timeout_s!r}"
             )
         check_int(self.thumbnail_px, "thumbnail_px", 32, 2000)
+        if self.reuse_store is not None and not (
+            isinstance(self.reuse_store, str) and self.reuse_store
+        ):
+            raise InvalidArgumentError(
+                f"reuse_store must be a non-empty str (path or DSN), got {self.reuse_store!r}"
+            )
 
 
 @dataclass(frozen=True)
