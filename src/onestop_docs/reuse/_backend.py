@@ -306,7 +306,9 @@ class SQLiteBackend(_Sql):
         self._wlock = threading.Lock()
         if not create and not os.path.exists(path):
             raise ReuseStoreError(
-                "reuse store file does not exist", reason="unreachable", store=path
+                "reuse store is unreachable: the file does not exist",
+                reason="unreachable",
+                store=path,
             )
         self._writer = self._connect()
         self._init_schema()
@@ -324,7 +326,9 @@ class SQLiteBackend(_Sql):
             )
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
             return ReuseStoreError(
-                f"cannot open the reuse store ({text})", reason="unreachable", store=self.location
+                f"reuse store is unreachable: cannot open it ({text})",
+                reason="unreachable",
+                store=self.location,
             )
         return ReuseStoreError(
             f"reuse store is corrupt or not a reuse store ({what}: {type(exc).__name__}: {text})",
