@@ -20,6 +20,7 @@ InvalidCodeError 3
 from __future__ import annotations
 
 __all__ = [
+    "BlankPageError",
     "CodeStoreError",
     "ComplianceError",
     "ImageTooLargeError",
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidCodeError",
     "InvalidImageError",
+    "KeyFormatError",
     "MetadataError",
     "MissingDependencyError",
     "OcrError",
@@ -133,6 +135,25 @@ class IntegrityError(OnestopError):
 
 class IndexFormatError(IntegrityError, ValueError):
     """An index file is corrupt, truncated, of another version or of another hash width."""
+
+
+class KeyFormatError(IndexFormatError):
+    """Serialised document-key bytes (khóa tài liệu) are corrupt, truncated, or of a key
+    version this library does not know (written by a newer release)."""
+
+
+class BlankPageError(OnestopError, ValueError):
+    """A page has no content to key or rectify (blank or near-blank).
+
+    Attributes
+    ----------
+    reason : str
+        ``"blank"`` (no ink) or ``"near-blank"`` (a mark smaller than 1 cm).
+    """
+
+    def __init__(self, message: str, *, reason: str = "blank") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class MetadataError(OnestopError, ValueError):
