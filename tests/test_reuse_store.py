@@ -19,6 +19,7 @@ import pytest
 import test_dedup_forms as forms
 from pg_fixture import pg_dsn  # noqa: F401  (session fixture)
 
+from onestop_docs.dedup import match_keys
 from onestop_docs.errors import InvalidArgumentError, ReuseStoreError
 from onestop_docs.reuse import PageEntry, ReuseStore, owner_kind, parse_owner_id
 from onestop_docs.reuse import keys as reuse_keys
@@ -113,9 +114,15 @@ def test_key_blob_round_trip(keys: dict[tuple[int, int], Any]) -> None:
     assert exc.value.reason == "corrupt"
 
 
-def test_lookup_finds_the_rescan_and_nothing_else(
+def test_lookup_agrees_with_verifying_every_stored_page(
     location: str, keys: dict[tuple[int, int], Any], docs: list[list[str]]
 ) -> None:
+    stored = {
+        ("H27.01-210630-0001.001", 1): keys[(0, 0)],
+        ("H27.01-210630-0001.001", 3): keys[(1, 0)],
+        ("H27.01-210630-0002.001", 1): keys[(3, 0)],
+        ("H27.01-210630-0003.001", 1): keys[(2, 0)],
+    }
     with ReuseStore(location, refresh_interval_s=0) as store:
         assert store.add_record(
             "H27.01-210630-0001.001",
@@ -126,37 +133,46 @@ def test_lookup_finds_the_rescan_and_nothing_else(
             component="TP1",
         )
         assert store.add_record("H27.01-210630-0002.001", [keys[(3, 0)]], owner_id="0100109106")
-        # the second scan of every document: documents 0, 1 and 3 are stored, 2 is not
-        res = store.lookup(keys[(1, 1)])
-        assert res.status == "found"
-        assert [(m.record_id, m.page) for m in res.matches] == [("H27.01-210630-0001.001", 3)]
+        assert store.add_record("H27.01-210630-0003.001", [keys[(2, 0)]])
+        found_any = 0
+        for d in range(4):  # the second scan of every document
+            query = keys[(d, 1)]
+            # reference: the verifier run on every stored page, no index
+            expect = sorted(
+                label for label, k in stored.items() if match_keys(query, k).duplicate
+            )
+            res = store.lookup(query)
+            assert sorted((m.record_id, m.page) for m in res.matches) == expect
+            assert res.status == ("found" if expect else "not-found")
+            found_any += bool(expect)
+            for m in res.matches:
+                assert m.kind == "same-page" and m.verdict is not None and m.verdict.duplicate
+                assert m.candidate_distance == m.verdict.candidate_distance
+        assert found_any >= 2  # the comparison above is not vacuous
+        res = store.lookup(keys[(0, 1)])
         m = res.matches[0]
-        assert (m.owner_id, m.document_type, m.procedure_code, m.component_code) == (
+        assert (m.record_id, m.page, m.owner_id, m.document_type, m.procedure_code) == (
+            "H27.01-210630-0001.001",
+            1,
             OWNER,
             "Giấy khai sinh",
             "1.001193",
-            "TP1",
         )
-        assert m.kind == "same-page" and m.verdict is not None and m.verdict.duplicate
-        assert (
-            m.candidate_distance is not None and m.candidate_distance <= reuse_keys.CANDIDATE_RADIUS
-        )
-        assert [x.page for x in store.lookup(keys[(0, 1)]).matches] == [1]
-        assert [x.record_id for x in store.lookup(keys[(3, 1)]).matches] == [
-            "H27.01-210630-0002.001"
-        ]
-        # another filling of the same template is not the same paper
-        res = store.lookup(keys[(2, 1)])
-        assert res.status == "not-found" and res.matches == ()
+        assert m.component_code == "TP1"
         # a page image goes through the key
         img, dpi = _scan(docs[0], 555)
-        assert [x.page for x in store.lookup(img, dpi=dpi).matches] == [1]
+        expect = sorted(
+            label
+            for label, k in stored.items()
+            if match_keys(reuse_keys.key_of_page(img, dpi=dpi)[0], k).duplicate
+        )
+        assert sorted((m.record_id, m.page) for m in store.lookup(img, dpi=dpi).matches) == expect
         blank = np.full((1169, 827), 250, np.uint8)
         res = store.lookup(blank, dpi=100)
-        assert res.status == "blank" and not res.found
+        assert res.status == "blank" and not res.found and res.reason == "blank"
         assert [r.record_id for r in store.records_of(OWNER)] == ["H27.01-210630-0001.001"]
         assert store.records_of("0300588569") == []
-        assert store.counts() == (2, 4)
+        assert store.counts() == (3, 5)
         pages = store.pages("H27.01-210630-0001.001")
         assert [p.number for p in pages] == [1, 2, 3] and pages[1].key is None
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import struct
-import zlib
 from typing import Any
 
 import numpy as np
 
-from ..dedup import Hash, PageHash, PageHashOptions, Verdict, page_key, verify_pair
-from ..dedup._document import GRID
-from ..errors import InvalidArgumentError, ReuseStoreError
+from ..dedup import CANDIDATE_RADIUS as _RADIUS
+from ..dedup import KEY_VERSION as _VERSION
+from ..dedup import DocumentKey, PageHash, Verdict, document_key, match_keys
+from ..errors import BlankPageError, InvalidArgumentError, KeyFormatError, ReuseStoreError
 
 __all__ = [
     "CANDIDATE_BYTES",
@@ -36,47 +35,37 @@ __all__ = [
     "verify_keys",
 ]
 
-Key = PageHash
+Key = DocumentKey
 #: Width of the candidate hash the store indexes (bytes).
 CANDIDATE_BYTES = 32
-#: Version of the blobs :func:`key_to_blob` writes.
-KEY_VERSION = 1
-_OPTS = PageHashOptions()
-#: Hamming radius (of 256 bits) within which a stored candidate is handed to the verifier.
-CANDIDATE_RADIUS = _OPTS.pdq_radius
-_HEAD = struct.Struct("<4s32s32s32s32sddh")
-_MAGIC = b"OSK1"
+#: Version of the keys this library makes and reads (:data:`onestop_docs.dedup.KEY_VERSION`).
+KEY_VERSION = _VERSION
+#: Hamming radius (of 256 bits) within which a stored candidate goes to the verifier.
+CANDIDATE_RADIUS = _RADIUS
 
 
 def key_of_page(page: Any, *, dpi: float | None = None) -> tuple[Key | None, str | None]:
     """The key of a page, or ``(None, reason)`` for a page without one (blank, near-blank)."""
-    res = page_key(page, dpi=dpi, options=_OPTS)
-    return res.hash, res.reason
+    try:
+        return document_key(page, dpi=dpi), None
+    except BlankPageError as exc:
+        return None, exc.reason
 
 
 def _check_key(key: Any) -> Key:
-    if not isinstance(key, PageHash):
-        raise InvalidArgumentError(f"expected a document key (PageHash), got {type(key).__name__}")
+    if isinstance(key, PageHash):
+        return key.key
+    if not isinstance(key, DocumentKey):
+        raise InvalidArgumentError(
+            f"expected a document key (DocumentKey or PageHash), got {type(key).__name__}"
+        )
     return key
 
 
-def key_to_blob(key: Key) -> tuple[int, bytes]:
+def key_to_blob(key: Key | PageHash) -> tuple[int, bytes]:
     """``(version, bytes)`` of a key, for the store and the metadata XML."""
     k = _check_key(key)
-    flip_p = k.pdq_flip or k.pdq
-    flip_d = k.dct_flip or k.dct
-    skew = math.nan if k.skew_deg is None else float(k.skew_deg)
-    head = _HEAD.pack(
-        _MAGIC,
-        k.pdq.data,
-        k.dct.data,
-        flip_p.data,
-        flip_d.data,
-        float(k.aspect),
-        skew,
-        int(k.rotation),
-    )
-    return KEY_VERSION, head + zlib.compress(np.ascontiguousarray(k.grid).tobytes(), 6)
+    return k.version, k.to_bytes()
 
 
 def key_from_blob(version: int, blob: bytes, *, where: str = "") -> Key:
@@ -95,41 +84,26 @@ def key_from_blob(version: int, blob: bytes, *, where: str = "") -> Key:
             reason="key-version",
         )
     try:
-        magic, p, d, pf, df, aspect, skew, rot = _HEAD.unpack_from(blob)
-        grid = np.frombuffer(zlib.decompress(bytes(blob[_HEAD.size :])), np.uint8)
-        if magic != _MAGIC or grid.size != GRID[0] * GRID[1] or not aspect > 0:
-            raise ValueError("bad layout")
-    except (struct.error, zlib.error, ValueError) as exc:
+        key = DocumentKey.from_bytes(blob)
+    except KeyFormatError as exc:
         raise ReuseStoreError(f"damaged document key{at}: {exc}", reason="corrupt") from None
-    return PageHash(
-        Hash(p, 256),
-        Hash(d, 256),
-        grid.reshape(GRID).copy(),
-        float(aspect),
-        None if math.isnan(skew) else float(skew),
-        int(rot),
-        Hash(pf, 256),
-        Hash(df, 256),
-    )
+    return key
 
 
-def candidate_of(key: Key) -> bytes:
+def candidate_of(key: Key | PageHash) -> bytes:
     """The 256-bit candidate hash the store indexes (32 bytes)."""
-    return bytes(_check_key(key).pdq.data)
+    return bytes(_check_key(key).candidate.data)
 
 
-def query_candidates(key: Key) -> list[bytes]:
+def query_candidates(key: Key | PageHash) -> list[bytes]:
     """The candidate hashes a lookup probes (the key as given and turned by 180 degrees)."""
     k = _check_key(key)
-    out = [bytes(k.pdq.data)]
-    if k.pdq_flip is not None:
-        out.append(bytes(k.pdq_flip.data))
-    return out
+    return [bytes(k.candidate.data), bytes(k.candidate_flip.data)]
 
 
-def verify_keys(query: Key, stored: Key) -> Verdict:
+def verify_keys(query: Key | PageHash, stored: Key | PageHash) -> Verdict:
     """The key's own second-stage decision on a candidate pair."""
-    return verify_pair(query, stored, _OPTS)
+    return match_keys(_check_key(query), _check_key(stored))
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
@@ -141,13 +115,15 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
             v = None if math.isnan(v) else round(v, 4)
         elif isinstance(v, np.generic):
             v = v.item()
+        elif isinstance(v, tuple):
+            v = list(v)
         out[f.name] = v
     return out
 
 
 def is_key(obj: Any) -> bool:
-    """True for a document key."""
-    return isinstance(obj, PageHash)
+    """True for a document key (or a page hash carrying one)."""
+    return isinstance(obj, DocumentKey | PageHash)
 
 
 def key_of_photo(image: Any, *, dpi: float | None = None) -> tuple[Key | None, str | None]:
