@@ -138,9 +138,7 @@ def test_lookup_agrees_with_verifying_every_stored_page(
         for d in range(4):  # the second scan of every document
             query = keys[(d, 1)]
             # reference: the verifier run on every stored page, no index
-            expect = sorted(
-                label for label, k in stored.items() if match_keys(query, k).duplicate
-            )
+            expect = sorted(label for label, k in stored.items() if match_keys(query, k).duplicate)
             res = store.lookup(query)
             assert sorted((m.record_id, m.page) for m in res.matches) == expect
             assert res.status == ("found" if expect else "not-found")

@@ -398,6 +398,7 @@ class ReuseStore:
         *,
         photo: bool = False,
         dpi: float | None = None,
+        limit: int | None = None,
     ) -> LookupResult:
         """Find the earlier digitized copies of a page.
 
@@ -411,6 +412,10 @@ class ReuseStore:
             (:mod:`onestop_docs.capture`); a photo without a page gives ``"no-page"``.
         dpi : float, optional
             Resolution of an array without one (default 300).
+        limit : int, optional
+            Stop after this many verified pages.  Candidates are verified nearest first, so
+            ``limit=1`` answers "is there an earlier copy?" without verifying every other
+            filling of the same form; without it every candidate is verified.
 
         Returns
         -------
@@ -453,7 +458,7 @@ class ReuseStore:
             if identical and status == "blank":
                 status = "found"
             return LookupResult(status, tuple(identical), reason, 0, time.perf_counter() - t)
-        found, ncand = self._lookup_key(key)
+        found, ncand = self._lookup_key(key, limit)
         seen = {(m.record_id, m.page) for m in identical}
         matches = identical + [m for m in found if (m.record_id, m.page) not in seen]
         return LookupResult(
@@ -464,11 +469,13 @@ class ReuseStore:
             time.perf_counter() - t,
         )
 
-    def lookup_key(self, key: Any) -> list[ReuseMatch]:
-        """Verified matches of a document key, nearest candidate first."""
-        return self._lookup_key(key)[0]
+    def lookup_key(self, key: Any, *, limit: int | None = None) -> list[ReuseMatch]:
+        """Verified matches of a document key, nearest candidate first (see :meth:`lookup`)."""
+        return self._lookup_key(key, limit)[0]
 
-    def _lookup_key(self, key: Any) -> tuple[list[ReuseMatch], int]:
+    def _lookup_key(self, key: Any, limit: int | None = None) -> tuple[list[ReuseMatch], int]:
+        if limit is not None:
+            check_int(limit, "limit", 1)
         queries = _keys.query_candidates(key)
         self._maybe_refresh()
         best: dict[int, int] = {}
@@ -480,17 +487,25 @@ class ReuseStore:
             return [], 0
         order = sorted(best, key=lambda s: (best[s], s))[: self._max_candidates]
         out: list[ReuseMatch] = []
-        for prow, rrow in self._db.pages_by_seq(order):
-            if prow.key is None or prow.key_version is None:
-                continue
-            stored = _keys.key_from_blob(
-                prow.key_version, prow.key, where=f"{prow.record_id} page {prow.page}"
-            )
-            verdict = _keys.verify_keys(key, stored)
-            if verdict.duplicate:
-                out.append(_match(prow, rrow, "same-page", best[prow.seq], verdict))
+        verified = 0
+        step = len(order) if limit is None else 8
+        for a in range(0, len(order), step):
+            rows = self._db.pages_by_seq(order[a : a + step])
+            rows.sort(key=lambda pr: (best[pr[0].seq], pr[0].seq))
+            for prow, rrow in rows:
+                if prow.key is None or prow.key_version is None:
+                    continue
+                stored = _keys.key_from_blob(
+                    prow.key_version, prow.key, where=f"{prow.record_id} page {prow.page}"
+                )
+                verified += 1
+                verdict = _keys.verify_keys(key, stored)
+                if verdict.duplicate:
+                    out.append(_match(prow, rrow, "same-page", best[prow.seq], verdict))
+                    if limit is not None and len(out) >= limit:
+                        return out, verified
         out.sort(key=lambda m: (m.candidate_distance or 0, m.record_id, m.page))
-        return out, len(order)
+        return out, verified
 
     def records_of(self, owner_id: str) -> list[StoredRecord]:
         """Every record of an owner (CCCD or MST), oldest first.
