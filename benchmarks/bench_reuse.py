@@ -103,11 +103,11 @@ def _fill(path: str, n: int, rng: np.random.Generator) -> np.ndarray:
     )
     blob = bytes(16)
     conn.executemany(
-        "INSERT INTO reuse_pages (record_id, page, key_version, key, candidate)"
-        " VALUES (?, ?, 1, ?, ?)",
+        "INSERT INTO reuse_pages (record_id, page, key_version, key, candidate, candidate_flip)"
+        " VALUES (?, ?, 1, ?, ?, ?)",
         (
-            (f"G{i // _PER_RECORD:08d}", i % _PER_RECORD + 1, blob, cands[i].tobytes())
-            for i in range(n)
+            (f"G{i // _PER_RECORD:08d}", i % _PER_RECORD + 1, blob, c, c[::-1])
+            for i, c in ((i, cands[i].tobytes()) for i in range(n))
         ),
     )
     conn.execute("COMMIT")
@@ -218,8 +218,11 @@ def _generated_record(
 
     rec = StoredRecord(rid, None, None, None, None, None, pages, "2026-01-01T00:00:00Z")
     rows = [
-        PageRow(rid, p + 1, None, None, version, blob, rng.integers(0, 256, 32, np.uint8).tobytes())
-        for p in range(pages)
+        PageRow(rid, p + 1, None, None, version, blob, c, c[::-1])
+        for p, c in enumerate(
+            rng.integers(0, 256, (pages, 32), np.uint8).tobytes()[i * 32 : i * 32 + 32]
+            for i in range(pages)
+        )
     ]
     return rec, rows
 

@@ -413,3 +413,48 @@ def test_kill_while_adding_leaves_whole_records_only(
         Path(location).unlink()
         for suffix in ("-wal", "-shm"):
             Path(location + suffix).unlink(missing_ok=True)
+
+
+# --- all pairs of an archive, here and on a Dask cluster ----------------------------------------
+
+
+def test_archive_duplicates_single_process_and_dask_agree_with_brute_force(
+    tmp_path: Path, keys: dict[tuple[int, int], Any]
+) -> None:
+    from onestop_docs.reuse import archive_duplicates
+
+    path = str(tmp_path / "reuse.sqlite")
+    labels = []
+    with ReuseStore(path) as store:
+        # every scan of every document, two pages per record, plus the first scans again
+        items = sorted(keys.items())
+        for r in range(0, len(items), 2):
+            pair = items[r : r + 2]
+            store.add_record(f"R.{r:03d}", [k for _, k in pair])
+            labels.extend((f"R.{r:03d}", i + 1, k) for i, (_, k) in enumerate(pair))
+        store.add_record("S.001", [keys[(0, 0)], keys[(3, 1)]])
+        labels.extend([("S.001", 1, keys[(0, 0)]), ("S.001", 2, keys[(3, 1)])])
+    # reference: the verifier on every pair, later page against earlier page
+    expect = sorted(
+        (labels[j][0], labels[j][1], labels[i][0], labels[i][1])
+        for i in range(len(labels))
+        for j in range(i + 1, len(labels))
+        if match_keys(labels[j][2], labels[i][2]).duplicate
+    )
+    assert len(expect) >= 3
+    got = [(p.record_id, p.page, p.earlier_record_id, p.earlier_page)
+           for p in archive_duplicates(path, block_rows=3)]  # fmt: skip
+    assert got == expect
+    assert [
+        (p.record_id, p.page, p.earlier_record_id, p.earlier_page)
+        for p in archive_duplicates(path, block_rows=1000)
+    ] == expect
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_dask = archive_duplicates(path, client=client, block_rows=3)
+    assert [(p.record_id, p.page, p.earlier_record_id, p.earlier_page) for p in on_dask] == expect

@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+from ._allpairs import DuplicatePair, archive_duplicates
 from ._archive import RecordEntry, add_record_folder, read_record_folder
 from ._backend import SCHEMA_VERSION, StoredRecord
 from ._owner import OwnerKind, owner_kind, parse_owner_id
@@ -23,6 +24,7 @@ from ._store import LookupResult, PageEntry, ReuseMatch, ReuseStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "DuplicatePair",
     "LookupResult",
     "OwnerKind",
     "PageEntry",
@@ -31,6 +33,7 @@ __all__ = [
     "ReuseStore",
     "StoredRecord",
     "add_record_folder",
+    "archive_duplicates",
     "owner_kind",
     "parse_owner_id",
     "read_record_folder",

@@ -7,7 +7,7 @@ Both backends hold the same three tables (schema version :data:`SCHEMA_VERSION`)
   component, dossier code, page count, time added);
 * ``reuse_pages``: one row per page, with ``seq`` (increasing in commit order), the record id,
   the page number, the page's pixel SHA-256 and source-file SHA-256, the key version, the key
-  blob and its 256-bit candidate hash.
+  blob and its 256-bit candidate hashes (as scanned and turned by 180 degrees).
 
 A record and its pages are written in one transaction, so a reader sees all of a record or
 none of it.  Writers are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction
@@ -54,6 +54,7 @@ _PAGE_COLS = (
     "key_version",
     "key",
     "candidate",
+    "candidate_flip",
 )
 
 
@@ -95,6 +96,7 @@ class PageRow:
     key_version: int | None
     key: bytes | None
     candidate: bytes | None
+    candidate_flip: bytes | None = None
     seq: int = 0
 
     def same_content(self, other: PageRow) -> bool:
@@ -117,6 +119,7 @@ def _page_row(v: Sequence[Any], seq: int) -> PageRow:
         None if v[4] is None else int(v[4]),
         None if v[5] is None else bytes(v[5]),
         None if v[6] is None else bytes(v[6]),
+        None if v[7] is None else bytes(v[7]),
         seq,
     )
 
@@ -172,6 +175,14 @@ class _Sql:
             (seq, limit),
         )
         return [(int(s), bytes(c)) for s, c in rows]
+
+    def candidates_all(self) -> list[tuple[int, bytes, bytes]]:
+        """``(seq, candidate, candidate_flip)`` of every keyed page, in order."""
+        rows = self._fetch(
+            "SELECT seq, candidate, candidate_flip FROM reuse_pages"
+            " WHERE candidate IS NOT NULL ORDER BY seq"
+        )
+        return [(int(s), bytes(c), bytes(f)) for s, c, f in rows]
 
     def max_seq(self) -> int:
         rows = self._fetch("SELECT COALESCE(MAX(seq), 0) FROM reuse_pages")
@@ -286,6 +297,7 @@ _SQLITE_SCHEMA = (
     "CREATE TABLE reuse_pages (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " record_id TEXT NOT NULL REFERENCES reuse_records (record_id), page INTEGER NOT NULL,"
     " page_sha256 TEXT, file_sha256 TEXT, key_version INTEGER, key BLOB, candidate BLOB,"
+    " candidate_flip BLOB,"
     " UNIQUE (record_id, page))",
     "CREATE INDEX reuse_pages_file ON reuse_pages (file_sha256)",
 )
@@ -434,6 +446,7 @@ _PG_SCHEMA = (
     "CREATE TABLE reuse_pages (seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " record_id text NOT NULL REFERENCES reuse_records (record_id), page integer NOT NULL,"
     " page_sha256 text, file_sha256 text, key_version integer, key bytea, candidate bytea,"
+    " candidate_flip bytea,"
     " UNIQUE (record_id, page))",
     "CREATE INDEX reuse_pages_file ON reuse_pages (file_sha256)",
 )

@@ -309,10 +309,10 @@ class ReuseStore:
                     f"pages must be numbered 1..{len(pages)} in order, page {i + 1} says "
                     f"{entry.number}"
                 )
-            version = blob = cand = None
+            version = blob = cand = flip = None
             if entry.key is not None:
                 version, blob = _keys.key_to_blob(entry.key)
-                cand = _keys.candidate_of(entry.key)
+                cand, flip = _keys.query_candidates(entry.key)
             rows.append(
                 PageRow(
                     rid,
@@ -322,6 +322,7 @@ class ReuseStore:
                     version,
                     blob,
                     cand,
+                    flip,
                 )
             )
         if not rows:
@@ -355,12 +356,12 @@ class ReuseStore:
             The store failed, or a stored candidate hash is damaged.
         """
         with self._refresh_lock:
-            loaded = 0
+            seen = self._seen
+            seq_parts, word_parts = [], []
             while True:
-                rows = self._db.pages_after(self._seen, _REFRESH_BATCH)
+                rows = self._db.pages_after(seen, _REFRESH_BATCH)
                 if not rows:
                     break
-                seqs = np.fromiter((s for s, _ in rows), np.int64, len(rows))
                 bad = [s for s, c in rows if len(c) != _keys.CANDIDATE_BYTES]
                 if bad:
                     raise ReuseStoreError(
@@ -369,12 +370,18 @@ class ReuseStore:
                         reason="corrupt",
                         store=self.location,
                     )
-                words = np.frombuffer(b"".join(c for _, c in rows), np.uint8).reshape(-1, 32)
-                self._index.add(seqs, words)
-                self._seen = int(seqs[-1])
-                loaded += len(rows)
+                seq_parts.append(np.fromiter((s for s, _ in rows), np.int64, len(rows)))
+                word_parts.append(
+                    np.frombuffer(b"".join(c for _, c in rows), np.uint8).reshape(-1, 32)
+                )
+                seen = int(seq_parts[-1][-1])
                 if len(rows) < _REFRESH_BATCH:
                     break
+            loaded = sum(len(p) for p in seq_parts)
+            if loaded:
+                # one add: the index grows once, to the exact size, on a cold start
+                self._index.add(np.concatenate(seq_parts), np.concatenate(word_parts))
+                self._seen = seen
             self._last_refresh = time.monotonic()
             return loaded
 
