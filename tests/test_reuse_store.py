@@ -458,3 +458,39 @@ def test_archive_duplicates_single_process_and_dask_agree_with_brute_force(
     ):
         on_dask = archive_duplicates(path, client=client, block_rows=3)
     assert [(p.record_id, p.page, p.earlier_record_id, p.earlier_page) for p in on_dask] == expect
+
+
+# --- phone photos -------------------------------------------------------------------------------
+
+
+def test_photo_without_a_page_is_never_a_match(
+    tmp_path: Path, keys: dict[tuple[int, int], Any], docs: list[list[str]]
+) -> None:
+    pytest.importorskip("onestop_docs.capture")
+    with ReuseStore(tmp_path / "reuse.sqlite") as store:
+        store.add_record("R.001", [keys[(0, 0)], keys[(1, 0)]])
+        rng = np.random.default_rng(5)
+        scenes = {
+            "table": np.full((900, 1200), 70, np.uint8),
+            "noise": rng.integers(0, 256, (900, 1200), np.uint8),
+            "gradient": np.tile(np.linspace(0, 255, 1200, dtype=np.uint8), (900, 1)),
+        }
+        for name, scene in scenes.items():
+            res = store.lookup(scene, photo=True)
+            assert res.status in ("no-page", "blank"), name
+            assert res.matches == () and res.reason is not None, name
+        # a sheet lying on a dark table, whole: looked up like the verifier says
+        img, _ = _scan(docs[0], 42)
+        from PIL import Image
+
+        h = 700
+        sheet = np.asarray(Image.fromarray(img).resize((round(img.shape[1] * h / img.shape[0]), h)))
+        photo = np.full((1100, 1400), 60, np.uint8)
+        photo[200 : 200 + sheet.shape[0], 300 : 300 + sheet.shape[1]] = sheet
+        key, _ = reuse_keys.key_of_photo(photo)
+        res = store.lookup(photo, photo=True)
+        if key is None:
+            assert res.status in ("no-page", "blank") and not res.matches
+        else:
+            expect = [1] if match_keys(key, keys[(0, 0)]).duplicate else []
+            assert [m.page for m in res.matches if m.page == 1] == expect

@@ -100,7 +100,8 @@ class LookupResult:
     Attributes
     ----------
     status : {"found", "not-found", "no-page", "blank"}
-        ``"no-page"``: the photo or image shows no document page (never a match);
+        ``"no-page"``: the photo shows no usable document page (``reason`` says: ``"no page
+        found"``, ``"page incomplete"``, ``"two pages"``), never a match;
         ``"blank"``: the page has no key (blank or near-blank), only an identical file can
         match it.
     matches : tuple of ReuseMatch
@@ -461,7 +462,7 @@ class ReuseStore:
         else:
             key, reason = _keys.key_of_page(page, dpi=dpi)
         if key is None:
-            status: LookupStatus = "no-page" if reason == "no page found" else "blank"
+            status: LookupStatus = "blank" if reason in ("blank", "near-blank") else "no-page"
             if identical and status == "blank":
                 status = "found"
             return LookupResult(status, tuple(identical), reason, 0, time.perf_counter() - t)

@@ -126,12 +126,33 @@ def is_key(obj: Any) -> bool:
     return isinstance(obj, DocumentKey | PageHash)
 
 
+#: What :func:`onestop_docs.capture.rectify` statuses mean for a lookup.
+_PHOTO_REASONS = {
+    "no-page": "no page found",
+    "incomplete": "page incomplete",
+    "two-pages": "two pages",
+    "blank": "blank",
+}
+
+
 def key_of_photo(image: Any, *, dpi: float | None = None) -> tuple[Key | None, str | None]:
-    """The key of the page in a phone photo, or ``(None, "no page found")``."""
+    """The key of the page in a phone photo, or ``(None, reason)``: ``"no page found"``,
+    ``"page incomplete"``, ``"two pages"``, ``"blank"``, ``"near-blank"``.
+
+    The sheet is found and rectified by :func:`onestop_docs.capture.rectify`; a photo whose
+    paper fills the frame (a scan, a screenshot) is keyed as it is.
+    """
+    import importlib
+
     try:
-        from .. import capture  # type: ignore[attr-defined]
+        capture: Any = importlib.import_module("onestop_docs.capture")
     except ImportError:
         raise InvalidArgumentError(
             "looking up a phone photo needs onestop_docs.capture, which this build lacks"
         ) from None
-    raise InvalidArgumentError(f"unsupported capture module {capture!r}")
+    res = capture.rectify(image)
+    if res.status == "ok" and res.page is not None:
+        return key_of_page(res.page, dpi=res.dpi or dpi or 150.0)
+    if res.status == "full-frame":
+        return key_of_page(image, dpi=dpi)
+    return None, _PHOTO_REASONS.get(str(res.status), str(res.status))
