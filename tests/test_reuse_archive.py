@@ -66,6 +66,17 @@ def test_document_key_in_metadata_xml_round_trips() -> None:
         PageDigest(1, "cd" * 32, file_sha256="xyz")
 
 
+class _Inline:
+    """An executor that runs each job at once, in this process."""
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        from concurrent.futures import Future
+
+        fut: Future[Any] = Future()
+        fut.set_result(fn(*args))
+        return fut
+
+
 def _digitize(pages: list[Page], out: Path, component: int, **kw: Any) -> Any:
     return digitize(
         pages,
@@ -119,6 +130,17 @@ def test_digitize_fills_the_store_and_finds_earlier_records(
             ]
         assert rebuilt.records_of(OWNER)[0].record_id == first.record_id
         rebuilt.close()
+    # a run that stopped between the record's rename and the store: the re-run adds it
+    late = str(tmp_path / "late.sqlite")
+    again = _digitize([_page(docs[0], 1), _page(docs[1], 2)], tmp_path / "out", 1,
+                      options=DigitizeOptions(ocr=False, reuse_store=late), metadata=meta)  # fmt: skip
+    assert again.resumed
+    job = DigitizeJob((str(tmp_path),), str(tmp_path / "out"), CODE, AGENCY, component=2,
+                      options=DigitizeOptions(ocr=False, reuse_store=late))  # fmt: skip
+    assert digitize_batch([job], executor=_Inline()).outcomes[0].status == "skipped"
+    with ReuseStore(late) as store:
+        assert store.counts() == (2, 4)
+        assert store.records_of(OWNER)[0].record_id == first.record_id
     # a record whose bag was altered is not indexed
     bad = tmp_path / "bad"
     shutil.copytree(first.directory, bad)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from ..errors import InvalidArgumentError, OnestopError
 from ._record import _ensure_logged, digitize, is_record_complete, load_record
-from ._reuse import batch_duplicates
+from ._reuse import batch_duplicates, ensure_stored, resolve_target
 from ._types import DigitizeOptions, SignerSpec, record_id_for
 
 # --- batches ------------------------------------------------------------------------------------
@@ -84,6 +84,7 @@ def _run_job(job: DigitizeJob) -> JobOutcome:
     try:
         if final.exists() and is_record_complete(final):
             rec = load_record(final)
+            ensure_stored(resolve_target(None, job.options.reuse_store), final)
             return JobOutcome(
                 job.record_id,
                 "skipped",

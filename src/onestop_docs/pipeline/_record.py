@@ -221,6 +221,7 @@ def digitize(
     if final.exists():
         if resume and is_record_complete(final):
             rec = load_record(final)
+            _reuse.ensure_stored(duplicate_index, final)
             _ensure_logged(rec, log)
             return rec
         raise PipelineError(

@@ -149,6 +149,20 @@ def remember(target: Any, record_id: str, pages: Sequence[Any], extra: dict[str,
     )
 
 
+def ensure_stored(target: Any, directory: Any) -> None:
+    """A complete record found on a re-run is in the store too (the run that made it may have
+    stopped between the record's rename and adding it; adding is idempotent)."""
+    if not isinstance(target, ReuseStore):
+        return
+    from ..reuse import read_record_folder
+
+    try:
+        entry = read_record_folder(directory)
+    except OnestopError:  # a record from before document keys: nothing to add
+        return
+    entry.add_to(target)
+
+
 class SourceHasher:
     """SHA-256 of the files pages were read from, each file hashed once."""
 
