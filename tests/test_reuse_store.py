@@ -494,3 +494,36 @@ def test_photo_without_a_page_is_never_a_match(
         else:
             expect = [1] if match_keys(key, keys[(0, 0)]).duplicate else []
             assert [m.page for m in res.matches if m.page == 1] == expect
+
+
+def test_index_cache_lets_a_restarted_kiosk_load_only_new_pages(
+    tmp_path: Path, keys: dict[tuple[int, int], Any]
+) -> None:
+    path, cache = tmp_path / "reuse.sqlite", tmp_path / "kiosk.idx"
+    with ReuseStore(path) as station:
+        station.add_record("R.001", [keys[(0, 0)], keys[(1, 0)]])
+        with ReuseStore(path, index_cache=cache) as kiosk:
+            assert kiosk.refresh() == 2
+        assert cache.exists()
+        station.add_record("R.002", [keys[(3, 0)]])
+        with ReuseStore(path, index_cache=cache) as kiosk:
+            assert kiosk.refresh() == 1  # the two cached pages come from the file
+            assert len(kiosk) == 3
+            for d in (0, 1, 3):  # same answers as verifying every stored page
+                want = sorted(
+                    (rid, pg)
+                    for rid, pg, k in [("R.001", 1, keys[(0, 0)]), ("R.001", 2, keys[(1, 0)]),
+                                       ("R.002", 1, keys[(3, 0)])]
+                    if match_keys(keys[(d, 1)], k).duplicate
+                )  # fmt: skip
+                got = sorted((m.record_id, m.page) for m in kiosk.lookup(keys[(d, 1)]).matches)
+                assert got == want
+    # the cache of another store is ignored, and so is a damaged one
+    other = tmp_path / "other.sqlite"
+    with ReuseStore(other) as store:
+        store.add_record("X.001", [keys[(2, 0)]])
+        with ReuseStore(other, index_cache=cache) as kiosk:
+            assert kiosk.refresh() == 1 and len(kiosk) == 1
+    cache.write_bytes(b"garbage")
+    with ReuseStore(other, index_cache=cache) as kiosk:
+        assert kiosk.refresh() == 1 and len(kiosk) == 1

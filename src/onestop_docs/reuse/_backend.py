@@ -24,6 +24,7 @@ import os
 import re
 import sqlite3
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -264,8 +265,11 @@ class _Sql:
         )
         return True
 
+    store_id: str | None = None
+
     def _check_meta(self, rows: list[Any]) -> None:
         meta = {str(k): str(v) for k, v in rows}
+        self.store_id = meta.get("store_id")
         version = meta.get("schema_version")
         if version is None or not version.isdigit():
             raise ReuseStoreError(
@@ -396,7 +400,11 @@ class SQLiteBackend(_Sql):
                                 conn.execute(stmt)
                             conn.executemany(
                                 "INSERT INTO reuse_meta (name, value) VALUES (?, ?)",
-                                [("schema_version", str(SCHEMA_VERSION)), ("created", _now())],
+                                [
+                                    ("schema_version", str(SCHEMA_VERSION)),
+                                    ("created", _now()),
+                                    ("store_id", uuid.uuid4().hex),
+                                ],
                             )
                         conn.execute("COMMIT")
                     except BaseException:
@@ -532,8 +540,16 @@ class PostgresBackend(_Sql):
                         for stmt in _PG_SCHEMA:
                             conn.execute(stmt)
                         conn.execute(
-                            "INSERT INTO reuse_meta (name, value) VALUES (%s, %s), (%s, %s)",
-                            ("schema_version", str(SCHEMA_VERSION), "created", _now()),
+                            "INSERT INTO reuse_meta (name, value)"
+                            " VALUES (%s, %s), (%s, %s), (%s, %s)",
+                            (
+                                "schema_version",
+                                str(SCHEMA_VERSION),
+                                "created",
+                                _now(),
+                                "store_id",
+                                uuid.uuid4().hex,
+                            ),
                         )
                     self._check_meta(conn.execute("SELECT name, value FROM reuse_meta").fetchall())
                     for table in ("reuse_records", "reuse_pages"):

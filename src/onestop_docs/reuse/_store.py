@@ -25,6 +25,7 @@ __all__ = ["LookupResult", "PageEntry", "ReuseMatch", "ReuseStore"]
 
 LookupStatus = Literal["found", "not-found", "no-page", "blank"]
 _REFRESH_BATCH = 200_000
+_CACHE_AFTER = 100_000  # pages loaded by one refresh after which the cache is rewritten
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,11 @@ class ReuseStore:
         Largest age of the in-memory index at lookup time (0: refresh before every lookup).
     max_candidates : int
         At most this many nearest candidates are verified per lookup.
+    index_cache : path, optional
+        File where this process keeps a copy of its in-memory index (written after a large
+        refresh and on :meth:`close`, atomically), so a restarted kiosk maps it and loads only
+        the pages added since instead of every page.  A cache of another store (each store
+        has a random id) or a damaged one is ignored.
 
     Raises
     ------
@@ -221,6 +227,7 @@ class ReuseStore:
         timeout_s: float = 10.0,
         refresh_interval_s: float = 2.0,
         max_candidates: int = 256,
+        index_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         loc = os.fspath(location) if isinstance(location, os.PathLike) else location
         check_range(timeout_s, "timeout_s", 0.0, 3600.0, lo_open=True)
@@ -231,6 +238,8 @@ class ReuseStore:
         self._seen = 0  # highest seq in the in-memory index
         self._last_refresh = -float("inf")
         self._refresh_lock = threading.Lock()
+        self._cache = None if index_cache is None else Path(os.fspath(index_cache))
+        self._cached_seen = 0  # highest seq in the cache file
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], **kwargs: Any) -> ReuseStore:
@@ -252,8 +261,53 @@ class ReuseStore:
         self.close()
 
     def close(self) -> None:
-        """Close the database connections (the in-memory index is dropped)."""
-        self._db.close()
+        """Close the database connections (the in-memory index is dropped; with
+        ``index_cache`` it is saved first when it grew)."""
+        try:
+            if self._cache is not None and self._seen > self._cached_seen:
+                self.save_index_cache()
+        finally:
+            self._db.close()
+
+    def save_index_cache(self) -> None:
+        """Write the in-memory index to ``index_cache`` (index file first, then its sidecar
+        ``.json`` naming the store and the last page in it; a crash between the two leaves
+        an older sidecar, so some pages are loaded twice, which lookups tolerate)."""
+        if self._cache is None or self._db.store_id is None:
+            return
+        import json
+
+        from .._fileutil import atomic_write_bytes
+
+        with self._refresh_lock:
+            seen = self._seen
+            self._index.save(self._cache)
+            side = {"store_id": self._db.store_id, "seen": seen, "rows": len(self._index)}
+            atomic_write_bytes(self._sidecar(), json.dumps(side).encode())
+            self._cached_seen = seen
+
+    def _sidecar(self) -> Path:
+        assert self._cache is not None
+        return self._cache.with_name(self._cache.name + ".json")
+
+    def _load_cache(self) -> None:
+        # called under the refresh lock, before the first refresh
+        import json
+
+        from ..errors import IndexFormatError
+
+        assert self._cache is not None
+        try:
+            side = json.loads(self._sidecar().read_text(encoding="utf-8"))
+            if side.get("store_id") != self._db.store_id or self._db.store_id is None:
+                return
+            index = HashIndex.open(self._cache, mmap=True)
+            seen = int(side["seen"])
+            if index.bits != 256 or len(index) != int(side["rows"]) or seen < 0:
+                return
+        except (OSError, ValueError, KeyError, TypeError, IndexFormatError):
+            return  # no usable cache: load everything from the store
+        self._index, self._seen, self._cached_seen = index, seen, seen
 
     # ------------------------------------------------------------------ writing
 
@@ -357,6 +411,8 @@ class ReuseStore:
             The store failed, or a stored candidate hash is damaged.
         """
         with self._refresh_lock:
+            if self._cache is not None and self._seen == 0 and len(self._index) == 0:
+                self._load_cache()
             seen = self._seen
             seq_parts, word_parts = [], []
             while True:
@@ -384,7 +440,9 @@ class ReuseStore:
                 self._index.add(np.concatenate(seq_parts), np.concatenate(word_parts))
                 self._seen = seen
             self._last_refresh = time.monotonic()
-            return loaded
+        if self._cache is not None and loaded >= _CACHE_AFTER:
+            self.save_index_cache()
+        return loaded
 
     def _maybe_refresh(self) -> None:
         if time.monotonic() - self._last_refresh >= self._refresh_interval:
