@@ -189,6 +189,7 @@ def test_batch_flags_the_same_paper_in_two_components(
             for d in report.duplicates] == [(f"{CODE}.003", 1, f"{CODE}.001", 1)]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_cli_reuse_add_and_find(tmp_path: Path, docs: list[list[str]]) -> None:
     scans = tmp_path / "scans"
     scans.mkdir()

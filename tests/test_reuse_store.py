@@ -418,6 +418,7 @@ def test_kill_while_adding_leaves_whole_records_only(
 # --- all pairs of an archive, here and on a Dask cluster ----------------------------------------
 
 
+@pytest.mark.slow
 def test_archive_duplicates_single_process_and_dask_agree_with_brute_force(
     tmp_path: Path, keys: dict[tuple[int, int], Any]
 ) -> None:
