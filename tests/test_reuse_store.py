@@ -3,6 +3,7 @@ stores, crashes while adding, and a kiosk seeing a station's new records."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sqlite3
@@ -528,3 +529,31 @@ def test_index_cache_lets_a_restarted_kiosk_load_only_new_pages(
     cache.write_bytes(b"garbage")
     with ReuseStore(other, index_cache=cache) as kiosk:
         assert kiosk.refresh() == 1 and len(kiosk) == 1
+
+
+def test_segmented_index_equals_one_hash_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onestop_docs.dedup import HashIndex
+    from onestop_docs.reuse import _segments
+
+    monkeypatch.setattr(_segments, "TAIL_ROWS", 50)
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 256, (400, 32), np.uint8)
+    words[1::7] = words[0] ^ (rng.random((57, 32)) < 0.2).astype(np.uint8)  # near row 0
+    seg, ref = _segments.SegmentedIndex(), HashIndex(256)
+    ids = np.arange(1, 401, dtype=np.int64)
+    # a cold load of 120 rows (one segment), then refreshes of 7, 30, 45, 3 ... rows
+    cuts = [0, 120, 127, 157, 202, 205, 260, 400]
+    for a, b in itertools.pairwise(cuts):
+        seg.add(ids[a:b], words[a:b])
+    ref.add(ids, words)
+    assert len(seg) == 400 and seg.segments >= 4
+    queries = [words[0].tobytes(), words[5].tobytes()]
+    want: dict[int, int] = {}
+    for m in ref.radius_batch(queries, 72):
+        for i, d in m:
+            want[i] = min(d, want.get(i, d))
+    assert seg.radius(queries, 72) == want and len(want) > 50
+    n = seg.save(tmp_path / "c.idx")
+    assert _segments.SegmentedIndex.open(tmp_path / "c.idx", n).radius(queries, 72) == want

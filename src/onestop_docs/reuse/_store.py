@@ -14,12 +14,13 @@ from typing import Any, Literal
 import numpy as np
 
 from .._validate import check_int, check_range
-from ..dedup import HashIndex, Verdict
+from ..dedup import Verdict
 from ..errors import InvalidArgumentError, InvalidImageError, ReuseStoreError
 from ..vntext import normalize
 from . import keys as _keys
 from ._backend import PageRow, StoredRecord, open_backend
 from ._owner import parse_owner_id
+from ._segments import SegmentedIndex
 
 __all__ = ["LookupResult", "PageEntry", "ReuseMatch", "ReuseStore"]
 
@@ -234,7 +235,7 @@ class ReuseStore:
         self._refresh_interval = check_range(refresh_interval_s, "refresh_interval_s", 0.0, 3600.0)
         self._max_candidates = check_int(max_candidates, "max_candidates", 1, 1_000_000)
         self._db = open_backend(loc, create=create, timeout_s=timeout_s)
-        self._index = HashIndex(256)
+        self._index = SegmentedIndex()
         self._seen = 0  # highest seq in the in-memory index
         self._last_refresh = -float("inf")
         self._refresh_lock = threading.Lock()
@@ -281,8 +282,13 @@ class ReuseStore:
 
         with self._refresh_lock:
             seen = self._seen
-            self._index.save(self._cache)
-            side = {"store_id": self._db.store_id, "seen": seen, "rows": len(self._index)}
+            files = self._index.save(self._cache)
+            side = {
+                "store_id": self._db.store_id,
+                "seen": seen,
+                "rows": len(self._index),
+                "files": files,
+            }
             atomic_write_bytes(self._sidecar(), json.dumps(side).encode())
             self._cached_seen = seen
 
@@ -301,9 +307,9 @@ class ReuseStore:
             side = json.loads(self._sidecar().read_text(encoding="utf-8"))
             if side.get("store_id") != self._db.store_id or self._db.store_id is None:
                 return
-            index = HashIndex.open(self._cache, mmap=True)
+            index = SegmentedIndex.open(self._cache, int(side["files"]))
             seen = int(side["seen"])
-            if index.bits != 256 or len(index) != int(side["rows"]) or seen < 0:
+            if len(index) != int(side["rows"]) or seen < 0:
                 return
         except (OSError, ValueError, KeyError, TypeError, IndexFormatError):
             return  # no usable cache: load everything from the store
@@ -436,7 +442,7 @@ class ReuseStore:
                     break
             loaded = sum(len(p) for p in seq_parts)
             if loaded:
-                # one add: the index grows once, to the exact size, on a cold start
+                # one add: a cold start makes one segment of exactly the store's size
                 self._index.add(np.concatenate(seq_parts), np.concatenate(word_parts))
                 self._seen = seen
             self._last_refresh = time.monotonic()
@@ -544,11 +550,7 @@ class ReuseStore:
             check_int(limit, "limit", 1)
         queries = _keys.query_candidates(key)
         self._maybe_refresh()
-        best: dict[int, int] = {}
-        for m in self._index.radius_batch(queries, _keys.CANDIDATE_RADIUS):
-            for seq, dist in m:
-                if dist < best.get(seq, 1 << 30):
-                    best[seq] = dist
+        best = self._index.radius(queries, _keys.CANDIDATE_RADIUS)
         if not best:
             return [], 0
         order = sorted(best, key=lambda s: (best[s], s))[: self._max_candidates]
