@@ -8,7 +8,7 @@ here releases the GIL.
 
 cimport cython
 from libc.math cimport cos, sin, floor
-from libc.stdint cimport uint8_t, int32_t, int64_t
+from libc.stdint cimport uint8_t, int32_t, int64_t, uint32_t
 from libc.stdlib cimport malloc, free, calloc
 
 
@@ -16,27 +16,60 @@ from libc.stdlib cimport malloc, free, calloc
 @cython.wraparound(False)
 def reduce_mean(const uint8_t[:, ::1] src, int f, uint8_t[:, ::1] out):
     """``out[i, j]`` = rounded mean of the ``f`` x ``f`` block of ``src`` at ``(i*f, j*f)``."""
-    cdef Py_ssize_t rows = out.shape[0], cols = out.shape[1]
+    cdef Py_ssize_t rows = out.shape[0], cols = out.shape[1], width = cols * f
     cdef Py_ssize_t i, j, k, c
-    cdef uint8_t* acc_src
-    cdef int64_t* acc
-    cdef int64_t half = (f * f) // 2, area = f * f
+    cdef const uint8_t* row
+    cdef uint32_t* acc
+    cdef uint32_t s, half = (f * f) // 2, area = f * f
     with nogil:
-        acc = <int64_t*>malloc(cols * sizeof(int64_t))
+        acc = <uint32_t*>malloc(width * sizeof(uint32_t))
         if acc == NULL:
             with gil:
                 raise MemoryError()
         for i in range(rows):
-            for j in range(cols):
+            for j in range(width):
                 acc[j] = 0
             for k in range(f):
-                acc_src = <uint8_t*>&src[i * f + k, 0]
-                for j in range(cols):
-                    for c in range(f):
-                        acc[j] += acc_src[j * f + c]
+                row = &src[i * f + k, 0]
+                for j in range(width):  # contiguous: vectorised
+                    acc[j] += row[j]
             for j in range(cols):
-                out[i, j] = <uint8_t>((acc[j] + half) // area)
+                s = 0
+                for c in range(f):
+                    s += acc[j * f + c]
+                out[i, j] = <uint8_t>((s + half) // area)
         free(acc)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def cell_quantile(const uint8_t[:, ::1] src, int block, double q, float[:, ::1] out):
+    """``out[i, j]`` = the ``q`` quantile of the grey values of cell ``(i, j)`` (cells of
+    ``block`` x ``block`` pixels, the last row and column of cells possibly smaller), from a
+    256-bin histogram."""
+    cdef Py_ssize_t rows = src.shape[0], cols = src.shape[1]
+    cdef Py_ssize_t gr = out.shape[0], gc = out.shape[1], bi, bj, y, x, y1, x1
+    cdef int64_t hist[256]
+    cdef int64_t n, need, run
+    cdef int v
+    with nogil:
+        for bi in range(gr):
+            y1 = (bi + 1) * block if (bi + 1) * block < rows else rows
+            for bj in range(gc):
+                x1 = (bj + 1) * block if (bj + 1) * block < cols else cols
+                for v in range(256):
+                    hist[v] = 0
+                for y in range(bi * block, y1):
+                    for x in range(bj * block, x1):
+                        hist[src[y, x]] += 1
+                n = (y1 - bi * block) * (x1 - bj * block)
+                need = <int64_t>(q * n)
+                run = 0
+                for v in range(256):
+                    run += hist[v]
+                    if run > need:
+                        break
+                out[bi, bj] = <float>(v if v < 256 else 255)
 
 
 @cython.boundscheck(False)
@@ -50,9 +83,29 @@ def darkness(const uint8_t[:, ::1] gray, const float[:, ::1] paper, int block,
     """
     cdef Py_ssize_t rows = gray.shape[0], cols = gray.shape[1]
     cdef Py_ssize_t gr = paper.shape[0], gc = paper.shape[1]
-    cdef Py_ssize_t i, j, y0, x0, y1, x1
-    cdef double fy, fx, wy, wx, p, d
+    cdef Py_ssize_t i, j, k, y0, y1
+    cdef double fy, fx, wy, p, d
+    cdef Py_ssize_t* x0
+    cdef float* wx
+    cdef float* prow
     with nogil:
+        x0 = <Py_ssize_t*>malloc(cols * sizeof(Py_ssize_t))
+        wx = <float*>malloc(cols * sizeof(float))
+        prow = <float*>malloc((gc + 1) * sizeof(float))
+        if x0 == NULL or wx == NULL or prow == NULL:
+            free(x0)
+            free(wx)
+            free(prow)
+            with gil:
+                raise MemoryError()
+        for j in range(cols):
+            fx = (j + 0.5) / block - 0.5
+            if fx < 0:
+                fx = 0
+            if fx > gc - 1:
+                fx = gc - 1
+            x0[j] = <Py_ssize_t>fx
+            wx[j] = <float>(fx - x0[j])
         for i in range(rows):
             fy = (i + 0.5) / block - 0.5
             if fy < 0:
@@ -62,25 +115,22 @@ def darkness(const uint8_t[:, ::1] gray, const float[:, ::1] paper, int block,
             y0 = <Py_ssize_t>fy
             y1 = y0 + 1 if y0 + 1 < gr else y0
             wy = fy - y0
+            for k in range(gc):
+                prow[k] = <float>((1 - wy) * paper[y0, k] + wy * paper[y1, k])
+            prow[gc] = prow[gc - 1]
             for j in range(cols):
-                fx = (j + 0.5) / block - 0.5
-                if fx < 0:
-                    fx = 0
-                if fx > gc - 1:
-                    fx = gc - 1
-                x0 = <Py_ssize_t>fx
-                x1 = x0 + 1 if x0 + 1 < gc else x0
-                wx = fx - x0
-                p = ((1 - wy) * ((1 - wx) * paper[y0, x0] + wx * paper[y0, x1])
-                     + wy * ((1 - wx) * paper[y1, x0] + wx * paper[y1, x1]))
+                p = prow[x0[j]] * (1 - wx[j]) + prow[x0[j] + 1] * wx[j]
                 if p < 16:
                     p = 16
-                d = (p - gray[i, j]) / p
+                d = 1.0 - gray[i, j] / p
                 if d < 0:
                     d = 0
                 elif d > 1:
                     d = 1
                 out[i, j] = <float>d
+        free(x0)
+        free(wx)
+        free(prow)
 
 
 @cython.boundscheck(False)
@@ -166,23 +216,23 @@ def skew_scores(const int32_t[::1] ys, const int32_t[::1] xs, const double[::1] 
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def warp_mean(const float[:, ::1] src, double m00, double m01, double m02,
-              double m10, double m11, double m12, float[:, ::1] out):
-    """``out[r, c]`` = mean of ``src`` bilinearly sampled at the 2 x 2 sub-points of output
-    pixel ``(r, c)`` mapped by ``x = m00*u + m01*v + m02``, ``y = m10*u + m11*v + m12``
+              double m10, double m11, double m12, int ss, float[:, ::1] out):
+    """``out[r, c]`` = mean of ``src`` bilinearly sampled at the ``ss`` x ``ss`` sub-points
+    of output pixel ``(r, c)`` mapped by ``x = m00*u + m01*v + m02``, ``y = m10*u + m11*v + m12``
     (``u`` along columns, ``v`` along rows); outside ``src`` counts as 0."""
     cdef Py_ssize_t rows = out.shape[0], cols = out.shape[1]
     cdef Py_ssize_t sh = src.shape[0], sw = src.shape[1]
     cdef Py_ssize_t r, c, x0, y0
     cdef int si, sj
-    cdef double u, v, x, y, wx, wy, acc, a00, a01, a10, a11
+    cdef double u, v, x, y, wx, wy, acc, a00, a01, a10, a11, step = 1.0 / ss
     with nogil:
         for r in range(rows):
             for c in range(cols):
                 acc = 0
-                for si in range(2):
-                    v = r + 0.25 + 0.5 * si
-                    for sj in range(2):
-                        u = c + 0.25 + 0.5 * sj
+                for si in range(ss):
+                    v = r + step * (si + 0.5)
+                    for sj in range(ss):
+                        u = c + step * (sj + 0.5)
                         x = m00 * u + m01 * v + m02 - 0.5
                         y = m10 * u + m11 * v + m12 - 0.5
                         if x <= -1 or y <= -1 or x >= sw or y >= sh:
@@ -197,15 +247,15 @@ def warp_mean(const float[:, ::1] src, double m00, double m01, double m02,
                         a11 = src[y0 + 1, x0 + 1] if y0 + 1 < sh and x0 + 1 < sw else 0
                         acc += ((1 - wy) * ((1 - wx) * a00 + wx * a01)
                                 + wy * ((1 - wx) * a10 + wx * a11))
-                out[r, c] = <float>(acc * 0.25)
+                out[r, c] = <float>(acc * step * step)
 
 
 cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                                  Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
-                                 int dy, int dx, int32_t* worst) noexcept nogil:
-    # Ink of a not covered by b's tolerance (b shifted by dy, dx) plus the converse;
-    # ``worst`` gets the larger of the two one-sided counts.
+                                 int dy, int dx, int32_t* out_a,
+                                 int32_t* out_b) noexcept nogil:
+    # Ink of a not covered by b's tolerance (b shifted by dy, dx), and the converse.
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], y, x, yb, xb
     cdef int32_t ua = 0, ub = 0
     cdef uint8_t tb, ib
@@ -223,7 +273,8 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
                 ua += 1
             if ib and not tol_a[y, x]:
                 ub += 1
-    worst[0] = ua if ua > ub else ub
+    out_a[0] = ua
+    out_b[0] = ub
     return ua + ub
 
 
@@ -231,55 +282,104 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
 @cython.wraparound(False)
 def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
-                 int block, int shift, int gdy, int gdx, int min_abs, double frac,
-                 bint stop, float[:, ::1] score):
-    """Block-wise ink comparison of two canonical bitmaps.
+                 int block, int shift, int quiet, int32_t[:, :, ::1] counts):
+    """Block-wise ink comparison of two canonical bitmaps with a tracked shift field.
 
-    For each ``block`` x ``block`` cell, the shift of ``b`` within ``shift`` pixels of the
-    global shift ``(gdy, gdx)`` that leaves the least unexplained ink is searched (ink of
-    one bitmap outside the other's tolerance mask).  ``score[i, j]`` receives the worse
-    one-sided count at that shift divided by the cell's limit ``max(min_abs, frac * mean ink
-    of the two cells)``.  Returns the flat index of the first cell scoring above 1 (and stops
-    there when ``stop``), else -1.
+    Cells are visited in raster order.  Each cell's shift of ``b`` is searched within
+    ``shift`` pixels of the mean shift of its already-visited inked neighbours (up-left, up,
+    up-right, left; else of all inked cells so far), so a smooth distortion (keystone,
+    curl) is followed while a cell cannot borrow ink from a distant line.  The shift with
+    the least unexplained ink (ink of one bitmap outside the other's tolerance mask, the
+    worse side) wins; ``counts[i, j]`` gets (unexplained ink of a, of b, ink of a + b,
+    dy, dx).  A cell with at most ``quiet`` unexplained pixels at the predicted shift is
+    not searched.
     """
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
-    cdef Py_ssize_t nbr = score.shape[0], nbc = score.shape[1]
-    cdef Py_ssize_t bi, bj, y0, y1, x0, x1, y, x, fail = -1
-    cdef int dy, dx
-    cdef int32_t best, w, tot, worst, inks
-    cdef double limit
+    cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
+    cdef Py_ssize_t bi, bj, y0, y1, x0, x1, y, x, k, ni, nj
+    cdef int dy, dx, pdy, pdx, bdy, bdx, cnt, gcnt = 0
+    cdef int64_t gsy = 0, gsx = 0
+    cdef int32_t best, w, inks, ua, ub, bua, bub
+    cdef double sy, sx
+    cdef uint8_t* inked
+    cdef int nbrs[4][2]
+    nbrs[0][0] = -1
+    nbrs[0][1] = -1
+    nbrs[1][0] = -1
+    nbrs[1][1] = 0
+    nbrs[2][0] = -1
+    nbrs[2][1] = 1
+    nbrs[3][0] = 0
+    nbrs[3][1] = -1
     with nogil:
+        inked = <uint8_t*>calloc(nbr * nbc, 1)
+        if inked == NULL:
+            with gil:
+                raise MemoryError()
         for bi in range(nbr):
             y0 = bi * block
             y1 = y0 + block if y0 + block < rows else rows
             for bj in range(nbc):
                 x0 = bj * block
                 x1 = x0 + block if x0 + block < cols else cols
+                cnt = 0
+                sy = 0
+                sx = 0
+                for k in range(4):
+                    ni = bi + nbrs[k][0]
+                    nj = bj + nbrs[k][1]
+                    if 0 <= ni < nbr and 0 <= nj < nbc and inked[ni * nbc + nj]:
+                        if k == 3 and nj >= 1 and inked[ni * nbc + nj - 1]:
+                            # along a line, extrapolate: a scale mismatch grows linearly
+                            sy += 2 * counts[ni, nj, 3] - counts[ni, nj - 1, 3]
+                            sx += 2 * counts[ni, nj, 4] - counts[ni, nj - 1, 4]
+                        else:
+                            sy += counts[ni, nj, 3]
+                            sx += counts[ni, nj, 4]
+                        cnt += 1
+                if cnt > 0:
+                    pdy = <int>floor(sy / cnt + 0.5)
+                    pdx = <int>floor(sx / cnt + 0.5)
+                elif gcnt > 0:
+                    pdy = <int>floor(<double>gsy / gcnt + 0.5)
+                    pdx = <int>floor(<double>gsx / gcnt + 0.5)
+                else:
+                    pdy = 0
+                    pdx = 0
                 inks = 0
                 for y in range(y0, y1):
                     for x in range(x0, x1):
                         inks += ink_a[y, x]
-                        if 0 <= y + gdy < rows and 0 <= x + gdx < cols:
-                            inks += ink_b[y + gdy, x + gdx]
-                limit = frac * inks * 0.5
-                if limit < min_abs:
-                    limit = min_abs
-                tot = _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, gdy, gdx, &w)
-                best = w
-                if best > limit:
-                    for dy in range(gdy - shift, gdy + shift + 1):
-                        for dx in range(gdx - shift, gdx + shift + 1):
-                            if dy == gdy and dx == gdx:
+                        if 0 <= y + pdy < rows and 0 <= x + pdx < cols:
+                            inks += ink_b[y + pdy, x + pdx]
+                _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, pdy, pdx, &ua, &ub)
+                best = ua if ua > ub else ub
+                bua = ua
+                bub = ub
+                bdy = pdy
+                bdx = pdx
+                if best > quiet:
+                    for dy in range(pdy - shift, pdy + shift + 1):
+                        for dx in range(pdx - shift, pdx + shift + 1):
+                            if dy == pdy and dx == pdx:
                                 continue
-                            tot = _unexplained(ink_a, tol_a, ink_b, tol_b,
-                                               y0, y1, x0, x1, dy, dx, &w)
+                            _unexplained(ink_a, tol_a, ink_b, tol_b,
+                                         y0, y1, x0, x1, dy, dx, &ua, &ub)
+                            w = ua if ua > ub else ub
                             if w < best:
                                 best = w
-                score[bi, bj] = <float>(best / limit)
-                if best > limit and fail < 0:
-                    fail = bi * nbc + bj
-                    if stop:
-                        break
-            if fail >= 0 and stop:
-                break
-    return fail
+                                bua = ua
+                                bub = ub
+                                bdy = dy
+                                bdx = dx
+                counts[bi, bj, 0] = bua
+                counts[bi, bj, 1] = bub
+                counts[bi, bj, 2] = inks
+                counts[bi, bj, 3] = bdy
+                counts[bi, bj, 4] = bdx
+                if inks >= 2 * quiet + 8:
+                    inked[bi * nbc + bj] = 1
+                    gsy += bdy
+                    gsx += bdx
+                    gcnt += 1
+        free(inked)

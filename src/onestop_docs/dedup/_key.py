@@ -33,8 +33,8 @@ __all__ = [
 #: never compared: a store must re-key its pages when this changes.
 KEY_VERSION = 1
 #: Shape (rows, columns) of the canonical ink bitmaps: the ink frame plus a margin,
-#: resampled to this size whatever the page size (about 45 dpi on an A4 text block).
-KEY_SHAPE = (384, 272)
+#: resampled to this size whatever the page size (about 70 dpi on an A4 text block).
+KEY_SHAPE = (768, 544)
 #: Candidate stage: Hamming distance (of 256 bits) between candidate hashes up to which a
 #: stored key is handed to the verifier.  :func:`match_keys` applies the same limit, so a
 #: radius search in a :class:`~onestop_docs.dedup.HashIndex` followed by :func:`match_keys`
@@ -53,11 +53,14 @@ _QUANTILE = 0.01  # the ink frame: 1 % and 99 % quantiles of the ink along both 
 _MARGIN = 0.06  # canonical image = frame + 6 % of its size on every side
 _KEY_INK = 0.30  # canonical darkness of ink bitmap pixels
 _KEY_TOL = 0.12  # canonical darkness of tolerance pixels (dilated by one pixel)
-_BLOCK = 16  # verifier cell, canonical pixels (about 9 mm)
+_BLOCK = 24  # verifier cell, canonical pixels (about 9 mm)
 _SHIFT = 2  # verifier shift search, canonical pixels
-_MIN_ABS = 6  # verifier: unexplained pixels always allowed per cell
+_MIN_ABS = 14  # verifier: unexplained pixels always allowed per cell
 _FRAC = 0.25  # verifier: unexplained share of the cell's ink allowed
-_MAX_POINTS = 80_000  # ink points used for the skew search
+_SUPERSAMPLE = 1  # warp sub-samples per canonical pixel and axis
+_MAX_POINTS = 30_000  # ink points used for the skew search and the frame quantiles
+_QUIET = 2  # verifier: a cell with this few unexplained pixels is not shift-searched
+_WINDOW = (1, 1)  # verifier: cells summed per score window
 
 
 @dataclass(frozen=True)
@@ -296,40 +299,38 @@ def _darkness(small: NDArray[np.uint8], dpi: float) -> NDArray[np.float32]:
     # any 8 mm cell), so uneven lighting and tinted paper become 0 darkness.
     b = max(8, round(_PAPER_BLOCK_MM * dpi / 25.4))
     h, w = small.shape
-    gh, gw = -(-h // b), -(-w // b)
-    padded = np.pad(small, ((0, gh * b - h), (0, gw * b - w)), mode="edge")
-    cells = padded.reshape(gh, b, gw, b).transpose(0, 2, 1, 3).reshape(gh, gw, b * b)
-    k = int(0.9 * b * b)
-    paper = np.partition(cells, k, axis=2)[:, :, k].astype(np.float32)
+    paper = np.empty((-(-h // b), -(-w // b)), np.float32)
+    _k.cell_quantile(small, b, 0.9, paper)
     out = np.empty(small.shape, np.float32)
-    _k.darkness(small, np.ascontiguousarray(paper), b, out)
+    _k.darkness(small, paper, b, out)
     return out
 
 
-def _skew(mask: NDArray[np.uint8]) -> float:
-    ys, xs = np.nonzero(mask)
+def _skew(ys: NDArray[np.int32], xs: NDArray[np.int32], shape: tuple[int, int]) -> float:
+    h, w = shape
+
+    def best(angles: NDArray[np.float64], step: int) -> float:
+        scores = np.empty(angles.size)
+        _k.skew_scores(
+            np.ascontiguousarray(ys[::step]), np.ascontiguousarray(xs[::step]), angles, w, h, scores
+        )
+        return float(angles[int(np.argmax(scores))])
+
+    coarse = best(np.radians(np.arange(-15.0, 15.01, 0.5)), 3)
+    return best(coarse + np.radians(np.arange(-0.5, 0.501, 0.05)), 1)
+
+
+def _canonical(
+    dark: NDArray[np.float32], ink: NDArray[np.uint8], border: NDArray[np.bool_] | None
+) -> tuple[NDArray[np.float32], float, NDArray[np.bool_]]:
+    ys, xs = np.nonzero(ink)
     if ys.size > _MAX_POINTS:
         step = -(-ys.size // _MAX_POINTS)
         ys, xs = ys[::step], xs[::step]
     ys32 = np.ascontiguousarray(ys, np.int32)
     xs32 = np.ascontiguousarray(xs, np.int32)
-    h, w = mask.shape
-
-    def best(angles: NDArray[np.float64]) -> float:
-        scores = np.empty(angles.size)
-        _k.skew_scores(ys32, xs32, angles, w, h, scores)
-        return float(angles[int(np.argmax(scores))])
-
-    coarse = best(np.radians(np.arange(-15.0, 15.01, 0.5)))
-    return best(coarse + np.radians(np.arange(-0.5, 0.501, 0.05)))
-
-
-def _canonical(
-    dark: NDArray[np.float32], ink: NDArray[np.uint8]
-) -> tuple[NDArray[np.float32], float]:
-    t = _skew(ink)
+    t = _skew(ys32, xs32, ink.shape)
     c, s = math.cos(t), math.sin(t)
-    ys, xs = np.nonzero(ink)
     u = xs * c + ys * s
     v = ys * c - xs * s
     u0, u1 = np.quantile(u, [_QUANTILE, 1 - _QUANTILE])
@@ -341,18 +342,22 @@ def _canonical(
     kv = sv * (1 + 2 * _MARGIN) / KEY_SHAPE[0]
     # canonical (U, V) -> frame (u, v) = (u0 + ku U, v0 + kv V) -> image (x, y), +0.5 for
     # pixel centres of the work image.
+    m = (c * ku, -s * kv, c * u0 - s * v0 + 0.5, s * ku, c * kv, s * u0 + c * v0 + 0.5)
     out = np.empty(KEY_SHAPE, np.float32)
-    _k.warp_mean(
-        dark,
-        c * ku,
-        -s * kv,
-        c * u0 - s * v0 + 0.5,
-        s * ku,
-        c * kv,
-        s * u0 + c * v0 + 0.5,
-        out,
-    )
-    return out, aspect
+    _k.warp_mean(dark, *m, _SUPERSAMPLE, out)
+    # Canonical pixels whose source lies outside the scanned area, or under a border that
+    # was removed, are unknown: another copy's ink there cannot be checked.
+    uu = np.arange(KEY_SHAPE[1]) + 0.5
+    vv = (np.arange(KEY_SHAPE[0]) + 0.5)[:, None]
+    x = m[0] * uu + m[1] * vv + m[2] - 0.5
+    y = m[3] * uu + m[4] * vv + m[5] - 0.5
+    h, w = dark.shape
+    unknown = (x < 0) | (y < 0) | (x > w - 1) | (y > h - 1)
+    if border is not None:
+        xi = np.clip(x, 0, w - 1).astype(np.intp)
+        yi = np.clip(y, 0, h - 1).astype(np.intp)
+        unknown |= border[yi, xi]
+    return out, aspect, unknown
 
 
 def _dilate(a: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -371,11 +376,16 @@ def _candidate(canon: NDArray[np.float32]) -> Hash:
     return Hash.from_bits(coeffs > np.median(coeffs))
 
 
-def key_from_canonical(canon: NDArray[np.float32], aspect: float) -> DocumentKey:
+def key_from_canonical(
+    canon: NDArray[np.float32], aspect: float, unknown: NDArray[np.bool_] | None = None
+) -> DocumentKey:
     """Build the key from a canonical darkness image of shape :data:`KEY_SHAPE` (0 paper
-    .. 1 black); :func:`document_key` makes that image from a page."""
+    .. 1 black) and the mask of pixels outside the scanned area (their tolerance is 1:
+    anything may be there); :func:`document_key` makes both from a page."""
     ink = canon >= _KEY_INK
     tol = _dilate(canon >= _KEY_TOL)
+    if unknown is not None:
+        tol |= _dilate(unknown)
     flip = np.ascontiguousarray(canon[::-1, ::-1])
     return DocumentKey(
         _candidate(canon),
@@ -430,19 +440,22 @@ def document_key(page: Any, *, dpi: float | None = None) -> DocumentKey:
     edge = (dark >= _EDGE).astype(np.uint8)
     before = edge.copy()
     _k.clear_edge_components(edge)
-    border = before > edge
-    if border.any():
-        dark[_dilate(border)] = 0.0
+    border: NDArray[np.bool_] | None = before > edge
+    if border is not None and border.any():
+        border = _dilate(border)
+        dark[border] = 0.0
+    else:
+        border = None
     ink = (dark >= _INK).astype(np.uint8)
     n_ink = int(np.count_nonzero(ink))
     if n_ink < max(20, ink.size // 20000):
         raise BlankPageError("page has no ink to key", reason="blank")
-    canon, aspect = _canonical(dark, ink)
+    canon, aspect, unknown = _canonical(dark, ink, border)
     ys, xs = np.nonzero(ink)
     cm = work_dpi / 2.54
     if np.ptp(ys) < cm and np.ptp(xs) < cm:
         raise BlankPageError("page holds only a mark under 1 cm", reason="near-blank")
-    return key_from_canonical(canon, aspect)
+    return key_from_canonical(canon, aspect, unknown)
 
 
 def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None = None) -> Verdict:
@@ -484,33 +497,38 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
         return Verdict(False, "candidate-distance", dist, aspect, flipped=flipped)
     if aspect > opts.max_aspect_diff:
         return Verdict(False, "aspect", dist, aspect, flipped=flipped)
-    score, fail = ink_scores(a, b, stop=True, allowance=opts.ink_allowance)
+    score, fail = ink_scores(a, b, allowance=opts.ink_allowance)
     if fail is not None:
         return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
     return Verdict(True, "match", dist, aspect, float(score.max()), None, flipped)
 
 
-def ink_scores(
-    a: DocumentKey, b: DocumentKey, *, stop: bool = False, allowance: float = _FRAC
-) -> tuple[NDArray[np.float32], tuple[int, int] | None]:
-    """Verifier cell scores of two keys (unexplained ink over allowance; > 1 rejects) and
-    the first rejecting cell's (row, column) in canonical pixels, or None."""
-    nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
-    score = np.zeros(nb, np.float32)
-    fail = _k.block_verify(
-        a.ink,
-        a.tolerance,
-        b.ink,
-        b.tolerance,
-        _BLOCK,
-        _SHIFT,
-        0,
-        0,
-        _MIN_ABS,
-        allowance,
-        stop,
-        score,
+def _window_sum(a: NDArray[np.int64]) -> NDArray[np.int64]:
+    # Sums over _WINDOW[0] x _WINDOW[1] cells (stride 1, cut at the edges): a changed word
+    # spreads its unexplained ink over neighbouring cells, scanner specks do not.
+    wr, wc = _WINDOW
+    c = np.pad(a, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    r, k = a.shape
+    r2, k2 = max(1, r - wr + 1), max(1, k - wc + 1)
+    wr, wc = min(wr, r), min(wc, k)
+    return np.asarray(
+        c[wr : wr + r2, wc : wc + k2] - c[:r2, wc : wc + k2] - c[wr : wr + r2, :k2] + c[:r2, :k2]
     )
-    if fail < 0:
+
+
+def ink_scores(
+    a: DocumentKey, b: DocumentKey, *, allowance: float = _FRAC
+) -> tuple[NDArray[np.float64], tuple[int, int] | None]:
+    """Verifier window scores of two keys (unexplained ink over allowance; > 1 rejects) and
+    the worst window's (row, column) in canonical pixels when it rejects, else None."""
+    nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
+    counts = np.zeros((*nb, 5), np.int32)
+    _k.block_verify(a.ink, a.tolerance, b.ink, b.tolerance, _BLOCK, _SHIFT, _QUIET, counts)
+    c = counts.astype(np.int64)
+    ua, ub, ink = _window_sum(c[..., 0]), _window_sum(c[..., 1]), _window_sum(c[..., 2])
+    limit = np.maximum(_MIN_ABS, allowance * ink / 2)
+    score = np.maximum(ua, ub) / limit
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    if score[i, j] <= 1:
         return score, None
-    return score, (int(fail // nb[1]) * _BLOCK, int(fail % nb[1]) * _BLOCK)
+    return score, (int(i) * _BLOCK, int(j) * _BLOCK)
