@@ -14,6 +14,7 @@ from lxml import etree
 
 from onestop_docs.errors import InvalidArgumentError, MetadataError
 from onestop_docs.metadata import (
+    DEFAULT_MAX_BYTES,
     NAMESPACE,
     PageDigest,
     RecordMetadata,
@@ -253,7 +254,7 @@ def test_oversized_xml_is_refused_before_parsing() -> None:
     with pytest.raises(MetadataError, match="above the limit"):
         from_xml(xml, max_bytes=len(xml) - 1)
     assert from_xml(xml, max_bytes=len(xml)) == full_record()
-    huge = b"<a>" + b"x" * (1 << 20) + b"</a>"
+    huge = b"<a>" + b"x" * DEFAULT_MAX_BYTES + b"</a>"
     with pytest.raises(MetadataError, match="above the limit"):
         from_xml(huge)
 

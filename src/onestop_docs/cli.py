@@ -1,4 +1,4 @@
-"""The ``onestop-docs`` command: digitize, watch, check, verify, hash, dedup, code, qr.
+"""The ``onestop-docs`` command: digitize, watch, check, verify, hash, dedup, reuse, code, qr.
 
 Exit codes (stable):
 
@@ -55,6 +55,7 @@ _EPILOG_CONFIG = """station config (TOML, --config):
   code_store = "/var/lib/onestop-docs/codes.sqlite"  # or postgresql://...; default:
                                     # the station data dir (docs/scan-station.md)
   transparency_log = "/var/lib/onestop-docs/records.log"
+  reuse_store = "/var/lib/onestop-docs/reuse.sqlite"  # or a PostgreSQL DSN: host=... dbname=...
   tsa_url = "http://tsa.example.vn/tsr"
   allow_unsigned_drafts = false     # true: unsigned records pass compliance as drafts
   pades_level = "B-LTA"             # B-B, B-T, B-LT (DSS with OCSP/CRL), B-LTA (+ doc time-stamp)
@@ -132,6 +133,7 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--qa-report", type=Path, help="QA report path (default OUT/qa-report.html)")
     d.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_reuse_digitize_args(d)
     d.set_defaults(func=_cmd_digitize)
 
     c = sub.add_parser(
@@ -211,6 +213,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     u.add_argument("--json", action="store_true")
     u.set_defaults(func=_cmd_dedup)
+
+    _add_reuse_parser(sub)
 
     k = sub.add_parser(
         "code",
@@ -402,10 +406,14 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
             opt_cfg.setdefault(key, station[key])
     if "tsa_trust_roots" in station:
         opt_cfg.setdefault("tsa_trust_roots", tuple(str(p) for p in station["tsa_trust_roots"]))
+    reuse_store = args.reuse_store or station.get("reuse_store")
+    if reuse_store:
+        opt_cfg["reuse_store"] = str(reuse_store)
     try:
         options = DigitizeOptions(**opt_cfg)
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"[options] in config: {exc}") from None
+    record_meta = _reuse_metadata(args)
 
     if options.ocr:  # missing tools are exit 3 before any page work, not a failed document
         from ._deps import require_tool
@@ -461,6 +469,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
             officer=officer,
             organisation=organisation,
             agency_name=agency_name,
+            metadata=record_meta,
             options=options,
         )
         for i, d in enumerate(docs)
@@ -534,6 +543,11 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         for found in r.input_findings:
             at = "" if found["page_index"] is None else f" page {int(found['page_index']) + 1}"
             lines.append(f"  NOT USED {found['source']}{at}: {found['message']}")
+    for dup in report.duplicates:
+        lines.append(
+            f"{dup['record_id']} page {dup['page']} is the same paper as "
+            f"{dup['duplicates_record_id']} page {dup['duplicates_page']}"
+        )
     for f in failures:
         lines.append(f"FAILED {f.record_id}: {f.error_type}: {f.error}")
     lines.append(f"QA report: {qa_path}")
@@ -545,6 +559,7 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         "notes": notes,
         "outcomes": [o.__dict__ | {"record": None} for o in report.outcomes],
         "records": [r.to_json() for r in records],
+        "batch_duplicates": list(report.duplicates),
     }
     _emit(args, payload, "\n".join(lines))
     # Duplicates are information for the reuse check, not a failure of the run.
@@ -859,6 +874,156 @@ def _dedup_against_index(
         "\n".join(lines),
     )
     return EXIT_FINDINGS if matches else EXIT_OK
+
+
+# --- reuse store ---------------------------------------------------------------------------------
+
+
+def _add_reuse_digitize_args(d: argparse.ArgumentParser) -> None:
+    g = d.add_argument_group("reuse (kho tái sử dụng)")
+    g.add_argument("--owner", help="owner id: CCCD (12 digits) or MST (10 or 10-3 digits)")
+    g.add_argument("--procedure", help="mã TTHC of the procedure, e.g. 1.001193")
+    g.add_argument("--component-code", help="mã thành phần hồ sơ of the document")
+    g.add_argument("--document-type", help="document type (loại giấy tờ), e.g. 'Giấy khai sinh'")
+    g.add_argument(
+        "--reuse-store",
+        help="reuse store (SQLite path or PostgreSQL DSN) to look pages up in and add records "
+        "to (overrides [station] reuse_store)",
+    )
+
+
+def _reuse_metadata(args: argparse.Namespace) -> dict[str, Any]:
+    from .reuse import parse_owner_id
+
+    meta = {
+        "owner_id": None if args.owner is None else parse_owner_id(args.owner),
+        "procedure_code": args.procedure,
+        "component_code": args.component_code,
+        "type_name": args.document_type,
+    }
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def _add_reuse_parser(sub: Any) -> None:
+    r = sub.add_parser(
+        "reuse",
+        help="the reuse store: add records, find earlier copies of a paper",
+        epilog="examples:\n  onestop-docs reuse add records/ --store reuse.sqlite "
+        "--trust-root root.pem\n"
+        "  onestop-docs reuse find photo.jpg --store reuse.sqlite --photo --json\n"
+        "  onestop-docs reuse records 042203004567 --store 'host=db dbname=motcua' --json",
+    )
+    rsub = r.add_subparsers(dest="reuse_command", metavar="ACTION", parser_class=_Parser)
+    rsub.required = True
+
+    def store_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--store", help="SQLite path or PostgreSQL DSN ([station] reuse_store)")
+        p.add_argument("--config", type=Path, help="station settings (TOML)")
+        p.add_argument("--json", action="store_true")
+
+    ra = rsub.add_parser("add", help="verify record folders and add their pages to the store")
+    ra.add_argument("records", nargs="+", type=Path, help="record folders or output folders")
+    ra.add_argument("--trust-root", action="append", default=[], type=Path)
+    ra.add_argument(
+        "--no-verify", action="store_true", help="skip the bag and signature check (not advised)"
+    )
+    store_arg(ra)
+    ra.set_defaults(func=_cmd_reuse_add)
+    rf = rsub.add_parser("find", help="find the earlier digitized copies of a page image")
+    rf.add_argument("image", type=Path, help="a scan or (with --photo) a phone photo")
+    rf.add_argument("--photo", action="store_true", help="a phone photo: find the page first")
+    rf.add_argument("--dpi", type=float, help="resolution of an image without one")
+    store_arg(rf)
+    rf.set_defaults(func=_cmd_reuse_find)
+    rr = rsub.add_parser("records", help="list an owner's records (CCCD or MST)")
+    rr.add_argument("owner")
+    store_arg(rr)
+    rr.set_defaults(func=_cmd_reuse_records)
+
+
+def _open_reuse_store(args: argparse.Namespace) -> Any:
+    from .reuse import ReuseStore
+
+    location = args.store or _load_config(args.config).get("station", {}).get("reuse_store")
+    if not location:
+        raise InvalidArgumentError("no store: pass --store or set [station] reuse_store")
+    return ReuseStore(str(location), refresh_interval_s=0)
+
+
+def _record_folders(paths: Sequence[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if (p / "bagit.txt").is_file():
+            out.append(p)
+        elif p.is_dir():
+            out.extend(
+                sorted(
+                    d
+                    for d in p.iterdir()
+                    if (d / "bagit.txt").is_file() and not d.name.startswith(".")
+                )
+            )
+        else:
+            raise InvalidArgumentError(f"{p} is not a record folder or a folder of records")
+    return out
+
+
+def _cmd_reuse_add(args: argparse.Namespace) -> int:
+    from .reuse import add_record_folder
+
+    folders = _record_folders(args.records)
+    results = []
+    lines = []
+    with _open_reuse_store(args) as store:
+        for folder in folders:
+            try:
+                added, entry = add_record_folder(
+                    store, folder, trust_roots=args.trust_root, verify=not args.no_verify
+                )
+                status = "added" if added else "already stored"
+                results.append(
+                    {"folder": str(folder), "record_id": entry.record_id, "status": status,
+                     "pages": len(entry.pages), "notes": list(entry.notes)}
+                )  # fmt: skip
+                lines.append(f"{entry.record_id}: {status} ({len(entry.pages)} pages)")
+            except OnestopError as exc:
+                if isinstance(exc, MissingDependencyError):
+                    raise
+                results.append({"folder": str(folder), "status": "refused", "error": str(exc)})
+                lines.append(f"{folder}: REFUSED — {exc}")
+        records, pages = store.counts()
+    lines.append(f"store {store.location}: {records} records, {pages} pages")
+    _emit(
+        args, {"records": results, "store": {"records": records, "pages": pages}}, "\n".join(lines)
+    )
+    return (
+        EXIT_FINDINGS if any(r["status"] == "refused" for r in results) or not folders else EXIT_OK
+    )
+
+
+def _cmd_reuse_find(args: argparse.Namespace) -> int:
+    if not args.image.is_file():
+        raise InvalidArgumentError(f"{args.image} is not a file")
+    with _open_reuse_store(args) as store:
+        res = store.lookup(args.image, photo=args.photo, dpi=args.dpi)
+    lines = [f"{args.image}: {res.status}" + (f" ({res.reason})" if res.reason else "")]
+    for m in res.matches:
+        owner = f", owner {m.owner_id}" if m.owner_id else ""
+        lines.append(f"  = {m.record_id} page {m.page} ({m.kind}{owner})")
+    _emit(args, {"image": str(args.image), **res.to_json()}, "\n".join(lines))
+    return EXIT_FINDINGS if res.found else EXIT_OK
+
+
+def _cmd_reuse_records(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    with _open_reuse_store(args) as store:
+        recs = store.records_of(args.owner)
+    lines = [f"{r.record_id}: {r.page_count} pages, {r.document_type or '-'}, added {r.added_at}"
+             for r in recs] or [f"no records of {args.owner}"]  # fmt: skip
+    _emit(args, {"owner_id": args.owner, "records": [dataclasses.asdict(r) for r in recs]},
+          "\n".join(lines))  # fmt: skip
+    return EXIT_OK
 
 
 def _cmd_code_issue(args: argparse.Namespace) -> int:

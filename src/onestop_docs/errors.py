@@ -20,6 +20,7 @@ InvalidCodeError 3
 from __future__ import annotations
 
 __all__ = [
+    "BlankPageError",
     "CodeStoreError",
     "ComplianceError",
     "ImageTooLargeError",
@@ -28,12 +29,14 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidCodeError",
     "InvalidImageError",
+    "KeyFormatError",
     "LimitExceededError",
     "MetadataError",
     "MissingDependencyError",
     "OcrError",
     "OnestopError",
     "PipelineError",
+    "ReuseStoreError",
     "SequenceExhaustedError",
     "SignatureError",
     "UnsupportedFormatError",
@@ -152,6 +155,25 @@ class IndexFormatError(IntegrityError, ValueError):
     """An index file is corrupt, truncated, of another version or of another hash width."""
 
 
+class KeyFormatError(IndexFormatError):
+    """Serialised document-key bytes (khóa tài liệu) are corrupt, truncated, or of a key
+    version this library does not know (written by a newer release)."""
+
+
+class BlankPageError(OnestopError, ValueError):
+    """A page has no content to key or rectify (blank or near-blank).
+
+    Attributes
+    ----------
+    reason : str
+        ``"blank"`` (no ink) or ``"near-blank"`` (a mark smaller than 1 cm).
+    """
+
+    def __init__(self, message: str, *, reason: str = "blank") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class MetadataError(OnestopError, ValueError):
     """Metadata XML is malformed, hostile (DTD / entities) or does not match the schema."""
 
@@ -166,6 +188,25 @@ class OcrError(OnestopError, RuntimeError):
 
 class PipelineError(OnestopError, RuntimeError):
     """A digitization job failed; ``__cause__`` holds the underlying error."""
+
+
+class ReuseStoreError(OnestopError, RuntimeError):
+    """The reuse store (kho tái sử dụng) cannot be used: corrupt, of a newer version, locked
+    or unreachable.
+
+    Attributes
+    ----------
+    reason : str
+        ``"corrupt"``, ``"newer-version"``, ``"locked"``, ``"unreachable"``, ``"key-version"``
+        or ``"conflict"`` (a record id already stored with other pages).
+    store : str or None
+        Where the store is (file path, or the PostgreSQL DSN without its password).
+    """
+
+    def __init__(self, message: str, *, reason: str, store: str | None = None) -> None:
+        super().__init__(f"{message} [store: {store}]" if store else message)
+        self.reason = reason
+        self.store = store
 
 
 class MissingDependencyError(OnestopError, ImportError):

@@ -31,6 +31,8 @@ True
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 import threading
@@ -65,8 +67,9 @@ __all__ = [
 NAMESPACE = "urn:onestop-docs:record:1"
 #: Value of the ``schemaVersion`` attribute written by :func:`to_xml`.
 SCHEMA_VERSION = "1.0"
-#: Largest metadata document :func:`from_xml` accepts (a 999-page record is about 200 KiB).
-DEFAULT_MAX_BYTES = 1 << 20
+#: Largest metadata document :func:`from_xml` accepts (a 999-page record is about 200 KiB
+#: without document keys; each page's document key adds a few KiB of base64).
+DEFAULT_MAX_BYTES = 32 << 20
 
 _SOFTWARE = "onestop_docs"
 _NS = "{" + NAMESPACE + "}"
@@ -87,6 +90,7 @@ _MAX_LEN = {
     "description": 500,
     "scanning_officer": 50,
 }
+_MAX_KEY_BYTES = 65536
 _CODE_FIELDS = ("dossier_code", "component_code", "result_code", "procedure_code")
 
 
@@ -124,12 +128,23 @@ class PageDigest:
         Perceptual hashes for duplicate detection, e.g. ``(("pdq", "..."),)``; at most 8.
     blank : bool
         The page was detected as blank and kept (pages are never dropped, rules §6.1).
+    file_sha256 : str or None
+        SHA-256 of the file the page was scanned into, when known (finds re-uploads of the
+        same file).
+    document_key : bytes or None
+        The page's document key (:mod:`onestop_docs.reuse`), so a reuse store can be rebuilt
+        from the archive; written base64-encoded.  At most 65536 bytes.
+    document_key_version : int or None
+        Version of ``document_key`` (required with it).
     """
 
     number: int
     sha256: str
     dedup_hashes: tuple[tuple[str, str], ...] = ()
     blank: bool = False
+    file_sha256: str | None = None
+    document_key: bytes | None = field(default=None, repr=False)
+    document_key_version: int | None = None
 
     def __post_init__(self) -> None:
         check_int(self.number, "PageDigest.number", 1, 999)
@@ -154,6 +169,27 @@ class PageDigest:
                     f"dedup hash {algo} must be lower-case hex, got {digest!r}"
                 )
         object.__setattr__(self, "dedup_hashes", hashes)
+        if self.file_sha256 is not None and (
+            not isinstance(self.file_sha256, str)
+            or len(self.file_sha256) != 64
+            or not _HEX.fullmatch(self.file_sha256)
+        ):
+            raise InvalidArgumentError(
+                f"PageDigest.file_sha256 must be 64 lower-case hex digits, got {self.file_sha256!r}"
+            )
+        if (self.document_key is None) != (self.document_key_version is None):
+            raise InvalidArgumentError(
+                "PageDigest.document_key and document_key_version go together"
+            )
+        if self.document_key is not None:
+            if not isinstance(self.document_key, bytes | bytearray) or not (
+                1 <= len(self.document_key) <= _MAX_KEY_BYTES
+            ):
+                raise InvalidArgumentError(
+                    f"PageDigest.document_key must be 1..{_MAX_KEY_BYTES} bytes"
+                )
+            object.__setattr__(self, "document_key", bytes(self.document_key))
+            check_int(self.document_key_version, "PageDigest.document_key_version", 0, 65535)
 
 
 @dataclass(frozen=True)
@@ -384,8 +420,14 @@ def to_xml(record: RecordMetadata, *, pretty: bool = True) -> bytes:
             if p.blank:
                 pel.set("blank", "true")
             et.SubElement(pel, _NS + "Sha256").text = p.sha256
+            if p.file_sha256 is not None:
+                et.SubElement(pel, _NS + "FileSha256").text = p.file_sha256
             for algo, digest in p.dedup_hashes:
                 et.SubElement(pel, _NS + "DedupHash", algorithm=algo).text = digest
+            if p.document_key is not None:
+                et.SubElement(
+                    pel, _NS + "DocumentKey", version=str(p.document_key_version)
+                ).text = base64.b64encode(p.document_key).decode("ascii")
     add("ScanTime", record.scan_time)
     add("ScanningOfficer", record.scanning_officer)
     et.SubElement(
@@ -558,12 +600,18 @@ def from_xml(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Record
                 (h.get("algorithm", ""), h.text or "") for h in pel.iterfind(_NS + "DedupHash")
             )
             sha = pel.find(_NS + "Sha256")
+            file_sha = pel.find(_NS + "FileSha256")
+            key_el = pel.find(_NS + "DocumentKey")
+            key = None if key_el is None else base64.b64decode(key_el.text or "", validate=True)
             pages.append(
                 PageDigest(
                     int(pel.get("number", "0")),
                     "" if sha is None else sha.text or "",
                     hashes,
                     pel.get("blank") in ("true", "1"),
+                    None if file_sha is None else file_sha.text or "",
+                    key,
+                    None if key_el is None else int(key_el.get("version", "")),
                 )
             )
         kwargs["pages"] = tuple(pages)
@@ -572,5 +620,5 @@ def from_xml(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Record
             kwargs["software_name"] = sw.get("name", "")
             kwargs["software_version"] = sw.get("version", "")
         return RecordMetadata(**kwargs)
-    except (InvalidArgumentError, ValueError) as exc:
+    except (InvalidArgumentError, ValueError, binascii.Error) as exc:
         raise MetadataError(f"metadata XML is schema-valid but inconsistent: {exc}") from None

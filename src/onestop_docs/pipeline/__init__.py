@@ -8,8 +8,9 @@ order (TT 01/2023/TT-VPCP Điều 7: copy → extract data → assign a code →
 3. fix orientation (0/90/180/270) and skew; 4. whiten scanner borders and normalise the
    paper background for the archive copy (colour kept);
 5. OCR and field extraction (number/notation, dates, codes);
-6. document hash of each page and lookup in an optional :class:`~onestop_docs.dedup.DuplicateIndex`
-   (reuse: earlier records that match);
+6. document key of each page and lookup in an optional reuse store
+   (:class:`~onestop_docs.reuse.ReuseStore`: earlier records that match); the finished record
+   is added to it;
 7. PDF/A-2b with an invisible text layer, metadata XML (dữ liệu đặc tả);
 8. the scanning officer's signature (top-left, Điều 8 k1) and optionally the organisation's
    (top-right, NĐ 30/2020 Phụ lục I);

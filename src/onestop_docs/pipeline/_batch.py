@@ -21,6 +21,7 @@ from ._record import (
     is_record_complete,
     load_record,
 )
+from ._reuse import batch_duplicates, ensure_stored, resolve_target
 from ._types import DigitizeOptions, SignerSpec, record_id_for
 
 # --- batches ------------------------------------------------------------------------------------
@@ -65,10 +66,15 @@ class JobOutcome:
 
 @dataclass(frozen=True)
 class BatchReport:
-    """Outcomes of a batch, in job order."""
+    """Outcomes of a batch, in job order.
+
+    ``duplicates`` lists pages of one record of the batch that are the same page as a page of
+    an earlier record of the batch (e.g. one paper scanned into components .001 and .003).
+    """
 
     outcomes: tuple[JobOutcome, ...]
     seconds: float
+    duplicates: tuple[dict[str, Any], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -98,6 +104,7 @@ def _run_job(job: DigitizeJob, pages: Any = None) -> JobOutcome:
         if final.exists() and is_record_complete(final):
             check_existing_record(final, officer=job.officer, organisation=job.organisation)
             rec = load_record(final)
+            ensure_stored(resolve_target(None, job.options.reuse_store), final)
             return JobOutcome(
                 job.record_id,
                 "skipped",
@@ -258,4 +265,6 @@ def digitize_batch(
             executor.shutdown(wait=True)
         if manager is not None:
             manager.shutdown()
-    return BatchReport(tuple(o for o in outcomes if o is not None), time.perf_counter() - t)
+    final = tuple(o for o in outcomes if o is not None)
+    dirs = [o.directory for o in final if o.directory is not None]
+    return BatchReport(final, time.perf_counter() - t, batch_duplicates(dirs))

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from .._fileutil import atomic_write_bytes, fsync_dir
 from ..errors import OnestopError, PipelineError
 from ..types import VN_TZ
+from . import _reuse
 from ._page import _expand_inputs, _Source, run_pages
-from ._reuse import ReuseIndex
 from ._types import (
     REPORT_NAME,
     DigitizedRecord,
@@ -170,10 +170,11 @@ def digitize(
         Extra :class:`onestop_docs.metadata.RecordMetadata` fields (owner_id, procedure_code,
         component_code, result_code, title, ...).  Fields found by OCR fill the gaps.
     options : DigitizeOptions, optional
-    duplicate_index : ReuseIndex, optional
+    duplicate_index : onestop_docs.reuse.ReuseStore or ReuseIndex, optional
         Earlier records' pages, looked up for every page (the reuse check); this record's
-        pages are added once the record is complete.  Pages repeated inside the document
-        are reported whether or not an index is given.
+        pages are added once the record is complete.  Default: the store named by
+        ``options.reuse_store``, if any.  Pages repeated inside the document are reported
+        whether or not an index is given.
     log : onestop_docs.integrity.TransparencyLog, optional
         The station's log; the record's digest is appended after the record is in place.
     trust_roots : sequence, optional
@@ -211,6 +212,8 @@ def digitize(
     from ..codes import AgencyId, DossierCode
 
     options = options or DigitizeOptions()
+    duplicate_index = _reuse.resolve_target(duplicate_index, options.reuse_store)
+    _reuse.check_owner(duplicate_index, metadata or {})
     code = DossierCode.parse(dossier_code)
     agency_id = AgencyId.parse(agency)
     record_id = record_id_for(str(code), component)
@@ -227,6 +230,7 @@ def digitize(
                 log=log,
             )
             rec = load_record(final)
+            _reuse.ensure_stored(duplicate_index, final)
             _ensure_logged(rec, log)
             return rec
         raise PipelineError(
@@ -266,9 +270,10 @@ def digitize(
         pdf_path=final / "data" / rec.pdf_path.name,
         xml_path=final / "data" / rec.xml_path.name,
     )
-    if duplicate_index is not None:  # only once the record exists: no phantom matches
-        for number, key in keys:
-            duplicate_index.add(record_id, number, key)
+    # Only once the record exists: no phantom matches.
+    _reuse.remember(
+        duplicate_index, record_id, keys, {"dossier_code": str(code), **(metadata or {})}
+    )
     index = _ensure_logged(rec, log)
     return dataclasses.replace(rec, log_index=index)
 
@@ -373,7 +378,7 @@ def _build_record(
     duplicate_index: Any,
     trust_roots: Sequence[Any] | None,
     on_page: Callable[[int, PageReport], None] | None,
-) -> tuple[DigitizedRecord, list[tuple[int, Any]]]:
+) -> tuple[DigitizedRecord, list[tuple[PageReport, Any, str | None]]]:
     from .. import metadata as md
     from .. import pdf as pdfmod
 
@@ -390,8 +395,9 @@ def _build_record(
     spool.mkdir()
     writer = pdfmod.PdfWriter(jpeg_quality=options.jpeg_quality, spool_dir=spool)
     pdf_seconds = 0.0
-    local_index = ReuseIndex()
-    keys: list[tuple[int, Any]] = []
+    local_index = _reuse.ReuseIndex()
+    keys: dict[int, Any] = {}
+    source_sha = _reuse.SourceHasher()
     input_findings: list[dict[str, Any]] = []
     # The signers are opened before any page work: a wrong password or an expired token
     # fails in a second, and page 1's stamps can be placed as soon as page 1 is ready.
@@ -412,10 +418,10 @@ def _build_record(
         if pw.hash_obj is not None:
             # Earlier records first, then earlier pages of this document (a page scanned
             # twice).
-            found = duplicate_index.lookup(pw.hash_obj) if duplicate_index is not None else []
+            found = _reuse.earlier_copies(duplicate_index, pw.hash_obj)
             dups = tuple(found + local_index.lookup(pw.hash_obj))
             local_index.add(record_id, report.number, pw.hash_obj)
-            keys.append((report.number, pw.hash_obj))
+            keys[report.number] = pw.hash_obj
             report = dataclasses.replace(report, duplicates=dups)
         number = report.number
         if number == 1 and stamp_texts:
@@ -479,6 +485,7 @@ def _build_record(
                     sha256=r.sha256,
                     dedup_hashes=tuple(sorted(r.page_hash.items())),
                     blank=r.blank,
+                    **_reuse.digest_fields(keys.get(r.number), source_sha(r.source)),
                 )
                 for r in reports
             ),
@@ -614,7 +621,7 @@ def _build_record(
             "External-Description": f"Bản số hóa {record_id}",
         },
     )
-    return rec, keys
+    return rec, [(r, keys.get(r.number), source_sha(r.source)) for r in reports]
 
 
 _NO_TIMESTAMP = "time-stamping authority unreachable"

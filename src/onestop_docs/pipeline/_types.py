@@ -72,6 +72,9 @@ class DigitizeOptions:
         A PDF page that already has text is refused with a finding (default), or OCR'd again.
     pdf_render_dpi : float
         Resolution for PDF pages that are not one embedded scan and must be rendered.
+    reuse_store : str or None
+        Reuse store (:class:`onestop_docs.reuse.ReuseStore`: a SQLite path or a PostgreSQL
+        DSN) that every page is looked up in and every finished record is added to.
     """
 
     ocr: bool = True
@@ -94,6 +97,7 @@ class DigitizeOptions:
     page_workers: int | None = None
     pdf_text: Literal["refuse", "ocr"] = "refuse"
     pdf_render_dpi: float = 300.0
+    reuse_store: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < float(self.max_angle_deg) <= 45:
@@ -130,6 +134,12 @@ class DigitizeOptions:
         if not 50 <= float(self.pdf_render_dpi) <= 1200:
             raise InvalidArgumentError(
                 f"pdf_render_dpi must lie in [50, 1200], got {self.pdf_render_dpi!r}"
+            )
+        if self.reuse_store is not None and not (
+            isinstance(self.reuse_store, str) and self.reuse_store
+        ):
+            raise InvalidArgumentError(
+                f"reuse_store must be a non-empty str (path or DSN), got {self.reuse_store!r}"
             )
 
 

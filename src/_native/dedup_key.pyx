@@ -1,0 +1,385 @@
+# cython: language_level=3
+"""Document-key kernels: reduction, paper-relative darkness, skew profile, canonical warp and
+the block-wise ink verifier.
+
+Callers (``onestop_docs.dedup._document``) validate shapes, dtypes and ranges; every kernel
+here releases the GIL.
+"""
+
+cimport cython
+from libc.math cimport cos, sin, floor
+from libc.stdint cimport uint8_t, int32_t, int64_t, uint32_t
+from libc.stdlib cimport malloc, free, calloc
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def reduce_mean(const uint8_t[:, ::1] src, int f, uint8_t[:, ::1] out):
+    """``out[i, j]`` = rounded mean of the ``f`` x ``f`` block of ``src`` at ``(i*f, j*f)``."""
+    cdef Py_ssize_t rows = out.shape[0], cols = out.shape[1], width = cols * f
+    cdef Py_ssize_t i, j, k, c
+    cdef const uint8_t* row
+    cdef uint32_t* acc
+    cdef uint32_t s, half = (f * f) // 2, area = f * f
+    with nogil:
+        acc = <uint32_t*>malloc(width * sizeof(uint32_t))
+        if acc == NULL:
+            with gil:
+                raise MemoryError()
+        for i in range(rows):
+            for j in range(width):
+                acc[j] = 0
+            for k in range(f):
+                row = &src[i * f + k, 0]
+                for j in range(width):  # contiguous: vectorised
+                    acc[j] += row[j]
+            for j in range(cols):
+                s = 0
+                for c in range(f):
+                    s += acc[j * f + c]
+                out[i, j] = <uint8_t>((s + half) // area)
+        free(acc)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def cell_quantile(const uint8_t[:, ::1] src, int block, double q, float[:, ::1] out):
+    """``out[i, j]`` = the ``q`` quantile of the grey values of cell ``(i, j)`` (cells of
+    ``block`` x ``block`` pixels, the last row and column of cells possibly smaller), from a
+    256-bin histogram."""
+    cdef Py_ssize_t rows = src.shape[0], cols = src.shape[1]
+    cdef Py_ssize_t gr = out.shape[0], gc = out.shape[1], bi, bj, y, x, y1, x1
+    cdef int64_t hist[256]
+    cdef int64_t n, need, run
+    cdef int v
+    with nogil:
+        for bi in range(gr):
+            y1 = (bi + 1) * block if (bi + 1) * block < rows else rows
+            for bj in range(gc):
+                x1 = (bj + 1) * block if (bj + 1) * block < cols else cols
+                for v in range(256):
+                    hist[v] = 0
+                for y in range(bi * block, y1):
+                    for x in range(bj * block, x1):
+                        hist[src[y, x]] += 1
+                n = (y1 - bi * block) * (x1 - bj * block)
+                need = <int64_t>(q * n)
+                run = 0
+                for v in range(256):
+                    run += hist[v]
+                    if run > need:
+                        break
+                out[bi, bj] = <float>(v if v < 256 else 255)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def darkness(const uint8_t[:, ::1] gray, const float[:, ::1] paper, int block,
+             float[:, ::1] out):
+    """Ink darkness relative to the local paper level, 0 (paper) .. 1 (black).
+
+    ``paper`` holds one level per ``block`` x ``block`` cell (cell centres at
+    ``(k + 0.5) * block``); it is interpolated bilinearly between cell centres.
+    """
+    cdef Py_ssize_t rows = gray.shape[0], cols = gray.shape[1]
+    cdef Py_ssize_t gr = paper.shape[0], gc = paper.shape[1]
+    cdef Py_ssize_t i, j, k, y0, y1
+    cdef double fy, fx, wy, p, d
+    cdef Py_ssize_t* x0
+    cdef float* wx
+    cdef float* prow
+    with nogil:
+        x0 = <Py_ssize_t*>malloc(cols * sizeof(Py_ssize_t))
+        wx = <float*>malloc(cols * sizeof(float))
+        prow = <float*>malloc((gc + 1) * sizeof(float))
+        if x0 == NULL or wx == NULL or prow == NULL:
+            free(x0)
+            free(wx)
+            free(prow)
+            with gil:
+                raise MemoryError()
+        for j in range(cols):
+            fx = (j + 0.5) / block - 0.5
+            if fx < 0:
+                fx = 0
+            if fx > gc - 1:
+                fx = gc - 1
+            x0[j] = <Py_ssize_t>fx
+            wx[j] = <float>(fx - x0[j])
+        for i in range(rows):
+            fy = (i + 0.5) / block - 0.5
+            if fy < 0:
+                fy = 0
+            if fy > gr - 1:
+                fy = gr - 1
+            y0 = <Py_ssize_t>fy
+            y1 = y0 + 1 if y0 + 1 < gr else y0
+            wy = fy - y0
+            for k in range(gc):
+                prow[k] = <float>((1 - wy) * paper[y0, k] + wy * paper[y1, k])
+            prow[gc] = prow[gc - 1]
+            for j in range(cols):
+                p = prow[x0[j]] * (1 - wx[j]) + prow[x0[j] + 1] * wx[j]
+                if p < 16:
+                    p = 16
+                d = 1.0 - gray[i, j] / p
+                if d < 0:
+                    d = 0
+                elif d > 1:
+                    d = 1
+                out[i, j] = <float>d
+        free(x0)
+        free(wx)
+        free(prow)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def clear_edge_components(uint8_t[:, ::1] mask):
+    """Set to 0 every 8-connected run of 1s that touches the image edge (scanner borders,
+    background around the paper).  Returns the number of pixels cleared."""
+    cdef Py_ssize_t rows = mask.shape[0], cols = mask.shape[1]
+    cdef Py_ssize_t n = rows * cols, top = 0, cleared = 0, p, y, x, yy, xx, i
+    cdef Py_ssize_t* stack
+    cdef int dy, dx
+    if rows == 0 or cols == 0:
+        return 0
+    with nogil:
+        stack = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))
+        if stack == NULL:
+            with gil:
+                raise MemoryError()
+        for i in range(n):
+            y = i // cols
+            x = i - y * cols
+            if y != 0 and y != rows - 1 and x != 0 and x != cols - 1:
+                continue
+            if mask[y, x] == 0:
+                continue
+            mask[y, x] = 0
+            cleared += 1
+            stack[top] = i
+            top += 1
+            while top > 0:
+                top -= 1
+                p = stack[top]
+                y = p // cols
+                x = p - y * cols
+                for dy in range(-1, 2):
+                    yy = y + dy
+                    if yy < 0 or yy >= rows:
+                        continue
+                    for dx in range(-1, 2):
+                        xx = x + dx
+                        if xx < 0 or xx >= cols or mask[yy, xx] == 0:
+                            continue
+                        mask[yy, xx] = 0
+                        cleared += 1
+                        stack[top] = yy * cols + xx
+                        top += 1
+        free(stack)
+    return cleared
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def skew_scores(const int32_t[::1] ys, const int32_t[::1] xs, const double[::1] angles,
+                int width, int height, double[::1] out):
+    """Projection-profile sharpness (sum of squared bin counts) of the ink points for each
+    angle ``t`` (radians): points are binned by ``y*cos(t) - x*sin(t)``, so the angle of the
+    text lines (image coordinates, y down) gives the highest score."""
+    cdef Py_ssize_t n = ys.shape[0], na = angles.shape[0], a, k, b
+    cdef Py_ssize_t nbins = width + height + 4, off = width + 2
+    cdef double c, s, acc
+    cdef int64_t* hist
+    with nogil:
+        hist = <int64_t*>malloc(nbins * sizeof(int64_t))
+        if hist == NULL:
+            with gil:
+                raise MemoryError()
+        for a in range(na):
+            c = cos(angles[a])
+            s = sin(angles[a])
+            for b in range(nbins):
+                hist[b] = 0
+            for k in range(n):
+                b = <Py_ssize_t>floor(ys[k] * c - xs[k] * s + 0.5) + off
+                if 0 <= b < nbins:
+                    hist[b] += 1
+            acc = 0
+            for b in range(nbins):
+                acc += <double>hist[b] * hist[b]
+            out[a] = acc
+        free(hist)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def warp_mean(const float[:, ::1] src, double m00, double m01, double m02,
+              double m10, double m11, double m12, int ss, float[:, ::1] out):
+    """``out[r, c]`` = mean of ``src`` bilinearly sampled at the ``ss`` x ``ss`` sub-points
+    of output pixel ``(r, c)`` mapped by ``x = m00*u + m01*v + m02``, ``y = m10*u + m11*v + m12``
+    (``u`` along columns, ``v`` along rows); outside ``src`` counts as 0."""
+    cdef Py_ssize_t rows = out.shape[0], cols = out.shape[1]
+    cdef Py_ssize_t sh = src.shape[0], sw = src.shape[1]
+    cdef Py_ssize_t r, c, x0, y0
+    cdef int si, sj
+    cdef double u, v, x, y, wx, wy, acc, a00, a01, a10, a11, step = 1.0 / ss
+    with nogil:
+        for r in range(rows):
+            for c in range(cols):
+                acc = 0
+                for si in range(ss):
+                    v = r + step * (si + 0.5)
+                    for sj in range(ss):
+                        u = c + step * (sj + 0.5)
+                        x = m00 * u + m01 * v + m02 - 0.5
+                        y = m10 * u + m11 * v + m12 - 0.5
+                        if x <= -1 or y <= -1 or x >= sw or y >= sh:
+                            continue
+                        x0 = <Py_ssize_t>floor(x)
+                        y0 = <Py_ssize_t>floor(y)
+                        wx = x - x0
+                        wy = y - y0
+                        a00 = src[y0, x0] if y0 >= 0 and x0 >= 0 else 0
+                        a01 = src[y0, x0 + 1] if y0 >= 0 and x0 + 1 < sw else 0
+                        a10 = src[y0 + 1, x0] if y0 + 1 < sh and x0 >= 0 else 0
+                        a11 = src[y0 + 1, x0 + 1] if y0 + 1 < sh and x0 + 1 < sw else 0
+                        acc += ((1 - wy) * ((1 - wx) * a00 + wx * a01)
+                                + wy * ((1 - wx) * a10 + wx * a11))
+                out[r, c] = <float>(acc * step * step)
+
+
+cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
+                                 const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
+                                 Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
+                                 int dy, int dx, int32_t* out_a,
+                                 int32_t* out_b) noexcept nogil:
+    # Ink of a not covered by b's tolerance (b shifted by dy, dx), and the converse.
+    cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], y, x, yb, xb
+    cdef int32_t ua = 0, ub = 0
+    cdef uint8_t tb, ib
+    for y in range(y0, y1):
+        yb = y + dy
+        for x in range(x0, x1):
+            xb = x + dx
+            if 0 <= yb < rows and 0 <= xb < cols:
+                tb = tol_b[yb, xb]
+                ib = ink_b[yb, xb]
+            else:
+                tb = 0
+                ib = 0
+            if ink_a[y, x] and not tb:
+                ua += 1
+            if ib and not tol_a[y, x]:
+                ub += 1
+    out_a[0] = ua
+    out_b[0] = ub
+    return ua + ub
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
+                 const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
+                 int block, int shift, int quiet, int32_t[:, :, ::1] counts):
+    """Block-wise ink comparison of two canonical bitmaps with a tracked shift field.
+
+    Cells are visited in raster order.  Each cell's shift of ``b`` is searched within
+    ``shift`` pixels of the mean shift of its already-visited inked neighbours (up-left, up,
+    up-right, left; else of all inked cells so far), so a smooth distortion (keystone,
+    curl) is followed while a cell cannot borrow ink from a distant line.  The shift with
+    the least unexplained ink (ink of one bitmap outside the other's tolerance mask, the
+    worse side) wins; ``counts[i, j]`` gets (unexplained ink of a, of b, ink of a + b,
+    dy, dx).  A cell with at most ``quiet`` unexplained pixels at the predicted shift is
+    not searched.
+    """
+    cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
+    cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
+    cdef Py_ssize_t bi, bj, y0, y1, x0, x1, y, x, k, ni, nj
+    cdef int dy, dx, pdy, pdx, bdy, bdx, cnt, gcnt = 0
+    cdef int64_t gsy = 0, gsx = 0
+    cdef int32_t best, w, inks, ua, ub, bua, bub
+    cdef double sy, sx
+    cdef uint8_t* inked
+    cdef int nbrs[4][2]
+    nbrs[0][0] = -1
+    nbrs[0][1] = -1
+    nbrs[1][0] = -1
+    nbrs[1][1] = 0
+    nbrs[2][0] = -1
+    nbrs[2][1] = 1
+    nbrs[3][0] = 0
+    nbrs[3][1] = -1
+    with nogil:
+        inked = <uint8_t*>calloc(nbr * nbc, 1)
+        if inked == NULL:
+            with gil:
+                raise MemoryError()
+        for bi in range(nbr):
+            y0 = bi * block
+            y1 = y0 + block if y0 + block < rows else rows
+            for bj in range(nbc):
+                x0 = bj * block
+                x1 = x0 + block if x0 + block < cols else cols
+                cnt = 0
+                sy = 0
+                sx = 0
+                for k in range(4):
+                    ni = bi + nbrs[k][0]
+                    nj = bj + nbrs[k][1]
+                    if 0 <= ni < nbr and 0 <= nj < nbc and inked[ni * nbc + nj]:
+                        if k == 3 and nj >= 1 and inked[ni * nbc + nj - 1]:
+                            # along a line, extrapolate: a scale mismatch grows linearly
+                            sy += 2 * counts[ni, nj, 3] - counts[ni, nj - 1, 3]
+                            sx += 2 * counts[ni, nj, 4] - counts[ni, nj - 1, 4]
+                        else:
+                            sy += counts[ni, nj, 3]
+                            sx += counts[ni, nj, 4]
+                        cnt += 1
+                if cnt > 0:
+                    pdy = <int>floor(sy / cnt + 0.5)
+                    pdx = <int>floor(sx / cnt + 0.5)
+                elif gcnt > 0:
+                    pdy = <int>floor(<double>gsy / gcnt + 0.5)
+                    pdx = <int>floor(<double>gsx / gcnt + 0.5)
+                else:
+                    pdy = 0
+                    pdx = 0
+                inks = 0
+                for y in range(y0, y1):
+                    for x in range(x0, x1):
+                        inks += ink_a[y, x]
+                        if 0 <= y + pdy < rows and 0 <= x + pdx < cols:
+                            inks += ink_b[y + pdy, x + pdx]
+                _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, pdy, pdx, &ua, &ub)
+                best = ua if ua > ub else ub
+                bua = ua
+                bub = ub
+                bdy = pdy
+                bdx = pdx
+                if best > quiet:
+                    for dy in range(pdy - shift, pdy + shift + 1):
+                        for dx in range(pdx - shift, pdx + shift + 1):
+                            if dy == pdy and dx == pdx:
+                                continue
+                            _unexplained(ink_a, tol_a, ink_b, tol_b,
+                                         y0, y1, x0, x1, dy, dx, &ua, &ub)
+                            w = ua if ua > ub else ub
+                            if w < best:
+                                best = w
+                                bua = ua
+                                bub = ub
+                                bdy = dy
+                                bdx = dx
+                counts[bi, bj, 0] = bua
+                counts[bi, bj, 1] = bub
+                counts[bi, bj, 2] = inks
+                counts[bi, bj, 3] = bdy
+                counts[bi, bj, 4] = bdx
+                if inks >= 2 * quiet + 8:
+                    inked[bi * nbc + bj] = 1
+                    gsy += bdy
+                    gsx += bdx
+                    gcnt += 1
+        free(inked)

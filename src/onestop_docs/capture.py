@@ -1,0 +1,398 @@
+"""Page capture (chụp trang bằng điện thoại): find the sheet in a phone photo, correct the
+perspective to the sheet's true aspect, flatten the lighting and give the page a resolution.
+
+A kiosk app or the upload path calls :func:`rectify` on a photo; flatbed scans do not need
+it (their paper fills the frame: :func:`find_page` answers ``"full-frame"``).  Curled pages
+are not dewarped yet: the page is rectified by its four corners only (see
+``docs/capture.md``).
+
+Examples
+--------
+>>> import numpy as np
+>>> photo = np.full((600, 800), 60, np.uint8)          # dark table
+>>> photo[100:524, 250:550] = 235                      # a sheet, 300 x 424 px
+>>> photo[150:160, 280:500] = 20                       # one line of text
+>>> res = rectify(photo)
+>>> res.status, res.paper, res.page.shape
+('ok', 'A4', (424, 300))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._native import capture as _c  # type: ignore[attr-defined]
+from ._native import cleanup_components as _cc  # type: ignore[attr-defined]
+from ._native import dedup_key as _k  # type: ignore[attr-defined]
+from ._validate import as_gray, check_range
+from .errors import InvalidArgumentError
+
+__all__ = ["CaptureResult", "PageQuad", "find_page", "rectify"]
+
+Status = Literal["ok", "full-frame", "no-page", "incomplete", "two-pages", "blank"]
+
+#: Paper sizes (name, width mm, height mm) the aspect of a found sheet is snapped to.  A4
+#: and A5 share the aspect sqrt(2): a sheet of that aspect is taken to be A4 unless the
+#: caller names the paper.
+PAPER_MM: dict[str, tuple[float, float]] = {
+    "A4": (210.0, 297.0),
+    "A5": (148.0, 210.0),
+    "Letter": (215.9, 279.4),
+    "Legal": (215.9, 355.6),
+}
+_DETECT_SIDE = 640  # the photo is searched at about this long side
+_MIN_AREA = 0.08  # a sheet covers at least 8 % of the frame
+_SNAP = 0.06  # aspect within 6 % of a paper size snaps to it
+_EDGE_STEP = 6.0  # grey step per pixel (after a 3 x 3 blur) that ends the smooth sheet
+
+
+@dataclass(frozen=True)
+class PageQuad:
+    """:func:`find_page` result.
+
+    Attributes
+    ----------
+    status : str
+        ``"ok"`` (a sheet with background around it), ``"full-frame"`` (the paper fills the
+        frame: a scan or screenshot, nothing to rectify), ``"no-page"``, ``"incomplete"``
+        (the sheet is cut off by the frame) or ``"two-pages"``.
+    corners : numpy.ndarray or None
+        4 x 2 float (x, y) in input pixels: top-left, top-right, bottom-right, bottom-left
+        of the sheet as it will be turned upright (portrait).
+    area_fraction : float
+        Sheet area / frame area (0 when no sheet).
+    reason : str or None
+        Why the status is not ``"ok"``.
+    """
+
+    status: Status
+    corners: NDArray[np.float64] | None = field(repr=False)
+    area_fraction: float
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    """:func:`rectify` result.
+
+    Attributes
+    ----------
+    status : str
+        As :attr:`PageQuad.status`, plus ``"blank"`` (a sheet without ink).
+    page : numpy.ndarray or None
+        The rectified, lighting-flattened grey page (uint8, paper 255), upright as found
+        (portrait unless the sheet is landscape); None unless status is ``"ok"``.
+    quad : PageQuad
+    paper : str or None
+        Paper size the aspect was snapped to (``"A4"``, ...), None if none fitted.
+    dpi : float or None
+        Resolution of ``page`` from the paper size (None when no paper size fitted).
+    aspect : float or None
+        Measured height / width of the sheet.
+    """
+
+    status: Status
+    page: NDArray[np.uint8] | None = field(repr=False)
+    quad: PageQuad
+    paper: str | None = None
+    dpi: float | None = None
+    aspect: float | None = None
+
+
+def _otsu(hist: NDArray[np.int64]) -> int:
+    p = hist.astype(np.float64) / max(1, int(hist.sum()))
+    omega = np.cumsum(p)
+    mu = np.cumsum(p * np.arange(256))
+    denom = omega * (1 - omega)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = np.where(denom > 0, (mu[-1] * omega - mu) ** 2 / denom, 0.0)
+    return int(np.argmax(between))
+
+
+def _fit_line(pts: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    # Total least squares: a point on the line and its unit normal.
+    c = pts.mean(axis=0)
+    _, _, vt = np.linalg.svd(pts - c, full_matrices=False)
+    return c, vt[1]
+
+
+def _intersect(
+    l1: tuple[NDArray[np.float64], NDArray[np.float64]],
+    l2: tuple[NDArray[np.float64], NDArray[np.float64]],
+) -> NDArray[np.float64] | None:
+    (c1, n1), (c2, n2) = l1, l2
+    a = np.array([n1, n2])
+    if abs(np.linalg.det(a)) < 1e-6:
+        return None
+    return np.asarray(np.linalg.solve(a, [n1 @ c1, n2 @ c2]), np.float64)
+
+
+def _corners(mask: NDArray[np.bool_]) -> NDArray[np.float64]:
+    ys, xs = np.nonzero(mask)
+    pts = np.column_stack([xs, ys]).astype(np.float64)
+    c = pts.mean(axis=0)
+    cov = np.cov((pts - c).T)
+    _, evecs = np.linalg.eigh(cov)
+    major = evecs[:, 1]  # the long side of the sheet
+    theta = math.atan2(major[1], major[0]) - math.pi / 2  # tilt of the long side from vertical
+    theta = (theta + math.pi / 2) % math.pi - math.pi / 2
+    cs, sn = math.cos(theta), math.sin(theta)
+    rot = np.array([[cs, sn], [-sn, cs]])
+    q = (pts - c) @ rot.T  # sheet upright: x across, y along the long side
+    order = []
+    for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+        order.append(int(np.argmax(sx * q[:, 0] + sy * q[:, 1])))
+    corners = pts[order]
+    # Refine: a line through the boundary points of each side (between its corners, away
+    # from them: fingers and dog-ears sit at corners), corners = adjacent lines' crossings.
+    edge = mask & ~(
+        np.pad(mask, 1)[2:, 1:-1]
+        & np.pad(mask, 1)[:-2, 1:-1]
+        & np.pad(mask, 1)[1:-1, 2:]
+        & np.pad(mask, 1)[1:-1, :-2]
+    )
+    ey, ex = np.nonzero(edge)
+    bpts = np.column_stack([ex, ey]).astype(np.float64)
+    lines = []
+    for i in range(4):
+        a, b = corners[i], corners[(i + 1) % 4]
+        d = b - a
+        length = float(np.hypot(*d))
+        if length < 4:
+            return corners
+        t = ((bpts - a) @ d) / (length * length)
+        dist = np.abs((bpts - a) @ np.array([-d[1], d[0]]) / length)
+        sel = bpts[(t > 0.15) & (t < 0.85) & (dist < max(3.0, 0.03 * length))]
+        if len(sel) < 10:
+            return corners
+        lines.append(_fit_line(sel))
+    refined = []
+    for i in range(4):
+        p = _intersect(lines[i - 1], lines[i])
+        if p is None or np.hypot(*(p - corners[i])) > 0.1 * max(mask.shape):
+            return corners
+        refined.append(p)
+    return np.array(refined)
+
+
+def _sheet_mask(small: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
+    # Paper is the smooth region around the middle of the photo: smooth because lighting
+    # changes slowly while the sheet's border is a step.  Text inside leaves holes, which
+    # are filled.
+    f = small.astype(np.float32)
+    blur = (
+        f[:-2, :-2]
+        + f[:-2, 1:-1]
+        + f[:-2, 2:]
+        + f[1:-1, :-2]
+        + f[1:-1, 1:-1]
+        + f[1:-1, 2:]
+        + f[2:, :-2]
+        + f[2:, 1:-1]
+        + f[2:, 2:]
+    ) / 9.0
+    gy = np.abs(blur[2:, 1:-1] - blur[:-2, 1:-1])
+    gx = np.abs(blur[1:-1, 2:] - blur[1:-1, :-2])
+    edge = np.zeros(small.shape, bool)
+    edge[2:-2, 2:-2] = np.maximum(gx, gy) > _EDGE_STEP
+    edge[1:] |= edge[:-1].copy()
+    edge[:, 1:] |= edge[:, :-1].copy()
+    smooth = np.ascontiguousarray(~edge, np.uint8)
+    ry, rx0, rx1, rlab, area, bx0, by0, bx1, by1 = _cc.label_runs(smooth)
+    if area.size == 0:
+        return None
+    h, w = small.shape
+    cy, cx = h / 2, w / 2
+    # The sheet is the largest smooth region whose box holds the middle of the photo.
+    inside = (bx0 <= cx) & (bx1 > cx) & (by0 <= cy) & (by1 > cy)
+    if not inside.any():
+        return None
+    lab = int(np.argmax(np.where(inside, area, -1)))
+    mask = np.zeros((h, w), bool)
+    sel = rlab == lab
+    for y, a, b in zip(ry[sel], rx0[sel], rx1[sel]):
+        mask[y, a:b] = True
+    # Fill holes: what is not the sheet and does not reach the frame.
+    rest = np.ascontiguousarray(~mask, np.uint8)
+    ry, rx0, rx1, rlab, _, bx0, by0, bx1, by1 = _cc.label_runs(rest)
+    outer = (bx0 == 0) | (by0 == 0) | (bx1 == w) | (by1 == h)
+    hole = ~outer[rlab]
+    for y, a, b in zip(ry[hole], rx0[hole], rx1[hole]):
+        mask[y, a:b] = True
+    # The gradient band excluded a pixel or two of the sheet's rim: give it back.
+    grown = mask.copy()
+    grown[1:] |= mask[:-1]
+    grown[:-1] |= mask[1:]
+    row = grown.copy()
+    grown[:, 1:] |= row[:, :-1]
+    grown[:, :-1] |= row[:, 1:]
+    return grown
+
+
+def _two_sheets(small: NDArray[np.uint8], mask: NDArray[np.bool_]) -> bool:
+    # Two sheets side by side merge into one smooth region only through a shadowed gap;
+    # a deep, narrow valley of the column (or row) fill profile across the middle says so.
+    for prof in (mask.sum(axis=0).astype(np.float64), mask.sum(axis=1).astype(np.float64)):
+        nz = np.nonzero(prof > 0)[0]
+        if nz.size < 20:
+            continue
+        a, b = nz[0], nz[-1] + 1
+        inner = prof[a:b]
+        n = inner.size
+        mid = inner[n // 4 : 3 * n // 4]
+        if mid.size and mid.min() < 0.35 * np.median(inner):
+            return True
+    return False
+
+
+def find_page(image: Any) -> PageQuad:
+    """Find the sheet of paper in a photo: its four corners, or why there are none.
+
+    The photo is reduced to about 640 px on its long side; the sheet is the largest smooth
+    region (no grey step above a few levels per pixel) around the middle of the photo, its
+    text holes filled; its corners are the extreme points along the diagonals of its
+    principal axes, refined by straight lines fitted to the middle of each side.
+
+    Raises
+    ------
+    InvalidArgumentError, InvalidImageError
+        Not an image (wrong dtype, shape, empty).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> photo = np.full((600, 800), 60, np.uint8); photo[100:524, 250:550] = 235
+    >>> q = find_page(photo)
+    >>> q.status, q.corners.round().tolist()[0]
+    ('ok', [250.0, 100.0])
+    """
+    gray = as_gray(image)
+    h, w = gray.shape
+    f = max(1, math.ceil(max(h, w) / _DETECT_SIDE))
+    if f > 1 and min(h, w) >= 4 * f:
+        small = np.empty((h // f, w // f), np.uint8)
+        _k.reduce_mean(gray, f, small)
+    else:
+        f, small = 1, gray
+    sh, sw = small.shape
+    if sh < 16 or sw < 16:
+        return PageQuad("no-page", None, 0.0, "image under 16 px")
+    mask = _sheet_mask(small)
+    if mask is None:
+        return PageQuad("no-page", None, 0.0, "no uniform region in the middle of the photo")
+    total = sh * sw
+    frac = float(mask.sum()) / total
+    if frac < _MIN_AREA:
+        return PageQuad("no-page", None, frac, f"the largest smooth region covers {frac:.1%}")
+    touch = np.array([mask[0].mean(), mask[:, -1].mean(), mask[-1].mean(), mask[:, 0].mean()])
+    if (touch > 0.5).all():
+        return PageQuad("full-frame", None, frac, "the paper fills the frame")
+    if (touch > 0.02).any():
+        return PageQuad("incomplete", None, frac, "the sheet is cut off by the frame")
+    if _two_sheets(small, mask):
+        return PageQuad("two-pages", None, frac, "two sheets side by side")
+    corners = _corners(mask)
+    corners = (corners + 0.5) * f - 0.5
+    return PageQuad("ok", corners, frac, None)
+
+
+def _homography(src: NDArray[np.float64], dst: NDArray[np.float64]) -> NDArray[np.float64]:
+    # 3 x 3 map taking src[i] to dst[i] (four point pairs), h33 = 1.
+    a = np.zeros((8, 8))
+    b = np.zeros(8)
+    for i, ((x, y), (u, v)) in enumerate(zip(src, dst)):
+        a[2 * i] = [x, y, 1, 0, 0, 0, -u * x, -u * y]
+        a[2 * i + 1] = [0, 0, 0, x, y, 1, -v * x, -v * y]
+        b[2 * i], b[2 * i + 1] = u, v
+    sol = np.linalg.solve(a, b)
+    return np.append(sol, 1.0).reshape(3, 3)
+
+
+def _snap_paper(aspect: float, paper: str | None) -> tuple[str | None, float]:
+    if paper is not None:
+        w, h = PAPER_MM[paper]
+        return paper, h / w
+    for name in ("A4", "Letter", "Legal"):
+        w, h = PAPER_MM[name]
+        if abs(math.log(aspect * w / h)) < _SNAP:
+            return name, h / w
+    return None, aspect
+
+
+def rectify(
+    image: Any, *, dpi: float | None = None, paper: str | None = None, flatten: bool = True
+) -> CaptureResult:
+    """Rectify a phone photo of a sheet: perspective, aspect, lighting and resolution.
+
+    Parameters
+    ----------
+    image : numpy.ndarray or Page
+        uint8 grey or RGB photo.
+    dpi : float, optional
+        Resolution of the output page; default: the photo's own (the output is as tall as
+        the sheet's longer side in the photo).  Needs a known paper size.
+    paper : {"A4", "A5", "Letter", "Legal"}, optional
+        The sheet's size, when known; default: snapped from the measured aspect (an
+        A-series aspect is taken as A4).
+    flatten : bool
+        Divide by the local paper level (default True).
+
+    Returns
+    -------
+    CaptureResult
+        ``status != "ok"`` with ``page=None`` for a photo without a usable sheet
+        (``"no-page"``, ``"incomplete"``, ``"two-pages"``, ``"full-frame"``, ``"blank"``).
+
+    Raises
+    ------
+    InvalidArgumentError, InvalidImageError
+        Not an image, an unknown paper name or a bad dpi.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rectify(np.full((300, 400), 128, np.uint8)).status
+    'full-frame'
+    """
+    if paper is not None and paper not in PAPER_MM:
+        raise InvalidArgumentError(f"paper must be one of {sorted(PAPER_MM)}, got {paper!r}")
+    if dpi is not None:
+        dpi = check_range(dpi, "dpi", 20.0, 1200.0)
+    gray = as_gray(image)
+    quad = find_page(gray)
+    if quad.status != "ok" or quad.corners is None:
+        return CaptureResult(quad.status, None, quad)
+    c = quad.corners
+    width = (np.hypot(*(c[1] - c[0])) + np.hypot(*(c[2] - c[3]))) / 2
+    height = (np.hypot(*(c[3] - c[0])) + np.hypot(*(c[2] - c[1]))) / 2
+    landscape = width > height
+    aspect = float(max(width, height) / max(min(width, height), 1.0))
+    name, true_aspect = _snap_paper(aspect, paper)
+    long_px = float(max(width, height))
+    if dpi is not None:
+        if name is None:
+            raise InvalidArgumentError("dpi needs a paper size: name it with paper=")
+        long_px = PAPER_MM[name][1] / 25.4 * dpi
+    out_long = max(16, round(long_px))
+    out_short = max(16, round(out_long / true_aspect))
+    oh, ow = (out_short, out_long) if landscape else (out_long, out_short)
+    dst = np.array([[0, 0], [ow - 1, 0], [ow - 1, oh - 1], [0, oh - 1]], np.float64)
+    hmat = _homography(dst, c)
+    page = np.empty((oh, ow), np.uint8)
+    _c.warp_homography(gray, np.ascontiguousarray(hmat.ravel()), page, 255)
+    out_dpi = None if name is None else out_long / (PAPER_MM[name][1] / 25.4)
+    if flatten:
+        block = max(8, round(out_long / 40))
+        paper_level = np.empty((-(-oh // block), -(-ow // block)), np.float32)
+        _k.cell_quantile(page, block, 0.9, paper_level)
+        _c.flatten(page, paper_level, block)
+    # Blank: almost no dark pixels once the lighting is flat.
+    step = max(1, out_long // 400)
+    if np.count_nonzero(page[::step, ::step] < 128) < 0.0005 * page[::step, ::step].size:
+        return CaptureResult("blank", None, quad, name, out_dpi, aspect)
+    return CaptureResult("ok", page, quad, name, out_dpi, aspect)

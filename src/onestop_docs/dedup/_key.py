@@ -1,0 +1,534 @@
+"""The document key (khóa tài liệu): a page normalised by the frame of its ink, a 256-bit
+candidate hash and a canonical ink bitmap for the block-wise verifier."""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._native import dedup_key as _k  # type: ignore[attr-defined]
+from .._validate import as_gray, check_int, check_range
+from ..errors import BlankPageError, InvalidArgumentError, KeyFormatError
+from ._hash import Hash, area_resize, dct2
+
+__all__ = [
+    "CANDIDATE_RADIUS",
+    "KEY_SHAPE",
+    "KEY_VERSION",
+    "MAX_ASPECT_DIFF",
+    "DocumentKey",
+    "MatchOptions",
+    "Verdict",
+    "document_key",
+    "match_keys",
+]
+
+#: Version of the key algorithm and of its byte format.  Keys of different versions are
+#: never compared: a store must re-key its pages when this changes.
+KEY_VERSION = 1
+#: Shape (rows, columns) of the canonical ink bitmaps: the ink frame plus a margin,
+#: resampled to this size whatever the page size (about 70 dpi on an A4 text block).
+KEY_SHAPE = (768, 544)
+#: Candidate stage: Hamming distance (of 256 bits) between candidate hashes up to which a
+#: stored key is handed to the verifier.  :func:`match_keys` applies the same limit, so a
+#: radius search in a :class:`~onestop_docs.dedup.HashIndex` followed by :func:`match_keys`
+#: decides exactly as :func:`match_keys` on every pair.
+CANDIDATE_RADIUS = 72
+#: Verifier: largest allowed ``|log(aspect_a / aspect_b)|`` of the two ink frames.
+MAX_ASPECT_DIFF = 0.06
+#: Assumed resolution when neither the page nor the caller gives one.
+DEFAULT_DPI = 300.0
+
+_WORK_DPI = 100.0  # the page is reduced to about this resolution by an integer factor
+_PAPER_BLOCK_MM = 8.0  # cell of the paper-level estimate
+_INK = 0.35  # darkness (0 paper .. 1 black) from which a work pixel is ink
+_EDGE = 0.25  # darkness from which a pixel can belong to a border touching the edge
+_QUANTILE = 0.01  # the ink frame: 1 % and 99 % quantiles of the ink along both axes
+_MARGIN = 0.06  # canonical image = frame + 6 % of its size on every side
+_KEY_INK = 0.30  # canonical darkness of ink bitmap pixels
+_KEY_TOL = 0.12  # canonical darkness of tolerance pixels (dilated by one pixel)
+_BLOCK = 24  # verifier cell, canonical pixels (about 9 mm)
+_SHIFT = 2  # verifier shift search, canonical pixels
+_MIN_ABS = 14  # verifier: unexplained pixels always allowed per cell
+_FRAC = 0.25  # verifier: unexplained share of the cell's ink allowed
+_SUPERSAMPLE = 1  # warp sub-samples per canonical pixel and axis
+_MAX_POINTS = 30_000  # ink points used for the skew search and the frame quantiles
+_QUIET = 2  # verifier: a cell with this few unexplained pixels is not shift-searched
+_WINDOW = (1, 1)  # verifier: cells summed per score window
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    """Limits of :func:`match_keys` (defaults: the module constants, chosen on evalkit's
+    tuning seeds, see ``docs/dedup.md``).
+
+    Attributes
+    ----------
+    candidate_radius : int
+        Largest candidate-hash distance (of 256).  Default :data:`CANDIDATE_RADIUS`.
+    max_aspect_diff : float
+        Largest ``|log(aspect_a / aspect_b)|``.  Default :data:`MAX_ASPECT_DIFF`.
+    ink_allowance : float
+        Share of a cell's ink that may stay unexplained (above a floor of a few pixels).
+        Default 0.25.
+    """
+
+    candidate_radius: int = 72
+    max_aspect_diff: float = 0.06
+    ink_allowance: float = 0.25
+
+    def __post_init__(self) -> None:
+        check_int(self.candidate_radius, "candidate_radius", 0, 256)
+        check_range(self.max_aspect_diff, "max_aspect_diff", 0.0, 10.0)
+        check_range(self.ink_allowance, "ink_allowance", 0.0, 1.0)
+
+
+_MAGIC = b"ODK"
+_HEADER = struct.Struct("<3sBHHfB32s32sI")
+
+
+@dataclass(frozen=True, eq=False)
+class DocumentKey:
+    """Document key of one page (khóa tài liệu): what survives a rescan or a photo.
+
+    Build one with :func:`document_key`, compare two with :func:`match_keys`, store one
+    with :meth:`to_bytes` / :meth:`from_bytes`.
+
+    Attributes
+    ----------
+    candidate : Hash
+        256-bit DCT hash of the canonical page (16 x 16 low frequencies of a 64 x 64
+        average, median threshold).  Search stored keys within :data:`CANDIDATE_RADIUS`.
+    candidate_flip : Hash
+        The same hash of the page turned by 180 degrees (look both up).
+    ink : numpy.ndarray
+        uint8 0/1 bitmap of shape :data:`KEY_SHAPE`: canonical pixels that are ink.
+    tolerance : numpy.ndarray
+        uint8 0/1 bitmap of shape :data:`KEY_SHAPE`: faint ink dilated by one pixel; ink of
+        another copy is "explained" where this is 1.
+    aspect : float
+        Height / width of the ink frame in page units (before canonical resampling).
+    version : int
+        :data:`KEY_VERSION` of the algorithm that made the key.
+    """
+
+    candidate: Hash
+    candidate_flip: Hash
+    ink: NDArray[np.uint8] = field(repr=False)
+    tolerance: NDArray[np.uint8] = field(repr=False)
+    aspect: float
+    version: int = KEY_VERSION
+
+    def __post_init__(self) -> None:
+        for name in ("candidate", "candidate_flip"):
+            h = getattr(self, name)
+            if not isinstance(h, Hash) or h.nbits != 256:
+                raise InvalidArgumentError(f"DocumentKey.{name} must be a 256-bit Hash")
+        for name in ("ink", "tolerance"):
+            a = getattr(self, name)
+            if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.shape != KEY_SHAPE:
+                raise InvalidArgumentError(
+                    f"DocumentKey.{name} must be a uint8 array of shape {KEY_SHAPE}"
+                )
+        if not (math.isfinite(self.aspect) and self.aspect > 0):
+            raise InvalidArgumentError(f"DocumentKey.aspect must be > 0, got {self.aspect}")
+
+    def flipped(self) -> DocumentKey:
+        """The key of the same page turned by 180 degrees."""
+        return DocumentKey(
+            self.candidate_flip,
+            self.candidate,
+            np.ascontiguousarray(self.ink[::-1, ::-1]),
+            np.ascontiguousarray(self.tolerance[::-1, ::-1]),
+            self.aspect,
+            self.version,
+        )
+
+    def to_bytes(self) -> bytes:
+        """Serialise the key (about 2-6 KB for a text page).
+
+        Format, all integers little-endian::
+
+            magic    3 bytes  b"ODK"
+            version  uint8    KEY_VERSION
+            rows     uint16   KEY_SHAPE[0]
+            cols     uint16   KEY_SHAPE[1]
+            aspect   float32  ink-frame height / width
+            flags    uint8    0 (reserved)
+            candidate       32 bytes  (Hash.data)
+            candidate_flip  32 bytes
+            body_len uint32   length of the body
+            body     zlib stream of packbits(ink) + packbits(tolerance), row-major,
+                     most significant bit first
+            crc32    uint32   of everything before it
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from onestop_docs.dedup import Hash
+        >>> z = np.zeros(KEY_SHAPE, np.uint8)
+        >>> k = DocumentKey(Hash(bytes(32), 256), Hash(bytes(32), 256), z, z, 1.4)
+        >>> DocumentKey.from_bytes(k.to_bytes()).aspect == np.float32(1.4)
+        True
+        """
+        body = zlib.compress(
+            np.packbits(self.ink).tobytes() + np.packbits(self.tolerance).tobytes()
+        )
+        head = _HEADER.pack(
+            _MAGIC,
+            self.version,
+            KEY_SHAPE[0],
+            KEY_SHAPE[1],
+            self.aspect,
+            0,
+            self.candidate.data,
+            self.candidate_flip.data,
+            len(body),
+        )
+        blob = head + body
+        return blob + struct.pack("<I", zlib.crc32(blob))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DocumentKey:
+        """Read a key written by :meth:`to_bytes`.
+
+        Raises
+        ------
+        KeyFormatError
+            Not a key, truncated or corrupt (CRC), or a version other than
+            :data:`KEY_VERSION`.
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise KeyFormatError(f"a document key is bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if len(data) < _HEADER.size + 4:
+            raise KeyFormatError(f"document key truncated: {len(data)} bytes")
+        magic, version, rows, cols, aspect, flags, cand, flip, blen = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            raise KeyFormatError(f"not a document key (magic {magic!r})")
+        if version != KEY_VERSION:
+            raise KeyFormatError(
+                f"document key version {version}; this library reads version {KEY_VERSION}"
+            )
+        if len(data) != _HEADER.size + blen + 4:
+            raise KeyFormatError(
+                f"document key of {len(data)} bytes, header says {_HEADER.size + blen + 4}"
+            )
+        (crc,) = struct.unpack_from("<I", data, len(data) - 4)
+        if zlib.crc32(data[:-4]) != crc:
+            raise KeyFormatError("document key corrupt (CRC mismatch)")
+        if (rows, cols) != KEY_SHAPE or flags != 0:
+            raise KeyFormatError(f"document key of shape {(rows, cols)}, flags {flags}")
+        try:
+            body = zlib.decompress(data[_HEADER.size : -4])
+        except zlib.error as exc:
+            raise KeyFormatError(f"document key body corrupt: {exc}") from None
+        n = rows * cols
+        plane = (n + 7) // 8
+        if len(body) != 2 * plane:
+            raise KeyFormatError(f"document key body of {len(body)} bytes, expected {2 * plane}")
+        bits = np.unpackbits(np.frombuffer(body, np.uint8))
+        ink = np.ascontiguousarray(bits[:n].reshape(KEY_SHAPE))
+        tol = np.ascontiguousarray(bits[plane * 8 : plane * 8 + n].reshape(KEY_SHAPE))
+        if not (math.isfinite(aspect) and aspect > 0):
+            raise KeyFormatError(f"document key aspect {aspect}")
+        return cls(Hash(cand, 256), Hash(flip, 256), ink, tol, float(aspect), version)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Decision of :func:`match_keys` (or :func:`~onestop_docs.dedup.verify_pair`).
+
+    Attributes
+    ----------
+    duplicate : bool
+        Same document page.
+    reason : str
+        What decided: ``"match"``, ``"candidate-distance"``, ``"aspect"`` or ``"ink"``.
+    candidate_distance : int
+        Hamming distance of the candidate hashes (the closer of the two orientations).
+    aspect_diff : float
+        ``|log(aspect_a / aspect_b)|`` of the ink frames.
+    ink_score : float
+        Worst verifier cell: unexplained ink over the cell's allowance (above 1 rejects);
+        NaN when the verifier did not run.
+    block : tuple of int or None
+        (row, column) of the first verifier cell that rejected, in canonical pixels.
+    flipped : bool
+        The pages matched with one turned by 180 degrees.
+    """
+
+    duplicate: bool
+    reason: str
+    candidate_distance: int
+    aspect_diff: float
+    ink_score: float = math.nan
+    block: tuple[int, int] | None = None
+    flipped: bool = False
+
+
+_DEFAULT_OPTIONS = MatchOptions(CANDIDATE_RADIUS, MAX_ASPECT_DIFF, _FRAC)
+
+
+def _dpi_of(page: Any, dpi: float | None) -> float:
+    if dpi is not None:
+        return check_range(dpi, "dpi", 50.0, 4800.0)
+    pdpi = getattr(page, "dpi", None)
+    if pdpi is not None:
+        return float(min(pdpi))
+    return DEFAULT_DPI
+
+
+def _reduce(gray: NDArray[np.uint8], dpi: float) -> tuple[NDArray[np.uint8], float]:
+    f = max(1, round(dpi / _WORK_DPI))
+    if f == 1 or min(gray.shape) < 4 * f:
+        return gray, dpi
+    out = np.empty((gray.shape[0] // f, gray.shape[1] // f), np.uint8)
+    _k.reduce_mean(gray, f, out)
+    return out, dpi / f
+
+
+def _darkness(small: NDArray[np.uint8], dpi: float) -> NDArray[np.float32]:
+    # Paper level per cell: a high quantile of the cell (text covers far less than 10 % of
+    # any 8 mm cell), so uneven lighting and tinted paper become 0 darkness.
+    b = max(8, round(_PAPER_BLOCK_MM * dpi / 25.4))
+    h, w = small.shape
+    paper = np.empty((-(-h // b), -(-w // b)), np.float32)
+    _k.cell_quantile(small, b, 0.9, paper)
+    out = np.empty(small.shape, np.float32)
+    _k.darkness(small, paper, b, out)
+    return out
+
+
+def _skew(ys: NDArray[np.int32], xs: NDArray[np.int32], shape: tuple[int, int]) -> float:
+    h, w = shape
+
+    def best(angles: NDArray[np.float64], step: int) -> float:
+        scores = np.empty(angles.size)
+        _k.skew_scores(
+            np.ascontiguousarray(ys[::step]), np.ascontiguousarray(xs[::step]), angles, w, h, scores
+        )
+        return float(angles[int(np.argmax(scores))])
+
+    coarse = best(np.radians(np.arange(-15.0, 15.01, 0.5)), 3)
+    return best(coarse + np.radians(np.arange(-0.5, 0.501, 0.05)), 1)
+
+
+def _canonical(
+    dark: NDArray[np.float32], ink: NDArray[np.uint8], border: NDArray[np.bool_] | None
+) -> tuple[NDArray[np.float32], float, NDArray[np.bool_]]:
+    ys, xs = np.nonzero(ink)
+    if ys.size > _MAX_POINTS:
+        step = -(-ys.size // _MAX_POINTS)
+        ys, xs = ys[::step], xs[::step]
+    ys32 = np.ascontiguousarray(ys, np.int32)
+    xs32 = np.ascontiguousarray(xs, np.int32)
+    t = _skew(ys32, xs32, ink.shape)
+    c, s = math.cos(t), math.sin(t)
+    u = xs * c + ys * s
+    v = ys * c - xs * s
+    u0, u1 = np.quantile(u, [_QUANTILE, 1 - _QUANTILE])
+    v0, v1 = np.quantile(v, [_QUANTILE, 1 - _QUANTILE])
+    su, sv = max(u1 - u0, 1.0), max(v1 - v0, 1.0)
+    aspect = float(sv / su)
+    u0, v0 = u0 - _MARGIN * su, v0 - _MARGIN * sv
+    ku = su * (1 + 2 * _MARGIN) / KEY_SHAPE[1]
+    kv = sv * (1 + 2 * _MARGIN) / KEY_SHAPE[0]
+    # canonical (U, V) -> frame (u, v) = (u0 + ku U, v0 + kv V) -> image (x, y), +0.5 for
+    # pixel centres of the work image.
+    m = (c * ku, -s * kv, c * u0 - s * v0 + 0.5, s * ku, c * kv, s * u0 + c * v0 + 0.5)
+    out = np.empty(KEY_SHAPE, np.float32)
+    _k.warp_mean(dark, *m, _SUPERSAMPLE, out)
+    # Canonical pixels whose source lies outside the scanned area, or under a border that
+    # was removed, are unknown: another copy's ink there cannot be checked.
+    uu = np.arange(KEY_SHAPE[1]) + 0.5
+    vv = (np.arange(KEY_SHAPE[0]) + 0.5)[:, None]
+    x = m[0] * uu + m[1] * vv + m[2] - 0.5
+    y = m[3] * uu + m[4] * vv + m[5] - 0.5
+    h, w = dark.shape
+    unknown = (x < 0) | (y < 0) | (x > w - 1) | (y > h - 1)
+    if border is not None:
+        xi = np.clip(x, 0, w - 1).astype(np.intp)
+        yi = np.clip(y, 0, h - 1).astype(np.intp)
+        unknown |= border[yi, xi]
+    return out, aspect, unknown
+
+
+def _dilate(a: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    out = a.copy()
+    out[1:] |= a[:-1]
+    out[:-1] |= a[1:]
+    row = out.copy()
+    out[:, 1:] |= row[:, :-1]
+    out[:, :-1] |= row[:, 1:]
+    return out
+
+
+def _candidate(canon: NDArray[np.float32]) -> Hash:
+    img = np.clip(canon * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    coeffs = dct2(area_resize(img, 64, 64))[:16, :16]
+    return Hash.from_bits(coeffs > np.median(coeffs))
+
+
+def key_from_canonical(
+    canon: NDArray[np.float32], aspect: float, unknown: NDArray[np.bool_] | None = None
+) -> DocumentKey:
+    """Build the key from a canonical darkness image of shape :data:`KEY_SHAPE` (0 paper
+    .. 1 black) and the mask of pixels outside the scanned area (their tolerance is 1:
+    anything may be there); :func:`document_key` makes both from a page."""
+    ink = canon >= _KEY_INK
+    tol = _dilate(canon >= _KEY_TOL)
+    if unknown is not None:
+        tol |= _dilate(unknown)
+    flip = np.ascontiguousarray(canon[::-1, ::-1])
+    return DocumentKey(
+        _candidate(canon),
+        _candidate(flip),
+        ink.astype(np.uint8),
+        tol.astype(np.uint8),
+        aspect,
+    )
+
+
+def document_key(page: Any, *, dpi: float | None = None) -> DocumentKey:
+    """Compute the document key of a scanned (or rectified) page.
+
+    Steps (see ``docs/dedup.md``): reduce to about 100 dpi; darkness relative to the local
+    paper level; drop dark regions touching the image edge (scanner borders); find the
+    text-line angle by projection profiles; the ink frame = 1 % and 99 % quantiles of
+    the ink along and across the lines (a crop, a stamp or a speck barely moves them);
+    resample frame + margin to :data:`KEY_SHAPE`; hash and threshold.  Phone photos should
+    go through :func:`onestop_docs.capture.rectify` first.
+
+    Parameters
+    ----------
+    page : Page or numpy.ndarray
+        uint8 grey or RGB page.
+    dpi : float, optional
+        Resolution; defaults to the Page's, else 300.
+
+    Returns
+    -------
+    DocumentKey
+
+    Raises
+    ------
+    BlankPageError
+        No ink (``reason="blank"``) or only a mark under 1 cm (``"near-blank"``).
+    InvalidArgumentError, InvalidImageError
+        Bad pixel data or dpi.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> page = np.full((1100, 850), 255, np.uint8)
+    >>> for i in range(10):
+    ...     page[100 + 80 * i : 110 + 80 * i, 100 : 700 - 30 * i] = 0
+    >>> key = document_key(page, dpi=100)
+    >>> match_keys(key, key).duplicate
+    True
+    """
+    gray = as_gray(page)
+    small, work_dpi = _reduce(gray, _dpi_of(page, dpi))
+    dark = _darkness(small, work_dpi)
+    edge = (dark >= _EDGE).astype(np.uint8)
+    before = edge.copy()
+    _k.clear_edge_components(edge)
+    border: NDArray[np.bool_] | None = before > edge
+    if border is not None and border.any():
+        border = _dilate(border)
+        dark[border] = 0.0
+    else:
+        border = None
+    ink = (dark >= _INK).astype(np.uint8)
+    n_ink = int(np.count_nonzero(ink))
+    if n_ink < max(20, ink.size // 20000):
+        raise BlankPageError("page has no ink to key", reason="blank")
+    canon, aspect, unknown = _canonical(dark, ink, border)
+    ys, xs = np.nonzero(ink)
+    cm = work_dpi / 2.54
+    if np.ptp(ys) < cm and np.ptp(xs) < cm:
+        raise BlankPageError("page holds only a mark under 1 cm", reason="near-blank")
+    return key_from_canonical(canon, aspect, unknown)
+
+
+def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None = None) -> Verdict:
+    """Decide whether two document keys show the same document page.
+
+    The candidate hashes must be within :data:`CANDIDATE_RADIUS` (in either orientation),
+    the ink frames of the same shape, and in every 16 x 16 cell of the canonical bitmaps
+    the ink of each page must be explained by the other's (faint, one-pixel dilated) ink at
+    some shift within 2 pixels, up to a small allowance.  A filled-in name, number or date
+    leaves unexplained ink in its cell; a rescan does not.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Not two :class:`DocumentKey` of the same version.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onestop_docs.dedup import Hash
+    >>> z = np.zeros(KEY_SHAPE, np.uint8); z[40:44, 20:200] = 1
+    >>> k = DocumentKey(Hash(bytes(32), 256), Hash(bytes(32), 256), z, z, 1.4)
+    >>> match_keys(k, k).reason
+    'match'
+    """
+    if not isinstance(a, DocumentKey) or not isinstance(b, DocumentKey):
+        raise InvalidArgumentError("match_keys compares two DocumentKey values")
+    opts = options or _DEFAULT_OPTIONS
+    if a.version != b.version:
+        raise InvalidArgumentError(f"keys of versions {a.version} and {b.version} do not compare")
+    straight = a.candidate - b.candidate
+    turned = a.candidate_flip - b.candidate
+    flipped = turned < straight
+    if flipped:
+        a = a.flipped()
+    dist = min(straight, turned)
+    aspect = abs(math.log(a.aspect / b.aspect))
+    if dist > opts.candidate_radius:
+        return Verdict(False, "candidate-distance", dist, aspect, flipped=flipped)
+    if aspect > opts.max_aspect_diff:
+        return Verdict(False, "aspect", dist, aspect, flipped=flipped)
+    score, fail = ink_scores(a, b, allowance=opts.ink_allowance)
+    if fail is not None:
+        return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
+    return Verdict(True, "match", dist, aspect, float(score.max()), None, flipped)
+
+
+def _window_sum(a: NDArray[np.int64]) -> NDArray[np.int64]:
+    # Sums over _WINDOW[0] x _WINDOW[1] cells (stride 1, cut at the edges): a changed word
+    # spreads its unexplained ink over neighbouring cells, scanner specks do not.
+    wr, wc = _WINDOW
+    c = np.pad(a, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    r, k = a.shape
+    r2, k2 = max(1, r - wr + 1), max(1, k - wc + 1)
+    wr, wc = min(wr, r), min(wc, k)
+    return np.asarray(
+        c[wr : wr + r2, wc : wc + k2] - c[:r2, wc : wc + k2] - c[wr : wr + r2, :k2] + c[:r2, :k2]
+    )
+
+
+def ink_scores(
+    a: DocumentKey, b: DocumentKey, *, allowance: float = _FRAC
+) -> tuple[NDArray[np.float64], tuple[int, int] | None]:
+    """Verifier window scores of two keys (unexplained ink over allowance; > 1 rejects) and
+    the worst window's (row, column) in canonical pixels when it rejects, else None."""
+    nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
+    counts = np.zeros((*nb, 5), np.int32)
+    _k.block_verify(a.ink, a.tolerance, b.ink, b.tolerance, _BLOCK, _SHIFT, _QUIET, counts)
+    c = counts.astype(np.int64)
+    ua, ub, ink = _window_sum(c[..., 0]), _window_sum(c[..., 1]), _window_sum(c[..., 2])
+    limit = np.maximum(_MIN_ABS, allowance * ink / 2)
+    score = np.maximum(ua, ub) / limit
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    if score[i, j] <= 1:
+        return score, None
+    return score, (int(i) * _BLOCK, int(j) * _BLOCK)

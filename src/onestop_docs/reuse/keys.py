@@ -1,0 +1,158 @@
+"""The document key as the store sees it: an opaque versioned blob plus a 256-bit candidate.
+
+Everything the store knows about the key goes through this module, so a new key (or key
+version) changes this file only.  A stored key is ``(version, blob)``; the store indexes the
+key's 256-bit candidate hash for Hamming search and hands blobs back to the key's own
+verifier.  Blobs of a version this library cannot read are reported, never guessed at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from ..dedup import CANDIDATE_RADIUS as _RADIUS
+from ..dedup import KEY_VERSION as _VERSION
+from ..dedup import DocumentKey, PageHash, Verdict, document_key, match_keys
+from ..errors import BlankPageError, InvalidArgumentError, KeyFormatError, ReuseStoreError
+
+__all__ = [
+    "CANDIDATE_BYTES",
+    "CANDIDATE_RADIUS",
+    "KEY_VERSION",
+    "Key",
+    "candidate_of",
+    "is_key",
+    "key_from_blob",
+    "key_of_page",
+    "key_of_photo",
+    "key_to_blob",
+    "query_candidates",
+    "verdict_json",
+    "verify_keys",
+]
+
+Key = DocumentKey
+#: Width of the candidate hash the store indexes (bytes).
+CANDIDATE_BYTES = 32
+#: Version of the keys this library makes and reads (:data:`onestop_docs.dedup.KEY_VERSION`).
+KEY_VERSION = _VERSION
+#: Hamming radius (of 256 bits) within which a stored candidate goes to the verifier.
+CANDIDATE_RADIUS = _RADIUS
+
+
+def key_of_page(page: Any, *, dpi: float | None = None) -> tuple[Key | None, str | None]:
+    """The key of a page, or ``(None, reason)`` for a page without one (blank, near-blank)."""
+    try:
+        return document_key(page, dpi=dpi), None
+    except BlankPageError as exc:
+        return None, exc.reason
+
+
+def _check_key(key: Any) -> Key:
+    if isinstance(key, PageHash):
+        return key.key
+    if not isinstance(key, DocumentKey):
+        raise InvalidArgumentError(
+            f"expected a document key (DocumentKey or PageHash), got {type(key).__name__}"
+        )
+    return key
+
+
+def key_to_blob(key: Key | PageHash) -> tuple[int, bytes]:
+    """``(version, bytes)`` of a key, for the store and the metadata XML."""
+    k = _check_key(key)
+    return k.version, k.to_bytes()
+
+
+def key_from_blob(version: int, blob: bytes, *, where: str = "") -> Key:
+    """Read a key written by :func:`key_to_blob`.
+
+    Raises
+    ------
+    ReuseStoreError
+        Another key version (``reason="key-version"``) or damaged bytes (``"corrupt"``).
+    """
+    at = f" ({where})" if where else ""
+    if version != KEY_VERSION:
+        raise ReuseStoreError(
+            f"document key version {version}{at}: this library reads version {KEY_VERSION}; "
+            "re-index the records with this version",
+            reason="key-version",
+        )
+    try:
+        key = DocumentKey.from_bytes(blob)
+    except KeyFormatError as exc:
+        raise ReuseStoreError(f"damaged document key{at}: {exc}", reason="corrupt") from None
+    return key
+
+
+def candidate_of(key: Key | PageHash) -> bytes:
+    """The 256-bit candidate hash the store indexes (32 bytes)."""
+    return bytes(_check_key(key).candidate.data)
+
+
+def query_candidates(key: Key | PageHash) -> list[bytes]:
+    """The candidate hashes a lookup probes (the key as given and turned by 180 degrees)."""
+    k = _check_key(key)
+    return [bytes(k.candidate.data), bytes(k.candidate_flip.data)]
+
+
+def verify_keys(query: Key | PageHash, stored: Key | PageHash) -> Verdict:
+    """The key's own second-stage decision on a candidate pair."""
+    return match_keys(_check_key(query), _check_key(stored))
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    """A JSON-friendly dict of a verdict (NaN as None, floats rounded to 4 places)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(verdict):
+        v = getattr(verdict, f.name)
+        if isinstance(v, float):
+            v = None if math.isnan(v) else round(v, 4)
+        elif isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[f.name] = v
+    return out
+
+
+def is_key(obj: Any) -> bool:
+    """True for a document key (or a page hash carrying one)."""
+    return isinstance(obj, DocumentKey | PageHash)
+
+
+#: What :func:`onestop_docs.capture.rectify` statuses mean for a lookup.
+_PHOTO_REASONS = {
+    "no-page": "no page found",
+    "incomplete": "page incomplete",
+    "two-pages": "two pages",
+    "blank": "blank",
+}
+
+
+def key_of_photo(image: Any, *, dpi: float | None = None) -> tuple[Key | None, str | None]:
+    """The key of the page in a phone photo, or ``(None, reason)``: ``"no page found"``,
+    ``"page incomplete"``, ``"two pages"``, ``"blank"``, ``"near-blank"``.
+
+    The sheet is found and rectified by :func:`onestop_docs.capture.rectify`; a photo whose
+    paper fills the frame (a scan, a screenshot) is keyed as it is.
+    """
+    import importlib
+
+    try:
+        capture: Any = importlib.import_module("onestop_docs.capture")
+    except ImportError:
+        raise InvalidArgumentError(
+            "looking up a phone photo needs onestop_docs.capture, which this build lacks"
+        ) from None
+    res = capture.rectify(image)
+    if res.status == "ok" and res.page is not None:
+        return key_of_page(res.page, dpi=res.dpi or dpi or 150.0)
+    if res.status == "full-frame":
+        return key_of_page(image, dpi=dpi)
+    return None, _PHOTO_REASONS.get(str(res.status), str(res.status))
