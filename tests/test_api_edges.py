@@ -77,20 +77,21 @@ def _crafted(arrays: dict[str, np.ndarray], **changes: object) -> dict[str, np.n
     return out
 
 
-CRAFTED = {
+CRAFTED: dict[str, object] = {
     "count-empty": {"count": np.zeros(0, np.int64)},
     "count-negative": {"count": np.array([-1])},
     "count-float": {"count": np.array([2.0])},
     "format-text": {"format": np.array(["1"])},
     "ids-2d": {"ids": np.zeros((2, 2), np.int64)},
     "ids-float": {"ids": np.array([7.0, 8.0])},
-    "pdq-float": {"pdq": np.zeros((2, 32), np.float64)},
-    "pdq-short": {"pdq": np.zeros((2, 31), np.uint8)},
-    "grid-int64": {"grid": None},
-    "rotation-45": {"rotation": np.array([45, 0], np.int16)},
-    "aspect-nan": {"aspect": np.array([np.nan, 1.0])},
-    "aspect-zero": {"aspect": np.array([0.0, 1.0])},
-    "skew-inf": {"skew": np.array([np.inf, 0.0])},
+    "keys-float": {"keys": np.zeros(8, np.float64)},
+    "keys-2d": {"keys": np.zeros((2, 4), np.uint8)},
+    "keys-missing": {"keys": None},
+    "key-lengths-negative": {"key_lengths": np.array([-1, 1])},
+    "key-lengths-float": {"key_lengths": np.array([1.5, 2.5])},
+    "key-lengths-short": {"key_lengths": np.array([3])},
+    "keys-truncated": "truncate",
+    "keys-corrupt": "flip",
     "sha-int": {"sha": np.array([1], np.int64)},
     "sha-2d": {"sha": np.zeros((1, 1), "S32")},
     "sha-ids-missing": {"sha_ids": None},
@@ -103,9 +104,11 @@ def test_crafted_duplicate_index_files_are_index_format_errors(
 ) -> None:
     from onestop_docs.dedup import DuplicateIndex
 
-    changes = dict(CRAFTED[case])
-    if case == "grid-int64":
-        changes = {"grid": dup_arrays["grid"].astype(np.int64)}
+    changes = CRAFTED[case]
+    if changes == "truncate":  # lengths that no longer add up to the blob
+        changes = {"keys": dup_arrays["keys"][:-5]}
+    elif changes == "flip":  # every byte of both keys inverted: corrupt key bytes
+        changes = {"keys": dup_arrays["keys"] ^ np.uint8(0xFF)}
     path = tmp_path / "crafted.npz"
     np.savez(path, **_crafted(dup_arrays, **changes))
     with pytest.raises(errors.IndexFormatError):
