@@ -44,10 +44,10 @@ def test_operator_guide_config_loads_with_the_station_loader(tmp_path: Path) -> 
 
 def test_the_loader_check_can_fail(tmp_path: Path) -> None:
     # The same check on a config the loader must refuse: a key of [options] put in [station].
-    body = _station_configs()[0].replace("[station]\n", '[station]\npades_level = "B-T"\n', 1)
+    body = _station_configs()[0].replace("[station]\n", "[station]\njpeg_quality = 80\n", 1)
     path = tmp_path / "bad.toml"
     path.write_text(body, encoding="utf-8")
-    with pytest.raises(InvalidArgumentError, match="pades_level"):
+    with pytest.raises(InvalidArgumentError, match="jpeg_quality"):
         load_station_config(path)
 
 
