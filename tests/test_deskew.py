@@ -627,4 +627,6 @@ def test_orientation_large_sweep() -> None:
                     total += 1
                     correct += est.rotation == rotation
                     assert est.rotation in (None, rotation), (dpi, font, pt, rotation, est)
-    assert correct / total >= 0.99, (correct, total)
+    # Never wrong; abstentions at most 2 % (issue 20's target): the vote rule trades a few
+    # abstentions on noisy strips (measured 1 of 72 here) for no upside-down chart or card.
+    assert correct / total >= 0.98, (correct, total)

@@ -222,7 +222,6 @@ class _Direction(NamedTuple):
 
     skew: SkewEstimate  # residual skew in the frame where the lines run near horizontal
     quarter_turns: int  # 0: lines near horizontal; 1: near vertical (page turned)
-    upright_ish: _Analysis  # the analysis images turned by ``quarter_turns``
     sweep: _Sweep
     margin: float  # score of the lines over the best score across them (>= 1)
 
@@ -230,7 +229,7 @@ class _Direction(NamedTuple):
 def _direction(ana: _Analysis) -> _Direction:
     """The text-line direction of the analysis images and the residual skew modulo 90."""
     if ana.reason is not None:
-        return _Direction(SkewEstimate(None, 0.0, "none", ana.reason), 0, ana, _NO_SWEEP, 1.0)
+        return _Direction(SkewEstimate(None, 0.0, "none", ana.reason), 0, _NO_SWEEP, 1.0)
     sw = _sweep(_points(ana.coarse))
     theta = float(sw.angles[sw.best])
     k = 0 if -45.0 <= theta < 45.0 else 1
@@ -239,7 +238,7 @@ def _direction(ana: _Analysis) -> _Direction:
     margin = float(sw.scores[sw.best]) / max(sw.peak_near(theta + 90.0, 15.0), 1e-12)
 
     def answer(skew: SkewEstimate) -> _Direction:
-        return _Direction(skew, k, fam, sw, margin)
+        return _Direction(skew, k, sw, margin)
 
     method, start = "projection", _fold90(theta)
     confident = sw.ratio >= MIN_PEAK_RATIO and _second_peak(sw) < 0.8
