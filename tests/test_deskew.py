@@ -259,6 +259,27 @@ def test_tesseract_osd_backend_agrees_with_ground_truth() -> None:
     assert blank.rotation is None and blank.reason
 
 
+def test_tesseract_second_opinion_only_fills_abstentions_and_vetoes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import onestop_docs.deskew as dk
+
+    answers: list[OrientationEstimate] = []
+    monkeypatch.setattr(dk, "_tesseract_osd", lambda *a: answers[-1])
+    many = synth.render_page(dpi=200, paper="A5", font_pt=12.0).gray  # native answers 0
+    two = synth.render_page(dpi=200, paper="A5", max_lines=2).gray  # native abstains
+    answers.append(OrientationEstimate(180, 0.9))
+    est = detect_orientation(many, dpi=200, backend="native+tesseract")
+    assert est.rotation is None and "tesseract says 180" in (est.reason or ""), est
+    answers.append(OrientationEstimate(0, 0.9))
+    assert detect_orientation(many, dpi=200, backend="native+tesseract").rotation == 0
+    answers.append(OrientationEstimate(90, 0.8))
+    assert detect_orientation(two, dpi=200, backend="native+tesseract").rotation == 90
+    answers.append(OrientationEstimate(90, 0.3))  # too unsure to answer alone
+    est = detect_orientation(two, dpi=200, backend="native+tesseract")
+    assert est.rotation is None and est.reason, est
+
+
 def test_orientation_backend_is_checked() -> None:
     with pytest.raises(InvalidArgumentError):
         detect_orientation(np.full((40, 40), 255, np.uint8), backend="osd")  # type: ignore[arg-type]
@@ -606,4 +627,6 @@ def test_orientation_large_sweep() -> None:
                     total += 1
                     correct += est.rotation == rotation
                     assert est.rotation in (None, rotation), (dpi, font, pt, rotation, est)
-    assert correct / total >= 0.99, (correct, total)
+    # Never wrong; abstentions at most 2 % (issue 20's target): the vote rule trades a few
+    # abstentions on noisy strips (measured 1 of 72 here) for no upside-down chart or card.
+    assert correct / total >= 0.98, (correct, total)

@@ -222,7 +222,6 @@ class _Direction(NamedTuple):
 
     skew: SkewEstimate  # residual skew in the frame where the lines run near horizontal
     quarter_turns: int  # 0: lines near horizontal; 1: near vertical (page turned)
-    upright_ish: _Analysis  # the analysis images turned by ``quarter_turns``
     sweep: _Sweep
     margin: float  # score of the lines over the best score across them (>= 1)
 
@@ -230,7 +229,7 @@ class _Direction(NamedTuple):
 def _direction(ana: _Analysis) -> _Direction:
     """The text-line direction of the analysis images and the residual skew modulo 90."""
     if ana.reason is not None:
-        return _Direction(SkewEstimate(None, 0.0, "none", ana.reason), 0, ana, _NO_SWEEP, 1.0)
+        return _Direction(SkewEstimate(None, 0.0, "none", ana.reason), 0, _NO_SWEEP, 1.0)
     sw = _sweep(_points(ana.coarse))
     theta = float(sw.angles[sw.best])
     k = 0 if -45.0 <= theta < 45.0 else 1
@@ -239,7 +238,7 @@ def _direction(ana: _Analysis) -> _Direction:
     margin = float(sw.scores[sw.best]) / max(sw.peak_near(theta + 90.0, 15.0), 1e-12)
 
     def answer(skew: SkewEstimate) -> _Direction:
-        return _Direction(skew, k, fam, sw, margin)
+        return _Direction(skew, k, sw, margin)
 
     method, start = "projection", _fold90(theta)
     confident = sw.ratio >= MIN_PEAK_RATIO and _second_peak(sw) < 0.8
@@ -356,6 +355,8 @@ def _orientation_from(
 
 #: Tesseract OSD orientation confidence below which its answer is not used.
 MIN_OSD_CONFIDENCE = 2.0
+#: Tesseract OSD confidence it needs to answer alone where the native test abstained.
+MIN_OSD_SECOND_OPINION = 5.0
 
 
 def _tesseract_osd(
@@ -399,7 +400,7 @@ def detect_orientation(
     image: Any,
     *,
     dpi: float | None = None,
-    backend: Literal["native", "tesseract"] = "native",
+    backend: Literal["native", "tesseract", "native+tesseract"] = "native",
     timeout_s: float = 60.0,
 ) -> OrientationEstimate:
     """Detect whether a text page is rotated by 0, 90, 180 or 270 degrees.
@@ -413,11 +414,14 @@ def detect_orientation(
         uint8 grey or RGB, or a bool mask (True = ink).
     dpi : float, optional
         Resolution; defaults to the Page's dpi, else guessed from the size (A4 assumed).
-    backend : {"native", "tesseract"}
+    backend : {"native", "tesseract", "native+tesseract"}
         ``"native"`` (default) needs nothing but this library.  ``"tesseract"`` runs
         Tesseract's OSD (``tesseract --psm 0``, apt package tesseract-ocr with its ``osd``
         data), 25 to 55 times slower here; its confidence is Tesseract's divided by 10,
-        capped at 1, and answers below 2 are ``None``.
+        capped at 1, and answers below 2 are ``None``.  ``"native+tesseract"`` asks
+        Tesseract for a second opinion: where the native test abstains, Tesseract's answer
+        is taken when its confidence reaches ``MIN_OSD_SECOND_OPINION``; where both answer
+        and disagree, the answer is ``None``.
     timeout_s : float
         Time limit for the Tesseract process.
 
@@ -444,8 +448,10 @@ def detect_orientation(
     >>> detect_orientation(np.zeros((50, 50), np.uint8)).rotation is None
     True
     """
-    if backend not in ("native", "tesseract"):
-        raise InvalidArgumentError(f"backend must be 'native' or 'tesseract', got {backend!r}")
+    if backend not in ("native", "tesseract", "native+tesseract"):
+        raise InvalidArgumentError(
+            f"backend must be 'native', 'tesseract' or 'native+tesseract', got {backend!r}"
+        )
     timeout = check_range(timeout_s, "timeout_s", 0.0, 3600.0, lo_open=True)
     gray = as_gray(image, allow_bool=True)
     dpi_eff = _effective_dpi(gray, dpi, image)
@@ -453,7 +459,20 @@ def detect_orientation(
         if min(gray.shape) < 16:
             return OrientationEstimate(None, 0.0, "image too small to analyse")
         return _tesseract_osd(gray, dpi_eff, timeout)
-    return _orientation_from(_analyse(gray, dpi_eff), 45.0, gray, dpi_eff)[0]
+    native = _orientation_from(_analyse(gray, dpi_eff), 45.0, gray, dpi_eff)[0]
+    if backend == "native" or min(gray.shape) < 16:
+        return native
+    osd = _tesseract_osd(gray, dpi_eff, timeout)
+    if native.rotation is None:
+        if osd.rotation is not None and osd.confidence * 10.0 >= MIN_OSD_SECOND_OPINION:
+            return osd
+        return OrientationEstimate(
+            None, 0.0, f"{native.reason}; tesseract: {osd.reason or 'unsure'}"
+        )
+    if osd.rotation is not None and osd.rotation != native.rotation:
+        reason = f"native says {native.rotation}, tesseract says {osd.rotation}"
+        return OrientationEstimate(None, 0.0, reason)
+    return native
 
 
 #: Height of the densest band of body-text lines, in inches, on administrative pages

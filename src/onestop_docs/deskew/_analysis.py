@@ -219,7 +219,24 @@ def _sweep(pts: _Points) -> _Sweep:
         # The sweep only has to find the peak: a regular subsample of a dense page is enough.
         k = -(-len(pts.xs) // SWEEP_POINTS)
         pts = _Points(pts.xs[::k].copy(), pts.ys[::k].copy(), pts.shape)
-    sc = _scores(pts, angles)
+    # Two passes: every 4th direction first, then every direction within 3 steps of the three
+    # highest maxima of that pass; the directions in between are interpolated.  The peak of a
+    # text page is wider than 4 steps, so it is never missed, and the work drops 3-fold.
+    n = 2 * quarter
+    first = np.arange(0, n, 4)
+    sc = np.full(n, np.nan)
+    sc[first] = _scores(pts, angles[first])
+    c = sc[first]
+    maxima = np.flatnonzero((c >= np.roll(c, 1)) & (c >= np.roll(c, -1)))
+    top = maxima[np.argsort(c[maxima])[::-1][:3]]
+    near = np.unique((first[top][:, None] + np.arange(-3, 4)[None, :]) % n)
+    near = near[np.isnan(sc[near])]
+    sc[near] = _scores(pts, angles[near])
+    known = np.flatnonzero(~np.isnan(sc))
+    # Circular linear interpolation of the directions not scored.
+    xp = np.concatenate((known - n, known, known + n)).astype(np.float64)
+    fp = np.concatenate((sc[known], sc[known], sc[known]))
+    sc = np.interp(np.arange(n, dtype=np.float64), xp, fp)
     best = int(np.argmax(sc))
     med = float(np.median(sc))
     ratio = float(sc[best] / med) if med > 0 else 1.0
