@@ -474,13 +474,13 @@ def test_bad_parameters() -> None:
 
 @given(
     arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 300))),
-    st.sampled_from(["otsu", "sauvola", "wolf", "niblack"]),
+    st.sampled_from(["midpoint", "otsu", "sauvola", "wolf", "niblack"]),
     st.sampled_from([None, "skimage", "doxa"]),
 )
 def test_any_shape_gives_mask_of_that_shape(
     img: np.ndarray, method: str, compat: str | None
 ) -> None:
-    if method == "wolf" and compat == "skimage":
+    if (method == "wolf" and compat == "skimage") or (method == "midpoint" and compat):
         return
     mask = binarize(img, method, compat=compat)  # type: ignore[arg-type]
     assert mask.shape == img.shape and mask.dtype == np.bool_
