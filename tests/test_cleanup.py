@@ -474,13 +474,13 @@ def test_bad_parameters() -> None:
 
 @given(
     arrays(np.uint8, st.tuples(st.integers(1, 12), st.integers(1, 300))),
-    st.sampled_from(["otsu", "sauvola", "wolf", "niblack"]),
+    st.sampled_from(["midpoint", "otsu", "sauvola", "wolf", "niblack"]),
     st.sampled_from([None, "skimage", "doxa"]),
 )
 def test_any_shape_gives_mask_of_that_shape(
     img: np.ndarray, method: str, compat: str | None
 ) -> None:
-    if method == "wolf" and compat == "skimage":
+    if (method == "wolf" and compat == "skimage") or (method == "midpoint" and compat):
         return
     mask = binarize(img, method, compat=compat)  # type: ignore[arg-type]
     assert mask.shape == img.shape and mask.dtype == np.bool_
@@ -624,3 +624,54 @@ def test_whiten_specks_false_keeps_the_specks_in_the_image_only() -> None:
     for y, x in zip(ys, xs, strict=True):
         near[max(0, y - 3) : y + 4, max(0, x - 3) : x + 4] = True
     assert np.array_equal(painted.image[~near], kept.image[~near])
+
+
+# ----------------------------------------------------------------------------- midpoint
+
+
+def test_midpoint_drops_borders_keeps_text_at_the_edge() -> None:
+    pg = synth.render_page(dpi=150, paper="A6")
+    gt = pg.ink.copy()
+    img = pg.gray.copy()
+    # A pen stroke that runs into the top edge of the crop: thin, so not a border.
+    for x in range(40, 400):
+        y = int(14 + 20 * np.sin(x / 12.0))
+        img[max(0, y - 1) : max(0, y + 2), x] = 40
+    stroke = img < 60
+    gt |= stroke & ~(pg.gray < 128)
+    bordered = synth.dark_border(img, left=25, bottom=18)
+    mask = binarize(bordered, dpi=150)
+    assert not mask[:, :20].any() and not mask[-14:, :].any()
+    kept = np.count_nonzero(mask & stroke) / np.count_nonzero(stroke)
+    assert kept > 0.9
+    assert _fmeasure(mask, gt) > _fmeasure(binarize(bordered, "sauvola", dpi=150), gt)
+
+
+def test_midpoint_faded_and_grey_paper_against_otsu_on_clean() -> None:
+    """Faded ink on grey paper: the mask matches Otsu's mask of the undegraded page."""
+    pg = synth.render_page(dpi=150, paper="A6")
+    faded = (150 + (pg.gray.astype(np.float32) / 255.0) * 60).astype(np.uint8)  # ink 150, paper 210
+    ref = binarize(pg.gray, "otsu")
+    assert _fmeasure(binarize(faded, dpi=150), ref) > 0.9
+    # A blank grey page with faint bleed-through-like marks stays empty.
+    blank = np.full((400, 300), 200, np.uint8)
+    blank[100:104, 30:270] = 185
+    assert not binarize(blank, dpi=150).any()
+
+
+def test_midpoint_parameters() -> None:
+    img = np.full((40, 40), 200, np.uint8)
+    for kw in (
+        {"k": 0.0},
+        {"k": 1.0},
+        {"window": 5, "method": "midpoint"},
+        {"compat": "doxa", "method": "midpoint"},
+    ):
+        with pytest.raises(InvalidArgumentError):
+            binarize(img, **kw)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        CleanOptions(method="midpoint", window=31)
+    # A window or compat without a method still means Sauvola (0.1.0 calls).
+    np.testing.assert_array_equal(
+        binarize(img, compat="doxa"), binarize(img, "sauvola", compat="doxa")
+    )

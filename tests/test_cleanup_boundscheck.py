@@ -23,7 +23,7 @@ import pytest
 import synth
 
 from onestop_docs import cleanup
-from onestop_docs.cleanup import _regions, _threshold
+from onestop_docs.cleanup import _binarize, _regions, _threshold
 
 NATIVE = Path(__file__).resolve().parent.parent / "src" / "_native"
 KERNELS = ("cleanup", "cleanup_components")
@@ -73,7 +73,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
 
 
 def _run_all(img: np.ndarray) -> list[Any]:
-    out: list[Any] = []
+    out: list[Any] = [cleanup.binarize(img, dpi=60)]
     for method in ("otsu", "sauvola", "niblack", "wolf"):
         for compat in (None, "skimage", "doxa"):
             if method == "wolf" and compat == "skimage":
@@ -104,7 +104,7 @@ def test_bounds_checked_build_agrees(
 
     reports: list[str] = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: reports.append(repr(u.exc_value)))
-    for mod in (_regions, _threshold):
+    for mod in (_binarize, _regions, _threshold):
         monkeypatch.setattr(mod, "_k", checked["cleanup"])
     monkeypatch.setattr(_regions, "_cc", checked["cleanup_components"])
     got = [_run_all(img) for img in images]

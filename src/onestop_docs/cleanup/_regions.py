@@ -207,11 +207,14 @@ class _Borders:
     pixels: int
 
 
-def _border_select(comps: _Components, h: int, w: int, min_fill: float = 0.0) -> NDArray[np.bool_]:
+def _border_select(
+    comps: _Components, h: int, w: int, min_fill: float = 0.0, min_run: float = 0.0
+) -> NDArray[np.bool_]:
     """The components of an (h, w) mask that are borders: touching the image edge along
     >= 15 % of it or covering >= 1 % of the page from the edge (scanner bars, wedges of a
-    skewed sheet) and filling at least ``min_fill`` of their bounding box, or outlining
-    >= 85 % of the page thinly (a frame)."""
+    skewed sheet, the desk around a phone capture) and solid -- filling at least
+    ``min_fill`` of their bounding box or with runs of ``min_run`` px on average -- or
+    outlining >= 85 % of the page thinly (a frame)."""
     bw = comps.bx1 - comps.bx0
     bh = comps.by1 - comps.by0
     box_area = np.maximum(bw.astype(np.int64) * bh, 1)
@@ -219,7 +222,9 @@ def _border_select(comps: _Components, h: int, w: int, min_fill: float = 0.0) ->
     touches_tb = (comps.by0 == 0) | (comps.by1 == h)
     edge = (touches_lr & (bh >= 0.15 * h)) | (touches_tb & (bw >= 0.15 * w))
     edge |= (touches_lr | touches_tb) & (comps.area >= 0.01 * h * w)
-    edge &= comps.area >= min_fill * box_area
+    if min_fill > 0.0:
+        runs = np.bincount(comps.rlab, minlength=comps.area.shape[0])
+        edge &= (comps.area >= min_fill * box_area) | (comps.area >= min_run * runs)
     frame = (bw >= 0.85 * w) & (bh >= 0.85 * h) & (comps.area <= 0.2 * box_area)
     return np.asarray(edge | frame, np.bool_)
 
@@ -507,7 +512,8 @@ def _remove_specks(
 
 
 #: Smallest ink fraction of its bounding box for an edge component of a binarized mask to be
-#: a border: a bar fills ~100 %, the wedge of a skewed sheet 50 %, text 10-40 %.
+#: a border (unless its runs average >= 2 mm): a bar fills ~100 %, the wedge of a skewed
+#: sheet 50 %, text 10-40 %; the desk around a phone capture fills less but has long runs.
 _BORDER_MIN_FILL = 0.45
 
 
@@ -517,8 +523,9 @@ def _drop_borders_and_specks(m: NDArray[np.bool_], dpi: float) -> NDArray[np.boo
     labelling; returns ``m``."""
     h, w = m.shape
     comps = _Components.of(m.view(np.uint8))
-    # Bars and wedges are solid; handwriting that reaches the edge of a cropped page is not.
-    border = _border_select(comps, h, w, _BORDER_MIN_FILL)
+    # Bars, wedges and desks are solid; handwriting that reaches the edge of a cropped page
+    # is not (strokes: runs of 2-10 px).
+    border = _border_select(comps, h, w, _BORDER_MIN_FILL, 2.0 * dpi / 25.4)
     if border.any():
         comps.paint(m.view(np.uint8), border, (0,), max(1, round(dpi / 100.0)))
     small = (comps.area <= _speck_area(dpi)) & ~border
