@@ -151,7 +151,7 @@ class DocumentKey:
         )
 
     def to_bytes(self) -> bytes:
-        """Serialise the key (about 2-6 KB for a text page).
+        """Serialise the key (17-33 KB for a typical A4 page).
 
         Format, all integers little-endian::
 
