@@ -16,8 +16,8 @@ import pytest
 import synth
 from PIL import Image
 
-from onestop_docs.dedup import HashIndex, pdq, phash
-from onestop_docs.dedup._document import _key_of_crop
+from onestop_docs.capture import rectify
+from onestop_docs.dedup import HashIndex, document_key, match_keys, pdq, phash
 
 RADIUS = 31
 
@@ -83,26 +83,77 @@ def test_phash_compat_a4_imagehash(benchmark, a4_gray):
     benchmark(imagehash.phash, img)
 
 
-@pytest.fixture(scope="module")
-def normalised_crop(a4_gray: np.ndarray) -> np.ndarray:
-    # What page_key hashes: the 100-dpi ink mask of the content box of an A4 page.
-    small = np.asarray(Image.fromarray(a4_gray).reduce(3))
-    mask = small < 128
-    ys, xs = np.nonzero(mask)
-    return np.ascontiguousarray(mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+@pytest.mark.benchmark(group="dedup-document-key-a4-300dpi")
+def test_document_key_ours(benchmark, a4_gray):
+    # the whole key: reduce, paper level, borders, skew, ink frame, canonical warp, hashes
+    benchmark(document_key, a4_gray, dpi=300)
 
 
-@pytest.mark.benchmark(group="dedup-document-hashes-after-normalisation")
-def test_document_hashes_ours(benchmark, normalised_crop):
-    darkness = normalised_crop.view(np.uint8) * np.uint8(255)  # page_key passes grey darkness
-    benchmark(_key_of_crop, normalised_crop, darkness, None, 0)
-
-
-@pytest.mark.benchmark(group="dedup-document-hashes-after-normalisation")
-def test_document_hashes_pdqhash(benchmark, normalised_crop):
+@pytest.mark.benchmark(group="dedup-document-key-a4-300dpi")
+def test_document_key_anchor_pdqhash(benchmark, a4_gray):
     pdqhash = pytest.importorskip("pdqhash")
-    rgb = np.dstack([np.where(normalised_crop, 0, 255).astype(np.uint8)] * 3)
+    rgb = np.dstack([a4_gray] * 3)
     benchmark(pdqhash.compute, rgb)
+
+
+@pytest.fixture(scope="module")
+def two_keys(a4_gray: np.ndarray):
+    turned = np.asarray(
+        Image.fromarray(a4_gray).rotate(1.5, fillcolor=255, resample=Image.BILINEAR)
+    )
+    return document_key(a4_gray, dpi=300), document_key(turned, dpi=300)
+
+
+@pytest.mark.benchmark(group="dedup-match-keys-pair")
+def test_match_keys_ours(benchmark, two_keys):
+    # a true duplicate: every verifier cell is compared (the slowest case)
+    benchmark(match_keys, *two_keys)
+
+
+@pytest.mark.benchmark(group="dedup-match-keys-pair")
+def test_match_keys_anchor_numpy_xor(benchmark, two_keys):
+    # anchor: one numpy XOR + count over the two ink bitmaps (no shift search)
+    a, b = two_keys
+    benchmark(lambda: int(np.count_nonzero(a.ink ^ b.ink)))
+
+
+@pytest.fixture(scope="module")
+def photo12mp(a4_gray: np.ndarray) -> np.ndarray:
+    # a 4000 x 3000 grey "photo": the A4 page under a mild perspective on a dark table
+    page = Image.fromarray(a4_gray).resize((2100, 2970))
+    h, w = 4000, 3000
+    corners = np.array([[480, 420], [2560, 520], [2640, 3560], [380, 3480]], float)
+    src = np.array([[0, 0], [2100, 0], [2100, 2970], [0, 2970]], float)
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(corners, src):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        rhs += [u, v]
+    coeffs = tuple(np.linalg.solve(np.array(rows), np.array(rhs)))
+    sheet = np.asarray(page.transform((w, h), Image.PERSPECTIVE, coeffs, fill=1))
+    return np.where(sheet == 1, np.uint8(70), sheet).astype(np.uint8)
+
+
+@pytest.mark.benchmark(group="capture-rectify-12mp")
+def test_rectify_ours(benchmark, photo12mp):
+    res = benchmark(rectify, photo12mp)
+    assert res.status == "ok"
+
+
+@pytest.mark.benchmark(group="capture-rectify-12mp")
+def test_rectify_anchor_opencv(benchmark, photo12mp):
+    cv2 = pytest.importorskip("cv2")
+    cv2.setNumThreads(1)
+
+    def run():
+        small = cv2.resize(photo12mp, (750, 1000), interpolation=cv2.INTER_AREA)
+        _, bw = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        cs, _ = cv2.findContours(bw, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        quad = cv2.approxPolyDP(max(cs, key=cv2.contourArea), 20, True).reshape(-1, 2)[:4] * 4
+        dst = np.float32([[0, 0], [0, 2970], [2100, 2970], [2100, 0]])
+        m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
+        return cv2.warpPerspective(photo12mp, m, (2100, 2970))
+
+    benchmark(run)
 
 
 # ------------------------------------------------------------------ index
