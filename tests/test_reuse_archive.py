@@ -77,6 +77,13 @@ class _Inline:
         return fut
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from onestop_docs.signing import demo_pki
+
+    return demo_pki(tmp_path_factory.mktemp("pki"))
+
+
 def _digitize(pages: list[Page], out: Path, component: int, **kw: Any) -> Any:
     return digitize(
         pages,
@@ -90,17 +97,19 @@ def _digitize(pages: list[Page], out: Path, component: int, **kw: Any) -> Any:
 
 
 def test_digitize_fills_the_store_and_finds_earlier_records(
-    tmp_path: Path, docs: list[list[str]]
+    tmp_path: Path, docs: list[list[str]], demo: Any
 ) -> None:
     store_path = str(tmp_path / "reuse.sqlite")
     opts = DigitizeOptions(ocr=False, reuse_store=store_path)
     meta = {"owner_id": OWNER, "procedure_code": "1.001193", "component_code": "TP1",
             "type_name": "Giấy khai sinh"}  # fmt: skip
+    # Signed: only records that verify are re-indexed from the archive.
     first = _digitize([_page(docs[0], 1), _page(docs[1], 2)], tmp_path / "out", 1,
-                      options=opts, metadata=meta)  # fmt: skip
+                      options=opts, metadata=meta, officer=demo.officer_signer)  # fmt: skip
     assert all(not p.duplicates for p in first.pages)
     # a later record holding a rescan of page 2 of the first one, and an unrelated filling
-    second = _digitize([_page(docs[2], 3), _page(docs[1], 4)], tmp_path / "out", 2, options=opts)
+    second = _digitize([_page(docs[2], 3), _page(docs[1], 4)], tmp_path / "out", 2, options=opts,
+                       officer=demo.officer_signer)  # fmt: skip
     assert not second.pages[0].duplicates
     assert [(d["record_id"], d["page"]) for d in second.pages[1].duplicates] == [
         (first.record_id, 2)
@@ -117,9 +126,10 @@ def test_digitize_fills_the_store_and_finds_earlier_records(
         # a store rebuilt from the archive holds the same pages and keys
         rebuilt = ReuseStore(tmp_path / "rebuilt.sqlite")
         for r in (first, second):
-            added, entry = add_record_folder(rebuilt, r.directory)
+            roots = [demo.root_cert_path]
+            added, entry = add_record_folder(rebuilt, r.directory, trust_roots=roots)
             assert added and entry.record_id == r.record_id
-            assert add_record_folder(rebuilt, r.directory)[0] is False
+            assert add_record_folder(rebuilt, r.directory, trust_roots=roots)[0] is False
         for r in (first, second):
             a, b = store.pages(r.record_id), rebuilt.pages(r.record_id)
             assert [(p.number, p.page_sha256, p.file_sha256) for p in a] == [

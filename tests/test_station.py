@@ -49,7 +49,8 @@ def _scans(folder: Path, n: int = 1, seed: int = 0, paper: str = "A5") -> Path:
 
 
 def _digitize(*extra: str) -> list[str]:
-    return ["digitize", *extra, "--agency", AGENCY, "--no-ocr", "--no-progress", "--json"]
+    # Signed with a demo identity: an unsigned record fails compliance (TT 01/2023 Điều 8).
+    return ["digitize", *extra, "--agency", AGENCY, "--no-ocr", "--no-progress", "--json", "--demo-pki"]
 
 
 # --- config --------------------------------------------------------------------------------------
@@ -192,6 +193,7 @@ def test_postgresql_dsn_in_store_and_config(
             "--no-ocr",
             "--no-progress",
             "--json",
+            "--demo-pki",
         ],
         capsys,
     )
@@ -207,6 +209,9 @@ def test_postgresql_dsn_in_store_and_config(
 def _modes(root: Path) -> dict[str, set[int]]:
     found: dict[str, set[int]] = {"file": set(), "dir": set()}
     for p in root.rglob("*"):
+        if p.suffix == ".p12":  # the demo identity's private keys are 0600 on purpose
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+            continue
         found["dir" if p.is_dir() else "file"].add(stat.S_IMODE(p.stat().st_mode))
     return found
 

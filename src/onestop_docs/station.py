@@ -142,7 +142,8 @@ def load_station_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
             want = _TYPED_KEYS.get((section, key), str)
             if CONFIG_SCHEMA[section] is not None and not isinstance(value, want):
                 raise InvalidArgumentError(
-                    f"config {path}: [{section}] {key} must be a {want.__name__}, "
+                    f"config {path}: [{section}] {key} must be a "
+                    f"{ {str: 'string', bool: 'boolean', list: 'list'}[want]}, "
                     f"got {type(value).__name__}"
                 )
     return cfg
