@@ -8,6 +8,9 @@ The examples use relative paths; run them from ``DIR`` after this script has fil
 * ``scan.tif`` — the same pages as one multi-page TIFF, ``scan.png`` — its first page;
 * ``pki/`` — a throwaway DEMO PKI ("DEMO — NOT FOR PRODUCTION"): ``demo-root.pem``,
   ``demo-officer.p12``, ``demo-organisation.p12`` (password ``demo``);
+* ``scan.pdf`` — the same pages as an image-only PDF, as a networked scanner writes it;
+* ``photo.jpg`` — a real phone photo of a book page (``tests/data/page_dewarp``, MIT licence);
+* ``inbox/`` — an empty folder for the watched-folder examples;
 * ``upload.pdf`` — a one-page PDF of the first page signed by the demo officer (what a
   kiosk receives);
 * ``station.toml`` — a station configuration that uses the demo PKI.
@@ -29,6 +32,7 @@ from pathlib import Path
 from PIL import Image
 
 SAMPLE = Path(__file__).resolve().parent / "sample"
+PHOTO = Path(__file__).resolve().parent.parent / "tests" / "data" / "page_dewarp" / "boston_cooking_a.jpg"
 PASSWORD = "demo"
 
 STATION_TOML = """\
@@ -71,6 +75,11 @@ def prepare(directory: str | Path) -> Path:
         dpi=dpi,
     )
     images[0].save(out / "scan.png", dpi=dpi)
+    images[0].save(out / "scan.pdf", "PDF", save_all=True, append_images=images[1:],
+                   resolution=float(dpi[0]))
+    if PHOTO.is_file():
+        shutil.copy2(PHOTO, out / "photo.jpg")
+    (out / "inbox").mkdir(exist_ok=True)
     pki = demo_pki(out / "pki", password=PASSWORD)
     unsigned = out / "pki" / "upload-unsigned.pdf"
     images[0].save(unsigned, "PDF", resolution=float(dpi[0]))

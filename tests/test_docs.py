@@ -125,7 +125,7 @@ def _shell_commands(body: str) -> list[tuple[str, int]]:
         if not line.startswith("onestop-docs "):
             continue
         expected = 0
-        m = re.search(r"#\s*exit\s+(\d)\s*$", line)
+        m = re.search(r"#\s*exit\s+(\d)\b", line)
         if m:
             expected = int(m.group(1))
         line = " ".join(re.sub(r"\s+#.*$", "", line).split())
