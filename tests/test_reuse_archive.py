@@ -214,14 +214,16 @@ def test_cli_reuse_add_and_find(tmp_path: Path, docs: list[list[str]]) -> None:
     out = tmp_path / "out"
     r = cli("digitize", str(scans), "--out", str(out), "--agency", AGENCY, "--dossier-code", CODE,
             "--no-ocr", "--owner", "0100109106", "--procedure", "1.001193",
-            "--component-code", "TP1", "--json", "--no-progress")  # fmt: skip
-    # exit 1: the unsigned record has compliance findings; the record itself is done
+            "--component-code", "TP1", "--json", "--no-progress", "--demo-pki")  # fmt: skip
+    # signed: only records that verify are added to a store from the archive.  Exit 1: the
+    # 150-dpi page is below the 200 dpi rule (a compliance finding); the record is done.
     assert r.returncode in (0, 1), r.stderr
     assert [o["status"] for o in json.loads(r.stdout)["outcomes"]] == ["done"]
     r = cli("digitize", str(scans), "--out", str(tmp_path / "x"), "--agency", AGENCY,
             "--dossier-code", CODE, "--no-ocr", "--owner", "0100109107")  # fmt: skip
     assert r.returncode == 2 and "check digit" in r.stderr
-    r = cli("reuse", "add", str(out), "--store", str(store), "--json")
+    root = str(out / "demo-pki" / "demo-root.pem")
+    r = cli("reuse", "add", str(out), "--store", str(store), "--trust-root", root, "--json")
     assert r.returncode == 0, r.stderr
     payload = json.loads(r.stdout)
     assert [x["status"] for x in payload["records"]] == ["added"]
