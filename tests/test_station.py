@@ -50,7 +50,16 @@ def _scans(folder: Path, n: int = 1, seed: int = 0, paper: str = "A5") -> Path:
 
 def _digitize(*extra: str) -> list[str]:
     # Signed with a demo identity: an unsigned record fails compliance (TT 01/2023 Điều 8).
-    return ["digitize", *extra, "--agency", AGENCY, "--no-ocr", "--no-progress", "--json", "--demo-pki"]
+    return [
+        "digitize",
+        *extra,
+        "--agency",
+        AGENCY,
+        "--no-ocr",
+        "--no-progress",
+        "--json",
+        "--demo-pki",
+    ]
 
 
 # --- config --------------------------------------------------------------------------------------

@@ -70,6 +70,8 @@ CONFIG_SCHEMA: dict[str, frozenset[str] | None] = {
     "watch": None,  # filled from pipeline.WatchSettings
 }
 
+_TYPE_NAMES = {str: "string", bool: "boolean", list: "list"}
+
 #: Keys of the string-valued sections whose value is not a string.
 _TYPED_KEYS: dict[tuple[str, str], type] = {
     ("station", "allow_unsigned_drafts"): bool,
@@ -142,8 +144,7 @@ def load_station_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
             want = _TYPED_KEYS.get((section, key), str)
             if CONFIG_SCHEMA[section] is not None and not isinstance(value, want):
                 raise InvalidArgumentError(
-                    f"config {path}: [{section}] {key} must be a "
-                    f"{ {str: 'string', bool: 'boolean', list: 'list'}[want]}, "
+                    f"config {path}: [{section}] {key} must be a {_TYPE_NAMES[want]}, "
                     f"got {type(value).__name__}"
                 )
     return cfg
