@@ -36,6 +36,7 @@ __all__ = [
     "describe",
     "integer",
     "is_name",
+    "matmul",
     "name",
     "number",
     "numbers",
@@ -289,3 +290,24 @@ def all_dicts(pdf: Any, max_objects: int, max_nesting: int) -> Iterator[tuple[An
         if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream, pikepdf.Array)):
             for d in direct_dicts(obj, max_nesting):
                 yield obj, d
+
+
+def matmul(m: tuple[float, ...], n: tuple[float, ...]) -> tuple[float, ...]:
+    """``m`` then ``n`` for PDF matrices ``[a b c d e f]`` (row-vector convention, ISO 32000
+    §8.3.4: the result maps a point x to x·m·n), e.g. a ``cm`` operand onto the CTM.
+
+    Examples
+    --------
+    >>> matmul((2, 0, 0, 2, 0, 0), (1, 0, 0, 1, 5, 7))
+    (2, 0, 0, 2, 5, 7)
+    """
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (
+        a * a2 + b * c2,
+        a * b2 + b * d2,
+        c * a2 + d * c2,
+        c * b2 + d * d2,
+        e * a2 + f * c2 + e2,
+        e * b2 + f * d2 + f2,
+    )

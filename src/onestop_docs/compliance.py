@@ -71,6 +71,7 @@ from ._pdfobj import (
     all_dicts,
     integer,
     is_name,
+    matmul,
     number,
     numbers,
     rect,
@@ -324,19 +325,6 @@ class ComplianceReport:
 # ----------------------------------------------------------------------------- geometry
 
 
-def _matmul(m: tuple[float, ...], n: tuple[float, ...]) -> tuple[float, ...]:
-    a, b, c, d, e, f = m
-    a2, b2, c2, d2, e2, f2 = n
-    return (
-        a * a2 + b * c2,
-        a * b2 + b * d2,
-        c * a2 + d * c2,
-        c * b2 + d * d2,
-        e * a2 + f * c2 + e2,
-        e * b2 + f * d2 + f2,
-    )
-
-
 # Words that can be content-stream operators: start with a letter or a quote, delimited by
 # white space or PDF delimiters.  Names (/Im0) and numbers do not match; words inside
 # strings do, which makes the count an upper bound (ISO 32000-1 7.8.2).
@@ -387,7 +375,7 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
                 if len(operands) != 6:
                     raise MalformedObject(f"{what}: cm needs 6 numbers, found {len(operands)}")
                 matrix = tuple(number(v, f"{what}: cm operand") for v in operands)
-                ctm = _matmul(matrix, ctm)
+                ctm = matmul(matrix, ctm)
             elif name == "Do" and operands:
                 key = operands[0]
                 xo = xobjects.get(text(key)) if xobjects is not None and is_name(key) else None
@@ -413,7 +401,7 @@ def _placed_images(pk: Any, page: Any, rules: Rules) -> Iterator[tuple[Any, tupl
                         xo,
                         stream_bytes(xo, form, rules.max_stream_bytes),
                         inner,
-                        _matmul(matrix, ctm),
+                        matmul(matrix, ctm),
                         depth + 1,
                         form,
                     )

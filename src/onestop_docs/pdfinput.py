@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._deps import require_module, require_tool
+from ._pdfobj import matmul
 from .errors import (
     ImageTooLargeError,
     InvalidArgumentError,
@@ -142,20 +143,6 @@ def _open_pdf(src: str | os.PathLike[str] | bytes, name: str) -> Any:
         raise InvalidImageError(f"not a readable PDF: {exc}", source=name) from None
 
 
-def _mul(m: tuple[float, ...], n: tuple[float, ...]) -> tuple[float, ...]:
-    """``m`` then ``n`` (PDF row-vector convention: the result maps x to x·m·n)."""
-    a, b, c, d, e, f = m
-    a2, b2, c2, d2, e2, f2 = n
-    return (
-        a * a2 + b * c2,
-        a * b2 + b * d2,
-        c * a2 + d * c2,
-        c * b2 + d * d2,
-        e * a2 + f * c2 + e2,
-        e * b2 + f * d2 + f2,
-    )
-
-
 def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float, Decimal)) else float(str(v))
 
@@ -189,7 +176,7 @@ def _scan_content(page: Any) -> _Scan:
         elif op == "Q":
             ctm = stack.pop() if stack else ctm
         elif op == "cm":
-            ctm = _mul(tuple(_num(v) for v in instr.operands), ctm)
+            ctm = matmul(tuple(_num(v) for v in instr.operands), ctm)
         elif op in _TEXT_OPS:
             scan.has_text = True
         elif op in _PAINT_OPS:
