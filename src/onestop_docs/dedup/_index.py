@@ -367,6 +367,29 @@ class HashIndex:
             return np.array(snap.ids, np.int64)
         return np.asarray(snap.ids[snap.alive.astype(bool)], np.int64)
 
+    def rows(self) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+        """``(ids, words)`` of the live rows in insertion order: int64 ``(n,)`` and uint64
+        ``(n, bits / 64)``, read-only views of a snapshot (copies when rows were removed),
+        for callers that build their own search structure over the rows.
+
+        Examples
+        --------
+        >>> index = HashIndex(bits=64)
+        >>> index.add([7], ["00000000000000ff"])
+        >>> ids, words = index.rows()
+        >>> ids.tolist(), words.shape
+        ([7], (1, 1))
+        """
+        snap = self._snapshot(build_mih=False)
+        ids, words = snap.ids, snap.words
+        if snap.alive is not None:
+            keep = snap.alive.astype(bool)
+            ids, words = ids[keep], words[keep]
+        ids, words = ids.view(), words.view()
+        ids.flags.writeable = False
+        words.flags.writeable = False
+        return ids, words
+
     # ------------------------------------------------------------------ queries
 
     def _snapshot(self, build_mih: bool) -> _Snapshot:

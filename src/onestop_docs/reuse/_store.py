@@ -199,6 +199,12 @@ class ReuseStore:
         refresh and on :meth:`close`, atomically), so a restarted kiosk maps it and loads only
         the pages added since instead of every page.  A cache of another store (each store
         has a random id) or a damaged one is ignored.
+    search_radius : int, optional
+        Hamming radius (of 256 bits) of the candidate search; every stored page within it
+        goes to the verifier.  Default :data:`reuse.keys.SEARCH_RADIUS` (31: every verified
+        duplicate of the tuning corpora is within 20); at most
+        :data:`reuse.keys.CANDIDATE_RADIUS` (72, the verifier's own limit), which verifies
+        everything the verifier could accept at the cost of a scan of every stored page.
 
     Raises
     ------
@@ -229,11 +235,17 @@ class ReuseStore:
         refresh_interval_s: float = 2.0,
         max_candidates: int = 256,
         index_cache: str | os.PathLike[str] | None = None,
+        search_radius: int | None = None,
     ) -> None:
         loc = os.fspath(location) if isinstance(location, os.PathLike) else location
         check_range(timeout_s, "timeout_s", 0.0, 3600.0, lo_open=True)
         self._refresh_interval = check_range(refresh_interval_s, "refresh_interval_s", 0.0, 3600.0)
         self._max_candidates = check_int(max_candidates, "max_candidates", 1, 1_000_000)
+        self._radius = (
+            _keys.SEARCH_RADIUS
+            if search_radius is None
+            else check_int(search_radius, "search_radius", 0, _keys.CANDIDATE_RADIUS)
+        )
         self._db = open_backend(loc, create=create, timeout_s=timeout_s)
         self._index = SegmentedIndex()
         self._seen = 0  # highest seq in the in-memory index
@@ -454,6 +466,14 @@ class ReuseStore:
         if time.monotonic() - self._last_refresh >= self._refresh_interval:
             self.refresh()
 
+    def wait_index(self, timeout_s: float | None = None) -> bool:
+        """Wait until the search tables of the in-memory index are built; True when they are.
+
+        Tables are built on a background thread after a large refresh or a cache load;
+        until then the affected pages are scanned, so lookups are exact but slower.
+        """
+        return self._index.wait_tables(timeout_s)
+
     def __len__(self) -> int:
         """Keyed pages in this process's in-memory index (as of the last refresh)."""
         return len(self._index)
@@ -550,7 +570,7 @@ class ReuseStore:
             check_int(limit, "limit", 1)
         queries = _keys.query_candidates(key)
         self._maybe_refresh()
-        best = self._index.radius(queries, _keys.CANDIDATE_RADIUS)
+        best = self._index.radius(queries, self._radius)
         if not best:
             return [], 0
         order = sorted(best, key=lambda s: (best[s], s))[: self._max_candidates]

@@ -23,6 +23,7 @@ __all__ = [
     "CANDIDATE_BYTES",
     "CANDIDATE_RADIUS",
     "KEY_VERSION",
+    "SEARCH_RADIUS",
     "Key",
     "candidate_of",
     "is_key",
@@ -42,6 +43,15 @@ CANDIDATE_BYTES = 32
 KEY_VERSION = _VERSION
 #: Hamming radius (of 256 bits) within which a stored candidate goes to the verifier.
 CANDIDATE_RADIUS = _RADIUS
+#: Hamming radius the store's candidate search guarantees by default: every stored page
+#: within it (either orientation) goes to the verifier.  Measured on the tuning corpora
+#: (``benchmarks/reuse_radius.py``, evalkit s1 small, s12 full, s13 hard): every pair the
+#: verifier accepts is within 20 bits (scanner rescans 6-16, phone captures 6-20), other
+#: pages are 46 or more apart.  31 is the largest radius whose multi-index search probes
+#: one-bit neighbours only (``31 // 16 == 1``): 16 x 17 buckets per query instead of a scan
+#: of every stored page.  Pairs between 32 and :data:`CANDIDATE_RADIUS` are not verified;
+#: ``ReuseStore(search_radius=CANDIDATE_RADIUS)`` verifies them too (scan, slower).
+SEARCH_RADIUS = 31
 
 
 def key_of_page(page: Any, *, dpi: float | None = None) -> tuple[Key | None, str | None]:
