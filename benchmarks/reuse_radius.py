@@ -22,6 +22,8 @@ from PIL import Image
 from onestop_docs.dedup import match_keys
 from onestop_docs.reuse import keys as rk
 
+_RECTIFY_DPI: float | None = rk.PHOTO_DPI
+
 
 def _keys(root: str) -> tuple[list[dict], dict[str, object], dict[str, object]]:
     gts = []
@@ -37,7 +39,7 @@ def _keys(root: str) -> tuple[list[dict], dict[str, object], dict[str, object]]:
         dpi = g.get("dpi", 300)
         scan[g["page_id"]] = rk.key_of_page(arr, dpi=dpi)[0]
         if g.get("capture") == "phone":
-            photo[g["page_id"]] = rk.key_of_photo(arr, dpi=dpi)[0]
+            photo[g["page_id"]] = rk.key_of_photo(arr, dpi=dpi, rectify_dpi=_RECTIFY_DPI)[0]
     return gts, scan, photo
 
 
@@ -96,7 +98,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sets", nargs="+")
     ap.add_argument("--json")
+    ap.add_argument("--rectify-dpi", type=float, default=rk.PHOTO_DPI, help="0: the photo's own")
     a = ap.parse_args()
+    global _RECTIFY_DPI
+    _RECTIFY_DPI = a.rectify_dpi or None
     res = [run(s) for s in a.sets]
     text = json.dumps(res, indent=1)
     print(text)

@@ -23,6 +23,7 @@ __all__ = [
     "CANDIDATE_BYTES",
     "CANDIDATE_RADIUS",
     "KEY_VERSION",
+    "PHOTO_DPI",
     "SEARCH_RADIUS",
     "Key",
     "candidate_of",
@@ -46,8 +47,8 @@ CANDIDATE_RADIUS = _RADIUS
 #: Hamming radius the store's candidate search guarantees by default: every stored page
 #: within it (either orientation) goes to the verifier.  Measured on the tuning corpora
 #: (``benchmarks/reuse_radius.py``, evalkit s1 small, s12 full, s13 hard): every pair the
-#: verifier accepts is within 20 bits (scanner rescans 6-16, phone captures 6-20), other
-#: pages are 46 or more apart.  31 is the largest radius whose multi-index search probes
+#: verifier accepts is within 20 bits (scanner rescans 2-16, phone captures 10-20), pages
+#: of other documents are 44 or more apart (other fillings of one form: 4 or more).  31 is the largest radius whose multi-index search probes
 #: one-bit neighbours only (``31 // 16 == 1``): 16 x 17 buckets per query instead of a scan
 #: of every stored page.  Pairs between 32 and :data:`CANDIDATE_RADIUS` are not verified;
 #: ``ReuseStore(search_radius=CANDIDATE_RADIUS)`` verifies them too (scan, slower).
@@ -136,6 +137,11 @@ def is_key(obj: Any) -> bool:
     return isinstance(obj, DocumentKey | PageHash)
 
 
+#: Resolution a phone photo's sheet is rectified to before keying: the key works at about
+#: 100 dpi, so warping a 12-megapixel photo's sheet (about 220 dpi) at full size and reducing
+#: it afterwards costs twice the time for the same key (see docs/benchmarks.md).
+PHOTO_DPI = 100.0
+
 #: What :func:`onestop_docs.capture.rectify` statuses mean for a lookup.
 _PHOTO_REASONS = {
     "no-page": "no page found",
@@ -145,12 +151,16 @@ _PHOTO_REASONS = {
 }
 
 
-def key_of_photo(image: Any, *, dpi: float | None = None) -> tuple[Key | None, str | None]:
+def key_of_photo(
+    image: Any, *, dpi: float | None = None, rectify_dpi: float | None = PHOTO_DPI
+) -> tuple[Key | None, str | None]:
     """The key of the page in a phone photo, or ``(None, reason)``: ``"no page found"``,
     ``"page incomplete"``, ``"two pages"``, ``"blank"``, ``"near-blank"``.
 
-    The sheet is found and rectified by :func:`onestop_docs.capture.rectify`; a photo whose
-    paper fills the frame (a scan, a screenshot) is keyed as it is.
+    The sheet is found and rectified by :func:`onestop_docs.capture.rectify`, straight to
+    ``rectify_dpi`` (default :data:`PHOTO_DPI`; None: the photo's own resolution) when its
+    paper size is known; a photo whose paper fills the frame (a scan, a screenshot) is keyed
+    as it is.
     """
     import importlib
 
@@ -160,7 +170,14 @@ def key_of_photo(image: Any, *, dpi: float | None = None) -> tuple[Key | None, s
         raise InvalidArgumentError(
             "looking up a phone photo needs onestop_docs.capture, which this build lacks"
         ) from None
-    res = capture.rectify(image)
+    res = None
+    if rectify_dpi is not None:
+        try:
+            res = capture.rectify(image, dpi=rectify_dpi)
+        except InvalidArgumentError:
+            res = None  # a sheet of no known paper size: rectify at the photo's resolution
+    if res is None:
+        res = capture.rectify(image)
     if res.status == "ok" and res.page is not None:
         return key_of_page(res.page, dpi=res.dpi or dpi or 150.0)
     if res.status == "full-frame":
