@@ -172,10 +172,10 @@ class ReuseStore:
     Rows live in a SQLite file (default, nothing to start) or a PostgreSQL database
     (``location`` a ``postgresql://`` URI or a libpq ``key=value`` DSN; extra ``postgres``),
     shared by scan stations that add records and kiosks that look pages up.  Each process
-    keeps the 256-bit candidate hashes in memory (:class:`~onestop_docs.dedup.HashIndex`,
-    about 40 bytes per page) and refreshes them incrementally: a lookup first loads the pages
-    added since the last refresh when that was more than ``refresh_interval_s`` ago, so a
-    kiosk sees new records within that time.  The key blobs stay in the database and are read
+    keeps the 256-bit candidate hashes in memory with multi-index search tables (about 108
+    bytes per page; an exact radius search, see ``search_radius``) and refreshes them
+    incrementally: a lookup first loads the pages added since the last refresh when that was
+    more than ``refresh_interval_s`` ago, so a kiosk sees new records within that time.  The key blobs stay in the database and are read
     only for the few candidates of a lookup.
 
     Guarantees: a record and its pages are added in one transaction (a crash while adding
