@@ -168,13 +168,21 @@ class SegmentedIndex:
                 self._builder.start()
 
     def _builder_run(self) -> None:
+        try:
+            self._build_all()
+        finally:  # also when a build failed (out of memory): segments stay scanned, exact
+            with self._lock:
+                if self._builder is threading.current_thread():
+                    self._builder = None
+
+    def _build_all(self) -> None:
         while True:
             with self._lock:
                 frozen = self._segs[:-1] if self._tail else self._segs
                 todo = [s for s in frozen if s.tables is None and len(s.index) >= _TABLE_ROWS]
                 small = [s for s in frozen if len(s.index) < _MERGE_ROWS]
                 if not todo and len(small) < _MERGE_COUNT:
-                    self._builder = None
+                    self._builder = None  # under the lock: add() starts a new builder
                     return
             if todo:
                 for seg in todo:
