@@ -172,6 +172,10 @@ def build_tables(const uint16_t[:, ::1] sub, int32_t[:, ::1] order, int32_t[:, :
     ``sub`` (n, 16) (a uint16 view of the (n, 4) uint64 rows); n < 2**31."""
     cdef int64_t n = sub.shape[0]
     cdef int rc
+    if (sub.shape[1] != SUBSTRINGS or order.shape[0] != SUBSTRINGS or order.shape[1] != n
+            or offsets.shape[0] != SUBSTRINGS or offsets.shape[1] != KEYS + 1
+            or n >= 2**31):
+        raise ValueError("multi-index tables: arrays of mismatched shapes")
     with nogil:
         rc = osd_mih_build(&sub[0, 0] if n else NULL, n,
                            &order[0, 0] if n else NULL, &offsets[0, 0])
@@ -198,6 +202,11 @@ def search(const uint64_t[:, ::1] db, const int32_t[:, ::1] order,
     hits.dist = NULL
     hits.n = 0
     hits.cap = 0
+    # the loops index these arrays without bounds checks
+    if (db.shape[1] != 4 or queries.shape[1] != 4 or order.shape[0] != SUBSTRINGS
+            or order.shape[1] != n or offsets.shape[0] != SUBSTRINGS
+            or offsets.shape[1] != KEYS + 1):
+        raise ValueError("multi-index search: arrays of mismatched shapes")
     if n == 0 or nq == 0:
         return (np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.int32))
     with nogil:
