@@ -175,8 +175,8 @@ class ReuseStore:
     keeps the 256-bit candidate hashes in memory with multi-index search tables (about 108
     bytes per page; an exact radius search, see ``search_radius``) and refreshes them
     incrementally: a lookup first loads the pages added since the last refresh when that was
-    more than ``refresh_interval_s`` ago, so a kiosk sees new records within that time.  The key blobs stay in the database and are read
-    only for the few candidates of a lookup.
+    more than ``refresh_interval_s`` ago, so a kiosk sees new records within that time.  The
+    key blobs stay in the database and are read only for the few candidates of a lookup.
 
     Guarantees: a record and its pages are added in one transaction (a crash while adding
     leaves no half-added record visible); readers never block writers; every method is
