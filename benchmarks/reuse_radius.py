@@ -15,6 +15,7 @@ import argparse
 import glob
 import json
 import os
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -43,8 +44,8 @@ def _keys(root: str) -> tuple[list[dict], dict[str, object], dict[str, object]]:
     return gts, scan, photo
 
 
-def _dist(a: object, b: object) -> int:
-    return min(a.candidate - b.candidate, a.candidate_flip - b.candidate)  # type: ignore[attr-defined]
+def _dist(a: Any, b: Any) -> int:
+    return int(min(a.candidate - b.candidate, a.candidate_flip - b.candidate))
 
 
 def run(root: str) -> dict[str, object]:

@@ -50,7 +50,8 @@ CANDIDATE_RADIUS = _RADIUS
 #: verifier accepts is within 20 bits (scanner rescans 2-16, phone captures 10-20), pages
 #: of other documents are 36 or more apart (other fillings of one form: 4 or more).  31 is
 #: the largest radius whose multi-index search probes one-bit neighbours only
-#: (``31 // 16 == 1``): 16 x 17 buckets per query instead of a scan of every stored page.  Pairs between 32 and :data:`CANDIDATE_RADIUS` are not verified;
+#: (``31 // 16 == 1``): 16 x 17 buckets per query instead of a scan of every stored page.
+#: Pairs between 32 and :data:`CANDIDATE_RADIUS` are not verified;
 #: ``ReuseStore(search_radius=CANDIDATE_RADIUS)`` verifies them too (scan, slower).
 SEARCH_RADIUS = 31
 
