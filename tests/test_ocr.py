@@ -463,3 +463,72 @@ def test_low_dpi_page_is_upscaled_and_boxes_map_back() -> None:
         assert _iou(wd.box, expected[wd.text]) > 0.6, (wd.text, wd.box, expected[wd.text])
     plain = prepare_page(page.gray, dpi=150, options=Preprocess(upscale_below_dpi=None))
     assert "upscale" not in plain.steps and plain.image.shape == (h, w)
+
+
+# --- red dropout (Preprocess.drop_red) ----------------------------------------------------
+
+
+def _dropout_reference(rgb: np.ndarray) -> np.ndarray:
+    """The documented rule, written independently of the kernel: Pillow's luma, then a
+    linear fade to white between 30 and 80 levels of red above max(green, blue)."""
+    from PIL import Image
+
+    luma = np.asarray(Image.fromarray(rgb, "RGB").convert("L")).astype(np.int64)
+    r = rgb[..., 0].astype(np.int64)
+    excess = np.clip(r - np.maximum(rgb[..., 1], rgb[..., 2]).astype(np.int64) - 30, 0, 50)
+    return (luma + (255 - luma) * excess // 50).astype(np.uint8)
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_red_dropout_matches_the_documented_rule(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 256, (7, 13, 3), dtype=np.uint8)
+    prep = prepare_page(rgb, dpi=300, options=Preprocess(deskew=False, normalize_background=False))
+    np.testing.assert_array_equal(prep.image, _dropout_reference(rgb))
+
+
+def test_red_dropout_keeps_black_and_blue_ink_and_grey_pages() -> None:
+    opts = Preprocess(deskew=False, normalize_background=False)
+    rgb = np.array([[[0, 0, 0], [30, 50, 190], [200, 30, 40], [250, 246, 232]]], np.uint8)
+    img = prepare_page(rgb, dpi=300, options=opts).image[0]
+    assert img[0] == 0 and img[1] < 80  # black and blue ink stay dark
+    assert img[2] == 255  # a seal's red becomes paper
+    off = prepare_page(rgb, dpi=300, options=Preprocess(**{**vars(opts), "drop_red": False}))
+    assert off.image[0, 2] < 100  # without dropout the seal is dark ink for Tesseract
+    grey = np.array([[0, 90, 255]], np.uint8)
+    np.testing.assert_array_equal(prepare_page(grey, dpi=300, options=opts).image, grey)
+
+
+@pytest.mark.ocr
+def test_red_seal_over_text_is_not_read_as_text() -> None:
+    """A red seal with red lettering stamped over the last lines of a page: with dropout the
+    text layer is the page's text; without it the seal's letters and ring add garbage."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = synth.render_page(synth.VI_LINES, paper=(150, 120), font_pt=11, margin_mm=10)
+    rgb = synth.to_color(page.gray)
+    h, w = page.gray.shape
+    center, radius = (w // 2, int(h * 0.62)), int(min(h, w) * 0.3)
+    # Seal ink is translucent: drawn on a white layer and multiplied onto the page, so
+    # black text under the ring stays black (an opaque red ring would erase it).
+    layer = synth.add_stamp(np.full_like(rgb, 255), center, radius, width=10)
+    im = Image.fromarray(layer, "RGB")
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.truetype(synth.font_path("sans"), 54)
+    for dy, text in ((-radius * 2 // 3, "PHÒNG TƯ PHÁP"), (radius * 2 // 3 - 54, "QUẬN BA ĐÌNH")):
+        tw = draw.textlength(text, font=font)
+        draw.text((center[0] - tw / 2, center[1] + dy), text, fill=(200, 30, 40), font=font)
+    seal_ink = np.asarray(im, dtype=np.uint16)
+    rgb = (rgb.astype(np.uint16) * seal_ink // 255).astype(np.uint8)
+    from onestop_docs.vntext import cer
+
+    floor = cer(page.text, recognize(page.gray, dpi=300, preprocess=False).text)
+    kept = recognize(rgb, dpi=300, preprocess=Preprocess(deskew=False, normalize_background=False))
+    seal = recognize(
+        rgb,
+        dpi=300,
+        preprocess=Preprocess(deskew=False, normalize_background=False, drop_red=False),
+    )
+    assert "TƯ PHÁP" not in kept.text and "BA ĐÌNH" not in kept.text
+    assert cer(page.text, kept.text) <= floor + 0.01, (cer(page.text, kept.text), floor)
+    assert cer(page.text, kept.text) < cer(page.text, seal.text)

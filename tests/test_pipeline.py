@@ -126,6 +126,21 @@ def test_upside_down_page_fixed_and_skew_measured(record) -> None:
     assert rec.pages[1].skew_deg is not None and abs(rec.pages[1].skew_deg - 3.0) < 0.2
 
 
+def test_page_laid_at_a_large_angle_is_straightened_with_defaults(tmp_path: Path) -> None:
+    """A page put on the glass at 32 degrees (evalkit's hard plan has 22-43): the default
+    search covers 45 degrees, so it is straightened (0.1.0's 15 left it skewed)."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    page = _color_page(synth.VI_LINES[:14], angle=32.0)
+    save_page(Page(page, mode="RGB", dpi=(DPI, DPI)), folder / "01.png")
+    rec = digitize(
+        folder, out_dir=tmp_path / "out", dossier_code=CODE, agency=AGENCY,
+        options=DigitizeOptions(ocr=False),
+    )  # fmt: skip
+    skew = rec.pages[0].skew_deg
+    assert skew is not None and abs(skew - 32.0) < 0.3, skew
+
+
 def test_duplicate_rescan_reported(record) -> None:
     rec, _, _ = record
     dups = rec.pages[4].duplicates

@@ -56,3 +56,36 @@ def histogram(const uint8_t[:, ::1] img, int64_t[::1] hist):
     """Fill ``hist`` (256,) with the counts of each grey level of ``img``; releases the GIL."""
     with nogil:
         histogram_kernel(img, hist)
+
+
+cdef void red_dropout_kernel(const uint8_t[:, :, ::1] rgb, uint8_t[:, ::1] out,
+                             int lo, int span) noexcept nogil:
+    # Luma as above, moved toward white by how much red outweighs green and blue: a
+    # pixel with red - max(green, blue) <= lo keeps its luma, one at lo + span or more
+    # becomes 255, linearly in between (integer arithmetic, floor).
+    cdef Py_ssize_t h = rgb.shape[0], w = rgb.shape[1], y, x
+    cdef const uint8_t* src
+    cdef uint8_t* dst
+    cdef int r, g, b, luma, excess
+    for y in range(h):
+        src = &rgb[y, 0, 0]
+        dst = &out[y, 0]
+        for x in range(w):
+            r = src[3 * x]
+            g = src[3 * x + 1]
+            b = src[3 * x + 2]
+            luma = <int>((<uint32_t>r * 19595 + <uint32_t>g * 38470
+                          + <uint32_t>b * 7471 + 0x8000) >> 16)
+            excess = r - (g if g > b else b) - lo
+            if excess > 0:
+                if excess > span:
+                    excess = span
+                luma = luma + ((255 - luma) * excess) // span
+            dst[x] = <uint8_t>luma
+
+
+def red_dropout(const uint8_t[:, :, ::1] rgb, uint8_t[:, ::1] out, int lo, int span):
+    """Fill ``out`` with the luma of ``rgb`` where red ink is faded to white (``span`` > 0);
+    releases the GIL."""
+    with nogil:
+        red_dropout_kernel(rgb, out, lo, span)

@@ -71,7 +71,7 @@ _EPILOG_CONFIG = """station config (TOML, --config):
   [options]
   ocr = true
   jpeg_quality = 85
-  max_angle_deg = 15.0
+  max_angle_deg = 45.0
 """
 
 
