@@ -75,6 +75,7 @@ from ._analysis import (
     _points,
     _refine,
     _rot90,
+    _scores,
     _second_peak,
     _strip_votes,
     _Sweep,
@@ -97,6 +98,8 @@ __all__ = [
 
 #: Peak-to-median ratio of the sweep scores above which a projection estimate is trusted.
 MIN_PEAK_RATIO = 4.0
+#: A second sweep maximum above this fraction of the best makes the line direction ambiguous.
+MAX_SECOND_PEAK = 0.8
 #: Below this ratio not even the Fourier fallback is tried.
 MIN_FALLBACK_RATIO = 1.3
 #: The score along the lines must beat the score across them by this factor.
@@ -105,6 +108,10 @@ PERPENDICULAR_MARGIN = 1.5
 _NO_SWEEP = _Sweep(np.zeros(2), np.ones(2), 0, 1.0, 1)
 #: Largest chance that the up/down votes split as lopsidedly by coin flips (one-sided).
 MAX_VOTE_TAIL = 0.02
+#: A larger chance is accepted when the scores' t statistic reaches ``MIN_VOTE_T`` ...
+MAX_VOTE_TAIL_WITH_T = 0.05
+#: ... in the direction of the majority (mean over standard error of all line scores).
+MIN_VOTE_T = 2.0
 #: Fewest lines that answer when they all agree, however large ``MAX_VOTE_TAIL`` says.
 MIN_UNANIMOUS_LINES = 4
 #: Number of text lines below which orientation abstains.
@@ -241,7 +248,16 @@ def _direction(ana: _Analysis) -> _Direction:
         return _Direction(skew, k, sw, margin)
 
     method, start = "projection", _fold90(theta)
-    confident = sw.ratio >= MIN_PEAK_RATIO and _second_peak(sw) < 0.8
+    second, at = _second_peak(sw)
+    confident = sw.ratio >= MIN_PEAK_RATIO and second < MAX_SECOND_PEAK
+    if sw.ratio >= MIN_PEAK_RATIO and not confident:
+        # Two line families, e.g. an ID card pasted at its own angle on a page of text lines:
+        # the coarse copy blurs thin lines, so the fine copy decides between the two peaks.
+        won = _stronger_on_fine(ana, (theta, float(sw.angles[at])), sw.step)
+        if won is not None:
+            k = 0 if -45.0 <= won < 45.0 else 1
+            conf = min(1.0, (sw.ratio - 1.0) / 4.0)
+            return _Direction(SkewEstimate(_fold90(won), float(conf), method, None), k, sw, margin)
     if not confident:
         if sw.ratio < MIN_FALLBACK_RATIO:
             return answer(SkewEstimate(None, 0.0, "none", "flat score: no text lines found"))
@@ -258,6 +274,21 @@ def _direction(ana: _Analysis) -> _Direction:
     angle = _fold90(_refine(_points(fam.fine), start, sw.step))
     conf = min(1.0, (sw.ratio - 1.0) / 4.0)
     return answer(SkewEstimate(float(angle), float(conf), method, None))
+
+
+def _stronger_on_fine(ana: _Analysis, angles: tuple[float, float], step: float) -> float | None:
+    """The refined angle of the two sweep peaks that scores clearly higher on the fine copy.
+
+    ``None`` when neither beats the other by the factor ``1 / MAX_SECOND_PEAK``.  Angles are
+    line directions in [-90, 90) of the unturned page.
+    """
+    pts = _points(ana.fine)
+    refined = [_refine(pts, a, step) for a in angles]
+    s0, s1 = (float(x) for x in _scores(pts, np.array(refined)))
+    if s0 * MAX_SECOND_PEAK >= s1 and s1 * MAX_SECOND_PEAK >= s0:
+        return None
+    won = refined[0] if s0 > s1 else refined[1]
+    return (won + 90.0) % 180.0 - 90.0
 
 
 def _within(skew: SkewEstimate, max_angle: float) -> SkewEstimate:
@@ -343,7 +374,12 @@ def _orientation_from(
     tail = sum(math.comb(n, j) for j in range(k_major, n + 1)) / 2.0**n
     # A short page (a few lines) may still answer when every line agrees clearly.
     unanimous = k_major == n >= MIN_UNANIMOUS_LINES and float(np.mean(np.abs(votes))) >= 0.5
-    if tail > MAX_VOTE_TAIL and not unanimous:
+    # Where the signs alone are not quite lopsided enough, their sizes may settle it: the
+    # mean score over its standard error (a one-sample t statistic) must then be large too.
+    sd = float(np.std(votes))
+    t_stat = float(np.mean(votes)) / sd * math.sqrt(len(votes)) if sd > 0 else 0.0
+    consistent = tail <= MAX_VOTE_TAIL_WITH_T and (t_stat if up > down else -t_stat) >= MIN_VOTE_T
+    if tail > MAX_VOTE_TAIL and not unanimous and not consistent:
         return abstain(f"text lines disagree on up and down ({up} vs {down})")
     upright = up > down
     rotation = (0 if upright else 180) if k == 0 else (270 if upright else 90)

@@ -268,23 +268,23 @@ def _refine(pts: _Points, start: float, step: float) -> float:
         d /= 2.0
 
 
-def _second_peak(sw: _Sweep) -> float:
-    """Highest other local maximum of the sweep over the best score.
+def _second_peak(sw: _Sweep) -> tuple[float, int]:
+    """Highest other local maximum of the sweep over the best score, and its index.
 
     Maxima within 3 steps of the best direction or of its perpendicular do not count: the
     columns that characters stack into peak at 90 degrees from the lines and give the same
-    skew modulo 90.
+    skew modulo 90.  A sweep without another maximum gives ``(0.0, -1)``.
     """
     s, b, n = sw.scores, sw.best, len(sw.scores)
     q = sw.quarter
-    best = 0.0
+    best, at = 0.0, -1
     for i in range(n):
         d = min((i - b) % n, (b - i) % n)
         if d <= 3 or abs(d - q) <= 3:
             continue
-        if s[i] >= s[i - 1] and s[i] >= s[(i + 1) % n]:
-            best = max(best, float(s[i]))
-    return best / float(s[b])
+        if s[i] >= s[i - 1] and s[i] >= s[(i + 1) % n] and s[i] > best:
+            best, at = float(s[i]), i
+    return best / float(s[b]), at
 
 
 def _fourier_angle(binary: NDArray[np.uint8], max_angle: float) -> tuple[float, float]:
