@@ -546,3 +546,50 @@ def test_pnm_read() -> None:
     gray = np.arange(48, dtype=np.uint8).reshape(8, 6)
     (page,) = load_pages(_encode(Image.fromarray(gray), "PPM"), assume_dpi=150)
     assert page.mode == "L" and np.array_equal(page.pixels, gray)
+
+
+# --- reduced JPEG decoding (reduce_to_side) -------------------------------------------------
+
+
+def _jpeg_bytes(h: int, w: int, dpi: float = 200.0) -> bytes:
+    rng = np.random.default_rng(5)
+    img = np.clip(rng.normal(128, 60, (h, w, 3)), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    save_page(Page(img, mode="RGB", dpi=(dpi, dpi)), buf, format="jpeg")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("side", "shape", "dpi"),
+    [
+        (None, (1600, 1200), 200.0),  # off: full size
+        (700, (1600, 1200), 200.0),  # half would give 600 < 700: full size
+        (600, (800, 600), 100.0),  # half
+        (300, (400, 300), 50.0),  # quarter
+        (1, (400, 300), 50.0),  # a quarter: an eighth would fall below 50 dpi
+    ],
+)
+def test_reduce_to_side_picks_the_smallest_dct_scale_that_keeps_the_side(side, shape, dpi):
+    data = _jpeg_bytes(1600, 1200)
+    page = load_page(data, reduce_to_side=side)
+    assert page.pixels.shape[:2] == shape
+    assert page.dpi == pytest.approx((dpi, dpi))
+    if shape != (1600, 1200):  # the pixels are the file's, reduced (Pillow's own box filter)
+        ref = np.asarray(Image.open(io.BytesIO(data)).reduce(1600 // shape[0]), np.float64)
+        assert np.abs(page.pixels.astype(np.float64) - ref).mean() < 8.0
+
+
+def test_reduce_to_side_stops_at_an_eighth() -> None:
+    assert load_page(_jpeg_bytes(1600, 1200, dpi=600.0), reduce_to_side=1).pixels.shape[:2] == (
+        200,
+        150,
+    )
+
+
+def test_reduce_to_side_leaves_other_formats_whole_and_checks_its_argument(tmp_path):
+    img = np.zeros((400, 300), np.uint8)
+    save_page(Page(img, dpi=(300.0, 300.0)), tmp_path / "p.png")
+    assert load_page(tmp_path / "p.png", reduce_to_side=50).pixels.shape == (400, 300)
+    for bad in (0, -3, 2.5, True, "100"):
+        with pytest.raises(errors.InvalidArgumentError):
+            load_page(tmp_path / "p.png", reduce_to_side=bad)

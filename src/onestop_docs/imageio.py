@@ -39,6 +39,7 @@ Examples
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 import sys
@@ -428,6 +429,7 @@ def load_pages(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     assume_dpi: float | tuple[float, float] | None = None,
     start: int = 0,
+    reduce_to_side: int | None = None,
 ) -> Iterator[Page]:
     """Decode every page (frame) of an image file, one at a time.
 
@@ -443,6 +445,11 @@ def load_pages(
         ``dpi_status="assumed"``.  Without it those pages have ``dpi=None``.
     start : int
         Index of the first frame to decode (earlier frames are skipped, not decoded).
+    reduce_to_side : int, optional
+        A JPEG may be decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling, several
+        times faster than decoding in full) as long as its shorter side stays at least this
+        many pixels; its resolution is scaled with it.  Other formats decode in full.  For
+        work that needs fewer pixels than a camera gives, e.g. keying a phone photo.
 
     Yields
     ------
@@ -467,9 +474,22 @@ def load_pages(
     >>> save_page(np.zeros((8, 6, 3), np.uint8), buf, format="tiff", dpi=(200, 200))
     >>> [p.mode for p in load_pages(buf.getvalue())]
     ['RGB']
+    >>> buf = io.BytesIO()
+    >>> save_page(np.zeros((800, 600, 3), np.uint8), buf, format="jpeg", dpi=(200, 200))
+    >>> page = next(load_pages(buf.getvalue(), reduce_to_side=250))
+    >>> page.pixels.shape, page.dpi
+    ((400, 300, 3), (100.0, 100.0))
     """
     if not isinstance(max_pixels, int) or max_pixels <= 0:
         raise InvalidArgumentError(f"max_pixels must be a positive int, got {max_pixels!r}")
+    if reduce_to_side is not None and (
+        not isinstance(reduce_to_side, int)
+        or isinstance(reduce_to_side, bool)
+        or reduce_to_side < 1
+    ):
+        raise InvalidArgumentError(
+            f"reduce_to_side must be a positive int or None, got {reduce_to_side!r}"
+        )
     if not isinstance(start, int) or start < 0:
         raise InvalidArgumentError(f"start must be a non-negative int, got {start!r}")
     assumed: tuple[float, float] | None = None
@@ -486,7 +506,7 @@ def load_pages(
                 f"assume_dpi must lie in [{MIN_DPI}, {MAX_DPI}], got {assume_dpi!r}"
             )
     name = _source_name(src)
-    return _iter_pages(src, name, max_pixels, assumed, start)
+    return _iter_pages(src, name, max_pixels, assumed, start, reduce_to_side)
 
 
 _ORIENTATION = {
@@ -543,8 +563,27 @@ def _seek(im: Image.Image, i: int, name: str) -> bool:
     return True
 
 
+def _draft(im: Image.Image, min_side: int, dpi: tuple[float, float] | None) -> float:
+    """Ask libjpeg for the smallest DCT scale keeping the shorter side >= ``min_side`` (and
+    a known resolution >= MIN_DPI); the factor the size shrank by (1.0: not reduced)."""
+    w, h = im.size
+    low = min(dpi) if dpi is not None else math.inf
+    scale = 1
+    while scale < 8 and min(w, h) // (scale * 2) >= min_side and low / (scale * 2) >= MIN_DPI:
+        scale *= 2
+    if scale == 1 or im.format not in ("JPEG", "MPO") or im.mode not in ("L", "RGB"):
+        return 1.0
+    im.draft(im.mode, (-(-w // scale), -(-h // scale)))
+    return w / im.size[0]
+
+
 def _iter_pages(
-    src: Any, name: str, max_pixels: int, assumed: tuple[float, float] | None, start: int
+    src: Any,
+    name: str,
+    max_pixels: int,
+    assumed: tuple[float, float] | None,
+    start: int,
+    reduce_to_side: int | None = None,
 ) -> Iterator[Page]:
     im = _open(src, name, max_pixels)
     try:
@@ -564,7 +603,10 @@ def _iter_pages(
                     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                     warnings.simplefilter("ignore", UserWarning)
                     dpi, reported, status = _dpi_of(im)
+                    shrunk = 1.0 if reduce_to_side is None else _draft(im, reduce_to_side, dpi)
                     arr, mode = _decode_frame(im)
+                    if shrunk != 1.0 and dpi is not None:
+                        dpi = (dpi[0] / shrunk, dpi[1] / shrunk)
             except (ImageTooLargeError, UnsupportedFormatError) as exc:
                 if exc.page_index is None:
                     raise type(exc)(str(exc), source=name, page_index=i) from None

@@ -531,7 +531,12 @@ class ReuseStore:
             identical = [_match(p, r, "identical-file") for p, r in self._db.pages_by_file(digest)]
             src = item if isinstance(item, bytes | bytearray) else Path(os.fspath(item))
             try:
-                page = load_page(bytes(src) if isinstance(src, bytearray) else src)
+                page = load_page(
+                    bytes(src) if isinstance(src, bytearray) else src,
+                    # A camera JPEG holds four times the pixels the key needs: decode it
+                    # reduced (DCT scaling), as PHOTO_MIN_SIDE explains.
+                    reduce_to_side=_keys.PHOTO_MIN_SIDE if photo else None,
+                )
             except InvalidImageError as exc:
                 if not identical:
                     raise
