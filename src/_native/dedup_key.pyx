@@ -282,8 +282,15 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
 @cython.wraparound(False)
 def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
-                 int block, int shift, int quiet, int32_t[:, :, ::1] counts):
+                 int block, int shift, int quiet, const double[::1] field,
+                 int32_t[:, :, ::1] counts):
     """Block-wise ink comparison of two canonical bitmaps with a tracked shift field.
+
+    With an empty ``field`` each cell's predicted shift is tracked from its neighbours (as
+    below); with twelve values it is the quadratic field ``dy = f[0] + f[1] r + f[2] c +
+    f[3] r c + f[4] r^2 + f[5] c^2`` (``dx`` likewise with ``f[6:12]``) at the cell's centre
+    ``(r, c)`` in units of 100 pixels (a registration fitted to a first pass: scale, shift,
+    rotation and the keystone of a photo), searched within ``shift`` pixels.
 
     Cells are visited in raster order.  Each cell's shift of ``b`` is searched within
     ``shift`` pixels of the mean shift of its already-visited inked neighbours (up-left, up,
@@ -303,6 +310,8 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef double sy, sx
     cdef uint8_t* inked
     cdef int nbrs[4][2]
+    cdef bint use_field = field.shape[0] >= 12
+    cdef double cr, cc
     nbrs[0][0] = -1
     nbrs[0][1] = -1
     nbrs[1][0] = -1
@@ -337,7 +346,16 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                             sy += counts[ni, nj, 3]
                             sx += counts[ni, nj, 4]
                         cnt += 1
-                if cnt > 0:
+                if use_field:
+                    cr = (y0 + y1) * 0.005
+                    cc = (x0 + x1) * 0.005
+                    pdy = <int>floor(field[0] + field[1] * cr + field[2] * cc
+                                     + field[3] * cr * cc + field[4] * cr * cr
+                                     + field[5] * cc * cc + 0.5)
+                    pdx = <int>floor(field[6] + field[7] * cr + field[8] * cc
+                                     + field[9] * cr * cc + field[10] * cr * cr
+                                     + field[11] * cc * cc + 0.5)
+                elif cnt > 0:
                     pdy = <int>floor(sy / cnt + 0.5)
                     pdx = <int>floor(sx / cnt + 0.5)
                 elif gcnt > 0:
