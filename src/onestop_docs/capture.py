@@ -313,7 +313,7 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
     xi = np.rint(xs).astype(np.intp)
     lo, hi = _STEP_BAND
     y0 = np.arange(2, max(3, int(_SIDE_SEARCH * h)))
-    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, 31)
+    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, 21)
     yy = np.rint(y0[:, None, None] + slopes[None, :, None] * (xs - xc)[None, None, :])
     yy = np.clip(yy, 0, h - 1).astype(np.intp)
     score = gain * np.abs(grad[yy, xi].mean(axis=2)).sum(axis=-1)  # (offsets, slopes)
@@ -340,7 +340,7 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
             float(tex_in.mean()) > _MARGIN_TEXTURE
             or float(np.mean(tex_in > 2 * _MARGIN_TEXTURE)) > 0.05
         ):
-            continue
+            return None  # text reached: the sheet's edge, if any, is outside the frame
         # sub-pixel offset from the parabola through the peak
         a, b, c = best[k - 1], best[k], best[k + 1]
         den = a - 2 * b + c
@@ -363,14 +363,12 @@ def _edge_quad(small: NDArray[np.float32]) -> NDArray[np.float64] | None:
     gx = np.zeros_like(blur)
     gx[:, 1:-1] = (blur[:, 2:] - blur[:, :-2]) / 2
     t, gt = small.transpose(1, 0, 2), gx.transpose(1, 0, 2)
-    found = [
-        _side_edge(small, gy),
-        _side_edge(small[::-1], gy[::-1]),
-        _side_edge(t, gt),
-        _side_edge(t[::-1], gt[::-1]),
-    ]
-    if any(e is None for e in found):
-        return None
+    found = []
+    for view, grad in ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1])):
+        edge = _side_edge(view, grad)
+        if edge is None:
+            return None
+        found.append(edge)
     (ot, st), (ob, sb), (ol, sl), (orr, sr) = found  # type: ignore[misc]
     xc, yc = (w - 1) / 2, (h - 1) / 2
 
