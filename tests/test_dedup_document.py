@@ -362,3 +362,51 @@ def test_real_photos_of_other_pages_do_not_match() -> None:
     )
     assert not match_keys(a, b).duplicate
     assert match_keys(a, a).duplicate
+
+
+def _keystone(img: np.ndarray, top_scale: float, x_scale: float) -> np.ndarray:
+    """``img`` seen with its top edge ``top_scale`` times as wide as its bottom (a photo's
+    keystone) and stretched by ``x_scale`` across: PIL's perspective transform, independent
+    of the code under test."""
+    h, w = img.shape
+    inset = (1 - top_scale) * w / 2
+    dst = np.array([[inset, 0], [w - inset, 0], [w, h], [0, h]], float)
+    dst[:, 0] = (dst[:, 0] - w / 2) * x_scale + w / 2
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+    a, b = [], []
+    for (x, y), (u, v) in zip(dst, src):
+        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        b += [u, v]
+    coeffs = tuple(np.linalg.solve(np.array(a), np.array(b)))
+    out = Image.fromarray(img).transform((w, h), Image.PERSPECTIVE, coeffs, fill=255)
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize(("top_scale", "x_scale"), [(0.96, 1.0), (1.0, 0.955), (0.95, 1.04)])
+def test_keystone_and_scale_are_registered_but_fillings_still_differ(
+    docs: list[list[str]], top_scale: float, x_scale: float
+) -> None:
+    # A rescan or a photo whose ink frame differs by a few percent in scale, or whose lines
+    # shrink towards the top (keystone), is the same page: the verifier fits a smooth shift
+    # field.  The same distortion must not make another filling of the form match.
+    img, dpi = _scan(docs[0], 7, dpi=150)
+    seen = _keystone(img, top_scale, x_scale)
+    a = page_hash(img, dpi=dpi)
+    b = page_hash(seen, dpi=dpi)
+    other = page_hash(_keystone(_scan(docs[1], 8, dpi=150)[0], top_scale, x_scale), dpi=dpi)
+    assert a is not None and b is not None and other is not None
+    assert verify_pair(a, b).duplicate, verify_pair(a, b)
+    assert not verify_pair(a, other).duplicate
+    assert not verify_pair(b, other).duplicate
+
+
+def test_capture_auto_leaves_a_scan_as_it_is(docs: list[list[str]]) -> None:
+    # A scan (paper filling the frame) is not a photo: capture="auto" must key it exactly as
+    # capture="off" does.
+    img, dpi = _scan(docs[2], 5, dpi=150)
+    auto = document_key(img, dpi=dpi)
+    off = document_key(img, dpi=dpi, capture="off")
+    assert np.array_equal(auto.ink, off.ink) and auto.candidate == off.candidate
+    with pytest.raises(InvalidArgumentError):
+        document_key(img, dpi=dpi, capture="yes")
