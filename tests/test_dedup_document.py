@@ -410,3 +410,52 @@ def test_capture_auto_leaves_a_scan_as_it_is(docs: list[list[str]]) -> None:
     assert np.array_equal(auto.ink, off.ink) and auto.candidate == off.candidate
     with pytest.raises(InvalidArgumentError):
         document_key(img, dpi=dpi, capture="yes")
+
+
+def _shifted(m: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    # out[y, x] = m[y + dy, x + dx], 0 outside
+    out = np.zeros_like(m)
+    h, w = m.shape
+    ys, xs = slice(max(0, -dy), min(h, h - dy)), slice(max(0, -dx), min(w, w - dx))
+    yb, xb = slice(max(0, dy), min(h, h + dy)), slice(max(0, dx), min(w, w + dx))
+    out[ys, xs] = m[yb, xb]
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    dy=st.integers(-30, 30),
+    dx=st.integers(-30, 30),
+    seed=st.integers(0, 2**31 - 1),
+    density=st.floats(0.0, 1.0),
+)
+def test_verifier_kernel_counts_agree_with_numpy(
+    dy: int, dx: int, seed: int, density: float
+) -> None:
+    # The block kernel at a fixed shift (a constant field, no search) against a numpy
+    # reference: per cell, ink of a outside b's shifted tolerance and ink of b (shifted)
+    # outside a's tolerance; b has neither ink nor tolerance outside the bitmap.
+    from onestop_docs._native import dedup_key as kernels
+
+    rng = np.random.default_rng(seed)
+    shape, block = (50, 37), 8
+    ink_a, tol_a, ink_b, tol_b = (
+        (rng.random(shape) < density).astype(np.uint8) * rng.integers(1, 3, shape, dtype=np.uint8)
+        for _ in range(4)
+    )
+    nb = (-(-shape[0] // block), -(-shape[1] // block))
+    counts = np.zeros((*nb, 5), np.int32)
+    field = np.zeros(12)
+    field[0], field[6] = dy, dx
+    kernels.block_verify(ink_a, tol_a, ink_b, tol_b, block, 0, 10**6, field, counts)
+    ua = (ink_a != 0) & (_shifted(tol_b, dy, dx) == 0)
+    ub = (_shifted(ink_b, dy, dx) != 0) & (tol_a == 0)
+    pad = (nb[0] * block - shape[0], nb[1] * block - shape[1])
+
+    def cells(m: np.ndarray) -> np.ndarray:
+        m = np.pad(m.astype(np.int64), ((0, pad[0]), (0, pad[1])))
+        return m.reshape(nb[0], block, nb[1], block).sum(axis=(1, 3))
+
+    assert np.array_equal(counts[..., 0], cells(ua))
+    assert np.array_equal(counts[..., 1], cells(ub))
+    assert (counts[..., 3] == dy).all() and (counts[..., 4] == dx).all()
