@@ -448,7 +448,10 @@ def find_page(image: Any) -> PageQuad:
     # the paper still shows a tinted or shaded sheet); then the smooth-region search.
     colour = _as_colour(image)
     if colour is not None and min(sh, sw) >= 64:
-        rgb_small = _reduce_rgb(colour, f) if f > 1 else colour.astype(np.float32)
+        if colour.shape[2] == 1:  # grey: the reduced image is already at hand
+            rgb_small = small.astype(np.float32)[:, :, None]
+        else:
+            rgb_small = _reduce_rgb(colour, f) if f > 1 else colour.astype(np.float32)
         quad = _edge_quad(rgb_small)
         if quad is not None and _plausible(quad, (sh, sw)):
             frac = _quad_area(quad) / (sh * sw)
