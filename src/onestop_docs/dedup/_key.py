@@ -55,6 +55,7 @@ _KEY_INK = 0.30  # canonical darkness of ink bitmap pixels
 _KEY_TOL = 0.12  # canonical darkness of tolerance pixels (dilated by one pixel)
 _BLOCK = 24  # verifier cell, canonical pixels (about 9 mm)
 _SHIFT = 2  # verifier shift search, canonical pixels
+_SHIFT_REGISTERED = 1  # ... around a fitted registration field
 _MIN_ABS = 14  # verifier: unexplained pixels always allowed per cell
 _FRAC = 0.25  # verifier: unexplained share of the cell's ink allowed
 _SUPERSAMPLE = 1  # warp sub-samples per canonical pixel and axis
@@ -602,7 +603,15 @@ def ink_scores(
         if fit is not None:
             second = np.zeros_like(counts)
             _k.block_verify(
-                a.ink, a.tolerance, b.ink, b.tolerance, _BLOCK, _SHIFT, _QUIET, fit, second
+                a.ink,
+                a.tolerance,
+                b.ink,
+                b.tolerance,
+                _BLOCK,
+                _SHIFT_REGISTERED,
+                _QUIET,
+                fit,
+                second,
             )
             score2 = _score(second.astype(np.int64), allowance)
             if score2.max() < score.max():
