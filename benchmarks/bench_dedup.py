@@ -85,8 +85,15 @@ def test_phash_compat_a4_imagehash(benchmark, a4_gray):
 
 @pytest.mark.benchmark(group="dedup-document-key-a4-300dpi")
 def test_document_key_ours(benchmark, a4_gray):
-    # the whole key: reduce, paper level, borders, skew, ink frame, canonical warp, hashes
+    # the whole key: photo check (find_page), reduce, paper level, borders, skew, ink
+    # frame, canonical warp, hashes
     benchmark(document_key, a4_gray, dpi=300)
+
+
+@pytest.mark.benchmark(group="dedup-document-key-a4-300dpi")
+def test_document_key_scan_ours(benchmark, a4_gray):
+    # the key of a page known to be a scan (capture="off": no photo check)
+    benchmark(document_key, a4_gray, dpi=300, capture="off")
 
 
 @pytest.mark.benchmark(group="dedup-document-key-a4-300dpi")
@@ -108,6 +115,21 @@ def two_keys(a4_gray: np.ndarray):
 def test_match_keys_ours(benchmark, two_keys):
     # a true duplicate: every verifier cell is compared (the slowest case)
     benchmark(match_keys, *two_keys)
+
+
+@pytest.fixture(scope="module")
+def stretched_keys(a4_gray: np.ndarray):
+    h, w = a4_gray.shape
+    wide = np.asarray(Image.fromarray(a4_gray).resize((int(w * 1.04), h), Image.BILINEAR))
+    return document_key(a4_gray, dpi=300), document_key(wide, dpi=300)
+
+
+@pytest.mark.benchmark(group="dedup-match-keys-pair")
+def test_match_keys_registered_ours(benchmark, stretched_keys):
+    # a true duplicate stretched by 4 % across: the tracked pass rejects a cell, the
+    # registered second pass accepts (two passes, the slowest case)
+    v = benchmark(match_keys, *stretched_keys)
+    assert v.duplicate
 
 
 @pytest.mark.benchmark(group="dedup-match-keys-pair")

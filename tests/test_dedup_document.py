@@ -362,3 +362,100 @@ def test_real_photos_of_other_pages_do_not_match() -> None:
     )
     assert not match_keys(a, b).duplicate
     assert match_keys(a, a).duplicate
+
+
+def _keystone(img: np.ndarray, top_scale: float, x_scale: float) -> np.ndarray:
+    """``img`` seen with its top edge ``top_scale`` times as wide as its bottom (a photo's
+    keystone) and stretched by ``x_scale`` across: PIL's perspective transform, independent
+    of the code under test."""
+    h, w = img.shape
+    inset = (1 - top_scale) * w / 2
+    dst = np.array([[inset, 0], [w - inset, 0], [w, h], [0, h]], float)
+    dst[:, 0] = (dst[:, 0] - w / 2) * x_scale + w / 2
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+    a, b = [], []
+    for (x, y), (u, v) in zip(dst, src):
+        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        b += [u, v]
+    coeffs = tuple(np.linalg.solve(np.array(a), np.array(b)))
+    out = Image.fromarray(img).transform((w, h), Image.PERSPECTIVE, coeffs, fill=255)
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize(("top_scale", "x_scale"), [(0.96, 1.0), (1.0, 0.955), (0.95, 1.04)])
+def test_keystone_and_scale_are_registered_but_fillings_still_differ(
+    docs: list[list[str]], top_scale: float, x_scale: float
+) -> None:
+    # A rescan or a photo whose ink frame differs by a few percent in scale, or whose lines
+    # shrink towards the top (keystone), is the same page: the verifier fits a smooth shift
+    # field.  The same distortion must not make another filling of the form match.
+    img, dpi = _scan(docs[0], 7, dpi=150)
+    seen = _keystone(img, top_scale, x_scale)
+    a = page_hash(img, dpi=dpi)
+    b = page_hash(seen, dpi=dpi)
+    other = page_hash(_keystone(_scan(docs[1], 8, dpi=150)[0], top_scale, x_scale), dpi=dpi)
+    assert a is not None and b is not None and other is not None
+    assert verify_pair(a, b).duplicate, verify_pair(a, b)
+    assert not verify_pair(a, other).duplicate
+    assert not verify_pair(b, other).duplicate
+
+
+def test_capture_auto_leaves_a_scan_as_it_is(docs: list[list[str]]) -> None:
+    # A scan (paper filling the frame) is not a photo: capture="auto" must key it exactly as
+    # capture="off" does.
+    img, dpi = _scan(docs[2], 5, dpi=150)
+    auto = document_key(img, dpi=dpi)
+    off = document_key(img, dpi=dpi, capture="off")
+    assert np.array_equal(auto.ink, off.ink) and auto.candidate == off.candidate
+    with pytest.raises(InvalidArgumentError):
+        document_key(img, dpi=dpi, capture="yes")
+
+
+def _shifted(m: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    # out[y, x] = m[y + dy, x + dx], 0 outside
+    out = np.zeros_like(m)
+    h, w = m.shape
+    ys, xs = slice(max(0, -dy), min(h, h - dy)), slice(max(0, -dx), min(w, w - dx))
+    yb, xb = slice(max(0, dy), min(h, h + dy)), slice(max(0, dx), min(w, w + dx))
+    out[ys, xs] = m[yb, xb]
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    dy=st.integers(-30, 30),
+    dx=st.integers(-30, 30),
+    seed=st.integers(0, 2**31 - 1),
+    density=st.floats(0.0, 1.0),
+)
+def test_verifier_kernel_counts_agree_with_numpy(
+    dy: int, dx: int, seed: int, density: float
+) -> None:
+    # The block kernel at a fixed shift (a constant field, no search) against a numpy
+    # reference: per cell, ink of a outside b's shifted tolerance and ink of b (shifted)
+    # outside a's tolerance; b has neither ink nor tolerance outside the bitmap.
+    from onestop_docs._native import dedup_key as kernels
+
+    rng = np.random.default_rng(seed)
+    shape, block = (50, 37), 8
+    ink_a, tol_a, ink_b, tol_b = (
+        (rng.random(shape) < density).astype(np.uint8) * rng.integers(1, 3, shape, dtype=np.uint8)
+        for _ in range(4)
+    )
+    nb = (-(-shape[0] // block), -(-shape[1] // block))
+    counts = np.zeros((*nb, 5), np.int32)
+    field = np.zeros(12)
+    field[0], field[6] = dy, dx
+    kernels.block_verify(ink_a, tol_a, ink_b, tol_b, block, 0, 10**6, field, counts)
+    ua = (ink_a != 0) & (_shifted(tol_b, dy, dx) == 0)
+    ub = (_shifted(ink_b, dy, dx) != 0) & (tol_a == 0)
+    pad = (nb[0] * block - shape[0], nb[1] * block - shape[1])
+
+    def cells(m: np.ndarray) -> np.ndarray:
+        m = np.pad(m.astype(np.int64), ((0, pad[0]), (0, pad[1])))
+        return m.reshape(nb[0], block, nb[1], block).sum(axis=(1, 3))
+
+    assert np.array_equal(counts[..., 0], cells(ua))
+    assert np.array_equal(counts[..., 1], cells(ub))
+    assert (counts[..., 3] == dy).all() and (counts[..., 4] == dx).all()

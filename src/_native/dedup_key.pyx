@@ -250,29 +250,45 @@ def warp_mean(const float[:, ::1] src, double m00, double m01, double m02,
                 out[r, c] = <float>(acc * step * step)
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                                  Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
                                  int dy, int dx, int32_t* out_a,
                                  int32_t* out_b) noexcept nogil:
-    # Ink of a not covered by b's tolerance (b shifted by dy, dx), and the converse.
-    cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], y, x, yb, xb
+    # Ink of a not covered by b's tolerance (b shifted by dy, dx), and the converse.  Where
+    # the shifted b falls outside the bitmap it has neither ink nor tolerance.  The overlap
+    # of each row is a branch-free loop the compiler vectorises.
+    cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], y, x, yb, xa, xe
     cdef int32_t ua = 0, ub = 0
-    cdef uint8_t tb, ib
+    cdef const uint8_t* pa
+    cdef const uint8_t* ta
+    cdef const uint8_t* pb
+    cdef const uint8_t* tb
+    xa = x0 if x0 >= -dx else -dx
+    if xa > x1:
+        xa = x1
+    xe = x1 if x1 <= cols - dx else cols - dx
+    if xe < xa:
+        xe = xa
     for y in range(y0, y1):
         yb = y + dy
-        for x in range(x0, x1):
-            xb = x + dx
-            if 0 <= yb < rows and 0 <= xb < cols:
-                tb = tol_b[yb, xb]
-                ib = ink_b[yb, xb]
-            else:
-                tb = 0
-                ib = 0
-            if ink_a[y, x] and not tb:
-                ua += 1
-            if ib and not tol_a[y, x]:
-                ub += 1
+        pa = &ink_a[y, 0]
+        if yb < 0 or yb >= rows:
+            for x in range(x0, x1):
+                ua += pa[x] != 0
+            continue
+        ta = &tol_a[y, 0]
+        pb = &ink_b[yb, 0]
+        tb = &tol_b[yb, 0]
+        for x in range(x0, xa):
+            ua += pa[x] != 0
+        for x in range(xe, x1):
+            ua += pa[x] != 0
+        for x in range(xa, xe):
+            ua += (pa[x] != 0) & (tb[x + dx] == 0)
+            ub += (pb[x + dx] != 0) & (ta[x] == 0)
     out_a[0] = ua
     out_b[0] = ub
     return ua + ub
@@ -282,8 +298,15 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
 @cython.wraparound(False)
 def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
-                 int block, int shift, int quiet, int32_t[:, :, ::1] counts):
+                 int block, int shift, int quiet, const double[::1] field,
+                 int32_t[:, :, ::1] counts):
     """Block-wise ink comparison of two canonical bitmaps with a tracked shift field.
+
+    With an empty ``field`` each cell's predicted shift is tracked from its neighbours (as
+    below); with twelve values it is the quadratic field ``dy = f[0] + f[1] r + f[2] c +
+    f[3] r c + f[4] r^2 + f[5] c^2`` (``dx`` likewise with ``f[6:12]``) at the cell's centre
+    ``(r, c)`` in units of 100 pixels (a registration fitted to a first pass: scale, shift,
+    rotation and the keystone of a photo), searched within ``shift`` pixels.
 
     Cells are visited in raster order.  Each cell's shift of ``b`` is searched within
     ``shift`` pixels of the mean shift of its already-visited inked neighbours (up-left, up,
@@ -303,6 +326,8 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef double sy, sx
     cdef uint8_t* inked
     cdef int nbrs[4][2]
+    cdef bint use_field = field.shape[0] >= 12
+    cdef double cr, cc
     nbrs[0][0] = -1
     nbrs[0][1] = -1
     nbrs[1][0] = -1
@@ -337,7 +362,16 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                             sy += counts[ni, nj, 3]
                             sx += counts[ni, nj, 4]
                         cnt += 1
-                if cnt > 0:
+                if use_field:
+                    cr = (y0 + y1) * 0.005
+                    cc = (x0 + x1) * 0.005
+                    pdy = <int>floor(field[0] + field[1] * cr + field[2] * cc
+                                     + field[3] * cr * cc + field[4] * cr * cr
+                                     + field[5] * cc * cc + 0.5)
+                    pdx = <int>floor(field[6] + field[7] * cr + field[8] * cc
+                                     + field[9] * cr * cc + field[10] * cr * cr
+                                     + field[11] * cc * cc + 0.5)
+                elif cnt > 0:
                     pdy = <int>floor(sy / cnt + 0.5)
                     pdx = <int>floor(sx / cnt + 0.5)
                 elif gcnt > 0:

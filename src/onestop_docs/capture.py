@@ -50,6 +50,14 @@ _MIN_AREA = 0.08  # a sheet covers at least 8 % of the frame
 _SNAP = 0.06  # aspect within 6 % of a paper size snaps to it
 _RING = 3  # rows and columns next to the frame where the sheet is checked for touching it
 _EDGE_STEP = 6.0  # grey step per pixel (after a 3 x 3 blur) that ends the smooth sheet
+_SIDE_SEARCH = 0.42  # each side's edge is searched in this share of the frame next to it
+_SIDE_SLOPE = 0.15  # largest slope of a side's edge against the frame side
+_SIDE_SAMPLES = (0.25, 0.75)  # a side's edge is measured along this middle share of the frame
+_EDGE_MIN = 1.5  # smallest mean colour step (sum over channels, per pixel) of a sheet edge
+_EDGE_NOISE = 2.2  # ... and this many times the profile's quiet level
+_MARGIN_TEXTURE = 2.5  # mean |gradient| (sum of channels) above which a band holds text
+_STEP_BAND = (3, 9)  # rows on either side of an edge compared for the step test
+_STEP_MIN = 3.0  # the colour either side of a sheet edge differs by this much (sum of channels)
 
 
 @dataclass(frozen=True)
@@ -282,6 +290,128 @@ def _two_sheets(small: NDArray[np.uint8], mask: NDArray[np.bool_]) -> bool:
     return False
 
 
+def _reduce_rgb(rgb: NDArray[np.uint8], f: int) -> NDArray[np.float32]:
+    h, w = rgb.shape[0] // f, rgb.shape[1] // f
+    out = np.empty((h, w, rgb.shape[2]), np.float32)
+    plane = np.empty((h, w), np.uint8)
+    for ch in range(rgb.shape[2]):
+        _k.reduce_mean(np.ascontiguousarray(rgb[:, :, ch]), f, plane)
+        out[:, :, ch] = plane
+    return out
+
+
+def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[float, float] | None:
+    # The sheet's edge along the top of ``view``: the outermost straight line, nearly
+    # parallel to the frame side, across which the colour steps consistently along the
+    # middle of the frame (the background holds no such line; text rows inside the sheet
+    # come later, and a thin dark row is not a step).  Returns (offset at the centre
+    # column, slope) or None.
+    h, w, nch = view.shape
+    gain = 3.0 / nch  # limits are for the sum over three colour channels
+    xs = np.linspace(_SIDE_SAMPLES[0] * w, _SIDE_SAMPLES[1] * w, 64)
+    xc = (w - 1) / 2
+    xi = np.rint(xs).astype(np.intp)
+    lo, hi = _STEP_BAND
+    y0 = np.arange(2, max(3, int(_SIDE_SEARCH * h)))
+    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, 21)
+    yy = np.rint(y0[:, None, None] + slopes[None, :, None] * (xs - xc)[None, None, :])
+    yy = np.clip(yy, 0, h - 1).astype(np.intp)
+    score = gain * np.abs(grad[yy, xi].mean(axis=2)).sum(axis=-1)  # (offsets, slopes)
+    best = score.max(axis=1)
+    quiet = float(np.percentile(best, 5))
+    limit = max(_EDGE_MIN, _EDGE_NOISE * quiet)
+    for k in range(2, best.size - 2):
+        if best[k] < limit or best[k] < best[k - 2 : k + 3].max():
+            continue
+        s = int(np.argmax(score[k]))
+        rows = yy[k, s]
+        if rows.min() < hi or rows.max() + hi >= h:
+            continue
+        above = view[rows[:, None] - np.arange(lo, hi)[None, :], xi[:, None]].mean(axis=(0, 1))
+        below = view[rows[:, None] + np.arange(lo, hi)[None, :], xi[:, None]].mean(axis=(0, 1))
+        if gain * float(np.abs(above - below).sum()) < _STEP_MIN:
+            continue  # a thin line (a rule, a text row), not the sheet's edge
+        # A sheet has a blank margin inside its edge; the edge of a text block (a scan's
+        # paper filling the frame) has text right behind it.
+        band = np.arange(lo, 2 * hi)
+        inner = grad[np.clip(rows[:, None] + band[None, :], 0, h - 1), xi[:, None]]
+        tex_in = gain * np.abs(inner).sum(axis=-1).mean(axis=1)  # per sample along the edge
+        if (
+            float(tex_in.mean()) > _MARGIN_TEXTURE
+            or float(np.mean(tex_in > 2 * _MARGIN_TEXTURE)) > 0.05
+        ):
+            return None  # text reached: the sheet's edge, if any, is outside the frame
+        # sub-pixel offset from the parabola through the peak
+        a, b, c = best[k - 1], best[k], best[k + 1]
+        den = a - 2 * b + c
+        off = 0.5 * (a - c) / den if den < 0 else 0.0
+        return float(y0[k] + off), float(slopes[s])
+    return None
+
+
+def _edge_quad(small: NDArray[np.float32]) -> NDArray[np.float64] | None:
+    # Four side lines from _side_edge, intersected: corners TL, TR, BR, BL (x, y).
+    h, w, _ = small.shape
+    pad = np.pad(small, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    blur: NDArray[np.float32] = np.zeros_like(small)
+    for i in range(3):
+        for j in range(3):
+            blur += pad[i : i + h, j : j + w]
+    blur /= 9.0
+    gy = np.zeros_like(blur)
+    gy[1:-1] = (blur[2:] - blur[:-2]) / 2
+    gx = np.zeros_like(blur)
+    gx[:, 1:-1] = (blur[:, 2:] - blur[:, :-2]) / 2
+    t, gt = small.transpose(1, 0, 2), gx.transpose(1, 0, 2)
+    found = []
+    for view, grad in ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1])):
+        edge = _side_edge(view, grad)
+        if edge is None:
+            return None
+        found.append(edge)
+    (ot, st), (ob, sb), (ol, sl), (orr, sr) = found  # type: ignore[misc]
+    xc, yc = (w - 1) / 2, (h - 1) / 2
+
+    def line(p: tuple[float, float], d: tuple[float, float]) -> tuple[Any, Any]:
+        n = np.array([-d[1], d[0]], np.float64)
+        return np.array(p, np.float64), n / np.hypot(*n)
+
+    top = line((xc, ot), (1.0, st))
+    bottom = line((xc, h - 1 - ob), (1.0, -sb))
+    left = line((ol, yc), (sl, 1.0))
+    right = line((w - 1 - orr, yc), (-sr, 1.0))
+    corners = []
+    for l1, l2 in ((top, left), (top, right), (bottom, right), (bottom, left)):
+        p = _intersect(l1, l2)
+        if p is None:
+            return None
+        corners.append(p)
+    return np.array(corners)
+
+
+def _plausible(corners: NDArray[np.float64], shape: tuple[int, int]) -> bool:
+    # A sheet seen at a moderate angle: convex, inside the frame (a corner may sit just
+    # outside it under a finger), opposite sides of similar length, a paper-like aspect.
+    h, w = shape
+    if (corners[:, 0] < -0.02 * w).any() or (corners[:, 0] > 1.02 * w).any():
+        return False
+    if (corners[:, 1] < -0.02 * h).any() or (corners[:, 1] > 1.02 * h).any():
+        return False
+    sides = np.hypot(*(np.roll(corners, -1, axis=0) - corners).T)
+    if sides.min() < 0.2 * min(h, w):
+        return False
+    if not (0.7 < sides[0] / sides[2] < 1.4 and 0.7 < sides[1] / sides[3] < 1.4):
+        return False
+    d = np.roll(corners, -1, axis=0) - corners
+    cross = d[:, 0] * np.roll(d[:, 1], -1) - d[:, 1] * np.roll(d[:, 0], -1)
+    if not ((cross > 0).all() or (cross < 0).all()):
+        return False
+    aspect = max(sides[1] + sides[3], sides[0] + sides[2]) / min(
+        sides[1] + sides[3], sides[0] + sides[2]
+    )
+    return bool(1.15 < aspect < 1.9)
+
+
 def find_page(image: Any) -> PageQuad:
     """Find the sheet of paper in a photo: its four corners, or why there are none.
 
@@ -314,6 +444,21 @@ def find_page(image: Any) -> PageQuad:
     sh, sw = small.shape
     if sh < 16 or sw < 16:
         return PageQuad("no-page", None, 0.0, "image under 16 px")
+    # First the sheet's four straight edges (colour steps, so a grey table as bright as
+    # the paper still shows a tinted or shaded sheet); then the smooth-region search.
+    colour = _as_colour(image)
+    if colour is not None and min(sh, sw) >= 64:
+        if colour.shape[2] == 1:  # grey: the reduced image is already at hand
+            rgb_small = small.astype(np.float32)[:, :, None]
+        else:
+            rgb_small = _reduce_rgb(colour, f) if f > 1 else colour.astype(np.float32)
+        quad = _edge_quad(rgb_small)
+        if quad is not None and _plausible(quad, (sh, sw)):
+            frac = _quad_area(quad) / (sh * sw)
+            mask = _sheet_mask(small)
+            if mask is _TWO_SHEETS or (mask is not None and _two_sheets(small, mask)):
+                return PageQuad("two-pages", None, frac, "two sheets side by side")
+            return PageQuad("ok", (quad + 0.5) * f - 0.5, frac, None)
     mask = _sheet_mask(small)
     if mask is None:
         return PageQuad("no-page", None, 0.0, "no uniform region in the middle of the photo")
@@ -336,6 +481,21 @@ def find_page(image: Any) -> PageQuad:
     corners = _corners(mask)
     corners = (corners + 0.5) * f - 0.5
     return PageQuad("ok", corners, frac, None)
+
+
+def _as_colour(image: Any) -> NDArray[np.uint8] | None:
+    arr = getattr(image, "pixels", image)
+    if isinstance(arr, np.ndarray) and arr.dtype == np.uint8:
+        if arr.ndim == 3 and arr.shape[2] in (3, 4):
+            return arr[:, :, :3]
+        if arr.ndim == 2:
+            return arr[:, :, None]
+    return None
+
+
+def _quad_area(c: NDArray[np.float64]) -> float:
+    x, y = c[:, 0], c[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
 
 def _homography(src: NDArray[np.float64], dst: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -55,6 +55,7 @@ _KEY_INK = 0.30  # canonical darkness of ink bitmap pixels
 _KEY_TOL = 0.12  # canonical darkness of tolerance pixels (dilated by one pixel)
 _BLOCK = 24  # verifier cell, canonical pixels (about 9 mm)
 _SHIFT = 2  # verifier shift search, canonical pixels
+_SHIFT_REGISTERED = 1  # ... around a fitted registration field
 _MIN_ABS = 14  # verifier: unexplained pixels always allowed per cell
 _FRAC = 0.25  # verifier: unexplained share of the cell's ink allowed
 _SUPERSAMPLE = 1  # warp sub-samples per canonical pixel and axis
@@ -396,7 +397,22 @@ def key_from_canonical(
     )
 
 
-def document_key(page: Any, *, dpi: float | None = None) -> DocumentKey:
+def _captured(page: Any, dpi: float | None, capture: str) -> tuple[Any, float | None]:
+    # A phone photo (a sheet with background around it) is rectified first; anything
+    # else (a scan, a screenshot, a photo whose sheet is not found) is keyed as it is.
+    from ..capture import rectify
+
+    if capture not in ("auto", "off"):
+        raise InvalidArgumentError(f"capture must be 'auto' or 'off', got {capture!r}")
+    if capture == "off":
+        return page, dpi
+    res = rectify(page)
+    if res.status != "ok" or res.page is None:
+        return page, dpi
+    return res.page, res.dpi if res.dpi is not None else DEFAULT_DPI
+
+
+def document_key(page: Any, *, dpi: float | None = None, capture: str = "auto") -> DocumentKey:
     """Compute the document key of a scanned (or rectified) page.
 
     Steps (see ``docs/dedup.md``): reduce to about 100 dpi; darkness relative to the local
@@ -412,6 +428,10 @@ def document_key(page: Any, *, dpi: float | None = None) -> DocumentKey:
         uint8 grey or RGB page.
     dpi : float, optional
         Resolution; defaults to the Page's, else 300.
+    capture : {"auto", "off"}
+        ``"auto"`` (default): when :func:`onestop_docs.capture.find_page` finds a sheet
+        with background around it (a phone photo), the key is made from the rectified
+        sheet; ``"off"``: the page is keyed as given (flatbed scans).
 
     Returns
     -------
@@ -434,8 +454,10 @@ def document_key(page: Any, *, dpi: float | None = None) -> DocumentKey:
     >>> match_keys(key, key).duplicate
     True
     """
+    page_dpi = _dpi_of(page, dpi)
+    page, rect_dpi = _captured(page, page_dpi, capture)
     gray = as_gray(page)
-    small, work_dpi = _reduce(gray, _dpi_of(page, dpi))
+    small, work_dpi = _reduce(gray, rect_dpi if rect_dpi is not None else page_dpi)
     dark = _darkness(small, work_dpi)
     edge = (dark >= _EDGE).astype(np.uint8)
     before = edge.copy()
@@ -516,18 +538,84 @@ def _window_sum(a: NDArray[np.int64]) -> NDArray[np.int64]:
     )
 
 
+_NO_FIELD = np.zeros(0, np.float64)
+_FIT_MIN_CELLS = 12  # registration: fewest well-explained cells to fit the shift field
+_FIT_MAX_SHIFT = 16.0  # registration: largest shift (canonical pixels) it may predict
+_FIT_RESIDUAL = 1.5  # registration: cells further than this (pixels) from the fit are dropped
+
+
+def _fit_field(counts: NDArray[np.int32]) -> NDArray[np.float64] | None:
+    # Quadratic shift field (dy, dx as functions of the cell centre, in 100 px units)
+    # fitted by least squares to the shifts of the first pass's well-explained, well-inked
+    # cells, refitted once without outliers: the registration a wrong frame estimate
+    # (scale, offset) or a photo's keystone calls for.
+    worst = np.maximum(counts[..., 0], counts[..., 1])
+    ink = counts[..., 2]
+    good = (ink >= 4 * _MIN_ABS) & (worst <= np.maximum(_QUIET, 0.05 * ink))
+    r, c = np.nonzero(good)
+    if r.size < _FIT_MIN_CELLS:
+        return None
+    cr, cc = (r + 0.5) * _BLOCK / 100.0, (c + 0.5) * _BLOCK / 100.0
+    design = np.column_stack([np.ones(r.size), cr, cc, cr * cc, cr * cr, cc * cc])
+    target = counts[r, c, 3:5].astype(np.float64)
+    keep = np.ones(r.size, bool)
+    for _ in range(2):
+        if keep.sum() < _FIT_MIN_CELLS:
+            return None
+        coef = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
+        keep = np.abs(design @ coef - target).max(axis=1) <= _FIT_RESIDUAL
+    # A registration that moves any cell of the page by more than a few percent is not a
+    # rescan's or a photo's: the first pass was lost (a different page), keep its answer.
+    mr, mc = np.meshgrid(
+        np.linspace(0.0, KEY_SHAPE[0] / 100.0, 9), np.linspace(0.0, KEY_SHAPE[1] / 100.0, 9)
+    )
+    gr, gc = mr.ravel(), mc.ravel()
+    grid = np.column_stack([np.ones(gr.size), gr, gc, gr * gc, gr * gr, gc * gc])
+    if np.abs(grid @ coef).max() > _FIT_MAX_SHIFT:
+        return None
+    return np.ascontiguousarray(np.concatenate([coef[:, 0], coef[:, 1]]))
+
+
+def _score(c: NDArray[np.int64], allowance: float) -> NDArray[np.float64]:
+    ua, ub, ink = _window_sum(c[..., 0]), _window_sum(c[..., 1]), _window_sum(c[..., 2])
+    limit = np.maximum(_MIN_ABS, allowance * ink / 2)
+    return np.asarray(np.maximum(ua, ub) / limit, np.float64)
+
+
 def ink_scores(
     a: DocumentKey, b: DocumentKey, *, allowance: float = _FRAC
 ) -> tuple[NDArray[np.float64], tuple[int, int] | None]:
     """Verifier window scores of two keys (unexplained ink over allowance; > 1 rejects) and
-    the worst window's (row, column) in canonical pixels when it rejects, else None."""
+    the worst window's (row, column) in canonical pixels when it rejects, else None.
+
+    A first pass tracks each cell's shift from its neighbours.  When a cell rejects, an
+    affine shift field is fitted to the well-explained cells of that pass and every cell
+    is searched again around it; a cell keeps the better of its two answers.
+    """
     nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
     counts = np.zeros((*nb, 5), np.int32)
-    _k.block_verify(a.ink, a.tolerance, b.ink, b.tolerance, _BLOCK, _SHIFT, _QUIET, counts)
-    c = counts.astype(np.int64)
-    ua, ub, ink = _window_sum(c[..., 0]), _window_sum(c[..., 1]), _window_sum(c[..., 2])
-    limit = np.maximum(_MIN_ABS, allowance * ink / 2)
-    score = np.maximum(ua, ub) / limit
+    _k.block_verify(
+        a.ink, a.tolerance, b.ink, b.tolerance, _BLOCK, _SHIFT, _QUIET, _NO_FIELD, counts
+    )
+    score = _score(counts.astype(np.int64), allowance)
+    if score.max() > 1:
+        fit = _fit_field(counts)
+        if fit is not None:
+            second = np.zeros_like(counts)
+            _k.block_verify(
+                a.ink,
+                a.tolerance,
+                b.ink,
+                b.tolerance,
+                _BLOCK,
+                _SHIFT_REGISTERED,
+                _QUIET,
+                fit,
+                second,
+            )
+            score2 = _score(second.astype(np.int64), allowance)
+            if score2.max() < score.max():
+                score = score2
     i, j = np.unravel_index(int(np.argmax(score)), score.shape)
     if score[i, j] <= 1:
         return score, None
