@@ -22,6 +22,7 @@ from onestop_docs.dedup import (
     DocumentKey,
     DuplicateIndex,
     Hash,
+    MatchOptions,
     PageHash,
     PageHashOptions,
     document_key,
@@ -383,9 +384,10 @@ def _keystone(img: np.ndarray, top_scale: float, x_scale: float) -> np.ndarray:
     return np.asarray(out)
 
 
+@pytest.mark.parametrize("register", [False, True])
 @pytest.mark.parametrize(("top_scale", "x_scale"), [(0.96, 1.0), (1.0, 0.955), (0.95, 1.04)])
 def test_keystone_and_scale_are_registered_but_fillings_still_differ(
-    docs: list[list[str]], top_scale: float, x_scale: float
+    docs: list[list[str]], top_scale: float, x_scale: float, register: bool
 ) -> None:
     # A rescan or a photo whose ink frame differs by a few percent in scale, or whose lines
     # shrink towards the top (keystone), is the same page: the verifier fits a smooth shift
@@ -396,9 +398,10 @@ def test_keystone_and_scale_are_registered_but_fillings_still_differ(
     b = page_hash(seen, dpi=dpi)
     other = page_hash(_keystone(_scan(docs[1], 8, dpi=150)[0], top_scale, x_scale), dpi=dpi)
     assert a is not None and b is not None and other is not None
-    assert verify_pair(a, b).duplicate, verify_pair(a, b)
-    assert not verify_pair(a, other).duplicate
-    assert not verify_pair(b, other).duplicate
+    opts = MatchOptions(register=register)  # the field fit is opt-in (MatchOptions docs)
+    assert verify_pair(a, b, opts).duplicate, verify_pair(a, b, opts)
+    assert not verify_pair(a, other, opts).duplicate
+    assert not verify_pair(b, other, opts).duplicate
 
 
 def test_capture_auto_leaves_a_scan_as_it_is(docs: list[list[str]]) -> None:

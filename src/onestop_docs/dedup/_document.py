@@ -87,11 +87,14 @@ class PageKey:
     reason: str | None
 
 
-def page_key(page: Any, *, dpi: float | None = None, options: Any = None) -> PageKey:
+def page_key(
+    page: Any, *, dpi: float | None = None, options: Any = None, capture: str = "auto"
+) -> PageKey:
     """The document key of a page with its report digests, or the reason there is none.
 
     Wraps :func:`~onestop_docs.dedup.document_key` (``options`` is accepted for
-    compatibility and ignored: the key itself has no options).
+    compatibility and ignored: the key itself has no options; ``capture`` is passed on:
+    ``"off"`` for flatbed scans, which skips the photo check).
 
     Raises
     ------
@@ -105,7 +108,7 @@ def page_key(page: Any, *, dpi: float | None = None, options: Any = None) -> Pag
     'blank'
     """
     try:
-        key = document_key(page, dpi=dpi)
+        key = document_key(page, dpi=dpi, capture=capture)
     except BlankPageError as exc:
         _log.debug("page_key: %s", exc)
         return PageKey(None, exc.reason)
@@ -113,10 +116,13 @@ def page_key(page: Any, *, dpi: float | None = None, options: Any = None) -> Pag
     return PageKey(PageHash(key, pdq(canon).hash), None)
 
 
-def page_hash(page: Any, *, dpi: float | None = None, options: Any = None) -> PageHash | None:
+def page_hash(
+    page: Any, *, dpi: float | None = None, options: Any = None, capture: str = "auto"
+) -> PageHash | None:
     """The document key of a page, or None for a blank or near-blank page.
 
-    Shorthand for ``page_key(page, dpi=dpi).hash``; compare two with :func:`verify_pair`,
+    Shorthand for ``page_key(page, dpi=dpi, capture=capture).hash``; compare two with
+    :func:`verify_pair`,
     search many with :class:`~onestop_docs.dedup.DuplicateIndex`.
 
     Examples
@@ -125,7 +131,7 @@ def page_hash(page: Any, *, dpi: float | None = None, options: Any = None) -> Pa
     >>> page_hash(np.full((300, 200), 255, np.uint8), dpi=100) is None
     True
     """
-    return page_key(page, dpi=dpi, options=options).hash
+    return page_key(page, dpi=dpi, options=options, capture=capture).hash
 
 
 def _key_of(k: Any) -> DocumentKey:

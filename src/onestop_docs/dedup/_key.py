@@ -78,16 +78,26 @@ class MatchOptions:
     ink_allowance : float
         Share of a cell's ink that may stay unexplained (above a floor of a few pixels).
         Default 0.25.
+    register : bool
+        When a cell rejects, fit a smooth shift field to the cells that matched and search
+        every cell again around it (see :func:`ink_scores`).  Default False: on evalkit's
+        untuned seeds it raised rescan and phone recall (full s21-s26 294/303, hard
+        s23-s25 phone pairs 19/24) but also matched 2 of 27 same-template pairs of the
+        hard plan, and a different filling must never be taken for an earlier copy
+        (``docs/benchmarks.md``, "Accuracy: document key and capture").
     """
 
     candidate_radius: int = 72
     max_aspect_diff: float = 0.06
     ink_allowance: float = 0.25
+    register: bool = False
 
     def __post_init__(self) -> None:
         check_int(self.candidate_radius, "candidate_radius", 0, 256)
         check_range(self.max_aspect_diff, "max_aspect_diff", 0.0, 10.0)
         check_range(self.ink_allowance, "ink_allowance", 0.0, 1.0)
+        if not isinstance(self.register, bool):
+            raise InvalidArgumentError(f"register must be True or False, got {self.register!r}")
 
 
 _MAGIC = b"ODK"
@@ -519,7 +529,7 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
         return Verdict(False, "candidate-distance", dist, aspect, flipped=flipped)
     if aspect > opts.max_aspect_diff:
         return Verdict(False, "aspect", dist, aspect, flipped=flipped)
-    score, fail = ink_scores(a, b, allowance=opts.ink_allowance)
+    score, fail = ink_scores(a, b, allowance=opts.ink_allowance, register=opts.register)
     if fail is not None:
         return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
     return Verdict(True, "match", dist, aspect, float(score.max()), None, flipped)
@@ -583,14 +593,14 @@ def _score(c: NDArray[np.int64], allowance: float) -> NDArray[np.float64]:
 
 
 def ink_scores(
-    a: DocumentKey, b: DocumentKey, *, allowance: float = _FRAC
+    a: DocumentKey, b: DocumentKey, *, allowance: float = _FRAC, register: bool = False
 ) -> tuple[NDArray[np.float64], tuple[int, int] | None]:
     """Verifier window scores of two keys (unexplained ink over allowance; > 1 rejects) and
     the worst window's (row, column) in canonical pixels when it rejects, else None.
 
-    A first pass tracks each cell's shift from its neighbours.  When a cell rejects, an
-    affine shift field is fitted to the well-explained cells of that pass and every cell
-    is searched again around it; a cell keeps the better of its two answers.
+    A first pass tracks each cell's shift from its neighbours.  With ``register``, when a
+    cell rejects, a smooth shift field is fitted to the well-explained cells of that pass
+    and every cell is searched again around it; the pass with the lower worst window wins.
     """
     nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
     counts = np.zeros((*nb, 5), np.int32)
@@ -598,7 +608,7 @@ def ink_scores(
         a.ink, a.tolerance, b.ink, b.tolerance, _BLOCK, _SHIFT, _QUIET, _NO_FIELD, counts
     )
     score = _score(counts.astype(np.int64), allowance)
-    if score.max() > 1:
+    if register and score.max() > 1:
         fit = _fit_field(counts)
         if fit is not None:
             second = np.zeros_like(counts)

@@ -233,7 +233,7 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
         from .. import dedup
 
         t = time.perf_counter()
-        hash_obj = dedup.page_hash(work)
+        hash_obj = dedup.page_hash(work, capture="off")  # a flatbed scan, not a photo
         timings["hash"] = time.perf_counter() - t
         if hash_obj is not None:
             page_hash = hash_obj.hex_digests()
