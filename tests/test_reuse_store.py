@@ -559,6 +559,8 @@ def test_segmented_index_equals_one_hash_index(
     from onestop_docs.reuse import _segments
 
     monkeypatch.setattr(_segments, "TAIL_ROWS", 50)
+    # No background merge during the adds: the test needs several segments to exist.
+    monkeypatch.setattr(_segments, "_MERGE_COUNT", 1000)
     rng = np.random.default_rng(3)
     words = rng.integers(0, 256, (400, 32), np.uint8)
     words[1::7] = words[0] ^ (rng.random((57, 32)) < 0.2).astype(np.uint8)  # near row 0

@@ -26,38 +26,7 @@ cdef extern from *:
     #define OSD_MIH_SUBS 16
     #define OSD_MIH_KEYS 65536
 
-    typedef struct {
-        int64_t *row;
-        int32_t *q;
-        int32_t *dist;
-        int64_t n, cap;
-    } osd_mih_hits;
-
-    static int osd_mih_push(osd_mih_hits *h, int64_t row, int32_t q, int32_t d) {
-        if (h->n == h->cap) {
-            int64_t cap = h->cap ? h->cap * 2 : 256;
-            int64_t *r = (int64_t *)realloc(h->row, cap * sizeof(int64_t));
-            if (!r) return -1;
-            h->row = r;
-            int32_t *qq = (int32_t *)realloc(h->q, cap * sizeof(int32_t));
-            if (!qq) return -1;
-            h->q = qq;
-            int32_t *dd = (int32_t *)realloc(h->dist, cap * sizeof(int32_t));
-            if (!dd) return -1;
-            h->dist = dd;
-            h->cap = cap;
-        }
-        h->row[h->n] = row;
-        h->q[h->n] = q;
-        h->dist[h->n] = d;
-        h->n++;
-        return 0;
-    }
-
-    static void osd_mih_free(osd_mih_hits *h) {
-        free(h->row); free(h->q); free(h->dist);
-        h->row = NULL; h->q = NULL; h->dist = NULL; h->n = h->cap = 0;
-    }
+    #include "osd_hits.h"
 
     /* Counting sort of the rows by each substring: order[s * n + j] is the j-th row of
        table s, rows of bucket v at offsets[s * 65537 + v] .. offsets[s * 65537 + v + 1]. */
@@ -86,7 +55,7 @@ cdef extern from *:
     #define OSD_MIH_SEARCH(NAME, ATTR)                                                    \\
     ATTR static int NAME(const uint64_t *db, int64_t n, const int32_t *order,             \\
                          const int32_t *offsets, const uint64_t *qs, int64_t nq, int r,   \\
-                         const uint16_t *masks, int64_t nmask, osd_mih_hits *out) {       \\
+                         const uint16_t *masks, int64_t nmask, osd_hits *out) {       \\
         int t = r / OSD_MIH_SUBS;                                                         \\
         int64_t qi, k, j;                                                                 \\
         int s, s2, d, seen;                                                               \\
@@ -116,7 +85,7 @@ cdef extern from *:
                                 seen = 1;                                                 \\
                                 break;                                                    \\
                             }                                                             \\
-                        if (!seen && osd_mih_push(out, row, (int32_t)qi, d)) return -1;   \\
+                        if (!seen && osd_hits_push(out, row, (int32_t)qi, d)) return -1;   \\
                     }                                                                     \\
                 }                                                                         \\
             }                                                                             \\
@@ -136,28 +105,28 @@ cdef extern from *:
     static int osd_mih_has_popcnt(void) { return 0; }
     #endif
     """
-    ctypedef struct osd_mih_hits:
+    ctypedef struct osd_hits:
         int64_t *row
         int32_t *q
         int32_t *dist
         int64_t n, cap
 
-    void osd_mih_free(osd_mih_hits *h) noexcept nogil
+    void osd_hits_free(osd_hits *h) noexcept nogil
     int osd_mih_build(const uint16_t *sub, int64_t n, int32_t *order,
                       int32_t *offsets) noexcept nogil
     int osd_mih_search_generic(const uint64_t *db, int64_t n, const int32_t *order,
                                const int32_t *offsets, const uint64_t *qs, int64_t nq, int r,
                                const uint16_t *masks, int64_t nmask,
-                               osd_mih_hits *out) noexcept nogil
+                               osd_hits *out) noexcept nogil
     int osd_mih_search_popcnt(const uint64_t *db, int64_t n, const int32_t *order,
                               const int32_t *offsets, const uint64_t *qs, int64_t nq, int r,
                               const uint16_t *masks, int64_t nmask,
-                              osd_mih_hits *out) noexcept nogil
+                              osd_hits *out) noexcept nogil
     int osd_mih_has_popcnt() noexcept nogil
 
 ctypedef int (*search_fn)(const uint64_t *, int64_t, const int32_t *, const int32_t *,
                           const uint64_t *, int64_t, int, const uint16_t *, int64_t,
-                          osd_mih_hits *) noexcept nogil
+                          osd_hits *) noexcept nogil
 
 cdef search_fn _search = osd_mih_search_popcnt if osd_mih_has_popcnt() else \
     osd_mih_search_generic
@@ -190,7 +159,7 @@ def search(const uint64_t[:, ::1] db, const int32_t[:, ::1] order,
 
     ``masks`` must be every 16-bit value with at most ``r // 16`` bits set (the probes).
     """
-    cdef osd_mih_hits hits
+    cdef osd_hits hits
     cdef int rc
     cdef int64_t k
     cdef int64_t[::1] rv
@@ -224,5 +193,5 @@ def search(const uint64_t[:, ::1] db, const int32_t[:, ::1] order,
             qv[k] = hits.q[k]
             dv[k] = hits.dist[k]
     finally:
-        osd_mih_free(&hits)
+        osd_hits_free(&hits)
     return rows, qi, dist

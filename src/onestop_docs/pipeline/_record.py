@@ -421,7 +421,8 @@ def _build_record(
             found = _reuse.earlier_copies(duplicate_index, pw.hash_obj)
             dups = tuple(found + local_index.lookup(pw.hash_obj))
             local_index.add(record_id, report.number, pw.hash_obj)
-            keys[report.number] = pw.hash_obj
+            # Kept packed: a 300-page document must not hold 300 keys' bitmaps.
+            keys[report.number] = _reuse.pack(pw.hash_obj)
             report = dataclasses.replace(report, duplicates=dups)
         number = report.number
         if number == 1 and stamp_texts:

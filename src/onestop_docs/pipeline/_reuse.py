@@ -17,6 +17,9 @@ from ..reuse import keys as _keys
 __all__ = ["ReuseIndex", "batch_duplicates"]
 
 
+pack = _keys.pack  # a key kept compressed (reuse.keys.PackedKey) until it is compared
+
+
 class ReuseIndex:
     """Pages of digitized records held in memory (kiểm tra tái sử dụng), labelled by record
     and page: what ``digitize`` uses to find a page scanned twice inside one document, and a
@@ -45,9 +48,10 @@ class ReuseIndex:
     def add(self, record_id: str, page_number: int, key: Any) -> None:
         """Add the document key of page ``page_number`` of ``record_id``."""
         cand = _keys.candidate_of(key)
+        packed = _keys.pack(key)  # bitmaps compressed until a candidate needs them
         with self._lock:
             row = len(self._entries)
-            self._entries.append((record_id, page_number, key))
+            self._entries.append((record_id, page_number, packed))
             self._index.add([row], np.frombuffer(cand, np.uint8))
 
     def lookup(self, key: Any) -> list[dict[str, Any]]:
