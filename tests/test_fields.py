@@ -512,7 +512,12 @@ def test_notation_property(
     doubled = {
         issuer[:i] + issuer[i + 1 :] for i in range(1, len(issuer)) if issuer[i] == issuer[i - 1]
     }
-    assume(type_code is not None or (issuer not in types and not doubled & types))
+    # Nor as a type read with Đ as D (CD for CĐ: repaired as an OCR slip too).
+    folded = {t.replace("Đ", "D") for t in types}
+    assume(
+        type_code is not None
+        or (issuer not in types and issuer not in folded and not doubled & types)
+    )
     expected = DocumentNotation(number, year, type_code, issuer, tuple(units))
     text = f"Số: {expected}{sep}Hà Tĩnh, ngày 05 tháng 01 năm 2020\nNội dung"
     f = extract_fields(text)

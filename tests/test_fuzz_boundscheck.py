@@ -52,8 +52,8 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModuleType]:
     d = tmp_path_factory.mktemp("fuzz-boundscheck")
     for n in KERNELS:
         shutil.copy(NATIVE / f"{n}.pyx", d / f"{n}.pyx")
-    for pxd in NATIVE.glob("*.pxd"):
-        shutil.copy(pxd, d / pxd.name)
+    for shared in [*NATIVE.glob("*.pxd"), *NATIVE.glob("*.h")]:  # cimported / included
+        shutil.copy(shared, d / shared.name)
     subprocess.run(
         [sys.executable, "-c", _BUILD.format(kernels=KERNELS)],
         cwd=d,
