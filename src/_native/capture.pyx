@@ -8,7 +8,10 @@ releases the GIL.
 cimport cython
 from libc.math cimport floor
 from libc.stdint cimport uint8_t
-from libc.stdlib cimport malloc, free
+
+from paper_grid cimport (
+    PaperGrid, paper_grid_at, paper_grid_free, paper_grid_init, paper_grid_row,
+)
 
 
 @cython.boundscheck(False)
@@ -61,48 +64,16 @@ def flatten(uint8_t[:, ::1] img, const float[:, ::1] paper, int block):
     cell, interpolated bilinearly between cell centres), so paper becomes 255 and ink keeps
     its contrast under uneven light."""
     cdef Py_ssize_t rows = img.shape[0], cols = img.shape[1]
-    cdef Py_ssize_t gr = paper.shape[0], gc = paper.shape[1]
-    cdef Py_ssize_t i, j, k, y0, y1
-    cdef double fy, fx, wy, p, val
-    cdef Py_ssize_t* x0
-    cdef float* wx
-    cdef float* prow
+    cdef Py_ssize_t i, j
+    cdef double val
+    cdef PaperGrid g
     with nogil:
-        x0 = <Py_ssize_t*>malloc(cols * sizeof(Py_ssize_t))
-        wx = <float*>malloc(cols * sizeof(float))
-        prow = <float*>malloc((gc + 1) * sizeof(float))
-        if x0 == NULL or wx == NULL or prow == NULL:
-            free(x0)
-            free(wx)
-            free(prow)
+        if paper_grid_init(&g, cols, paper.shape[0], paper.shape[1], block) != 0:
             with gil:
                 raise MemoryError()
-        for j in range(cols):
-            fx = (j + 0.5) / block - 0.5
-            if fx < 0:
-                fx = 0
-            if fx > gc - 1:
-                fx = gc - 1
-            x0[j] = <Py_ssize_t>fx
-            wx[j] = <float>(fx - x0[j])
         for i in range(rows):
-            fy = (i + 0.5) / block - 0.5
-            if fy < 0:
-                fy = 0
-            if fy > gr - 1:
-                fy = gr - 1
-            y0 = <Py_ssize_t>fy
-            y1 = y0 + 1 if y0 + 1 < gr else y0
-            wy = fy - y0
-            for k in range(gc):
-                prow[k] = <float>((1 - wy) * paper[y0, k] + wy * paper[y1, k])
-            prow[gc] = prow[gc - 1]
+            paper_grid_row(&g, paper, i)
             for j in range(cols):
-                p = prow[x0[j]] * (1 - wx[j]) + prow[x0[j] + 1] * wx[j]
-                if p < 16:
-                    p = 16
-                val = img[i, j] * 255.0 / p
+                val = img[i, j] * 255.0 / paper_grid_at(&g, j)
                 img[i, j] = <uint8_t>(255 if val >= 255 else val + 0.5)
-        free(x0)
-        free(wx)
-        free(prow)
+        paper_grid_free(&g)
