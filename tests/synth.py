@@ -338,3 +338,15 @@ def png_bytes(img: np.ndarray, dpi: int | None = None) -> bytes:
     kw = {"dpi": (dpi, dpi)} if dpi else {}
     Image.fromarray(img, mode).save(buf, format="PNG", **kw)
     return buf.getvalue()
+
+
+def perspective_coeffs(out_pts: np.ndarray, in_pts: np.ndarray) -> tuple[float, ...]:
+    """The 8 coefficients of Pillow's ``Image.PERSPECTIVE`` transform (it maps each output
+    pixel to an input pixel) that take the four ``out_pts`` to the four ``in_pts``, solved
+    with numpy: independent of the project's own homography code."""
+    a, b = [], []
+    for (x, y), (u, v) in zip(out_pts, in_pts):
+        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        b += [u, v]
+    return tuple(float(c) for c in np.linalg.solve(np.array(a, float), np.array(b, float)))

@@ -29,18 +29,12 @@ def _photo(
     rng = np.random.default_rng(seed)
     page = synth.render_page(dpi=page_dpi, font_pt=12).gray
     ph, pw = page.shape
-    # PIL wants the output->input map coefficients: solve them here with numpy
     src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], float)
-    a, b = [], []
-    for (x, y), (u, v) in zip(corners, src):
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    coeffs = np.linalg.solve(np.array(a), np.array(b))
+    coeffs = synth.perspective_coeffs(np.asarray(corners, float), src)
     h, w = shape
-    sheet = Image.fromarray(page).transform((w, h), Image.PERSPECTIVE, tuple(coeffs), fill=0)
+    sheet = Image.fromarray(page).transform((w, h), Image.PERSPECTIVE, coeffs, fill=0)
     inside = Image.fromarray(np.full(page.shape, 255, np.uint8)).transform(
-        (w, h), Image.PERSPECTIVE, tuple(coeffs), fill=0
+        (w, h), Image.PERSPECTIVE, coeffs, fill=0
     )
     bg = rng.normal(background[0], background[1], shape)
     img = np.where(np.asarray(inside) > 127, np.asarray(sheet, float) * paper_gain, bg)

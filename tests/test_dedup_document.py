@@ -374,12 +374,7 @@ def _keystone(img: np.ndarray, top_scale: float, x_scale: float) -> np.ndarray:
     dst = np.array([[inset, 0], [w - inset, 0], [w, h], [0, h]], float)
     dst[:, 0] = (dst[:, 0] - w / 2) * x_scale + w / 2
     src = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
-    a, b = [], []
-    for (x, y), (u, v) in zip(dst, src):
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    coeffs = tuple(np.linalg.solve(np.array(a), np.array(b)))
+    coeffs = synth.perspective_coeffs(dst, src)
     out = Image.fromarray(img).transform((w, h), Image.PERSPECTIVE, coeffs, fill=255)
     return np.asarray(out)
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ._morph import dilate3x3
 from ._native import capture as _c  # type: ignore[attr-defined]
 from ._native import cleanup_components as _cc  # type: ignore[attr-defined]
 from ._native import dedup_key as _k  # type: ignore[attr-defined]
@@ -263,15 +264,7 @@ def _sheet_mask(small: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
             mask[y, a:b] = True
     # The gradient band (3 x 3 blur, central differences) excluded two pixels of the
     # sheet's rim: give them back.
-    grown: NDArray[np.bool_] = np.array(mask, dtype=bool)
-    for _ in range(2):
-        prev = grown.copy()
-        grown[1:] |= prev[:-1]
-        grown[:-1] |= prev[1:]
-        row = grown.copy()
-        grown[:, 1:] |= row[:, :-1]
-        grown[:, :-1] |= row[:, 1:]
-    return grown
+    return dilate3x3(mask, 2)
 
 
 def _two_sheets(small: NDArray[np.uint8], mask: NDArray[np.bool_]) -> bool:

@@ -34,7 +34,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -347,15 +347,17 @@ MIN_PLAUSIBLE_DPI = 100.0
 
 
 def _dpi_for(
-    page: Any, dpi: float | None, gray: NDArray[np.uint8]
+    page: Any, dpi: float | None, gray: NDArray[np.uint8] | Callable[[], NDArray[np.uint8]]
 ) -> tuple[float | None, str | None]:
-    """The resolution to read ``page`` at and where it came from (see ``OcrResult.dpi_source``)."""
+    """The resolution to read ``page`` at and where it came from (see ``OcrResult.dpi_source``).
+
+    ``gray`` (or a function making it) is used only when the text must say the resolution."""
     if dpi is not None:
         return check_range(dpi, "dpi", 50.0, 4800.0), "argument"
     own = _resolve_dpi(page, None)
     if own is not None and MIN_PLAUSIBLE_DPI <= own <= 4800.0:
         return own, "page"
-    est = estimate_resolution(gray)
+    est = estimate_resolution(gray() if callable(gray) else gray)
     if est.dpi is not None:
         return est.dpi, "text"
     return None, None
@@ -844,7 +846,8 @@ def recognize(
         raise InvalidArgumentError(
             f"preprocess must be a bool or a Preprocess, got {type(preprocess).__name__}"
         )
-    dpi_val, dpi_source = _dpi_for(page, dpi, as_gray(page, name="page"))
+    # The grey copy is made only if the resolution must be read from the text.
+    dpi_val, dpi_source = _dpi_for(page, dpi, lambda: as_gray(page, name="page"))
     prepared = prepare_page(page, dpi=dpi_val, options=options)
     t0 = time.perf_counter()
     tsv = _run_tesseract(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._morph import dilate3x3
 from .._native import dedup_key as _k  # type: ignore[attr-defined]
 from .._validate import as_gray, check_int, check_range
 from ..errors import BlankPageError, InvalidArgumentError, KeyFormatError
@@ -371,16 +372,6 @@ def _canonical(
     return out, aspect, unknown
 
 
-def _dilate(a: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    out = a.copy()
-    out[1:] |= a[:-1]
-    out[:-1] |= a[1:]
-    row = out.copy()
-    out[:, 1:] |= row[:, :-1]
-    out[:, :-1] |= row[:, 1:]
-    return out
-
-
 def _candidate(canon: NDArray[np.float32]) -> Hash:
     img = np.clip(canon * 255.0 + 0.5, 0, 255).astype(np.uint8)
     coeffs = dct2(area_resize(img, 64, 64))[:16, :16]
@@ -394,9 +385,9 @@ def key_from_canonical(
     .. 1 black) and the mask of pixels outside the scanned area (their tolerance is 1:
     anything may be there); :func:`document_key` makes both from a page."""
     ink = canon >= _KEY_INK
-    tol = _dilate(canon >= _KEY_TOL)
+    tol = dilate3x3(canon >= _KEY_TOL)
     if unknown is not None:
-        tol |= _dilate(unknown)
+        tol |= dilate3x3(unknown)
     flip = np.ascontiguousarray(canon[::-1, ::-1])
     return DocumentKey(
         _candidate(canon),
@@ -474,7 +465,7 @@ def document_key(page: Any, *, dpi: float | None = None, capture: str = "auto") 
     _k.clear_edge_components(edge)
     border: NDArray[np.bool_] | None = before > edge
     if border is not None and border.any():
-        border = _dilate(border)
+        border = dilate3x3(border)
         dark[border] = 0.0
     else:
         border = None
