@@ -177,3 +177,15 @@ def test_openmp_started_without_a_limit_refuses_the_library() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["refused: True", "auto: True"]
+
+
+def test_engines_are_reused_across_thread_pools(vi_page: np.ndarray) -> None:
+    # The pipeline makes a thread pool per document: engines must not pile up per thread.
+    small = vi_page[:400]
+    expected = recognize(small, dpi=300.0, config=PROG)
+    before = _library.idle_engines()
+    for _ in range(4):
+        with ThreadPoolExecutor(2) as pool:
+            got = list(pool.map(lambda p: recognize(p, dpi=300.0, config=LIB), [small] * 2))
+        assert got == [expected, expected]
+    assert _library.idle_engines() <= max(before, 2)

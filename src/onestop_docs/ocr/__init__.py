@@ -6,8 +6,8 @@ and returns an :class:`~onestop_docs.types.OcrResult` whose word boxes are in th
 coordinates of the page **the caller passed in**, mapped back through the deskew.
 
 The engine is Tesseract (Debian ``tesseract-ocr`` + ``tesseract-ocr-vie``), read inside
-this process through its C API with one engine kept per thread (``TesseractConfig.engine``,
-default ``"auto"``), or run as the ``tesseract`` program, a child process per page.  Either
+this process through its C API with its engines kept for the next pages
+(``TesseractConfig.engine``, default ``"auto"``), or run as the ``tesseract`` program, a child process per page.  Either
 way one page uses one core (``OMP_THREAD_LIMIT=1``) so that parallel pages do not
 oversubscribe the cores, and a page has a timeout.  Both give the same text; the library
 saves the model loading the program repeats for every page.  A missing program or language raises
@@ -99,8 +99,8 @@ class TesseractConfig:
     ----------
     engine : {"auto", "library", "program"}
         ``"library"`` reads pages inside this process through Tesseract's C API
-        (``libtesseract.so.5``, Debian ``libtesseract5``), keeping one initialised engine
-        per thread: the same text as the program, for about a quarter less CPU time a page
+        (``libtesseract.so.5``, Debian ``libtesseract5``), keeping initialised engines for
+        the next pages: the same text as the program, for about a quarter less CPU time a page
         (the program loads its model for every page).  ``"program"`` runs the ``command``
         as a child process per page, which isolates a Tesseract crash from the caller.
         ``"auto"`` (default) uses the library when it loads and ``command`` is the default
@@ -865,8 +865,9 @@ def recognize(
     Notes
     -----
     Thread-safe: a kiosk server may call it from several threads.  With the library engine
-    each thread keeps its own initialised Tesseract (a few tens of MB, freed at exit); with
-    the program engine each call runs one Tesseract process.
+    each call borrows an initialised Tesseract (one per page read at the same time, a few
+    tens of MB each, freed at exit); with the program engine each call runs one Tesseract
+    process.
 
     Raises
     ------

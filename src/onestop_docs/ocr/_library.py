@@ -2,9 +2,9 @@
 
 The ``tesseract`` program loads its language model and dictionaries again for every page;
 on the kit's A4 pages that start-up and the image hand-over are about a quarter of the
-program's CPU time (``docs/benchmarks.md``, "Scan station throughput").  Here each thread
-keeps one initialised ``TessBaseAPI`` per (tessdata, language, engine mode, variables) and
-reuses it page after page.  Recognition runs with the GIL released (ctypes foreign calls),
+program's CPU time (``docs/benchmarks.md``, "Scan station throughput").  Here initialised
+``TessBaseAPI`` engines are kept per (tessdata, language, engine mode, variables) and lent
+to one page at a time, so a process holds as many as it reads pages at once.  Recognition runs with the GIL released (ctypes foreign calls),
 so page threads read in parallel.  The text it returns is the program's, byte for byte:
 the same page segmentation mode (3 unless asked), the same resolution, the same TSV.
 
@@ -26,6 +26,8 @@ import ctypes
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -168,7 +170,7 @@ def version(thread_limit: int = 1) -> str:
 
 
 class _Api:
-    """One initialised ``TessBaseAPI``; used by one thread at a time."""
+    """One initialised ``TessBaseAPI``; lent to one caller at a time by ``_engine``."""
 
     def __init__(self, lib: ctypes.CDLL, handle: int) -> None:
         self.lib = lib
@@ -181,33 +183,48 @@ class _Api:
             self.handle = None
 
 
-_local = threading.local()
-_all_lock = threading.Lock()
-_all: list[_Api] = []
+_Key = tuple[str, str | None, int | None, tuple[tuple[str, str], ...]]
+
+# Idle engines by configuration.  A page borrows one (or initialises one when all are busy)
+# and gives it back, so a process holds as many engines as pages it reads at once, whatever
+# threads come and go (the pipeline makes a thread pool per document).
+_pool_lock = threading.Lock()
+_idle: dict[_Key, list[_Api]] = {}
+_MAX_IDLE = 8  # per configuration; more are closed when given back
 _init_lock = threading.Lock()  # initialisation touches Tesseract's shared model cache
 
 
 def _close_all() -> None:
-    with _all_lock:
-        apis = list(_all)
-        _all.clear()
+    with _pool_lock:
+        apis = [a for lst in _idle.values() for a in lst]
+        _idle.clear()
     for api in apis:
         api.close()
 
 
 def _forget_after_fork() -> None:
-    # A forked child must not free the parent's handles (or share them with its threads):
-    # it starts with none and initialises its own when it reads a page.
-    global _local, _all_lock, _init_lock, _load_lock
-    _local = threading.local()
-    _all.clear()
-    _all_lock = threading.Lock()
+    # A forked child must not free or share the parent's engines: it starts with none.
+    global _pool_lock, _init_lock, _load_lock
+    _idle.clear()
+    _pool_lock = threading.Lock()
     _init_lock = threading.Lock()
     _load_lock = threading.Lock()
 
 
 atexit.register(_close_all)
 os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def idle_engines() -> int:
+    """Number of initialised engines waiting for a page (all configurations).
+
+    Examples
+    --------
+    >>> idle_engines() >= 0
+    True
+    """
+    with _pool_lock:
+        return sum(len(v) for v in _idle.values())
 
 
 def _c_strings(items: list[str]) -> Any:
@@ -217,22 +234,8 @@ def _c_strings(items: list[str]) -> Any:
     return arr
 
 
-def _api_for(
-    lang: str,
-    tessdata_dir: str | None,
-    oem: int | None,
-    variables: tuple[tuple[str, str], ...],
-    thread_limit: int,
-) -> _Api:
-    lib = require(thread_limit)
-    key = (lang, tessdata_dir, oem, variables)
-    cache: dict[Any, _Api] | None = getattr(_local, "apis", None)
-    if cache is None:
-        cache = {}
-        _local.apis = cache
-    api = cache.get(key)
-    if api is not None and api.handle is not None:
-        return api
+def _new_api(lib: ctypes.CDLL, key: _Key) -> _Api:
+    lang, tessdata_dir, oem, variables = key
     # Tesseract's own messages go to its debug file, not to the operator's terminal.
     names = ["debug_file", *(n for n, _ in variables)]
     values = [os.devnull, *(v for _, v in variables)]
@@ -260,11 +263,29 @@ def _api_for(
             + (f" from {tessdata_dir!r}" if tessdata_dir else "")
             + f"; install it with: apt-get install {packages}"
         )
-    api = _Api(lib, handle)
-    cache[key] = api
-    with _all_lock:
-        _all.append(api)
-    return api
+    return _Api(lib, handle)
+
+
+@contextmanager
+def _engine(key: _Key, thread_limit: int) -> Iterator[_Api]:
+    lib = require(thread_limit)
+    with _pool_lock:
+        idle = _idle.get(key)
+        api = idle.pop() if idle else None
+    if api is None:
+        api = _new_api(lib, key)
+    try:
+        yield api
+    except BaseException:
+        api.close()  # an engine whose page failed is not trusted with the next one
+        raise
+    with _pool_lock:
+        idle = _idle.setdefault(key, [])
+        if len(idle) < _MAX_IDLE:
+            idle.append(api)
+            api = None
+    if api is not None:
+        api.close()
 
 
 _TSV_HEADER_LINE = (
@@ -305,7 +326,25 @@ def recognize_tsv(
     >>> tsv.splitlines()[0].split("\\t")[:2]                          # doctest: +SKIP
     ['level', 'page_num']
     """
-    api = _api_for(lang, tessdata_dir, oem, variables, thread_limit)
+    key: _Key = (lang, tessdata_dir, oem, variables)
+    with _engine(key, thread_limit) as api:
+        raw = _read(api, img, lang, dpi=dpi, psm=psm, timeout=timeout)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OcrError(f"tesseract output is not UTF-8 (byte {exc.start})") from exc
+    return _TSV_HEADER_LINE + text
+
+
+def _read(
+    api: _Api,
+    img: NDArray[np.uint8],
+    lang: str,
+    *,
+    dpi: float | None,
+    psm: int | None,
+    timeout: float,
+) -> bytes:
     lib, handle = api.lib, api.handle
     h, w = img.shape
     monitor = lib.TessMonitorCreate()
@@ -318,8 +357,7 @@ def recognize_tsv(
         lib.TessMonitorSetDeadlineMSecs(monitor, max(1, int(timeout * 1000)))
         rc = lib.TessBaseAPIRecognize(handle, monitor)
         if rc != 0:
-            elapsed = time.monotonic() - t0
-            if elapsed >= timeout:
+            if time.monotonic() - t0 >= timeout:
                 raise OcrError(
                     f"tesseract did not finish within the timeout of {timeout:g} s "
                     f"(page {w}x{h} px, lang={lang!r}); it was stopped"
@@ -329,14 +367,9 @@ def recognize_tsv(
         if not ptr:
             raise OcrError("tesseract returned no TSV text")
         try:
-            raw = ctypes.string_at(ptr)
+            return ctypes.string_at(ptr)
         finally:
             lib.TessDeleteText(ptr)
     finally:
         lib.TessBaseAPIClear(handle)
         lib.TessMonitorDelete(monitor)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise OcrError(f"tesseract output is not UTF-8 (byte {exc.start})") from exc
-    return _TSV_HEADER_LINE + text
