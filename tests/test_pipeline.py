@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -527,3 +528,48 @@ def test_parallel_pages_give_the_same_record_as_one_worker(tmp_path: Path) -> No
     ]
     one, three = ([(p.sha256, p.page_hash, p.blank, p.duplicates) for p in r.pages] for r in recs)
     assert one == three
+
+
+def _truncated_png(page: np.ndarray, path: Path) -> None:
+    """A PNG whose header reads (size, one frame) but whose pixel data is cut short."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(page).save(buf, format="PNG", dpi=(100, 100))
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_page_that_fails_to_decode_in_a_worker_is_a_finding(tmp_path: Path, workers: int) -> None:
+    # One-page files are decoded by the page workers; a file whose header reads but whose
+    # pixels do not must still be a finding, with the later pages renumbered and kept.
+    from PIL import Image
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    pages = [_small_page(i) for i in range(4)]
+    for i, px in enumerate(pages):
+        Image.fromarray(px).save(folder / f"{i + 1:02d}.png", dpi=(100, 100))
+    _truncated_png(pages[1], folder / "02.png")
+    opts = DigitizeOptions(ocr=False, assume_dpi=100, page_workers=workers)
+    rec = digitize(folder, out_dir=tmp_path / "o", dossier_code=CODE, agency=AGENCY, options=opts)
+    assert [(p.number, Path(p.source).name) for p in rec.pages] == [
+        (1, "01.png"),
+        (2, "03.png"),
+        (3, "04.png"),
+    ]
+    assert [(p.width, p.height) for p in rec.pages] == [pages[i].shape[::-1] for i in (0, 2, 3)]
+    assert [(Path(f["source"]).name, f["error_type"]) for f in rec.input_findings] == [
+        ("02.png", "InvalidImageError")
+    ]
+    qa = sorted(p.name for p in (rec.directory / "data" / "qa").iterdir())
+    assert qa == [f"page-{n:03d}-{k}.jpg" for n in range(1, 4) for k in ("after", "before")]
+
+
+def test_folder_whose_only_page_fails_to_decode_raises(tmp_path: Path) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    _truncated_png(_small_page(0), folder / "01.png")
+    opts = DigitizeOptions(ocr=False, assume_dpi=100, page_workers=2)
+    with pytest.raises(errors.InvalidImageError, match=r"01\.png"):
+        digitize(folder, out_dir=tmp_path / "o", dossier_code=CODE, agency=AGENCY, options=opts)

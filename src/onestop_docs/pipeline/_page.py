@@ -7,6 +7,7 @@ single-threaded Tesseract process; results come back in page order.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import time
@@ -110,14 +111,56 @@ def _load(src: Any, options: DigitizeOptions) -> Iterator[Page]:
     return load_pages(src, max_pixels=options.max_pixels, assume_dpi=options.assume_dpi)
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    """A one-page image file whose pixels a page worker decodes (not the ordering thread)."""
+
+    src: _Source
+
+    def decode(self, options: DigitizeOptions) -> Page:
+        return next(iter(_load(self.src.item, options)))
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A file of a folder that failed to decode in a page worker: an input finding."""
+
+    src: _Source
+    error: InvalidImageError
+
+
+def _finding(src: _Source, exc: InvalidImageError) -> dict[str, Any]:
+    return {
+        "source": str(src.item),
+        "page_index": exc.page_index,
+        "error_type": type(exc).__name__,
+        "message": str(exc),
+    }
+
+
+def _one_page_file(src: _Source) -> bool:
+    from ..imageio import count_pages
+    from ..pdfinput import is_pdf
+
+    if not isinstance(src.item, (str, os.PathLike)):
+        return False
+    try:
+        return not is_pdf(src.item) and count_pages(src.item) == 1
+    except OnestopError:
+        return False  # read it the ordinary way, which reports why it cannot be read
+
+
 def _iter_pages(
     sources: Sequence[_Source], options: DigitizeOptions, findings: list[dict[str, Any]]
-) -> Iterator[Page]:
+) -> Iterator[Page | _Deferred]:
     """Every page of every source in order; unusable files of a folder become findings.
 
     A file given by name that cannot be read raises (the caller asked for that file).  A
     file found in a folder that cannot be read is appended to ``findings`` and the other
-    pages go on; if no page at all could be read, the first error is raised.
+    pages go on; if no page at all could be read, the first error is raised.  A one-page
+    image file is yielded as a :class:`_Deferred` (its header was read, its pixels were
+    not): the page worker decodes it, so decoding runs in parallel and a page worker
+    really is one CPU's work.
     """
     first_error: InvalidImageError | None = None
     yielded = 0
@@ -125,6 +168,10 @@ def _iter_pages(
         if isinstance(src.item, Page):
             yielded += 1
             yield src.item
+            continue
+        if _one_page_file(src):
+            yielded += 1
+            yield _Deferred(src)
             continue
         try:
             for page in _load(src.item, options):
@@ -134,14 +181,7 @@ def _iter_pages(
             if not src.lenient:
                 raise
             first_error = first_error or exc
-            findings.append(
-                {
-                    "source": str(src.item),
-                    "page_index": exc.page_index,
-                    "error_type": type(exc).__name__,
-                    "message": str(exc),
-                }
-            )
+            findings.append(_finding(src, exc))
     if yielded == 0 and first_error is not None:
         raise first_error
 
@@ -314,9 +354,10 @@ def run_pages(
 ) -> None:
     """Prepare and OCR every page in parallel; call ``handle`` in page order, in this thread.
 
-    Pages are decoded here, one at a time, and handed to ``page_workers`` preparation
-    threads; a prepared page that is not blank goes straight to the OCR pool (with one
-    worker, OCR runs in that worker's turn: one page worker uses one CPU).  At most
+    Pages are handed out here, one at a time, to ``page_workers`` preparation threads (a
+    one-page image file is decoded by the worker, a multi-page file here, frame by frame);
+    a prepared page that is not blank goes straight to the OCR pool (with one worker, OCR
+    runs in that worker's turn: one page worker uses one CPU).  At most
     ``2 * page_workers`` pages are in flight, so memory does not grow with the document.
     """
     workers = page_workers(options)
@@ -329,7 +370,16 @@ def run_pages(
         else None
     )
 
-    def prepare(page: Page, number: int) -> tuple[_PageWork, Any]:
+    def prepare(item: Page | _Deferred, number: int) -> tuple[_PageWork, Any] | _Unreadable:
+        if isinstance(item, _Deferred):
+            try:
+                page = item.decode(options)
+            except InvalidImageError as exc:
+                if not item.src.lenient:
+                    raise
+                return _Unreadable(item.src, exc)
+        else:
+            page = item
         pw = _process_page(page, number, options)
         if not options.ocr or pw.report.blank:
             return pw, None
@@ -337,20 +387,35 @@ def run_pages(
             return pw, run_ocr(pw.page, options)
         return pw, ocr_pool.submit(run_ocr, pw.page, options)
 
-    window: deque[Future[tuple[_PageWork, Any]]] = deque()
+    window: deque[Future[tuple[_PageWork, Any] | _Unreadable]] = deque()
+    # Pages are numbered when handed out; a folder file that then fails to decode shifts
+    # the later pages' numbers down by one when they are handled.
+    skipped: list[_Unreadable] = []
+    handled = 0
 
     def finish_oldest() -> None:
-        pw, ocr = window.popleft().result()
+        nonlocal handled
+        done = window.popleft().result()
+        if isinstance(done, _Unreadable):
+            skipped.append(done)
+            findings.append(_finding(done.src, done.error))
+            return
+        pw, ocr = done
+        if skipped:
+            pw.report = dataclasses.replace(pw.report, number=pw.report.number - len(skipped))
         handle(pw, ocr.result() if isinstance(ocr, Future) else ocr)
+        handled += 1
 
     try:
-        for number, page in enumerate(_iter_pages(sources, options, findings), start=1):
-            window.append(prep.submit(prepare, page, number))
-            del page
+        for number, item in enumerate(_iter_pages(sources, options, findings), start=1):
+            window.append(prep.submit(prepare, item, number))
+            del item
             while len(window) >= 2 * workers:
                 finish_oldest()
         while window:
             finish_oldest()
+        if handled == 0 and skipped:
+            raise skipped[0].error
     finally:
         prep.shutdown(wait=True, cancel_futures=True)
         if ocr_pool is not None:
