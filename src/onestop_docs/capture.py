@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ._dewarp import DewarpResult, dewarp
 from ._morph import dilate3x3
 from ._native import capture as _c  # type: ignore[attr-defined]
 from ._native import cleanup_components as _cc  # type: ignore[attr-defined]
@@ -33,7 +34,7 @@ from ._native import dedup_key as _k  # type: ignore[attr-defined]
 from ._validate import as_gray, check_range
 from .errors import InvalidArgumentError
 
-__all__ = ["CaptureResult", "PageQuad", "find_page", "rectify"]
+__all__ = ["CaptureResult", "DewarpResult", "PageQuad", "dewarp", "find_page", "rectify"]
 
 Status = Literal["ok", "full-frame", "no-page", "incomplete", "two-pages", "blank"]
 

@@ -1,0 +1,56 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Kernel of text-line dewarping: resample a page with a smooth vertical displacement field.
+
+``remap_rows(src, grid, step, out, fill)``: ``out[y, x, c] = src[y + d(x, y), x, c]`` with
+``d`` the bilinear interpolation of ``grid`` (float32, one value every ``step`` pixels in both
+directions, ``grid[j, i]`` at ``(x, y) = (i * step, j * step)``) and ``src`` sampled linearly
+between its two nearest rows; rows outside the source give ``fill``.  The caller checks shapes
+(``src`` and ``out`` equal, ``grid`` covering ``out``).  Releases the GIL.
+"""
+
+from libc.math cimport floor
+from libc.stdint cimport uint8_t
+
+
+def remap_rows(const uint8_t[:, :, ::1] src, const float[:, ::1] grid, Py_ssize_t step,
+               uint8_t[:, :, ::1] out, int fill):
+    cdef Py_ssize_t h = out.shape[0], w = out.shape[1], nc = out.shape[2]
+    cdef Py_ssize_t gh = grid.shape[0], gw = grid.shape[1]
+    cdef Py_ssize_t y, x, c, gy0, gx0, gy1, gx1, y0
+    cdef double fy, fx, d, sy, t, v
+    with nogil:
+        for y in range(h):
+            fy = <double> y / step
+            gy0 = <Py_ssize_t> fy
+            if gy0 > gh - 1:
+                gy0 = gh - 1
+            gy1 = gy0 + 1 if gy0 + 1 < gh else gh - 1
+            fy = fy - gy0
+            if fy > 1.0:
+                fy = 1.0
+            for x in range(w):
+                fx = <double> x / step
+                gx0 = <Py_ssize_t> fx
+                if gx0 > gw - 1:
+                    gx0 = gw - 1
+                gx1 = gx0 + 1 if gx0 + 1 < gw else gw - 1
+                fx = fx - gx0
+                if fx > 1.0:
+                    fx = 1.0
+                d = ((1.0 - fy) * ((1.0 - fx) * grid[gy0, gx0] + fx * grid[gy0, gx1])
+                     + fy * ((1.0 - fx) * grid[gy1, gx0] + fx * grid[gy1, gx1]))
+                sy = y + d
+                if sy < 0.0 or sy > h - 1:
+                    for c in range(nc):
+                        out[y, x, c] = <uint8_t> fill
+                    continue
+                y0 = <Py_ssize_t> floor(sy)
+                if y0 >= h - 1:
+                    y0 = h - 2 if h > 1 else 0
+                t = sy - y0
+                for c in range(nc):
+                    if h > 1:
+                        v = (1.0 - t) * src[y0, x, c] + t * src[y0 + 1, x, c]
+                    else:
+                        v = src[y0, x, c]
+                    out[y, x, c] = <uint8_t> (v + 0.5)
