@@ -283,6 +283,8 @@ def test_bad_inputs_raise_typed_errors(tmp_path: Path) -> None:
     # PdfWriter refuses a bool quality; the options must refuse it up front, not mid-record.
     with pytest.raises(errors.InvalidArgumentError, match="jpeg_quality"):
         DigitizeOptions(jpeg_quality=True)
+    with pytest.raises(errors.InvalidArgumentError, match="ocr_engine"):
+        DigitizeOptions(ocr_engine="fast")  # type: ignore[arg-type]
 
 
 def _jobs(tmp_path: Path, n: int, *, bad: int | None = None) -> list[DigitizeJob]:
@@ -577,3 +579,22 @@ def test_folder_whose_only_page_fails_to_decode_raises(tmp_path: Path) -> None:
     opts = DigitizeOptions(ocr=False, assume_dpi=100, page_workers=2)
     with pytest.raises(errors.InvalidImageError, match=r"01\.png"):
         digitize(folder, out_dir=tmp_path / "o", dossier_code=CODE, agency=AGENCY, options=opts)
+
+
+@pytest.mark.ocr
+def test_both_ocr_engines_give_the_same_text_layer(tmp_path: Path) -> None:
+    # The station's default reads in-process; the program engine is the reference.
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for i in range(3):
+        px = _color_page(synth.VI_LINES[i:] + synth.VI_LINES[:i], angle=1.5 * i)
+        save_page(Page(px, mode="RGB", dpi=(DPI, DPI)), folder / f"{i:02d}.png")
+    texts = {}
+    for engine in ("program", "library"):
+        opts = DigitizeOptions(ocr_engine=engine, page_workers=2)  # type: ignore[arg-type]
+        rec = digitize(
+            folder, out_dir=tmp_path / engine, dossier_code=CODE, agency=AGENCY, options=opts
+        )
+        texts[engine] = [(p.ocr_words, p.ocr_confidence) for p in rec.pages], rec.fields
+    assert texts["library"] == texts["program"]
+    assert all(words > 20 for words, _ in texts["program"][0])

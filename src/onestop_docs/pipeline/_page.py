@@ -319,7 +319,11 @@ def run_ocr(page: Page, options: DigitizeOptions) -> tuple[Any, str | None, floa
     t = time.perf_counter()
     try:
         result = ocr.recognize(
-            page, lang=options.language, preprocess=False, timeout=options.ocr_timeout_s
+            page,
+            lang=options.language,
+            preprocess=False,
+            timeout=options.ocr_timeout_s,
+            config=ocr.TesseractConfig(engine=options.ocr_engine),
         )
     except OnestopError as exc:
         from ..errors import MissingDependencyError

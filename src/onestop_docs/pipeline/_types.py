@@ -32,6 +32,11 @@ class DigitizeOptions:
         Tesseract language string.
     ocr_timeout_s : float
         Per-page OCR time limit; a page that times out gets no text and a warning.
+    ocr_engine : str
+        ``"auto"`` (default), ``"library"`` or ``"program"``: how Tesseract runs
+        (:class:`onestop_docs.ocr.TesseractConfig`).  The library reads in this process and
+        saves the model loading the program repeats for every page; ``"program"`` runs a
+        child process per page, so a Tesseract crash costs that page only.
     deskew : bool
         Fix 0/90/180/270 orientation and then skew, each only when its estimate is confident.
     max_angle_deg : float
@@ -82,6 +87,7 @@ class DigitizeOptions:
     ocr: bool = True
     language: str = "vie"
     ocr_timeout_s: float = 180.0
+    ocr_engine: Literal["auto", "library", "program"] = "auto"
     deskew: bool = True
     max_angle_deg: float = 45.0
     clean: bool = True
@@ -110,6 +116,10 @@ class DigitizeOptions:
         if not float(self.ocr_timeout_s) > 0:
             raise InvalidArgumentError(
                 f"ocr_timeout_s must be positive, got {self.ocr_timeout_s!r}"
+            )
+        if self.ocr_engine not in ("auto", "library", "program"):
+            raise InvalidArgumentError(
+                f"ocr_engine must be 'auto', 'library' or 'program', got {self.ocr_engine!r}"
             )
         check_int(self.thumbnail_px, "thumbnail_px", 32, 2000)
         if self.pades_level not in (None, "B-B", "B-T", "B-LT", "B-LTA"):
