@@ -7,8 +7,8 @@ coordinates of the page **the caller passed in**, mapped back through the deskew
 
 The engine is Tesseract (Debian ``tesseract-ocr`` + ``tesseract-ocr-vie``), read inside
 this process through its C API with its engines kept for the next pages
-(``TesseractConfig.engine``, default ``"auto"``), or run as the ``tesseract`` program, a child process per page.  Either
-way one page uses one core (``OMP_THREAD_LIMIT=1``) so that parallel pages do not
+(``TesseractConfig.engine``, default ``"auto"``), or run as the ``tesseract`` program, a
+child process per page.  Either way one page uses one core (``OMP_THREAD_LIMIT=1``) so that parallel pages do not
 oversubscribe the cores, and a page has a timeout.  Both give the same text; the library
 saves the model loading the program repeats for every page.  A missing program or language raises
 :class:`~onestop_docs.errors.MissingDependencyError` naming the package to install; a crash,

@@ -1,8 +1,9 @@
 """Per-page processing: blank check, orientation and skew, cleanup, OCR, document hash.
 
 :func:`run_pages` is the orchestrator: pages of one document are prepared on a thread pool
-(the Cython kernels release the GIL) and OCR'd on a second pool whose threads each drive one
-single-threaded Tesseract process; results come back in page order.
+(the Cython kernels release the GIL; a one-page image file is decoded there too) and OCR'd on
+a second pool whose threads each drive one single-threaded Tesseract; results come back in
+page order.
 """
 
 from __future__ import annotations

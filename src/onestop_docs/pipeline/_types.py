@@ -73,7 +73,7 @@ class DigitizeOptions:
         Root certificates (paths) of the TSA, for validating its chain when signing B-LTA.
     page_workers : int or None
         Pages of one document prepared and OCR'd at the same time (threads for the image
-        kernels, one single-threaded Tesseract process each).  Default: the CPUs this process
+        kernels, one single-threaded Tesseract each).  Default: the CPUs this process
         may use.  A batch running several documents at once should divide the CPUs.
     pdf_text : {"refuse", "ocr"}
         A PDF page that already has text is refused with a finding (default), or OCR'd again.
