@@ -144,6 +144,11 @@ class _Sql:
     def _q(self, sql: str) -> str:
         return sql.replace("?", self.P)
 
+    def _corrupt(self, what: str) -> ReuseStoreError:
+        return ReuseStoreError(
+            f"reuse store lacks {what}: corrupt", reason="corrupt", store=self.location
+        )
+
     # -- implemented by each backend
     def _read(self) -> Any:  # a connection for reading (per thread)
         raise NotImplementedError
@@ -400,11 +405,7 @@ class SQLiteBackend(_Sql):
                                 conn.execute(stmt)
                             conn.executemany(
                                 "INSERT INTO reuse_meta (name, value) VALUES (?, ?)",
-                                [
-                                    ("schema_version", str(SCHEMA_VERSION)),
-                                    ("created", _now()),
-                                    ("store_id", uuid.uuid4().hex),
-                                ],
+                                _new_meta(),
                             )
                         conn.execute("COMMIT")
                     except BaseException:
@@ -414,11 +415,7 @@ class SQLiteBackend(_Sql):
                 self._check_meta(conn.execute("SELECT name, value FROM reuse_meta").fetchall())
                 missing = {"reuse_records", "reuse_pages"} - names
                 if missing:
-                    raise ReuseStoreError(
-                        f"reuse store lacks tables {sorted(missing)}: corrupt",
-                        reason="corrupt",
-                        store=self.location,
-                    )
+                    raise self._corrupt(f"tables {sorted(missing)}")
             except sqlite3.Error as exc:
                 raise self._error(exc, "open") from exc
 
@@ -539,26 +536,15 @@ class PostgresBackend(_Sql):
                             )  # fmt: skip
                         for stmt in _PG_SCHEMA:
                             conn.execute(stmt)
-                        conn.execute(
-                            "INSERT INTO reuse_meta (name, value)"
-                            " VALUES (%s, %s), (%s, %s), (%s, %s)",
-                            (
-                                "schema_version",
-                                str(SCHEMA_VERSION),
-                                "created",
-                                _now(),
-                                "store_id",
-                                uuid.uuid4().hex,
-                            ),
-                        )
+                        with conn.cursor() as cur:
+                            cur.executemany(
+                                "INSERT INTO reuse_meta (name, value) VALUES (%s, %s)",
+                                _new_meta(),
+                            )
                     self._check_meta(conn.execute("SELECT name, value FROM reuse_meta").fetchall())
                     for table in ("reuse_records", "reuse_pages"):
                         if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
-                            raise ReuseStoreError(
-                                f"reuse store lacks table {table}: corrupt",
-                                reason="corrupt",
-                                store=self.location,
-                            )
+                            raise self._corrupt(f"table {table}")
             except psycopg.Error as exc:
                 raise self._error(exc, "open") from exc
 
@@ -584,6 +570,15 @@ class PostgresBackend(_Sql):
             with contextlib.suppress(Exception):  # already broken
                 c.close()
         self._local = threading.local()
+
+
+def _new_meta() -> list[tuple[str, str]]:
+    """The ``reuse_meta`` rows of a new store."""
+    return [
+        ("schema_version", str(SCHEMA_VERSION)),
+        ("created", _now()),
+        ("store_id", uuid.uuid4().hex),
+    ]
 
 
 def _is_dsn(location: str) -> bool:
