@@ -66,6 +66,7 @@ from ..errors import InvalidArgumentError, OcrError
 from ..imageio import Page
 from ._analysis import (
     DETAIL_DPI,
+    STRIP_MM,
     _analyse,
     _Analysis,
     _detail_points,
@@ -100,6 +101,8 @@ __all__ = [
 MIN_PEAK_RATIO = 4.0
 #: A second sweep maximum above this fraction of the best makes the line direction ambiguous.
 MAX_SECOND_PEAK = 0.8
+#: A second sweep maximum above this fraction of the best is compared on the fine copy.
+MIN_SECOND_CHECK = 0.5
 #: Below this ratio not even the Fourier fallback is tried.
 MIN_FALLBACK_RATIO = 1.3
 #: The score along the lines must beat the score across them by this factor.
@@ -250,9 +253,12 @@ def _direction(ana: _Analysis) -> _Direction:
     method, start = "projection", _fold90(theta)
     second, at = _second_peak(sw)
     confident = sw.ratio >= MIN_PEAK_RATIO and second < MAX_SECOND_PEAK
-    if sw.ratio >= MIN_PEAK_RATIO and not confident:
+    if sw.ratio >= MIN_PEAK_RATIO and second >= MIN_SECOND_CHECK:
         # Two line families, e.g. an ID card pasted at its own angle on a page of text lines:
         # the coarse copy blurs thin lines, so the fine copy decides between the two peaks.
+        # A page's few long lines can score below a dense card's on the coarse copy and twice
+        # as high on the fine one; when the fine copy does not settle it, a clear coarse
+        # winner (``confident``) stands.
         won = _stronger_on_fine(ana, (theta, float(sw.angles[at])), sw.step)
         if won is not None:
             k = 0 if -45.0 <= won < 45.0 else 1
@@ -283,7 +289,12 @@ def _stronger_on_fine(ana: _Analysis, angles: tuple[float, float], step: float) 
     line directions in [-90, 90) of the unturned page.
     """
     pts = _points(ana.fine)
-    refined = [_refine(pts, a, step) for a in angles]
+    refined = []
+    for a in angles:
+        # The sweep's angle of a peak it sampled only on its shoulder may be a few steps off:
+        # climb to the best of the seven directions around it first.
+        near = a + step * np.arange(-3, 4, dtype=np.float64)
+        refined.append(_refine(pts, float(near[int(np.argmax(_scores(pts, near)))]), step))
     s0, s1 = (float(x) for x in _scores(pts, np.array(refined)))
     if s0 * MAX_SECOND_PEAK >= s1 and s1 * MAX_SECOND_PEAK >= s0:
         return None
@@ -344,6 +355,35 @@ def estimate_skew(image: Any, max_angle: float = 45.0, dpi: float | None = None)
 # --------------------------------------------------------------------------------------------
 
 
+class _Verdict(NamedTuple):
+    upright: bool | None  # None: abstain
+    tail: float  # chance of a split at least this lopsided from coin flips
+    split: bool  # enough votes, which disagree
+    reason: str | None
+
+
+def _up_or_down(votes: NDArray[np.float64]) -> _Verdict:
+    """Upright or upside down from the text lines' up/down scores, or ``None`` (abstain)."""
+    up, down = int(np.sum(votes > 0.15)), int(np.sum(votes < -0.15))
+    n = up + down
+    if n < MIN_ORIENTATION_LINES:
+        return _Verdict(None, 1.0, False, f"too few text lines ({n}) to tell up from down")
+    k_major = max(up, down)
+    # The chance of a split at least this lopsided from coin flips: a page answers only when
+    # it is small, so a chart or a card with a handful of text-like rows abstains.
+    tail = sum(math.comb(n, j) for j in range(k_major, n + 1)) / 2.0**n
+    # A short page (a few lines) may still answer when every line agrees clearly.
+    unanimous = k_major == n >= MIN_UNANIMOUS_LINES and float(np.mean(np.abs(votes))) >= 0.5
+    # Where the signs alone are not quite lopsided enough, their sizes may settle it: the
+    # mean score over its standard error (a one-sample t statistic) must then be large too.
+    sd = float(np.std(votes))
+    t_stat = float(np.mean(votes)) / sd * math.sqrt(len(votes)) if sd > 0 else 0.0
+    consistent = tail <= MAX_VOTE_TAIL_WITH_T and (t_stat if up > down else -t_stat) >= MIN_VOTE_T
+    if tail > MAX_VOTE_TAIL and not unanimous and not consistent:
+        return _Verdict(None, tail, True, f"text lines disagree on up and down ({up} vs {down})")
+    return _Verdict(up > down, tail, False, None)
+
+
 def _orientation_from(
     ana: _Analysis, max_angle: float, gray: NDArray[np.uint8], dpi_eff: float
 ) -> tuple[OrientationEstimate, SkewEstimate]:
@@ -363,25 +403,18 @@ def _orientation_from(
     detail = _detail_points(gray, dpi_eff, k)
     dpi_detail = dpi_eff / max(1, round(dpi_eff / DETAIL_DPI))
     window = max(9, round(0.4 * dpi_detail))
-    votes = _strip_votes(detail, found.skew.angle, dpi_detail, window | 1)[:, 0]
-    up, down = int(np.sum(votes > 0.15)), int(np.sum(votes < -0.15))
-    n = up + down
-    if n < MIN_ORIENTATION_LINES:
-        return abstain(f"too few text lines ({n}) to tell up from down")
-    k_major = max(up, down)
-    # The chance of a split at least this lopsided from coin flips: a page answers only when
-    # it is small, so a chart or a card with a handful of text-like rows abstains.
-    tail = sum(math.comb(n, j) for j in range(k_major, n + 1)) / 2.0**n
-    # A short page (a few lines) may still answer when every line agrees clearly.
-    unanimous = k_major == n >= MIN_UNANIMOUS_LINES and float(np.mean(np.abs(votes))) >= 0.5
-    # Where the signs alone are not quite lopsided enough, their sizes may settle it: the
-    # mean score over its standard error (a one-sample t statistic) must then be large too.
-    sd = float(np.std(votes))
-    t_stat = float(np.mean(votes)) / sd * math.sqrt(len(votes)) if sd > 0 else 0.0
-    consistent = tail <= MAX_VOTE_TAIL_WITH_T and (t_stat if up > down else -t_stat) >= MIN_VOTE_T
-    if tail > MAX_VOTE_TAIL and not unanimous and not consistent:
-        return abstain(f"text lines disagree on up and down ({up} vs {down})")
-    upright = up > down
+    verdict = _up_or_down(_strip_votes(detail, found.skew.angle, dpi_detail, window | 1)[:, 0])
+    if verdict.upright is None and verdict.split:
+        # Votes that split may come from line ends with a handful of letters each (a short
+        # page: "ương" of a name votes down, having only a descender).  Strips twice as wide
+        # give each vote twice the letters; the same test then decides.
+        votes = _strip_votes(detail, found.skew.angle, dpi_detail, window | 1, 2.0 * STRIP_MM)
+        wide = _up_or_down(votes[:, 0])
+        if wide.upright is not None:
+            verdict = wide
+    if verdict.upright is None:
+        return abstain(verdict.reason or "")
+    upright, tail = verdict.upright, verdict.tail
     rotation = (0 if upright else 180) if k == 0 else (270 if upright else 90)
     # Confidence: one minus that chance, scaled down when the lines barely beat the
     # direction across them.

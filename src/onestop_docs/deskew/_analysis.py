@@ -15,15 +15,21 @@ from numpy.typing import NDArray
 from .._native import deskew as _k  # type: ignore[attr-defined]
 from .._native import gray as _g  # type: ignore[attr-defined]
 from .._validate import check_range
-from ..cleanup import otsu_threshold
+from ..cleanup._threshold import _otsu_of_histogram
 from ..imageio import Page
 
 #: Resolution (dpi) of the reduced copy the fine skew search runs on.
 ANALYSIS_DPI = 100.0
 #: The coarse sweep scores at most this many ink pixels (a regular subsample).
 SWEEP_POINTS = 12_000
+#: The sweep's second pass also looks around first-pass directions scoring at least this
+#: share of the best (at most ``SWEEP_HIGH_SAMPLES`` of them), not only around its maxima.
+SWEEP_HIGH_SHARE = 0.8
+SWEEP_HIGH_SAMPLES = 6
 #: Resolution (dpi) of the copy whose line profiles tell up from down.
 DETAIL_DPI = 150.0
+#: Share of ink below which the page left after clearing a border is thresholded again.
+MIN_TEXT_INK = 0.005
 #: Minimum number of ink pixels on the fine copy.
 MIN_INK_PIXELS = 150
 
@@ -103,6 +109,34 @@ def _histogram(red: NDArray[np.uint8]) -> NDArray[np.int64]:
     return hist
 
 
+def _clear_border(red: NDArray[np.uint8], hist: NDArray[np.int64]) -> int:
+    """Whiten the dark ink connected to the image edge; return the ink threshold (ink < it).
+
+    A dark scanner border is a third grey level: Otsu's threshold of the whole image can fall
+    between the border and everything else, where faded text (a level close to the paper's)
+    is paper.  So when the border cleared at that threshold leaves almost no ink behind (less
+    than ``MIN_TEXT_INK`` of the rest), the threshold is taken again on the rest alone, and
+    the lighter fringe of the border that the new threshold makes ink is cleared too.  A
+    photograph touching the edge leaves its other dark parts behind and keeps the first
+    threshold.  ``hist`` is ``red``'s histogram.
+    """
+    stack = np.empty(red.size, np.int32)
+    thr = _otsu_of_histogram(hist) + 1
+    cleared = int(_k.clear_border(red, thr, stack))
+    if cleared == 0:
+        return thr
+    left = _histogram(red)
+    left[255] -= cleared
+    rest = int(left.sum())
+    if rest == 0 or int(left[:thr].sum()) >= MIN_TEXT_INK * rest or int(left[:255].sum()) == 0:
+        return thr
+    again = _otsu_of_histogram(left) + 1
+    if again > thr:
+        _k.clear_border(red, again, stack)
+        thr = again
+    return thr
+
+
 #: Ink components larger than this (millimetres) both ways are not text: photos, stamps.
 MAX_BLOB_MM = 15.0
 
@@ -124,8 +158,7 @@ def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
     levels = np.flatnonzero(hist)
     if levels[-1] - levels[0] < 48:
         return _Analysis(empty, empty, "no contrast (blank or uniform page)")
-    thr = otsu_threshold(red) + 1  # ink is < thr
-    _k.clear_border(red, thr, np.empty(red.size, np.int32))
+    thr = _clear_border(red, hist)
     fine = np.empty_like(red)
     n_ink = int(_k.binarize(red, thr, fine))
     if n_ink > 0.4 * fine.size:
@@ -149,8 +182,7 @@ def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) 
     """
     r = max(1, round(dpi_eff / DETAIL_DPI))
     red = _reduced(gray, r)
-    thr = otsu_threshold(red) + 1  # ink is < thr
-    _k.clear_border(red, thr, np.empty(red.size, np.int32))
+    thr = _clear_border(red, _histogram(red))
     _k.binarize(red, thr, red)
     _clear_blobs(red, dpi_eff / r)
     if quarter_turns % 4:
@@ -220,15 +252,20 @@ def _sweep(pts: _Points) -> _Sweep:
         k = -(-len(pts.xs) // SWEEP_POINTS)
         pts = _Points(pts.xs[::k].copy(), pts.ys[::k].copy(), pts.shape)
     # Two passes: every 4th direction first, then every direction within 3 steps of the three
-    # highest maxima of that pass; the directions in between are interpolated.  The peak of a
-    # text page is wider than 4 steps, so it is never missed, and the work drops 3-fold.
+    # highest maxima of that pass and of its directions within 80 % of its best score; the
+    # directions in between are interpolated.  The foot of a text page's peak is wider than 4
+    # steps, so the peak is never missed, and the work drops 3-fold.  Its tip may be narrower:
+    # two line families a few degrees apart (a card pasted on a page) can make the page's
+    # first-pass sample a shoulder of the card's peak, not a maximum, hence the 80 % rule.
     n = 2 * quarter
     first = np.arange(0, n, 4)
     sc = np.full(n, np.nan)
     sc[first] = _scores(pts, angles[first])
     c = sc[first]
     maxima = np.flatnonzero((c >= np.roll(c, 1)) & (c >= np.roll(c, -1)))
-    top = maxima[np.argsort(c[maxima])[::-1][:3]]
+    high = np.argsort(c)[::-1][:SWEEP_HIGH_SAMPLES]
+    high = high[c[high] >= SWEEP_HIGH_SHARE * c[high[0]]]
+    top = np.union1d(maxima[np.argsort(c[maxima])[::-1][:3]], high)
     near = np.unique((first[top][:, None] + np.arange(-3, 4)[None, :]) % n)
     near = near[np.isnan(sc[near])]
     sc[near] = _scores(pts, angles[near])
@@ -388,16 +425,18 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> NDArray[np.float64]:
 STRIP_MM = 40.0
 
 
-def _strip_votes(pts: _Points, angle_deg: float, dpi: float, window: int) -> NDArray[np.float64]:
+def _strip_votes(
+    pts: _Points, angle_deg: float, dpi: float, window: int, strip_mm: float = STRIP_MM
+) -> NDArray[np.float64]:
     """Up/down scores and core heights (:func:`_line_votes`) of the text lines, strip by strip.
 
-    The page is cut into vertical strips about ``STRIP_MM`` wide, and each strip finds its own
+    The page is cut into vertical strips about ``strip_mm`` wide, and each strip finds its own
     angle within 3 degrees of ``angle_deg``: the lines of a phone capture (perspective), a
     curled page or two columns side by side do not line up across the whole page, and one
     profile of all of them smears the bands the vote reads.
     """
     w = pts.shape[1]
-    n = max(1, min(8, round(w / (dpi * STRIP_MM / 25.4))))
+    n = max(1, min(8, round(w / (dpi * strip_mm / 25.4))))
     edges = np.linspace(0.0, float(w), n + 1)
     grid = angle_deg + np.arange(-12, 13, dtype=np.float64) * 0.25
     out = [np.zeros((0, 2))]
