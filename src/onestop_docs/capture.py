@@ -52,13 +52,20 @@ _SNAP = 0.06  # aspect within 6 % of a paper size snaps to it
 _RING = 3  # rows and columns next to the frame where the sheet is checked for touching it
 _EDGE_STEP = 6.0  # grey step per pixel (after a 3 x 3 blur) that ends the smooth sheet
 _SIDE_SEARCH = 0.42  # each side's edge is searched in this share of the frame next to it
-_SIDE_SLOPE = 0.15  # largest slope of a side's edge against the frame side
+_SIDE_SLOPE = 0.25  # largest slope of a side's edge against the frame side (14 degrees)
+_SLOPE_STEPS = 33  # slopes tried per offset
 _SIDE_SAMPLES = (0.25, 0.75)  # a side's edge is measured along this middle share of the frame
 _EDGE_MIN = 1.5  # smallest mean colour step (sum over channels, per pixel) of a sheet edge
 _EDGE_NOISE = 2.2  # ... and this many times the profile's quiet level
 _MARGIN_TEXTURE = 2.5  # mean |gradient| (sum of channels) above which a band holds text
 _STEP_BAND = (3, 9)  # rows on either side of an edge compared for the step test
 _STEP_MIN = 3.0  # the colour either side of a sheet edge differs by this much (sum of channels)
+_REFINE_SPAN = 0.04  # a side's line is refitted over the frame but this share at either end
+_REFINE_WINDOW = 3  # ... to gradient peaks within this many pixels of the searched line
+_REFINE_MIN = 24  # ... from at least this many columns
+_REFINE_INLIERS = 0.6  # share of the middle columns that must follow a side's line
+_CUT_OFF = 0.25  # a sheet's corner may lie this share of the frame outside it ("incomplete")
+_STEP_SAMPLES = 0.3  # share of an edge's samples whose step band must lie inside the frame
 
 
 @dataclass(frozen=True)
@@ -306,7 +313,7 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
     xi = np.rint(xs).astype(np.intp)
     lo, hi = _STEP_BAND
     y0 = np.arange(2, max(3, int(_SIDE_SEARCH * h)))
-    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, 21)
+    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, _SLOPE_STEPS)
     yy = np.rint(y0[:, None, None] + slopes[None, :, None] * (xs - xc)[None, None, :])
     yy = np.clip(yy, 0, h - 1).astype(np.intp)
     score = gain * np.abs(grad[yy, xi].mean(axis=2)).sum(axis=-1)  # (offsets, slopes)
@@ -318,10 +325,16 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
             continue
         s = int(np.argmax(score[k]))
         rows = yy[k, s]
-        if rows.min() < hi or rows.max() + hi >= h:
+        # Rows either side of the edge; an edge close to the frame (a sheet running out of
+        # the photo at a corner) keeps the samples whose band lies inside the frame.
+        out_rows = rows[:, None] - np.arange(lo, hi)[None, :]
+        in_rows = rows[:, None] + np.arange(lo, hi)[None, :]
+        inside = (out_rows.min(axis=1) >= 0) & (in_rows.max(axis=1) < h)
+        if np.count_nonzero(inside) < _STEP_SAMPLES * rows.size:
             continue
-        above = view[rows[:, None] - np.arange(lo, hi)[None, :], xi[:, None]].mean(axis=(0, 1))
-        below = view[rows[:, None] + np.arange(lo, hi)[None, :], xi[:, None]].mean(axis=(0, 1))
+        cols = xi[inside, None]
+        above = view[out_rows[inside], cols].mean(axis=(0, 1))
+        below = view[in_rows[inside], cols].mean(axis=(0, 1))
         if gain * float(np.abs(above - below).sum()) < _STEP_MIN:
             continue  # a thin line (a rule, a text row), not the sheet's edge
         # A sheet has a blank margin inside its edge; the edge of a text block (a scan's
@@ -338,8 +351,57 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
         a, b, c = best[k - 1], best[k], best[k + 1]
         den = a - 2 * b + c
         off = 0.5 * (a - c) / den if den < 0 else 0.0
-        return float(y0[k] + off), float(slopes[s])
+        line = _refine_edge(grad, below - above, float(y0[k] + off), float(slopes[s]))
+        if line is None:
+            continue  # the gradient does not follow the line: it only grazes an edge
+        return line
     return None
+
+
+def _refine_edge(
+    grad: NDArray[np.float32], step: NDArray[np.float32], off: float, slope: float
+) -> tuple[float, float] | None:
+    # The search grid's slope step (1/64) moves a corner by up to half a percent of the
+    # frame: refit the line to the sub-pixel gradient peak of every column near it (the
+    # gradient projected on the colour step across the edge), trimming columns that do
+    # not follow it (past a corner, under a shadow's edge).  None when most columns of the
+    # middle of the frame do not follow it: a line across the frame that only grazes an
+    # edge (a sheet's corner) or a shadow is not a side.
+    h, w, _ = grad.shape
+    xc = (w - 1) / 2
+    xs = np.arange(round(_REFINE_SPAN * w), round((1 - _REFINE_SPAN) * w))
+    ys = off + slope * (xs - xc)
+    win = np.arange(-_REFINE_WINDOW, _REFINE_WINDOW + 1)
+    keep = (ys >= _REFINE_WINDOW + 1) & (ys < h - _REFINE_WINDOW - 2)
+    xs, ys = xs[keep], ys[keep]
+    if xs.size < _REFINE_MIN:
+        return None
+    unit = step / max(float(np.linalg.norm(step)), 1e-6)
+    rows = np.rint(ys).astype(np.intp)[:, None] + win[None, :]
+    # (columns, window); absolute: the flipped views carry the gradient of the unflipped
+    # image
+    vals = np.abs(grad[rows, xs[:, None]] @ unit)
+    j = np.clip(np.argmax(vals, axis=1), 1, win.size - 2)
+    i = np.arange(xs.size)
+    a, b, c = vals[i, j - 1], vals[i, j], vals[i, j + 1]
+    den = a - 2 * b + c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sub = np.where(den < 0, 0.5 * (a - c) / den, 0.0)
+    y = rows[i, j] + np.clip(sub, -0.5, 0.5)
+    use = b > 0.5 * float(np.median(b))
+    o, sl = off, slope
+    strong = use
+    for tol in (2.0, 1.0, 1.0):
+        if np.count_nonzero(use) < _REFINE_MIN:
+            return None
+        sl, o = np.polyfit(xs[use] - xc, y[use], 1)
+        use = strong & (np.abs(y - (o + sl * (xs - xc))) < tol)
+    middle = (xs >= _SIDE_SAMPLES[0] * w) & (xs <= _SIDE_SAMPLES[1] * w)
+    if np.count_nonzero(use & middle) < _REFINE_INLIERS * max(1, int(np.count_nonzero(middle))):
+        return None
+    if abs(o - off) > 2.0 or abs(sl - slope) > 0.03:
+        return None
+    return float(o), float(sl)
 
 
 def _edge_quad(small: NDArray[np.float32]) -> NDArray[np.float64] | None:
@@ -382,27 +444,34 @@ def _edge_quad(small: NDArray[np.float32]) -> NDArray[np.float64] | None:
     return np.array(corners)
 
 
-def _plausible(corners: NDArray[np.float64], shape: tuple[int, int]) -> bool:
-    # A sheet seen at a moderate angle: convex, inside the frame (a corner may sit just
-    # outside it under a finger), opposite sides of similar length, a paper-like aspect.
+def _plausible(corners: NDArray[np.float64], shape: tuple[int, int]) -> Status | None:
+    # A sheet seen at a moderate angle: convex, opposite sides of similar length, a
+    # paper-like aspect.  "ok" when it lies inside the frame (a corner may sit just outside
+    # it under a finger), "incomplete" when corners are cut off by the frame, None when it
+    # is no sheet.
     h, w = shape
-    if (corners[:, 0] < -0.02 * w).any() or (corners[:, 0] > 1.02 * w).any():
-        return False
-    if (corners[:, 1] < -0.02 * h).any() or (corners[:, 1] > 1.02 * h).any():
-        return False
     sides = np.hypot(*(np.roll(corners, -1, axis=0) - corners).T)
     if sides.min() < 0.2 * min(h, w):
-        return False
+        return None
     if not (0.7 < sides[0] / sides[2] < 1.4 and 0.7 < sides[1] / sides[3] < 1.4):
-        return False
+        return None
     d = np.roll(corners, -1, axis=0) - corners
     cross = d[:, 0] * np.roll(d[:, 1], -1) - d[:, 1] * np.roll(d[:, 0], -1)
     if not ((cross > 0).all() or (cross < 0).all()):
-        return False
+        return None
     aspect = max(sides[1] + sides[3], sides[0] + sides[2]) / min(
         sides[1] + sides[3], sides[0] + sides[2]
     )
-    return bool(1.15 < aspect < 1.9)
+    if not 1.15 < aspect < 1.9:
+        return None
+    x, y = corners[:, 0] / w, corners[:, 1] / h
+    if (x < -_CUT_OFF).any() or (x > 1 + _CUT_OFF).any():
+        return None
+    if (y < -_CUT_OFF).any() or (y > 1 + _CUT_OFF).any():
+        return None
+    if (x < -0.02).any() or (x > 1.02).any() or (y < -0.02).any() or (y > 1.02).any():
+        return "incomplete"
+    return "ok"
 
 
 def find_page(image: Any) -> PageQuad:
@@ -446,12 +515,16 @@ def find_page(image: Any) -> PageQuad:
         else:
             rgb_small = _reduce_rgb(colour, f) if f > 1 else colour.astype(np.float32)
         quad = _edge_quad(rgb_small)
-        if quad is not None and _plausible(quad, (sh, sw)):
+        fit = None if quad is None else _plausible(quad, (sh, sw))
+        if quad is not None and fit is not None:
             frac = _quad_area(quad) / (sh * sw)
             mask = _sheet_mask(small)
             if mask is _TWO_SHEETS or (mask is not None and _two_sheets(small, mask)):
                 return PageQuad("two-pages", None, frac, "two sheets side by side")
-            return PageQuad("ok", (quad + 0.5) * f - 0.5, frac, None)
+            corners = (quad + 0.5) * f - 0.5
+            if fit == "incomplete":
+                return PageQuad(fit, corners, frac, "corners of the sheet are outside the frame")
+            return PageQuad("ok", corners, frac, None)
     mask = _sheet_mask(small)
     if mask is None:
         return PageQuad("no-page", None, 0.0, "no uniform region in the middle of the photo")
@@ -555,7 +628,7 @@ def rectify(
         dpi = check_range(dpi, "dpi", 20.0, 1200.0)
     gray = as_gray(image)
     quad = find_page(gray)
-    if quad.status != "ok" or quad.corners is None:
+    if quad.status not in ("ok", "incomplete") or quad.corners is None:
         return CaptureResult(quad.status, None, quad)
     c = quad.corners
     width = (np.hypot(*(c[1] - c[0])) + np.hypot(*(c[2] - c[3]))) / 2
@@ -585,4 +658,4 @@ def rectify(
     step = max(1, out_long // 400)
     if np.count_nonzero(page[::step, ::step] < 128) < 0.0005 * page[::step, ::step].size:
         return CaptureResult("blank", None, quad, name, out_dpi, aspect)
-    return CaptureResult("ok", page, quad, name, out_dpi, aspect)
+    return CaptureResult(quad.status, page, quad, name, out_dpi, aspect)

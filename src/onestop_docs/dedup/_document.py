@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from ..capture import rectify
 from ..errors import BlankPageError, InvalidArgumentError
 from ._hash import Hash, pdq
 from ._key import (
+    DEFAULT_DPI,
     DocumentKey,
     MatchOptions,
     Verdict,
@@ -87,6 +89,17 @@ class PageKey:
     reason: str | None
 
 
+def _photo_page(page: Any, dpi: float | None) -> tuple[Any, float | None, str]:
+    # A phone photo is keyed from its rectified sheet, also when corners of the sheet lie
+    # outside the frame ("incomplete": the text is usually all there, and what is missing
+    # reads as blank paper, which can only make a match harder); anything else (a scan, a
+    # screenshot, a photo whose sheet is not found) is keyed as it is.
+    res = rectify(page)
+    if res.page is None or res.status not in ("ok", "incomplete"):
+        return page, dpi, "off"
+    return res.page, res.dpi if res.dpi is not None else DEFAULT_DPI, "off"
+
+
 def page_key(
     page: Any, *, dpi: float | None = None, options: Any = None, capture: str = "auto"
 ) -> PageKey:
@@ -107,6 +120,8 @@ def page_key(
     >>> page_key(np.full((300, 200), 255, np.uint8), dpi=100).reason
     'blank'
     """
+    if capture == "auto":
+        page, dpi, capture = _photo_page(page, dpi)
     try:
         key = document_key(page, dpi=dpi, capture=capture)
     except BlankPageError as exc:
