@@ -64,6 +64,7 @@ _REFINE_SPAN = 0.04  # a side's line is refitted over the frame but this share a
 _REFINE_WINDOW = 3  # ... to gradient peaks within this many pixels of the searched line
 _REFINE_MIN = 24  # ... from at least this many columns
 _REFINE_INLIERS = 0.6  # share of the middle columns that must follow a side's line
+_GRAZE = 4.0  # a candidate line this much weaker than an edge just inside it grazes that edge
 _CUT_OFF = 0.25  # a sheet's corner may lie this share of the frame outside it ("incomplete")
 _STEP_SAMPLES = 0.3  # share of an edge's samples whose step band must lie inside the frame
 
@@ -337,6 +338,11 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
         below = view[in_rows[inside], cols].mean(axis=(0, 1))
         if gain * float(np.abs(above - below).sum()) < _STEP_MIN:
             continue  # a thin line (a rule, a text row), not the sheet's edge
+        # sub-pixel offset from the parabola through the peak
+        a, b, c = best[k - 1], best[k], best[k + 1]
+        den = a - 2 * b + c
+        off = 0.5 * (a - c) / den if den < 0 else 0.0
+        line = _refine_edge(grad, below - above, float(y0[k] + off), float(slopes[s]))
         # A sheet has a blank margin inside its edge; the edge of a text block (a scan's
         # paper filling the frame) has text right behind it.
         band = np.arange(lo, 2 * hi)
@@ -346,12 +352,9 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
             float(tex_in.mean()) > _MARGIN_TEXTURE
             or float(np.mean(tex_in > 2 * _MARGIN_TEXTURE)) > 0.05
         ):
+            if line is None and best[k + 1 : k + 4 * hi].max() > _GRAZE * best[k]:
+                continue  # a line grazing the corner of a much stronger edge behind it
             return None  # text reached: the sheet's edge, if any, is outside the frame
-        # sub-pixel offset from the parabola through the peak
-        a, b, c = best[k - 1], best[k], best[k + 1]
-        den = a - 2 * b + c
-        off = 0.5 * (a - c) / den if den < 0 else 0.0
-        line = _refine_edge(grad, below - above, float(y0[k] + off), float(slopes[s]))
         if line is None:
             continue  # the gradient does not follow the line: it only grazes an edge
         return line
