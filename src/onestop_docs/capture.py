@@ -65,6 +65,7 @@ _REFINE_WINDOW = 3  # ... to gradient peaks within this many pixels of the searc
 _REFINE_MIN = 24  # ... from at least this many columns
 _REFINE_INLIERS = 0.6  # share of the middle columns that must follow a side's line
 _GRAZE = 4.0  # a candidate line this much weaker than an edge just inside it grazes that edge
+_HUG = 0.05  # an unseen side may be inferred within this share of the frame from its side
 _CUT_OFF = 0.25  # a sheet's corner may lie this share of the frame outside it ("incomplete")
 _STEP_SAMPLES = 0.3  # share of an edge's samples whose step band must lie inside the frame
 
@@ -407,8 +408,9 @@ def _refine_edge(
     return float(o), float(sl)
 
 
-def _edge_quad(small: NDArray[np.float32]) -> NDArray[np.float64] | None:
-    # Four side lines from _side_edge, intersected: corners TL, TR, BR, BL (x, y).
+def _edge_quad(small: NDArray[np.float32]) -> tuple[NDArray[np.float64] | None, bool]:
+    # Four side lines from _side_edge, intersected: corners TL, TR, BR, BL (x, y), and
+    # whether one side was inferred (not seen).
     h, w, _ = small.shape
     pad = np.pad(small, ((1, 1), (1, 1), (0, 0)), mode="edge")
     blur: NDArray[np.float32] = np.zeros_like(small)
@@ -421,30 +423,89 @@ def _edge_quad(small: NDArray[np.float32]) -> NDArray[np.float64] | None:
     gx = np.zeros_like(blur)
     gx[:, 1:-1] = (blur[:, 2:] - blur[:, :-2]) / 2
     t, gt = small.transpose(1, 0, 2), gx.transpose(1, 0, 2)
-    found = []
-    for view, grad in ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1])):
-        edge = _side_edge(view, grad)
-        if edge is None:
-            return None
-        found.append(edge)
-    (ot, st), (ob, sb), (ol, sl), (orr, sr) = found  # type: ignore[misc]
+    found = [
+        _side_edge(view, grad)
+        for view, grad in ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1]))
+    ]
+    missing = [i for i, e in enumerate(found) if e is None]
+    if len(missing) > 1:
+        return None, False
     xc, yc = (w - 1) / 2, (h - 1) / 2
 
     def line(p: tuple[float, float], d: tuple[float, float]) -> tuple[Any, Any]:
         n = np.array([-d[1], d[0]], np.float64)
         return np.array(p, np.float64), n / np.hypot(*n)
 
-    top = line((xc, ot), (1.0, st))
-    bottom = line((xc, h - 1 - ob), (1.0, -sb))
-    left = line((ol, yc), (sl, 1.0))
-    right = line((w - 1 - orr, yc), (-sr, 1.0))
+    lines: list[tuple[Any, Any] | None] = [None] * 4
+    for i, e in enumerate(found):
+        if e is None:
+            continue
+        o, sl = e
+        lines[i] = (
+            line((xc, o), (1.0, sl)),
+            line((xc, h - 1 - o), (1.0, -sl)),
+            line((o, yc), (sl, 1.0)),
+            line((w - 1 - o, yc), (-sl, 1.0)),
+        )[i]
+    if missing:
+        m = missing[0]
+        side = _inferred_side(lines, m, (h, w))
+        # Only a side hugging the frame (or outside it) can have gone unseen: one well
+        # inside the frame would have shown, so the sheet goes on beyond it.
+        centre_line = line((xc, yc), (0.0, 1.0) if m < 2 else (1.0, 0.0))
+        cross = None if side is None else _intersect(side, centre_line)
+        if cross is None:
+            return None, False
+        offset = (cross[1], h - 1 - cross[1], cross[0], w - 1 - cross[0])[m]
+        if offset > _HUG * (h if m < 2 else w):
+            return None, False
+        lines[m] = side
+    top, bottom, left, right = lines
     corners = []
     for l1, l2 in ((top, left), (top, right), (bottom, right), (bottom, left)):
-        p = _intersect(l1, l2)
+        p = None if l1 is None or l2 is None else _intersect(l1, l2)
         if p is None:
-            return None
+            return None, False
         corners.append(p)
-    return np.array(corners)
+    return np.array(corners), bool(missing)
+
+
+def _inferred_side(
+    lines: list[tuple[Any, Any] | None], m: int, shape: tuple[int, int]
+) -> tuple[Any, Any] | None:
+    # One side not seen (too faint, or hugging the frame): the line parallel to the
+    # opposite side at the distance that gives the sheet the A4 aspect, its long side
+    # along the frame's long side (lines: top, bottom, left, right).
+    opp = lines[m ^ 1]
+    adj = [lines[i] for i in ((2, 3) if m < 2 else (0, 1))]
+    if opp is None or adj[0] is None or adj[1] is None:
+        return None
+    p1, p2 = _intersect(opp, adj[0]), _intersect(opp, adj[1])
+    if p1 is None or p2 is None:
+        return None
+    c, n = opp
+    frame_mid = np.array([shape[1] - 1, shape[0] - 1], np.float64) / 2
+    if n @ (frame_mid - c) < 0:
+        n = -n  # towards the sheet, i.e. towards the missing side
+    along = float(np.hypot(*(p2 - p1)))
+    # the missing side spans the sheet across (short side) when it is parallel to the
+    # frame's short side
+    across_short = (m < 2) == (shape[0] >= shape[1])
+    target = math.sqrt(2.0) if across_short else 1 / math.sqrt(2.0)
+    lo, hi = 0.0, 2.0 * max(shape)
+    for _ in range(40):
+        dist = (lo + hi) / 2
+        cand = (c + dist * n, n)
+        q1, q2 = _intersect(cand, adj[0]), _intersect(cand, adj[1])
+        if q1 is None or q2 is None:
+            return None
+        width = (along + float(np.hypot(*(q2 - q1)))) / 2
+        height = (float(np.hypot(*(q1 - p1))) + float(np.hypot(*(q2 - p2)))) / 2
+        if height / max(width, 1e-6) < target:
+            lo = dist
+        else:
+            hi = dist
+    return (c + (lo + hi) / 2 * n, n)
 
 
 def _plausible(corners: NDArray[np.float64], shape: tuple[int, int]) -> Status | None:
@@ -510,14 +571,17 @@ def find_page(image: Any) -> PageQuad:
     if sh < 16 or sw < 16:
         return PageQuad("no-page", None, 0.0, "image under 16 px")
     # First the sheet's four straight edges (colour steps, so a grey table as bright as
-    # the paper still shows a tinted or shaded sheet); then the smooth-region search.
+    # the paper still shows a tinted or shaded sheet); then the smooth-region search; a
+    # sheet with one side not seen (its fourth side inferred) only if that finds nothing.
+    mask: NDArray[np.bool_] | None = None
+    fallback = None
     colour = _as_colour(image)
     if colour is not None and min(sh, sw) >= 64:
         if colour.shape[2] == 1:  # grey: the reduced image is already at hand
             rgb_small = small.astype(np.float32)[:, :, None]
         else:
             rgb_small = _reduce_rgb(colour, f) if f > 1 else colour.astype(np.float32)
-        quad = _edge_quad(rgb_small)
+        quad, inferred = _edge_quad(rgb_small)
         fit = None if quad is None else _plausible(quad, (sh, sw))
         if quad is not None and fit is not None:
             frac = _quad_area(quad) / (sh * sw)
@@ -525,10 +589,21 @@ def find_page(image: Any) -> PageQuad:
             if mask is _TWO_SHEETS or (mask is not None and _two_sheets(small, mask)):
                 return PageQuad("two-pages", None, frac, "two sheets side by side")
             corners = (quad + 0.5) * f - 0.5
-            if fit == "incomplete":
-                return PageQuad(fit, corners, frac, "corners of the sheet are outside the frame")
-            return PageQuad("ok", corners, frac, None)
-    mask = _sheet_mask(small)
+            reason = None if fit == "ok" else "corners of the sheet are outside the frame"
+            if not inferred:
+                return PageQuad(fit, corners, frac, reason)
+            fallback = PageQuad(fit, corners, frac, reason)
+    found = _smooth_region_quad(small, mask, f)
+    if fallback is None or found.status in ("ok", "two-pages"):
+        return found
+    return fallback
+
+
+def _smooth_region_quad(small: NDArray[np.uint8], mask: Any, f: int) -> PageQuad:
+    # find_page's second search: the sheet as the smooth region around the middle.
+    sh, sw = small.shape
+    if mask is None:
+        mask = _sheet_mask(small)
     if mask is None:
         return PageQuad("no-page", None, 0.0, "no uniform region in the middle of the photo")
     if mask is _TWO_SHEETS:
