@@ -473,9 +473,11 @@ def _edge_quad(small: NDArray[np.float32]) -> tuple[NDArray[np.float64] | None, 
 def _inferred_side(
     lines: list[tuple[Any, Any] | None], m: int, shape: tuple[int, int]
 ) -> tuple[Any, Any] | None:
-    # One side not seen (too faint, or hugging the frame): the line parallel to the
-    # opposite side at the distance that gives the sheet the A4 aspect, its long side
-    # along the frame's long side (lines: top, bottom, left, right).
+    # One side not seen (too faint, or hugging the frame): the mirror image of the
+    # opposite side about the axis between the two adjacent sides (a symmetric keystone:
+    # the camera faces the middle of the sheet), at the distance that gives the sheet the
+    # A4 aspect, its long side along the frame's long side (lines: top, bottom, left,
+    # right).
     opp = lines[m ^ 1]
     adj = [lines[i] for i in ((2, 3) if m < 2 else (0, 1))]
     if opp is None or adj[0] is None or adj[1] is None:
@@ -488,6 +490,12 @@ def _inferred_side(
     if n @ (frame_mid - c) < 0:
         n = -n  # towards the sheet, i.e. towards the missing side
     along = float(np.hypot(*(p2 - p1)))
+    n1, n2 = adj[0][1], adj[1][1]
+    axis = n1 + (n2 if n1 @ n2 > 0 else -n2)
+    axis = axis / max(float(np.hypot(*axis)), 1e-12)
+    d_opp = np.array([n[1], -n[0]])
+    d_new = 2 * (d_opp @ axis) * axis - d_opp
+    n_new = np.array([-d_new[1], d_new[0]])
     # the missing side spans the sheet across (short side) when it is parallel to the
     # frame's short side
     across_short = (m < 2) == (shape[0] >= shape[1])
@@ -495,17 +503,20 @@ def _inferred_side(
     lo, hi = 0.0, 2.0 * max(shape)
     for _ in range(40):
         dist = (lo + hi) / 2
-        cand = (c + dist * n, n)
+        cand = (c + dist * n, n_new)
         q1, q2 = _intersect(cand, adj[0]), _intersect(cand, adj[1])
         if q1 is None or q2 is None:
             return None
-        width = (along + float(np.hypot(*(q2 - q1)))) / 2
-        height = (float(np.hypot(*(q1 - p1))) + float(np.hypot(*(q2 - p2)))) / 2
+        # the longer side of each opposite pair: a keystone shortens the far side, not the
+        # near one (as in evalkit's phone captures; a real camera also foreshortens the
+        # sheet along the tilt, which this does not model)
+        width = max(along, float(np.hypot(*(q2 - q1))))
+        height = max(float(np.hypot(*(q1 - p1))), float(np.hypot(*(q2 - p2))))
         if height / max(width, 1e-6) < target:
             lo = dist
         else:
             hi = dist
-    return (c + (lo + hi) / 2 * n, n)
+    return (c + (lo + hi) / 2 * n, n_new)
 
 
 def _plausible(corners: NDArray[np.float64], shape: tuple[int, int]) -> Status | None:
