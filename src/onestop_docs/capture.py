@@ -82,7 +82,9 @@ class PageQuad:
         (the sheet is cut off by the frame) or ``"two-pages"``.
     corners : numpy.ndarray or None
         4 x 2 float (x, y) in input pixels: top-left, top-right, bottom-right, bottom-left
-        of the sheet as it will be turned upright (portrait).
+        of the sheet as it will be turned upright (portrait).  Also set for
+        ``"incomplete"`` when the sheet's sides cross the frame (the corners outside it
+        are their crossings).
     area_fraction : float
         Sheet area / frame area (0 when no sheet).
     reason : str or None
@@ -105,7 +107,8 @@ class CaptureResult:
         As :attr:`PageQuad.status`, plus ``"blank"`` (a sheet without ink).
     page : numpy.ndarray or None
         The rectified, lighting-flattened grey page (uint8, paper 255), upright as found
-        (portrait unless the sheet is landscape); None unless status is ``"ok"``.
+        (portrait unless the sheet is landscape); None unless status is ``"ok"``, or
+        ``"incomplete"`` with corners (what is outside the photo is white).
     quad : PageQuad
     paper : str or None
         Paper size the aspect was snapped to (``"A4"``, ...), None if none fitted.
@@ -552,10 +555,15 @@ def _plausible(corners: NDArray[np.float64], shape: tuple[int, int]) -> Status |
 def find_page(image: Any) -> PageQuad:
     """Find the sheet of paper in a photo: its four corners, or why there are none.
 
-    The photo is reduced to about 640 px on its long side; the sheet is the largest smooth
-    region (no grey step above a few levels per pixel) around the middle of the photo, its
-    text holes filled; its corners are the extreme points along the diagonals of its
-    principal axes, refined by straight lines fitted to the middle of each side.
+    The photo is reduced to about 640 px on its long side.  First each side of the sheet
+    is looked for as the outermost straight colour step with a blank margin behind it,
+    refitted to the sub-pixel gradient peaks along it, and the four lines are intersected
+    (corners outside the frame give ``"incomplete"`` with the corners).  Otherwise the
+    sheet is the largest smooth region (no grey step above a few levels per pixel) around
+    the middle of the photo, its text holes filled; its corners are the extreme points
+    along the diagonals of its principal axes, refined by straight lines fitted to the
+    middle of each side.  Last, with three sides seen and the fourth hugging the frame,
+    the fourth is inferred from the A4 aspect (``docs/capture.md``).
 
     Raises
     ------
@@ -698,7 +706,9 @@ def rectify(
     -------
     CaptureResult
         ``status != "ok"`` with ``page=None`` for a photo without a usable sheet
-        (``"no-page"``, ``"incomplete"``, ``"two-pages"``, ``"full-frame"``, ``"blank"``).
+        (``"no-page"``, ``"incomplete"``, ``"two-pages"``, ``"full-frame"``, ``"blank"``);
+        ``"incomplete"`` carries the page when the sheet's corners could be placed
+        outside the frame.
 
     Raises
     ------
