@@ -106,8 +106,10 @@ def page_key(
     """The document key of a page with its report digests, or the reason there is none.
 
     Wraps :func:`~onestop_docs.dedup.document_key` (``options`` is accepted for
-    compatibility and ignored: the key itself has no options; ``capture`` is passed on:
-    ``"off"`` for flatbed scans, which skips the photo check).
+    compatibility and ignored: the key itself has no options).  ``capture="auto"``: a
+    phone photo is keyed from its sheet rectified by :func:`onestop_docs.capture.rectify`
+    (status ``"ok"``, or ``"incomplete"`` with the sheet's corners outside the frame);
+    ``"off"`` for flatbed scans, which skips the photo check.
 
     Raises
     ------
