@@ -22,12 +22,14 @@ def _photo(
     page_dpi: int = 60,
     background: tuple[float, float] = (90.0, 12.0),
     paper_gain: float = 0.92,
+    page: np.ndarray | None = None,
 ) -> np.ndarray:
-    """An A4 page rendered at ``page_dpi``, placed by the homography onto ``corners`` of a
-    textured background with a lighting gradient (independent of the code under test:
-    PIL's own perspective transform)."""
+    """An A4 page rendered at ``page_dpi`` (or ``page``), placed by the homography onto
+    ``corners`` of a textured background with a lighting gradient (independent of the code
+    under test: PIL's own perspective transform)."""
     rng = np.random.default_rng(seed)
-    page = synth.render_page(dpi=page_dpi, font_pt=12).gray
+    if page is None:
+        page = synth.render_page(dpi=page_dpi, font_pt=12).gray
     ph, pw = page.shape
     src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], float)
     coeffs = synth.perspective_coeffs(np.asarray(corners, float), src)
@@ -145,3 +147,77 @@ def test_real_thesis_photo_is_cut_off() -> None:
     # linguistics_thesis_a.jpg (page_dewarp, MIT): the page's bottom edge is outside the frame.
     photo = np.asarray(Image.open(DATA / "linguistics_thesis_a.jpg"))
     assert rectify(photo).status == "incomplete"
+
+
+def _turned_a4(height: float, angle_deg: float, centre: tuple[float, float]) -> np.ndarray:
+    """Corners TL, TR, BR, BL of an upright A4 sheet ``height`` px tall, turned by
+    ``angle_deg`` about ``centre`` (x, y)."""
+    w, h = height / 2**0.5, height
+    box = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
+    t = np.radians(angle_deg)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    return box @ rot.T + np.asarray(centre)
+
+
+def test_finds_a_sheet_turned_by_12_degrees() -> None:
+    corners = _turned_a4(1240, 12.0, (600, 750))
+    q = find_page(_photo(corners))
+    assert q.status == "ok", q
+    assert q.corners is not None
+    assert np.abs(q.corners - corners).max() < 6, q.corners - corners
+
+
+def test_sheet_with_corners_outside_the_frame_is_incomplete_with_its_corners() -> None:
+    # A close-up turned by 9 degrees: all four corners are outside the 1200 x 1500 frame,
+    # the four sides cross it.  The corners are the sides' crossings (extrapolated); the
+    # answer stays typed "incomplete", and rectify gives the sheet it could see.
+    corners = _turned_a4(1420, 9.0, (600, 750))
+    assert (corners[:, 0] < 0).any() or (corners[:, 0] > 1200).any()
+    photo = _photo(corners)
+    q = find_page(photo)
+    assert q.status == "incomplete", q
+    assert q.corners is not None
+    assert np.abs(q.corners - corners).max() < 6, q.corners - corners
+    res = rectify(photo)
+    assert res.status == "incomplete" and res.page is not None and res.paper == "A4"
+
+
+def test_side_hugging_the_frame_is_inferred_from_the_a4_aspect() -> None:
+    # The sheet's top edge is just outside the frame (not seen): the other three sides, a
+    # symmetric keystone and the A4 aspect of the longer sides place it.
+    dy = (880 * 2**0.5) ** 2 - 30**2
+    corners = np.array([[210.0, 1154 - dy**0.5], [1030, 1154 - dy**0.5], [1060, 1154], [180, 1154]])
+    q = find_page(_photo(corners))
+    assert q.status in ("ok", "incomplete"), q
+    assert q.corners is not None
+    assert np.abs(q.corners - corners).max() < 0.01 * 1244, q.corners - corners
+    # a side well inside the frame that is not seen is not inferred: that sheet goes on
+    # beyond it (here: its right side is outside the frame)
+    cut = _photo(np.array([[300.0, 160], [1300, 210], [1350, 1330], [250, 1290]]))
+    assert find_page(cut).status == "incomplete"
+
+
+def test_photo_with_cut_corners_keys_like_its_scan_and_not_like_another_filling() -> None:
+    # The dedup photo path (page_hash, capture="auto") keys the rectified sheet even when
+    # its corners are outside the frame; a filling that differs in one field still differs.
+    import test_dedup_forms as forms
+
+    from onestop_docs.dedup import page_hash, verify_pair
+
+    rng = np.random.default_rng(77)
+    lines = forms.form_lines(rng, 0)
+    other = list(lines)
+    idx = next(i for i, ln in enumerate(other) if ln.startswith("Họ"))
+    other[idx] = other[idx].split(":")[0] + ": Trần Thị Bích Ngọc"
+    assert other != lines
+    scan = synth.render_page(lines, dpi=150, font_pt=12, max_lines=len(lines)).gray
+    page = synth.render_page(lines, dpi=100, font_pt=12, max_lines=len(lines)).gray
+    changed = synth.render_page(other, dpi=100, font_pt=12, max_lines=len(other)).gray
+    corners = _turned_a4(1420, 9.0, (600, 750))
+    k_scan = page_hash(scan, dpi=150, capture="off")
+    k_photo = page_hash(_photo(corners, page=page), dpi=100)
+    k_other = page_hash(_photo(corners, page=changed, seed=5), dpi=100)
+    assert k_scan is not None and k_photo is not None and k_other is not None
+    assert verify_pair(k_photo, k_scan).duplicate
+    assert not verify_pair(k_other, k_scan).duplicate
+    assert not verify_pair(k_other, k_photo).duplicate

@@ -6,7 +6,6 @@ releases the GIL.
 """
 
 cimport cython
-from libc.math cimport floor
 from libc.stdint cimport uint8_t
 
 from paper_grid cimport (
@@ -16,45 +15,49 @@ from paper_grid cimport (
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+@cython.cdivision(True)
 def warp_homography(const uint8_t[:, ::1] src, const double[::1] h, uint8_t[:, ::1] out,
                     int fill):
     """``out[v, u]`` = ``src`` bilinearly sampled at the image of pixel centre ``(u, v)``
     under the 3 x 3 output-to-input homography ``h`` (row-major, 9 values, pixel-centre
-    coordinates); points outside ``src`` take ``fill``."""
+    coordinates); points outside ``src`` take ``fill``.  ``src`` must be at least 2 x 2."""
     cdef Py_ssize_t rows = out.shape[0], cols = out.shape[1]
     cdef Py_ssize_t sh = src.shape[0], sw = src.shape[1], r, c, x0, y0
-    cdef double u, v, X, Y, W, x, y, wx, wy, a00, a01, a10, a11, val
+    cdef double X, Y, W, x, y, wx, wy, top, bottom, iw
+    cdef double xmax = sw - 1, ymax = sh - 1
+    if sh < 2 or sw < 2 or h.shape[0] != 9:
+        raise ValueError("warp_homography needs a source of at least 2 x 2 and 9 coefficients")
     with nogil:
         for r in range(rows):
-            v = r
+            # the row's start, then one step of the first column per pixel
+            X = h[1] * r + h[2]
+            Y = h[4] * r + h[5]
+            W = h[7] * r + h[8]
             for c in range(cols):
-                u = c
-                X = h[0] * u + h[1] * v + h[2]
-                Y = h[3] * u + h[4] * v + h[5]
-                W = h[6] * u + h[7] * v + h[8]
-                if W <= 1e-12:
+                if W > 1e-12:
+                    iw = 1.0 / W
+                    x = X * iw
+                    y = Y * iw
+                else:
+                    x = -1.0
+                    y = -1.0
+                X += h[0]
+                Y += h[3]
+                W += h[6]
+                if x < 0 or y < 0 or x > xmax or y > ymax:
                     out[r, c] = <uint8_t>fill
                     continue
-                x = X / W
-                y = Y / W
-                if x < 0 or y < 0 or x > sw - 1 or y > sh - 1:
-                    out[r, c] = <uint8_t>fill
-                    continue
-                x0 = <Py_ssize_t>floor(x)
-                y0 = <Py_ssize_t>floor(y)
-                if x0 >= sw - 1:
-                    x0 = sw - 2 if sw > 1 else 0
-                if y0 >= sh - 1:
-                    y0 = sh - 2 if sh > 1 else 0
+                x0 = <Py_ssize_t>x  # x >= 0: truncation is the floor
+                y0 = <Py_ssize_t>y
+                if x0 > sw - 2:
+                    x0 = sw - 2
+                if y0 > sh - 2:
+                    y0 = sh - 2
                 wx = x - x0
                 wy = y - y0
-                a00 = src[y0, x0]
-                a01 = src[y0, x0 + 1] if sw > 1 else a00
-                a10 = src[y0 + 1, x0] if sh > 1 else a00
-                a11 = src[y0 + 1, x0 + 1] if sw > 1 and sh > 1 else a00
-                val = ((1 - wy) * ((1 - wx) * a00 + wx * a01)
-                       + wy * ((1 - wx) * a10 + wx * a11))
-                out[r, c] = <uint8_t>(val + 0.5)
+                top = src[y0, x0] + wx * (<double>src[y0, x0 + 1] - src[y0, x0])
+                bottom = src[y0 + 1, x0] + wx * (<double>src[y0 + 1, x0 + 1] - src[y0 + 1, x0])
+                out[r, c] = <uint8_t>(top + wy * (bottom - top) + 0.5)
 
 
 @cython.boundscheck(False)

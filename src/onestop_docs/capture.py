@@ -53,13 +53,22 @@ _SNAP = 0.06  # aspect within 6 % of a paper size snaps to it
 _RING = 3  # rows and columns next to the frame where the sheet is checked for touching it
 _EDGE_STEP = 6.0  # grey step per pixel (after a 3 x 3 blur) that ends the smooth sheet
 _SIDE_SEARCH = 0.42  # each side's edge is searched in this share of the frame next to it
-_SIDE_SLOPE = 0.15  # largest slope of a side's edge against the frame side
+_SIDE_SLOPE = 0.25  # largest slope of a side's edge against the frame side (14 degrees)
+_SLOPE_STEPS = 33  # slopes tried per offset
 _SIDE_SAMPLES = (0.25, 0.75)  # a side's edge is measured along this middle share of the frame
 _EDGE_MIN = 1.5  # smallest mean colour step (sum over channels, per pixel) of a sheet edge
 _EDGE_NOISE = 2.2  # ... and this many times the profile's quiet level
 _MARGIN_TEXTURE = 2.5  # mean |gradient| (sum of channels) above which a band holds text
 _STEP_BAND = (3, 9)  # rows on either side of an edge compared for the step test
 _STEP_MIN = 3.0  # the colour either side of a sheet edge differs by this much (sum of channels)
+_REFINE_SPAN = 0.04  # a side's line is refitted over the frame but this share at either end
+_REFINE_WINDOW = 3  # ... to gradient peaks within this many pixels of the searched line
+_REFINE_MIN = 24  # ... from at least this many columns
+_REFINE_INLIERS = 0.6  # share of the middle columns that must follow a side's line
+_GRAZE = 4.0  # a candidate line this much weaker than an edge just inside it grazes that edge
+_HUG = 0.05  # an unseen side may be inferred within this share of the frame from its side
+_CUT_OFF = 0.25  # a sheet's corner may lie this share of the frame outside it ("incomplete")
+_STEP_SAMPLES = 0.3  # share of an edge's samples whose step band must lie inside the frame
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,9 @@ class PageQuad:
         (the sheet is cut off by the frame) or ``"two-pages"``.
     corners : numpy.ndarray or None
         4 x 2 float (x, y) in input pixels: top-left, top-right, bottom-right, bottom-left
-        of the sheet as it will be turned upright (portrait).
+        of the sheet as it will be turned upright (portrait).  Also set for
+        ``"incomplete"`` when the sheet's sides cross the frame (the corners outside it
+        are their crossings).
     area_fraction : float
         Sheet area / frame area (0 when no sheet).
     reason : str or None
@@ -97,7 +108,8 @@ class CaptureResult:
         As :attr:`PageQuad.status`, plus ``"blank"`` (a sheet without ink).
     page : numpy.ndarray or None
         The rectified, lighting-flattened grey page (uint8, paper 255), upright as found
-        (portrait unless the sheet is landscape); None unless status is ``"ok"``.
+        (portrait unless the sheet is landscape); None unless status is ``"ok"``, or
+        ``"incomplete"`` with corners (what is outside the photo is white).
     quad : PageQuad
     paper : str or None
         Paper size the aspect was snapped to (``"A4"``, ...), None if none fitted.
@@ -307,7 +319,7 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
     xi = np.rint(xs).astype(np.intp)
     lo, hi = _STEP_BAND
     y0 = np.arange(2, max(3, int(_SIDE_SEARCH * h)))
-    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, 21)
+    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, _SLOPE_STEPS)
     yy = np.rint(y0[:, None, None] + slopes[None, :, None] * (xs - xc)[None, None, :])
     yy = np.clip(yy, 0, h - 1).astype(np.intp)
     score = gain * np.abs(grad[yy, xi].mean(axis=2)).sum(axis=-1)  # (offsets, slopes)
@@ -319,12 +331,23 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
             continue
         s = int(np.argmax(score[k]))
         rows = yy[k, s]
-        if rows.min() < hi or rows.max() + hi >= h:
+        # Rows either side of the edge; an edge close to the frame (a sheet running out of
+        # the photo at a corner) keeps the samples whose band lies inside the frame.
+        out_rows = rows[:, None] - np.arange(lo, hi)[None, :]
+        in_rows = rows[:, None] + np.arange(lo, hi)[None, :]
+        inside = (out_rows.min(axis=1) >= 0) & (in_rows.max(axis=1) < h)
+        if np.count_nonzero(inside) < _STEP_SAMPLES * rows.size:
             continue
-        above = view[rows[:, None] - np.arange(lo, hi)[None, :], xi[:, None]].mean(axis=(0, 1))
-        below = view[rows[:, None] + np.arange(lo, hi)[None, :], xi[:, None]].mean(axis=(0, 1))
+        cols = xi[inside, None]
+        above = view[out_rows[inside], cols].mean(axis=(0, 1))
+        below = view[in_rows[inside], cols].mean(axis=(0, 1))
         if gain * float(np.abs(above - below).sum()) < _STEP_MIN:
             continue  # a thin line (a rule, a text row), not the sheet's edge
+        # sub-pixel offset from the parabola through the peak
+        a, b, c = best[k - 1], best[k], best[k + 1]
+        den = a - 2 * b + c
+        off = 0.5 * (a - c) / den if den < 0 else 0.0
+        line = _refine_edge(grad, below - above, float(y0[k] + off), float(slopes[s]))
         # A sheet has a blank margin inside its edge; the edge of a text block (a scan's
         # paper filling the frame) has text right behind it.
         band = np.arange(lo, 2 * hi)
@@ -334,17 +357,64 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
             float(tex_in.mean()) > _MARGIN_TEXTURE
             or float(np.mean(tex_in > 2 * _MARGIN_TEXTURE)) > 0.05
         ):
+            if line is None and best[k + 1 : k + 4 * hi].max() > _GRAZE * best[k]:
+                continue  # a line grazing the corner of a much stronger edge behind it
             return None  # text reached: the sheet's edge, if any, is outside the frame
-        # sub-pixel offset from the parabola through the peak
-        a, b, c = best[k - 1], best[k], best[k + 1]
-        den = a - 2 * b + c
-        off = 0.5 * (a - c) / den if den < 0 else 0.0
-        return float(y0[k] + off), float(slopes[s])
+        if line is None:
+            continue  # the gradient does not follow the line: it only grazes an edge
+        return line
     return None
 
 
-def _edge_quad(small: NDArray[np.float32]) -> NDArray[np.float64] | None:
-    # Four side lines from _side_edge, intersected: corners TL, TR, BR, BL (x, y).
+def _refine_edge(
+    grad: NDArray[np.float32], step: NDArray[np.float32], off: float, slope: float
+) -> tuple[float, float] | None:
+    # The search grid's slope step (1/64) moves a corner by up to half a percent of the
+    # frame: refit the line to the sub-pixel gradient peak of every column near it (the
+    # gradient projected on the colour step across the edge), trimming columns that do
+    # not follow it (past a corner, under a shadow's edge).  None when most columns of the
+    # middle of the frame do not follow it: a line across the frame that only grazes an
+    # edge (a sheet's corner) or a shadow is not a side.
+    h, w, _ = grad.shape
+    xc = (w - 1) / 2
+    xs = np.arange(round(_REFINE_SPAN * w), round((1 - _REFINE_SPAN) * w))
+    ys = off + slope * (xs - xc)
+    win = np.arange(-_REFINE_WINDOW, _REFINE_WINDOW + 1)
+    keep = (ys >= _REFINE_WINDOW + 1) & (ys < h - _REFINE_WINDOW - 2)
+    xs, ys = xs[keep], ys[keep]
+    if xs.size < _REFINE_MIN:
+        return None
+    unit = step / max(float(np.linalg.norm(step)), 1e-6)
+    rows = np.rint(ys).astype(np.intp)[:, None] + win[None, :]
+    # (columns, window); absolute: the flipped views carry the gradient of the unflipped
+    # image
+    vals = np.abs(grad[rows, xs[:, None]] @ unit)
+    j = np.clip(np.argmax(vals, axis=1), 1, win.size - 2)
+    i = np.arange(xs.size)
+    a, b, c = vals[i, j - 1], vals[i, j], vals[i, j + 1]
+    den = a - 2 * b + c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sub = np.where(den < 0, 0.5 * (a - c) / den, 0.0)
+    y = rows[i, j] + np.clip(sub, -0.5, 0.5)
+    use = b > 0.5 * float(np.median(b))
+    o, sl = off, slope
+    strong = use
+    for tol in (2.0, 1.0, 1.0):
+        if np.count_nonzero(use) < _REFINE_MIN:
+            return None
+        sl, o = np.polyfit(xs[use] - xc, y[use], 1)
+        use = strong & (np.abs(y - (o + sl * (xs - xc))) < tol)
+    middle = (xs >= _SIDE_SAMPLES[0] * w) & (xs <= _SIDE_SAMPLES[1] * w)
+    if np.count_nonzero(use & middle) < _REFINE_INLIERS * max(1, int(np.count_nonzero(middle))):
+        return None
+    if abs(o - off) > 2.0 or abs(sl - slope) > 0.03:
+        return None
+    return float(o), float(sl)
+
+
+def _edge_quad(small: NDArray[np.float32]) -> tuple[NDArray[np.float64] | None, bool]:
+    # Four side lines from _side_edge, intersected: corners TL, TR, BR, BL (x, y), and
+    # whether one side was inferred (not seen).
     h, w, _ = small.shape
     pad = np.pad(small, ((1, 1), (1, 1), (0, 0)), mode="edge")
     blur: NDArray[np.float32] = np.zeros_like(small)
@@ -357,62 +427,144 @@ def _edge_quad(small: NDArray[np.float32]) -> NDArray[np.float64] | None:
     gx = np.zeros_like(blur)
     gx[:, 1:-1] = (blur[:, 2:] - blur[:, :-2]) / 2
     t, gt = small.transpose(1, 0, 2), gx.transpose(1, 0, 2)
-    found = []
-    for view, grad in ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1])):
-        edge = _side_edge(view, grad)
-        if edge is None:
-            return None
-        found.append(edge)
-    (ot, st), (ob, sb), (ol, sl), (orr, sr) = found  # type: ignore[misc]
+    found = [
+        _side_edge(view, grad)
+        for view, grad in ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1]))
+    ]
+    missing = [i for i, e in enumerate(found) if e is None]
+    if len(missing) > 1:
+        return None, False
     xc, yc = (w - 1) / 2, (h - 1) / 2
 
     def line(p: tuple[float, float], d: tuple[float, float]) -> tuple[Any, Any]:
         n = np.array([-d[1], d[0]], np.float64)
         return np.array(p, np.float64), n / np.hypot(*n)
 
-    top = line((xc, ot), (1.0, st))
-    bottom = line((xc, h - 1 - ob), (1.0, -sb))
-    left = line((ol, yc), (sl, 1.0))
-    right = line((w - 1 - orr, yc), (-sr, 1.0))
+    lines: list[tuple[Any, Any] | None] = [None] * 4
+    for i, e in enumerate(found):
+        if e is None:
+            continue
+        o, sl = e
+        lines[i] = (
+            line((xc, o), (1.0, sl)),
+            line((xc, h - 1 - o), (1.0, -sl)),
+            line((o, yc), (sl, 1.0)),
+            line((w - 1 - o, yc), (-sl, 1.0)),
+        )[i]
+    if missing:
+        m = missing[0]
+        side = _inferred_side(lines, m, (h, w))
+        # Only a side hugging the frame (or outside it) can have gone unseen: one well
+        # inside the frame would have shown, so the sheet goes on beyond it.
+        centre_line = line((xc, yc), (0.0, 1.0) if m < 2 else (1.0, 0.0))
+        cross = None if side is None else _intersect(side, centre_line)
+        if cross is None:
+            return None, False
+        offset = (cross[1], h - 1 - cross[1], cross[0], w - 1 - cross[0])[m]
+        if offset > _HUG * (h if m < 2 else w):
+            return None, False
+        lines[m] = side
+    top, bottom, left, right = lines
     corners = []
     for l1, l2 in ((top, left), (top, right), (bottom, right), (bottom, left)):
-        p = _intersect(l1, l2)
+        p = None if l1 is None or l2 is None else _intersect(l1, l2)
         if p is None:
-            return None
+            return None, False
         corners.append(p)
-    return np.array(corners)
+    return np.array(corners), bool(missing)
 
 
-def _plausible(corners: NDArray[np.float64], shape: tuple[int, int]) -> bool:
-    # A sheet seen at a moderate angle: convex, inside the frame (a corner may sit just
-    # outside it under a finger), opposite sides of similar length, a paper-like aspect.
+def _inferred_side(
+    lines: list[tuple[Any, Any] | None], m: int, shape: tuple[int, int]
+) -> tuple[Any, Any] | None:
+    # One side not seen (too faint, or hugging the frame): the mirror image of the
+    # opposite side about the axis between the two adjacent sides (a symmetric keystone:
+    # the camera faces the middle of the sheet), at the distance that gives the sheet the
+    # A4 aspect, its long side along the frame's long side (lines: top, bottom, left,
+    # right).
+    opp = lines[m ^ 1]
+    adj = [lines[i] for i in ((2, 3) if m < 2 else (0, 1))]
+    if opp is None or adj[0] is None or adj[1] is None:
+        return None
+    p1, p2 = _intersect(opp, adj[0]), _intersect(opp, adj[1])
+    if p1 is None or p2 is None:
+        return None
+    c, n = opp
+    frame_mid = np.array([shape[1] - 1, shape[0] - 1], np.float64) / 2
+    if n @ (frame_mid - c) < 0:
+        n = -n  # towards the sheet, i.e. towards the missing side
+    along = float(np.hypot(*(p2 - p1)))
+    n1, n2 = adj[0][1], adj[1][1]
+    axis = n1 + (n2 if n1 @ n2 > 0 else -n2)
+    axis = axis / max(float(np.hypot(*axis)), 1e-12)
+    d_opp = np.array([n[1], -n[0]])
+    d_new = 2 * (d_opp @ axis) * axis - d_opp
+    n_new = np.array([-d_new[1], d_new[0]])
+    # the missing side spans the sheet across (short side) when it is parallel to the
+    # frame's short side
+    across_short = (m < 2) == (shape[0] >= shape[1])
+    target = math.sqrt(2.0) if across_short else 1 / math.sqrt(2.0)
+    lo, hi = 0.0, 2.0 * max(shape)
+    for _ in range(40):
+        dist = (lo + hi) / 2
+        cand = (c + dist * n, n_new)
+        q1, q2 = _intersect(cand, adj[0]), _intersect(cand, adj[1])
+        if q1 is None or q2 is None:
+            return None
+        # the longer side of each opposite pair: a keystone shortens the far side, not the
+        # near one (as in evalkit's phone captures; a real camera also foreshortens the
+        # sheet along the tilt, which this does not model)
+        width = max(along, float(np.hypot(*(q2 - q1))))
+        height = max(float(np.hypot(*(q1 - p1))), float(np.hypot(*(q2 - p2))))
+        if height / max(width, 1e-6) < target:
+            lo = dist
+        else:
+            hi = dist
+    return (c + (lo + hi) / 2 * n, n_new)
+
+
+def _plausible(corners: NDArray[np.float64], shape: tuple[int, int]) -> Status | None:
+    # A sheet seen at a moderate angle: convex, opposite sides of similar length, a
+    # paper-like aspect.  "ok" when it lies inside the frame (a corner may sit just outside
+    # it under a finger), "incomplete" when corners are cut off by the frame, None when it
+    # is no sheet.
     h, w = shape
-    if (corners[:, 0] < -0.02 * w).any() or (corners[:, 0] > 1.02 * w).any():
-        return False
-    if (corners[:, 1] < -0.02 * h).any() or (corners[:, 1] > 1.02 * h).any():
-        return False
     sides = np.hypot(*(np.roll(corners, -1, axis=0) - corners).T)
     if sides.min() < 0.2 * min(h, w):
-        return False
+        return None
     if not (0.7 < sides[0] / sides[2] < 1.4 and 0.7 < sides[1] / sides[3] < 1.4):
-        return False
+        return None
     d = np.roll(corners, -1, axis=0) - corners
     cross = d[:, 0] * np.roll(d[:, 1], -1) - d[:, 1] * np.roll(d[:, 0], -1)
     if not ((cross > 0).all() or (cross < 0).all()):
-        return False
+        return None
     aspect = max(sides[1] + sides[3], sides[0] + sides[2]) / min(
         sides[1] + sides[3], sides[0] + sides[2]
     )
-    return bool(1.15 < aspect < 1.9)
+    if not 1.15 < aspect < 1.9:
+        return None
+    x, y = corners[:, 0] / w, corners[:, 1] / h
+    if (x < -_CUT_OFF).any() or (x > 1 + _CUT_OFF).any():
+        return None
+    if (y < -_CUT_OFF).any() or (y > 1 + _CUT_OFF).any():
+        return None
+    if (x < -0.02).any() or (x > 1.02).any() or (y < -0.02).any() or (y > 1.02).any():
+        return "incomplete"
+    return "ok"
 
 
 def find_page(image: Any) -> PageQuad:
     """Find the sheet of paper in a photo: its four corners, or why there are none.
 
-    The photo is reduced to about 640 px on its long side; the sheet is the largest smooth
-    region (no grey step above a few levels per pixel) around the middle of the photo, its
-    text holes filled; its corners are the extreme points along the diagonals of its
-    principal axes, refined by straight lines fitted to the middle of each side.
+    The photo is reduced to about 640 px on its long side.  First each side of the sheet
+    is looked for as the outermost straight colour step with a blank margin behind it,
+    refitted to the sub-pixel gradient peaks along it, and the four lines are intersected
+    (corners outside the frame give ``"incomplete"`` with the corners).  Otherwise the
+    sheet is the largest smooth region (no grey step above a few levels per pixel) around
+    the middle of the photo, its text holes filled; its corners are the extreme points
+    along the diagonals of its principal axes, refined by straight lines fitted to the
+    middle of each side.  Last, with three sides seen and the fourth hugging the frame,
+    the fourth is inferred from the A4 aspect (``docs/capture.md``).
 
     Raises
     ------
@@ -439,21 +591,39 @@ def find_page(image: Any) -> PageQuad:
     if sh < 16 or sw < 16:
         return PageQuad("no-page", None, 0.0, "image under 16 px")
     # First the sheet's four straight edges (colour steps, so a grey table as bright as
-    # the paper still shows a tinted or shaded sheet); then the smooth-region search.
+    # the paper still shows a tinted or shaded sheet); then the smooth-region search; a
+    # sheet with one side not seen (its fourth side inferred) only if that finds nothing.
+    mask: NDArray[np.bool_] | None = None
+    fallback = None
     colour = _as_colour(image)
     if colour is not None and min(sh, sw) >= 64:
         if colour.shape[2] == 1:  # grey: the reduced image is already at hand
             rgb_small = small.astype(np.float32)[:, :, None]
         else:
             rgb_small = _reduce_rgb(colour, f) if f > 1 else colour.astype(np.float32)
-        quad = _edge_quad(rgb_small)
-        if quad is not None and _plausible(quad, (sh, sw)):
+        quad, inferred = _edge_quad(rgb_small)
+        fit = None if quad is None else _plausible(quad, (sh, sw))
+        if quad is not None and fit is not None:
             frac = _quad_area(quad) / (sh * sw)
             mask = _sheet_mask(small)
             if mask is _TWO_SHEETS or (mask is not None and _two_sheets(small, mask)):
                 return PageQuad("two-pages", None, frac, "two sheets side by side")
-            return PageQuad("ok", (quad + 0.5) * f - 0.5, frac, None)
-    mask = _sheet_mask(small)
+            corners = (quad + 0.5) * f - 0.5
+            reason = None if fit == "ok" else "corners of the sheet are outside the frame"
+            if not inferred:
+                return PageQuad(fit, corners, frac, reason)
+            fallback = PageQuad(fit, corners, frac, reason)
+    found = _smooth_region_quad(small, mask, f)
+    if fallback is None or found.status in ("ok", "two-pages"):
+        return found
+    return fallback
+
+
+def _smooth_region_quad(small: NDArray[np.uint8], mask: Any, f: int) -> PageQuad:
+    # find_page's second search: the sheet as the smooth region around the middle.
+    sh, sw = small.shape
+    if mask is None:
+        mask = _sheet_mask(small)
     if mask is None:
         return PageQuad("no-page", None, 0.0, "no uniform region in the middle of the photo")
     if mask is _TWO_SHEETS:
@@ -537,7 +707,9 @@ def rectify(
     -------
     CaptureResult
         ``status != "ok"`` with ``page=None`` for a photo without a usable sheet
-        (``"no-page"``, ``"incomplete"``, ``"two-pages"``, ``"full-frame"``, ``"blank"``).
+        (``"no-page"``, ``"incomplete"``, ``"two-pages"``, ``"full-frame"``, ``"blank"``);
+        ``"incomplete"`` carries the page when the sheet's corners could be placed
+        outside the frame.
 
     Raises
     ------
@@ -556,7 +728,7 @@ def rectify(
         dpi = check_range(dpi, "dpi", 20.0, 1200.0)
     gray = as_gray(image)
     quad = find_page(gray)
-    if quad.status != "ok" or quad.corners is None:
+    if quad.status not in ("ok", "incomplete") or quad.corners is None:
         return CaptureResult(quad.status, None, quad)
     c = quad.corners
     width = (np.hypot(*(c[1] - c[0])) + np.hypot(*(c[2] - c[3]))) / 2
@@ -586,4 +758,4 @@ def rectify(
     step = max(1, out_long // 400)
     if np.count_nonzero(page[::step, ::step] < 128) < 0.0005 * page[::step, ::step].size:
         return CaptureResult("blank", None, quad, name, out_dpi, aspect)
-    return CaptureResult("ok", page, quad, name, out_dpi, aspect)
+    return CaptureResult(quad.status, page, quad, name, out_dpi, aspect)

@@ -128,6 +128,13 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-ocr", action="store_true", help="skip OCR and field extraction")
     d.add_argument("--assume-dpi", type=float, help="resolution for pages whose file has none")
     d.add_argument(
+        "--capture",
+        choices=("off", "auto"),
+        default=None,
+        help="rectify phone photos of a sheet before cleanup (auto), or not (off, the "
+        "default: flatbed scans)",
+    )
+    d.add_argument(
         "--workers", type=int, default=None, help="parallel documents (default: CPU count)"
     )
     d.add_argument("--qa-report", type=Path, help="QA report path (default OUT/qa-report.html)")
@@ -269,6 +276,13 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--settle", type=float, help="seconds a folder must stay unchanged")
     w.add_argument("--no-ocr", action="store_true", help="skip OCR and field extraction")
     w.add_argument("--assume-dpi", type=float, help="resolution for pages whose file has none")
+    w.add_argument(
+        "--capture",
+        choices=("off", "auto"),
+        default=None,
+        help="rectify phone photos of a sheet before cleanup (auto), or not (off, the "
+        "default: flatbed scans)",
+    )
     w.add_argument("--json", action="store_true", help="one JSON line per dossier on stdout")
     w.set_defaults(func=_cmd_watch)
     return p
@@ -397,6 +411,8 @@ def _cmd_digitize(args: argparse.Namespace) -> int:
         opt_cfg["ocr"] = False
     if args.assume_dpi is not None:
         opt_cfg["assume_dpi"] = args.assume_dpi
+    if args.capture is not None:
+        opt_cfg["capture"] = args.capture
     if station.get("tsa_url"):
         opt_cfg.setdefault("tsa_url", station["tsa_url"])
     if "allow_unsigned_drafts" in station:
@@ -652,6 +668,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         opt_cfg["ocr"] = False
     if args.assume_dpi:
         opt_cfg["assume_dpi"] = args.assume_dpi
+    if args.capture is not None:
+        opt_cfg["capture"] = args.capture
     if station.get("tsa_url"):
         opt_cfg.setdefault("tsa_url", station["tsa_url"])
     watch_cfg = dict(cfg.get("watch", {}))

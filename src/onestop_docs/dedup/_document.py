@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from ..capture import rectify
 from ..errors import BlankPageError, InvalidArgumentError
 from ._hash import Hash, pdq
 from ._key import (
+    DEFAULT_DPI,
     DocumentKey,
     MatchOptions,
     Verdict,
@@ -87,14 +89,27 @@ class PageKey:
     reason: str | None
 
 
+def _photo_page(page: Any, dpi: float | None) -> tuple[Any, float | None, str]:
+    # A phone photo is keyed from its rectified sheet, also when corners of the sheet lie
+    # outside the frame ("incomplete": the text is usually all there, and what is missing
+    # reads as blank paper, which can only make a match harder); anything else (a scan, a
+    # screenshot, a photo whose sheet is not found) is keyed as it is.
+    res = rectify(page)
+    if res.page is None or res.status not in ("ok", "incomplete"):
+        return page, dpi, "off"
+    return res.page, res.dpi if res.dpi is not None else DEFAULT_DPI, "off"
+
+
 def page_key(
     page: Any, *, dpi: float | None = None, options: Any = None, capture: str = "auto"
 ) -> PageKey:
     """The document key of a page with its report digests, or the reason there is none.
 
     Wraps :func:`~onestop_docs.dedup.document_key` (``options`` is accepted for
-    compatibility and ignored: the key itself has no options; ``capture`` is passed on:
-    ``"off"`` for flatbed scans, which skips the photo check).
+    compatibility and ignored: the key itself has no options).  ``capture="auto"``: a
+    phone photo is keyed from its sheet rectified by :func:`onestop_docs.capture.rectify`
+    (status ``"ok"``, or ``"incomplete"`` with the sheet's corners outside the frame);
+    ``"off"`` for flatbed scans, which skips the photo check.
 
     Raises
     ------
@@ -107,6 +122,8 @@ def page_key(
     >>> page_key(np.full((300, 200), 255, np.uint8), dpi=100).reason
     'blank'
     """
+    if capture == "auto":
+        page, dpi, capture = _photo_page(page, dpi)
     try:
         key = document_key(page, dpi=dpi, capture=capture)
     except BlankPageError as exc:

@@ -24,6 +24,7 @@ from PIL import Image
 
 from ..errors import InvalidArgumentError, InvalidImageError, OnestopError, PipelineError
 from ..imageio import Page, load_pages
+from ._capture import capture_page
 from ._types import DigitizeOptions, PageReport
 
 # --- input discovery ------------------------------------------------------------------------
@@ -212,8 +213,9 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
     from .. import cleanup, deskew
     from ..metadata import page_digest
 
-    warnings: list[str] = []
-    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    page, captured, warnings = capture_page(page, options)
+    timings: dict[str, float] = {} if captured is None else {"capture": time.perf_counter() - t}
     if page.dpi is None:
         raise PipelineError(
             f"page {number} ({page.source}, frame {page.index}) has no usable resolution "
@@ -301,6 +303,7 @@ def _process_page(page: Page, number: int, options: DigitizeOptions) -> _PageWor
         duplicates=(),
         warnings=tuple(warnings),
         timings=timings,
+        capture=captured,
     )
     return _PageWork(work, report, before, _thumbnail(work, options.thumbnail_px), hash_obj)
 

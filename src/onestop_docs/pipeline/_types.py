@@ -82,6 +82,11 @@ class DigitizeOptions:
     reuse_store : str or None
         Reuse store (:class:`onestop_docs.reuse.ReuseStore`: a SQLite path or a PostgreSQL
         DSN) that every page is looked up in and every finished record is added to.
+    capture : {"off", "auto"}
+        Page capture for phone photos (uploads): ``"auto"`` rectifies a photo of a sheet
+        before cleanup and gives it the resolution of its paper size
+        (:func:`onestop_docs.capture.rectify`); a photo without a usable sheet is kept as
+        taken with a warning.  Default ``"off"``: flatbed scans.
     """
 
     ocr: bool = True
@@ -106,6 +111,7 @@ class DigitizeOptions:
     pdf_text: Literal["refuse", "ocr"] = "refuse"
     pdf_render_dpi: float = 300.0
     reuse_store: str | None = None
+    capture: Literal["off", "auto"] = "off"
 
     def __post_init__(self) -> None:
         if not 0 < float(self.max_angle_deg) <= 45:
@@ -147,6 +153,8 @@ class DigitizeOptions:
             raise InvalidArgumentError(
                 f"pdf_render_dpi must lie in [50, 1200], got {self.pdf_render_dpi!r}"
             )
+        if self.capture not in ("off", "auto"):
+            raise InvalidArgumentError(f"capture must be 'off' or 'auto', got {self.capture!r}")
         if self.reuse_store is not None and not (
             isinstance(self.reuse_store, str) and self.reuse_store
         ):
@@ -247,6 +255,9 @@ class PageReport:
     duplicates: tuple[dict[str, Any], ...]
     warnings: tuple[str, ...]
     timings: dict[str, float]
+    #: The capture step's answer (``"ok"``, ``"incomplete"``, ``"full-frame"``, ``"no-page"``,
+    #: ``"two-pages"``, ``"blank"``), None when the step is off.
+    capture: str | None = None
 
 
 @dataclass(frozen=True)
