@@ -50,6 +50,7 @@ _WORK_DPI = 100.0  # the page is reduced to about this resolution by an integer 
 _PAPER_BLOCK_MM = 8.0  # cell of the paper-level estimate
 _INK = 0.35  # darkness (0 paper .. 1 black) from which a work pixel is ink
 _EDGE = 0.25  # darkness from which a pixel can belong to a border touching the edge
+_PAPER_MIN = 0.5  # a cell whose paper level is below this share of the median is not paper
 _QUANTILE = 0.01  # the ink frame: 1 % and 99 % quantiles of the ink along both axes
 _MARGIN = 0.06  # canonical image = frame + 6 % of its size on every side
 _KEY_INK = 0.30  # canonical darkness of ink bitmap pixels
@@ -306,6 +307,28 @@ def _reduce(gray: NDArray[np.uint8], dpi: float) -> tuple[NDArray[np.uint8], flo
     return out, dpi / f
 
 
+def _fill_dark_cells(paper: NDArray[np.float32]) -> None:
+    # A cell that is mostly scanner border (or a black photo) has a "paper level" far below
+    # the page's: taken as it is, the border beside it reads as paper and its noisy edge as
+    # specks of ink, which move the ink frame.  Such cells take the mean level of their
+    # paper neighbours, grown inwards from the paper side.
+    bad = paper < _PAPER_MIN * float(np.median(paper))
+    if not bad.any() or bad.all():
+        return
+    while bad.any():
+        good = np.pad(~bad, 1).astype(np.float32)
+        level = np.pad(np.where(bad, 0.0, paper), 1)
+        s = np.zeros(paper.shape, np.float32)
+        n = np.zeros(paper.shape, np.float32)
+        for dy in range(3):
+            for dx in range(3):
+                s += level[dy : dy + paper.shape[0], dx : dx + paper.shape[1]]
+                n += good[dy : dy + paper.shape[0], dx : dx + paper.shape[1]]
+        grow = bad & (n > 0)
+        paper[grow] = s[grow] / n[grow]
+        bad &= ~grow
+
+
 def _darkness(small: NDArray[np.uint8], dpi: float) -> NDArray[np.float32]:
     # Paper level per cell: a high quantile of the cell (text covers far less than 10 % of
     # any 8 mm cell), so uneven lighting and tinted paper become 0 darkness.
@@ -313,6 +336,7 @@ def _darkness(small: NDArray[np.uint8], dpi: float) -> NDArray[np.float32]:
     h, w = small.shape
     paper = np.empty((-(-h // b), -(-w // b)), np.float32)
     _k.cell_quantile(small, b, 0.9, paper)
+    _fill_dark_cells(paper)
     out = np.empty(small.shape, np.float32)
     _k.darkness(small, paper, b, out)
     return out
