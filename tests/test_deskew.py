@@ -184,27 +184,34 @@ def _card_copy(dpi: int, angle: float) -> np.ndarray:
     return synth.rotate(card, angle, expand=True)
 
 
-def test_cards_pasted_at_their_own_angle_do_not_set_the_page_skew() -> None:
-    # Two card copies (front and back) pasted 2.0 and 2.8 degrees off the page's long text
-    # lines, then the page scanned at 3.7 degrees: the page's skew is that of its lines (the
-    # evaluation kit's ID-card pages).  The cards' dense text makes a second sweep peak that
-    # 0.1.0 handed to the Fourier fallback, which answered the cards' angle (6.48).
+def _page_with_cards(dpi: int, extras: tuple[float, ...]) -> np.ndarray:
+    """Two long text lines at the top and bottom of an A4 page, with card copies pasted in
+    between, each ``extra`` degrees off the page's lines."""
     long = [
         "Căn cứ Luật Xây dựng, công dân thẩm định hồ sơ địa chính theo quy định hiện hành.",
         "Ủy ban nhân dân xã hướng dẫn hoàn thiện hồ sơ và trả kết quả đúng hạn cho công dân.",
     ]
-    dpi = 200
     page = synth.render_page(long, dpi=dpi, paper="A4", font_pt=13.0, line_spacing=2.0).gray
     page = page.copy()
     h, w = page.shape
     y = int(0.15 * h)
     page[y : int(0.85 * h)] = 255
-    for extra in (2.0, 2.8):
+    for extra in extras:
         card = _card_copy(dpi, extra)
         ch, cw = card.shape
         x = (w - cw) // 2
         np.minimum(page[y : y + ch, x : x + cw], card, out=page[y : y + ch, x : x + cw])
         y += ch
+    return page
+
+
+def test_cards_pasted_at_their_own_angle_do_not_set_the_page_skew() -> None:
+    # Two card copies (front and back) pasted 2.0 and 2.8 degrees off the page's long text
+    # lines, then the page scanned at 3.7 degrees: the page's skew is that of its lines (the
+    # evaluation kit's ID-card pages).  The cards' dense text makes a second sweep peak that
+    # 0.1.0 handed to the Fourier fallback, which answered the cards' angle (6.48).
+    dpi = 200
+    page = _page_with_cards(dpi, (2.0, 2.8))
     est = estimate_skew(synth.rotate(page, 3.7), dpi=dpi)
     assert est.angle is not None and abs(est.angle - 3.7) <= 0.05, est
 
@@ -216,22 +223,8 @@ def test_page_lines_beat_cards_whose_peak_hides_theirs(skew: float) -> None:
     # first pass (every 4th direction) sampled only on its shoulder.  The fine copy, where
     # the page's long lines score twice as high as the cards, must decide.  Before: 14 of 35
     # angles from -6 to 6 degrees gave the cards' angle.
-    long = [
-        "Căn cứ Luật Xây dựng, công dân thẩm định hồ sơ địa chính theo quy định hiện hành.",
-        "Ủy ban nhân dân xã hướng dẫn hoàn thiện hồ sơ và trả kết quả đúng hạn cho công dân.",
-    ]
     dpi = 200
-    page = synth.render_page(long, dpi=dpi, paper="A4", font_pt=13.0, line_spacing=2.0).gray
-    page = page.copy()
-    h, w = page.shape
-    y = int(0.15 * h)
-    page[y : int(0.85 * h)] = 255
-    for extra in (2.0, 2.5):
-        card = _card_copy(dpi, extra)
-        ch, cw = card.shape
-        x = (w - cw) // 2
-        np.minimum(page[y : y + ch, x : x + cw], card, out=page[y : y + ch, x : x + cw])
-        y += ch
+    page = _page_with_cards(dpi, (2.0, 2.5))
     est = estimate_skew(synth.rotate(page, skew), dpi=dpi)
     assert est.angle is not None and abs(est.angle - skew) <= 0.05, est
 
