@@ -12,6 +12,20 @@ from libc.math cimport floor
 from libc.stdint cimport uint8_t
 
 
+cdef inline Py_ssize_t _cell(Py_ssize_t p, Py_ssize_t step, Py_ssize_t n,
+                             Py_ssize_t *nxt, double *frac) noexcept nogil:
+    """Grid cell of pixel ``p`` (clamped to the ``n`` samples), the next one, and the
+    fraction of the way to it (at most 1 past the last sample)."""
+    cdef double f = <double> p / step
+    cdef Py_ssize_t c = <Py_ssize_t> f
+    if c > n - 1:
+        c = n - 1
+    nxt[0] = c + 1 if c + 1 < n else n - 1
+    f = f - c
+    frac[0] = f if f < 1.0 else 1.0
+    return c
+
+
 def remap_rows(const uint8_t[:, :, ::1] src, const float[:, ::1] grid, Py_ssize_t step,
                uint8_t[:, :, ::1] out, int fill):
     cdef Py_ssize_t h = out.shape[0], w = out.shape[1], nc = out.shape[2]
@@ -20,23 +34,9 @@ def remap_rows(const uint8_t[:, :, ::1] src, const float[:, ::1] grid, Py_ssize_
     cdef double fy, fx, d, sy, t, v
     with nogil:
         for y in range(h):
-            fy = <double> y / step
-            gy0 = <Py_ssize_t> fy
-            if gy0 > gh - 1:
-                gy0 = gh - 1
-            gy1 = gy0 + 1 if gy0 + 1 < gh else gh - 1
-            fy = fy - gy0
-            if fy > 1.0:
-                fy = 1.0
+            gy0 = _cell(y, step, gh, &gy1, &fy)
             for x in range(w):
-                fx = <double> x / step
-                gx0 = <Py_ssize_t> fx
-                if gx0 > gw - 1:
-                    gx0 = gw - 1
-                gx1 = gx0 + 1 if gx0 + 1 < gw else gw - 1
-                fx = fx - gx0
-                if fx > 1.0:
-                    fx = 1.0
+                gx0 = _cell(x, step, gw, &gx1, &fx)
                 d = ((1.0 - fy) * ((1.0 - fx) * grid[gy0, gx0] + fx * grid[gy0, gx1])
                      + fy * ((1.0 - fx) * grid[gy1, gx0] + fx * grid[gy1, gx1]))
                 sy = y + d
