@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import as_image, check_range
+from ._validate import as_gray, as_image, check_range
 
 _TARGET_SHORT_SIDE = 620  # reduced short side: about 75 dpi for A4
 _MIN_LINES = 4
@@ -317,7 +317,7 @@ def dewarp(image: Any, *, min_shift: float = 1.0) -> DewarpResult:
     check_range(min_shift, "min_shift", 0.0, 100.0)
     px = getattr(image, "pixels", image)
     arr = as_image(px, name="image", allow_rgb=True)
-    gray = arr if arr.ndim == 2 else _luma(arr)
+    gray = as_gray(arr, name="image")
     field = estimate_field(np.ascontiguousarray(gray))
     if isinstance(field, str):
         return DewarpResult(arr, False, 0, 0.0, None, field)
@@ -327,8 +327,3 @@ def dewarp(image: Any, *, min_shift: float = 1.0) -> DewarpResult:
         )
     out = apply_field(arr, field)
     return DewarpResult(out, True, field.lines, field.max_shift_px, field.char_height_px)
-
-
-def _luma(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    w = np.array([0.299, 0.587, 0.114], np.float32)
-    return np.asarray(np.clip(rgb.astype(np.float32) @ w + 0.5, 0, 255), dtype=np.uint8)

@@ -42,7 +42,6 @@ _OEM_DEFAULT = 3
 
 _vp = ctypes.c_void_p
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
-    "TessVersion": (ctypes.c_char_p, []),
     "TessBaseAPICreate": (_vp, []),
     "TessBaseAPIDelete": (None, [_vp]),
     "TessBaseAPIEnd": (None, [_vp]),
@@ -155,18 +154,6 @@ def available(thread_limit: int) -> bool:
     except MissingDependencyError:
         return False
     return True
-
-
-def version(thread_limit: int = 1) -> str:
-    """Version string of the loaded library, e.g. ``"5.3.0"``.
-
-    Examples
-    --------
-    >>> version().split(".")[0] in ("4", "5", "6")                    # doctest: +SKIP
-    True
-    """
-    raw = require(thread_limit).TessVersion()
-    return bytes(raw).decode("ascii", "replace") if raw is not None else "?"
 
 
 class _Api:
