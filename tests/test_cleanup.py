@@ -659,6 +659,29 @@ def test_midpoint_faded_and_grey_paper_against_otsu_on_clean() -> None:
     assert not binarize(blank, dpi=150).any()
 
 
+def test_midpoint_faded_text_behind_a_dark_border() -> None:
+    """A black scanner border is darker than faded print: it must not set the ink level.
+
+    Ink at grey 175 on paper 235 (contrast 0.25, as faded as the evalkit's faded pages), a
+    black bar on two sides: the mask keeps the text (Otsu's mask of the undegraded page is
+    the reference) and drops the bars.
+    """
+    pg = synth.render_page(dpi=150, paper="A5")
+    faded = (175 + (pg.gray.astype(np.float32) / 255.0) * 60).astype(np.uint8)
+    bordered = synth.dark_border(faded, left=60, bottom=45, value=25)
+    ref = binarize(pg.gray, "otsu")
+    ref[:, :60] = False
+    ref[-45:, :] = False
+    mask = binarize(bordered, dpi=150)
+    assert not mask[:, :56].any() and not mask[-41:, :].any()
+    assert _fmeasure(mask, ref) > 0.9
+    # The same text with black ink and a page whose text block reaches the edges (cropped
+    # on every side, so that on the tile grid the block touches the edge like a border):
+    # the black text stays the ink level, the mask still matches Otsu's.
+    crop = pg.gray[pg.ink.any(axis=1).argmax() :, pg.ink.any(axis=0).argmax() :]
+    assert _fmeasure(binarize(crop, dpi=150), binarize(crop, "otsu")) > 0.9
+
+
 def test_midpoint_parameters() -> None:
     img = np.full((40, 40), 200, np.uint8)
     for kw in (

@@ -15,7 +15,13 @@ from numpy.typing import NDArray
 from .._native import cleanup as _k  # type: ignore[attr-defined]
 from .._validate import as_gray, check_range
 from ..errors import InvalidArgumentError
-from ._regions import _drop_borders_and_specks, _normalize
+from ._regions import (
+    _BORDER_MIN_FILL,
+    _border_select,
+    _Components,
+    _drop_borders_and_specks,
+    _normalize,
+)
 from ._threshold import (
     _COMPAT_CODE,
     _COMPAT_WINDOW,
@@ -55,16 +61,68 @@ def _ink_level(norm: NDArray[np.uint8], dpi: float) -> int:
     Each tile's darkest 2 % gives its darkest level; Otsu on those levels separates the
     tiles with ink from the paper tiles, and the lower quartile of the ink tiles is the
     page's ink level.  A level above :data:`MAX_INK_LEVEL` means no ink: 0 is returned.
+
+    A dark scanner border is a third grey level: Otsu's split can fall between the border
+    and everything else, and the border's tiles then become the page's "ink", so that faded
+    text (a level close to the paper's) is thresholded as paper.  When the dark tiles form a
+    border on the tile grid (the rule of :func:`_border_select`) that is at most half as
+    bright as the ink of the rest, the border is confirmed on the pixels -- solid dark
+    components at the image edge, the rule :func:`_drop_borders_and_specks` applies to the
+    mask, so that text or handwriting filling a crop is never taken for one -- and the
+    level is measured again with those components painted paper.
     """
+    levels = _tile_levels(norm, dpi)
+    flat = levels.ravel()
+    level = _ink_quartile(flat)
+    border = _border_tiles(levels, flat)
+    if border is not None and 2 * np.median(flat[border]) <= _ink_quartile(flat[~border]):
+        unbordered = _paint_borders(norm, dpi)
+        if unbordered is not None:
+            level = _ink_quartile(_tile_levels(unbordered, dpi).ravel())
+    return level if level <= MAX_INK_LEVEL else 0
+
+
+def _tile_levels(norm: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8]:
+    """The darkest 2 % level of each ~2.7 mm tile: (tiles down, tiles across)."""
     tile = _ink_tile(dpi)
     h, w = norm.shape
     levels = np.empty((-(-h // tile), -(-w // tile), 1), np.uint8)
     _k.tile_percentile(norm[:, :, None], tile, max(1, tile // 16), _TILE_QUANTILE, levels)
-    flat = levels.ravel()
-    hist = np.bincount(flat, minlength=256)
-    inked = flat[flat <= _otsu_of_histogram(hist)]
-    level = int(np.percentile(inked, 25)) if inked.size else 0
-    return level if level <= MAX_INK_LEVEL else 0
+    return levels[:, :, 0]
+
+
+def _ink_quartile(flat: NDArray[np.uint8]) -> int:
+    """Lower quartile of the tile levels on the dark side of Otsu's split (0 if none)."""
+    inked = flat[flat <= _otsu_of_histogram(np.bincount(flat, minlength=256))]
+    return int(np.percentile(inked, 25)) if inked.size else 0
+
+
+def _border_tiles(levels: NDArray[np.uint8], flat: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
+    """Flattened mask of the dark tiles that form a border on the tile grid, or None (none,
+    or every tile)."""
+    th, tw = levels.shape
+    dark = np.ascontiguousarray(levels <= _otsu_of_histogram(np.bincount(flat, minlength=256)))
+    comps = _Components.of(dark.view(np.uint8))
+    select = _border_select(comps, th, tw, _BORDER_MIN_FILL)
+    if not select.any():
+        return None
+    painted = np.zeros((th, tw), np.uint8)
+    comps.paint(painted, select, (1,))
+    border = painted.ravel() == 1
+    return None if border.all() else border
+
+
+def _paint_borders(norm: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8] | None:
+    """A copy of the page with its solid dark edge components (and a tile around them)
+    painted paper, or None when there is none."""
+    h, w = norm.shape
+    comps = _Components.of((norm < 128).view(np.uint8))
+    select = _border_select(comps, h, w, _BORDER_MIN_FILL, 2.0 * dpi / 25.4)
+    if not select.any():
+        return None
+    out = norm.copy()
+    comps.paint(out, select, (255,), _ink_tile(dpi))
+    return out
 
 
 def _midpoint_mask(norm: NDArray[np.uint8], dpi: float, k: float) -> NDArray[np.bool_]:
