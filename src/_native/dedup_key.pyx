@@ -419,7 +419,8 @@ def profile_alignment(const double[::1] pa, const double[::1] pb, double scale0,
     ``out[i, j]`` = Pearson correlation, over the positions ``y`` of ``pa`` whose image
     ``q = c + s (y - c) + t`` falls inside ``pb`` (``c`` the centre of ``pa``, ``s = scale0
     + i scale_step``, ``t = tmin + j t_step``), of ``pa[y]`` and ``pb`` linearly
-    interpolated at ``q``; 0 where fewer than half the positions overlap or a side is flat.
+    interpolated at ``q``; 0 where fewer than half the positions (or fewer than two) overlap,
+    ``pb`` has fewer than two values, or a side is flat.
     """
     cdef Py_ssize_t n = pa.shape[0], m = pb.shape[0]
     cdef Py_ssize_t ns = out.shape[0], nt = out.shape[1], i, j, y, q0, used
@@ -437,7 +438,7 @@ def profile_alignment(const double[::1] pa, const double[::1] pb, double scale0,
                 used = 0
                 for y in range(n):
                     q = c + s * (y - c) + t
-                    if q < 0 or q > m - 1:
+                    if q < 0 or q > m - 1 or m < 2:
                         continue
                     q0 = <Py_ssize_t>q
                     if q0 >= m - 1:
@@ -451,7 +452,7 @@ def profile_alignment(const double[::1] pa, const double[::1] pb, double scale0,
                     sab += pa[y] * v
                     used += 1
                 out[i, j] = 0
-                if 2 * used < n:
+                if used < 2 or 2 * used < n:
                     continue
                 va = saa - sa * sa / used
                 vb = sbb - sb * sb / used
