@@ -83,10 +83,13 @@ class MatchOptions:
     register : bool
         When a cell rejects, fit a smooth shift field to the cells that matched and search
         every cell again around it (see :func:`ink_scores`); the registered pass may accept
-        only with its worst cell at 0.8 or below.  Default True: on evalkit's untuned seeds
-        it found 294/303 rescans (full s21-s26; 284 without it) and 19/24 phone pairs (hard
-        s23-s25; 18 without it) with no more false matches than the first pass alone
-        (``docs/benchmarks.md``, "Accuracy: document key and capture").
+        only with its worst cell at 0.8 or below.  If the pair still rejects in a few
+        cells, a second attempt tracked around :func:`alignment_prior` may accept it at
+        0.5 or below.  Default True: on evalkit's untuned seeds the registered pass found
+        294/303 rescans (full s21-s26; 284 without it) and 19/24 phone pairs (hard s23-s25;
+        18 without it) with no more false matches than the first pass alone
+        (``docs/benchmarks.md``, "Accuracy: document key and capture"); with the second
+        attempt 302/303 (section "Document key, session 2026-12-07b").
     """
 
     candidate_radius: int = 72
