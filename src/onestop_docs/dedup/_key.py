@@ -654,7 +654,25 @@ def _axis_prior(pa: NDArray[np.float64], pb: NDArray[np.float64]) -> tuple[float
 def alignment_prior(a: DocumentKey, b: DocumentKey) -> NDArray[np.float64]:
     """Global alignment of ``b`` to ``a`` from their ink profiles, as a 12-value shift field
     for the block verifier (scale within 0.96-1.04 and offset within 24 canonical pixels per
-    axis; an axis whose best alignment is not unique keeps the identity)."""
+    axis; an axis whose best alignment is not unique keeps the identity).
+
+    The field gives, at a canonical position ``(y, x)`` of ``a``, the shift ``(dy, dx)`` to
+    the same ink in ``b``: ``dy = f[0] + f[1] * y / 100`` and ``dx = f[6] + f[8] * x / 100``
+    (the other terms are 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onestop_docs.dedup import Hash
+    >>> ink = np.zeros(KEY_SHAPE, np.uint8)
+    >>> for y in (60, 100, 190, 230, 330, 420, 470, 600):
+    ...     ink[y : y + 8, 40 : 300 + y // 2] = 1
+    >>> moved = np.ascontiguousarray(np.roll(ink, 6, axis=0))
+    >>> h = Hash(bytes(32), 256)
+    >>> f = alignment_prior(DocumentKey(h, h, ink, ink, 1.4), DocumentKey(h, h, moved, moved, 1.4))
+    >>> round(float(f[0] + f[1] * 3.0))  # the shift at row 300
+    6
+    """
     pa = (np.empty(KEY_SHAPE[0]), np.empty(KEY_SHAPE[1]))
     pb = (np.empty(KEY_SHAPE[0]), np.empty(KEY_SHAPE[1]))
     _k.ink_profiles(a.ink, *pa)
@@ -730,7 +748,7 @@ _PRIOR_MAX_SCORE = 0.5
 
 def _aligned(
     a: DocumentKey, b: DocumentKey, allowance: float, register: bool
-) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+) -> NDArray[np.float64]:
     # The plain attempt; with ``register``, when it rejects in a few cells, a second one
     # tracked around the alignment prior (without extrapolation along lines); the better
     # one decides.  Both apply the same rule (unexplained ink in any cell rejects), so the
@@ -738,15 +756,13 @@ def _aligned(
     # window scores and cell counts have one shape.)
     score, counts = _attempt(a, b, _NO_FIELD, allowance, register)
     if not register or score.max() <= 1:
-        return score, counts
+        return score
     inked = counts[..., 2] >= 2 * _QUIET + 8
     failed = int(np.count_nonzero(score[inked] > 1))
     if failed > _PRIOR_MAX_FAILED * max(1, int(np.count_nonzero(inked))):
-        return score, counts
-    again, counts2 = _attempt(a, b, alignment_prior(a, b), allowance, register)
-    if again.max() <= _PRIOR_MAX_SCORE:
-        return again, counts2
-    return score, counts
+        return score
+    again, _ = _attempt(a, b, alignment_prior(a, b), allowance, register)
+    return again if again.max() <= _PRIOR_MAX_SCORE else score
 
 
 def ink_scores(
@@ -764,7 +780,7 @@ def ink_scores(
     an axis whose profile alignment is ambiguous) and without extrapolation along lines;
     this second attempt decides only when its worst window is at most 0.5.
     """
-    score, _ = _aligned(a, b, allowance, register)
+    score = _aligned(a, b, allowance, register)
     i, j = np.unravel_index(int(np.argmax(score)), score.shape)
     if score[i, j] <= 1:
         return score, None
