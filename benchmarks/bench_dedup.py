@@ -18,6 +18,7 @@ from PIL import Image
 
 from onestop_docs.capture import rectify
 from onestop_docs.dedup import HashIndex, document_key, match_keys, pdq, phash
+from onestop_docs.dedup._key import alignment_prior
 
 RADIUS = 31
 
@@ -130,6 +131,33 @@ def test_match_keys_registered_ours(benchmark, stretched_keys):
     # registered second pass accepts (two passes, the slowest case)
     v = benchmark(match_keys, *stretched_keys)
     assert v.duplicate
+
+
+@pytest.fixture(scope="module")
+def one_name_keys():
+    # two fillings of one page that differ in one name line: the first attempt rejects in a
+    # few cells, so the second attempt around the alignment prior runs too
+    def page(name: str) -> np.ndarray:
+        lines = [*synth.VI_LINES[:8], f"Họ, chữ đệm, tên: {name}", *synth.VI_LINES[8:] * 2]
+        return synth.render_page(lines, dpi=300, paper="A4", font_pt=11, max_lines=len(lines)).gray
+
+    return (
+        document_key(page("TRẦN THỊ BÍCH NGỌC"), dpi=300, capture="off"),
+        document_key(page("LÊ VĂN PHÚC"), dpi=300, capture="off"),
+    )
+
+
+@pytest.mark.benchmark(group="dedup-match-keys-pair")
+def test_match_keys_second_attempt_ours(benchmark, one_name_keys):
+    # a different filling that the first attempt rejects in a few cells: first attempt,
+    # registration, alignment prior, second attempt (the slowest path)
+    benchmark(match_keys, *one_name_keys)
+
+
+@pytest.mark.benchmark(group="dedup-match-keys-pair")
+def test_alignment_prior_ours(benchmark, one_name_keys):
+    # the prior alone: two ink profiles and the coarse-to-fine correlation search per axis
+    benchmark(alignment_prior, *one_name_keys)
 
 
 @pytest.mark.benchmark(group="dedup-match-keys-pair")

@@ -7,7 +7,7 @@ here releases the GIL.
 """
 
 cimport cython
-from libc.math cimport cos, sin, floor
+from libc.math cimport cos, sin, floor, sqrt
 from libc.stdint cimport uint8_t, int32_t, int64_t, uint32_t
 from libc.stdlib cimport malloc, free, calloc
 
@@ -268,37 +268,50 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+cdef inline double _field_at(const double[::1] f, Py_ssize_t k, double cr,
+                             double cc) noexcept nogil:
+    # one component of the quadratic field f[k:k + 6] at (cr, cc), 100-pixel units
+    return (f[k] + f[k + 1] * cr + f[k + 2] * cc + f[k + 3] * cr * cc + f[k + 4] * cr * cr
+            + f[k + 5] * cc * cc)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
 def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
-                 int block, int shift, int quiet, const double[::1] field,
+                 int block, int shift, int quiet, const double[::1] field, bint track,
                  int32_t[:, :, ::1] counts):
-    """Block-wise ink comparison of two canonical bitmaps with a tracked shift field.
+    """Block-wise ink comparison of two canonical bitmaps around a shift field.
 
-    With an empty ``field`` each cell's predicted shift is tracked from its neighbours (as
-    below); with twelve values it is the quadratic field ``dy = f[0] + f[1] r + f[2] c +
-    f[3] r c + f[4] r^2 + f[5] c^2`` (``dx`` likewise with ``f[6:12]``) at the cell's centre
-    ``(r, c)`` in units of 100 pixels (a registration fitted to a first pass: scale, shift,
-    rotation and the keystone of a photo), searched within ``shift`` pixels.
+    ``field`` is empty (shift 0 everywhere) or holds twelve values, the quadratic field
+    ``dy = f[0] + f[1] r + f[2] c + f[3] r c + f[4] r^2 + f[5] c^2`` (``dx`` likewise with
+    ``f[6:12]``) at the cell's centre ``(r, c)`` in units of 100 pixels: a global alignment
+    of the two pages, or a registration fitted to a first pass (scale, shift, rotation and
+    the keystone of a photo).
 
-    Cells are visited in raster order.  Each cell's shift of ``b`` is searched within
-    ``shift`` pixels of the mean shift of its already-visited inked neighbours (up-left, up,
-    up-right, left; else of all inked cells so far), so a smooth distortion (keystone,
-    curl) is followed while a cell cannot borrow ink from a distant line.  The shift with
-    the least unexplained ink (ink of one bitmap outside the other's tolerance mask, the
-    worse side) wins; ``counts[i, j]`` gets (unexplained ink of a, of b, ink of a + b,
-    dy, dx).  A cell with at most ``quiet`` unexplained pixels at the predicted shift is
-    not searched.
+    Cells are visited in raster order.  Without ``track`` each cell's shift of ``b`` is
+    searched within ``shift`` pixels of the field.  With ``track`` the search is centred on
+    the field plus the mean deviation from it of the cell's already-visited inked
+    neighbours (up-left, up, up-right, left; else of all inked cells so far), so a smooth
+    distortion (keystone, curl) is followed while a cell cannot borrow ink from a distant
+    line; without a field, the left neighbour's deviation is extrapolated along the line (a
+    scale mismatch grows linearly).  The shift with the least unexplained ink (ink of one
+    bitmap outside the other's tolerance mask, the worse side) wins; ``counts[i, j]`` gets
+    (unexplained ink of a, of b, ink of a + b, dy, dx).  A cell with at most ``quiet``
+    unexplained pixels at the predicted shift is not searched.
     """
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
     cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
-    cdef Py_ssize_t bi, bj, y0, y1, x0, x1, y, x, k, ni, nj
+    cdef Py_ssize_t bi, bj, y0, y1, x0, x1, y, x, k, ni, nj, p
     cdef int dy, dx, pdy, pdx, bdy, bdx, cnt, gcnt = 0
-    cdef int64_t gsy = 0, gsx = 0
+    cdef double gsy = 0, gsx = 0
     cdef int32_t best, w, inks, ua, ub, bua, bub
-    cdef double sy, sx
+    cdef double sy, sx, fy, fx
     cdef uint8_t* inked
+    cdef double* dev
     cdef int nbrs[4][2]
     cdef bint use_field = field.shape[0] >= 12
+    cdef bint extrapolate = not use_field
     cdef double cr, cc
     nbrs[0][0] = -1
     nbrs[0][1] = -1
@@ -310,7 +323,10 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     nbrs[3][1] = -1
     with nogil:
         inked = <uint8_t*>calloc(nbr * nbc, 1)
-        if inked == NULL:
+        dev = <double*>calloc(2 * nbr * nbc, sizeof(double))
+        if inked == NULL or dev == NULL:
+            free(inked)
+            free(dev)
             with gil:
                 raise MemoryError()
         for bi in range(nbr):
@@ -319,39 +335,37 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
             for bj in range(nbc):
                 x0 = bj * block
                 x1 = x0 + block if x0 + block < cols else cols
-                cnt = 0
-                sy = 0
-                sx = 0
-                for k in range(4):
-                    ni = bi + nbrs[k][0]
-                    nj = bj + nbrs[k][1]
-                    if 0 <= ni < nbr and 0 <= nj < nbc and inked[ni * nbc + nj]:
-                        if k == 3 and nj >= 1 and inked[ni * nbc + nj - 1]:
-                            # along a line, extrapolate: a scale mismatch grows linearly
-                            sy += 2 * counts[ni, nj, 3] - counts[ni, nj - 1, 3]
-                            sx += 2 * counts[ni, nj, 4] - counts[ni, nj - 1, 4]
-                        else:
-                            sy += counts[ni, nj, 3]
-                            sx += counts[ni, nj, 4]
-                        cnt += 1
+                fy = 0
+                fx = 0
                 if use_field:
                     cr = (y0 + y1) * 0.005
                     cc = (x0 + x1) * 0.005
-                    pdy = <int>floor(field[0] + field[1] * cr + field[2] * cc
-                                     + field[3] * cr * cc + field[4] * cr * cr
-                                     + field[5] * cc * cc + 0.5)
-                    pdx = <int>floor(field[6] + field[7] * cr + field[8] * cc
-                                     + field[9] * cr * cc + field[10] * cr * cr
-                                     + field[11] * cc * cc + 0.5)
-                elif cnt > 0:
-                    pdy = <int>floor(sy / cnt + 0.5)
-                    pdx = <int>floor(sx / cnt + 0.5)
-                elif gcnt > 0:
-                    pdy = <int>floor(<double>gsy / gcnt + 0.5)
-                    pdx = <int>floor(<double>gsx / gcnt + 0.5)
-                else:
-                    pdy = 0
-                    pdx = 0
+                    fy = _field_at(field, 0, cr, cc)
+                    fx = _field_at(field, 6, cr, cc)
+                sy = 0
+                sx = 0
+                if track:
+                    cnt = 0
+                    for k in range(4):
+                        ni = bi + nbrs[k][0]
+                        nj = bj + nbrs[k][1]
+                        if 0 <= ni < nbr and 0 <= nj < nbc and inked[ni * nbc + nj]:
+                            p = 2 * (ni * nbc + nj)
+                            if extrapolate and k == 3 and nj >= 1 and inked[ni * nbc + nj - 1]:
+                                sy += 2 * dev[p] - dev[p - 2]
+                                sx += 2 * dev[p + 1] - dev[p - 1]
+                            else:
+                                sy += dev[p]
+                                sx += dev[p + 1]
+                            cnt += 1
+                    if cnt > 0:
+                        sy /= cnt
+                        sx /= cnt
+                    elif gcnt > 0:
+                        sy = gsy / gcnt
+                        sx = gsx / gcnt
+                pdy = <int>floor(fy + sy + 0.5)
+                pdx = <int>floor(fx + sx + 0.5)
                 inks = 0
                 for y in range(y0, y1):
                     for x in range(x0, x1):
@@ -384,8 +398,83 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 counts[bi, bj, 3] = bdy
                 counts[bi, bj, 4] = bdx
                 if inks >= 2 * quiet + 8:
+                    p = 2 * (bi * nbc + bj)
+                    dev[p] = bdy - fy
+                    dev[p + 1] = bdx - fx
                     inked[bi * nbc + bj] = 1
-                    gsy += bdy
-                    gsx += bdx
+                    gsy += dev[p]
+                    gsx += dev[p + 1]
                     gcnt += 1
         free(inked)
+        free(dev)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def profile_alignment(const double[::1] pa, const double[::1] pb, double scale0,
+                      double scale_step, double tmin, double t_step,
+                      double[:, ::1] out):
+    """Correlation of two ink profiles over a grid of scales and offsets.
+
+    ``out[i, j]`` = Pearson correlation, over the positions ``y`` of ``pa`` whose image
+    ``q = c + s (y - c) + t`` falls inside ``pb`` (``c`` the centre of ``pa``, ``s = scale0
+    + i scale_step``, ``t = tmin + j t_step``), of ``pa[y]`` and ``pb`` linearly
+    interpolated at ``q``; 0 where fewer than half the positions (or fewer than two) overlap,
+    ``pb`` has fewer than two values, or a side is flat.
+    """
+    cdef Py_ssize_t n = pa.shape[0], m = pb.shape[0]
+    cdef Py_ssize_t ns = out.shape[0], nt = out.shape[1], i, j, y, q0, used
+    cdef double c = (n - 1) * 0.5, s, t, q, f, v, sa, sb, saa, sbb, sab, va, vb
+    with nogil:
+        for i in range(ns):
+            s = scale0 + i * scale_step
+            for j in range(nt):
+                t = tmin + j * t_step
+                sa = 0
+                sb = 0
+                saa = 0
+                sbb = 0
+                sab = 0
+                used = 0
+                for y in range(n):
+                    q = c + s * (y - c) + t
+                    if q < 0 or q > m - 1 or m < 2:
+                        continue
+                    q0 = <Py_ssize_t>q
+                    if q0 >= m - 1:
+                        q0 = m - 2
+                    f = q - q0
+                    v = pb[q0] + f * (pb[q0 + 1] - pb[q0])
+                    sa += pa[y]
+                    sb += v
+                    saa += pa[y] * pa[y]
+                    sbb += v * v
+                    sab += pa[y] * v
+                    used += 1
+                out[i, j] = 0
+                if used < 2 or 2 * used < n:
+                    continue
+                va = saa - sa * sa / used
+                vb = sbb - sb * sb / used
+                if va <= 0 or vb <= 0:
+                    continue
+                out[i, j] = (sab - sa * sb / used) / sqrt(va * vb)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def ink_profiles(const uint8_t[:, ::1] ink, double[::1] rows_out, double[::1] cols_out):
+    """Row sums of a 0/1 bitmap into ``rows_out`` and column sums into ``cols_out``."""
+    cdef Py_ssize_t rows = ink.shape[0], cols = ink.shape[1], y, x
+    cdef int64_t s
+    cdef const uint8_t* p
+    with nogil:
+        for x in range(cols):
+            cols_out[x] = 0
+        for y in range(rows):
+            p = &ink[y, 0]
+            s = 0
+            for x in range(cols):
+                s += p[x]
+                cols_out[x] += p[x]
+            rows_out[y] = s
