@@ -221,3 +221,21 @@ def test_photo_with_cut_corners_keys_like_its_scan_and_not_like_another_filling(
     assert verify_pair(k_photo, k_scan).duplicate
     assert not verify_pair(k_other, k_scan).duplicate
     assert not verify_pair(k_other, k_photo).duplicate
+
+
+def test_document_key_and_page_key_take_an_incomplete_sheet_alike() -> None:
+    # document_key(capture="auto") and page_key (capture="auto") both key a sheet whose
+    # corners are outside the frame from its rectified page, not from the raw photo.
+    from onestop_docs.dedup import document_key, page_key
+
+    corners = _turned_a4(1420, 9.0, (600, 750))
+    photo = _photo(corners)
+    res = rectify(photo)
+    assert res.status == "incomplete" and res.page is not None and res.dpi is not None
+    auto = document_key(photo, dpi=100)
+    sheet = document_key(res.page, dpi=res.dpi, capture="off")
+    raw = document_key(photo, dpi=100, capture="off")
+    pk = page_key(photo, dpi=100).hash
+    assert pk is not None
+    assert np.array_equal(auto.ink, sheet.ink) and np.array_equal(pk.key.ink, sheet.ink)
+    assert not np.array_equal(raw.ink, sheet.ink)
