@@ -239,3 +239,35 @@ def test_document_key_and_page_key_take_an_incomplete_sheet_alike() -> None:
     assert pk is not None
     assert np.array_equal(auto.ink, sheet.ink) and np.array_equal(pk.key.ink, sheet.ink)
     assert not np.array_equal(raw.ink, sheet.ink)
+
+
+def test_colour_output_keeps_a_red_seal_red_and_the_paper_white() -> None:
+    # An RGB photo: a red ring (a seal, strokes thinner than the flattening's cells) on
+    # the sheet, a warm colour cast from the light.
+    grey = _photo(CORNERS)
+    rgb = np.stack([grey * 1.0, grey * 0.93, grey * 0.85], axis=-1)
+    yy, xx = np.mgrid[0 : grey.shape[0], 0 : grey.shape[1]]
+    r2 = (xx - 700) ** 2 + (yy - 1000) ** 2  # inside the sheet (CORNERS)
+    seal = (r2 < 60**2) & (r2 > 52**2)
+    rgb[seal] = (200.0, 40.0, 45.0)
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    res = rectify(rgb, color=True)
+    plain = rectify(rgb)
+    assert res.status == "ok" and res.page is not None and plain.page is not None
+    assert res.page.ndim == 3 and res.page.shape[:2] == plain.page.shape
+    # the seal's centre, mapped through the corners: red stays red
+    from onestop_docs.capture import _homography  # the same map, checked by the grey tests
+
+    oh, ow = plain.page.shape
+    dst = np.array([[0, 0], [ow - 1, 0], [ow - 1, oh - 1], [0, oh - 1]], float)
+    assert res.quad.corners is not None
+    hmat = _homography(res.quad.corners, dst)
+    u, v, wgt = hmat @ np.array([700.0, 1000.0 + 56, 1.0])  # on the ring
+    r, g, b = res.page[round(v / wgt), round(u / wgt)].astype(int)
+    assert r > 150 and g < 100 and b < 100, (r, g, b)
+    # the paper is white in every channel (the cast is flattened away)
+    assert (
+        np.percentile(res.page[oh // 10 : oh // 5, ow // 10 : ow // 5], 50, axis=(0, 1)).min() > 235
+    )
+    # a grey photo stays grey
+    assert rectify(grey, color=True).page.ndim == 2  # type: ignore[union-attr]

@@ -115,7 +115,8 @@ class CaptureResult:
     status : str
         As :attr:`PageQuad.status`, plus ``"blank"`` (a sheet without ink).
     page : numpy.ndarray or None
-        The rectified, lighting-flattened grey page (uint8, paper 255), upright as found
+        The rectified, lighting-flattened page (uint8, paper 255; grey, or RGB with
+        ``rectify(..., color=True)`` on an RGB photo), upright as found
         (portrait unless the sheet is landscape); None unless status is ``"ok"``, or
         ``"incomplete"`` with corners (what is outside the photo is white).
     quad : PageQuad
@@ -789,7 +790,12 @@ def _snap_paper(aspect: float, paper: str | None) -> tuple[str | None, float]:
 
 
 def rectify(
-    image: Any, *, dpi: float | None = None, paper: str | None = None, flatten: bool = True
+    image: Any,
+    *,
+    dpi: float | None = None,
+    paper: str | None = None,
+    flatten: bool = True,
+    color: bool = False,
 ) -> CaptureResult:
     """Rectify a phone photo of a sheet: perspective, aspect, lighting and resolution.
 
@@ -804,7 +810,12 @@ def rectify(
         The sheet's size, when known; default: snapped from the measured aspect (an
         A-series aspect is taken as A4).
     flatten : bool
-        Divide by the local paper level (default True).
+        Divide by the local paper level (default True); in colour, each channel by its
+        own, so the paper also loses the light's colour cast.
+    color : bool
+        Return an RGB page for an RGB photo (default False: grey; a grey photo always
+        gives a grey page).  The sheet is found and judged blank on the grey image either
+        way.
 
     Returns
     -------
@@ -848,17 +859,32 @@ def rectify(
     out_short = max(16, round(out_long / true_aspect))
     oh, ow = (out_short, out_long) if landscape else (out_long, out_short)
     dst = np.array([[0, 0], [ow - 1, 0], [ow - 1, oh - 1], [0, oh - 1]], np.float64)
-    hmat = _homography(dst, c)
-    page = np.empty((oh, ow), np.uint8)
-    _c.warp_homography(gray, np.ascontiguousarray(hmat.ravel()), page, 255)
+    hmat = np.ascontiguousarray(_homography(dst, c).ravel())
+    block = max(8, round(out_long / 40))
+    page = _warped(gray, hmat, (oh, ow), block if flatten else 0)
     out_dpi = None if name is None else out_long / (PAPER_MM[name][1] / 25.4)
-    if flatten:
-        block = max(8, round(out_long / 40))
-        paper_level = np.empty((-(-oh // block), -(-ow // block)), np.float32)
-        _k.cell_quantile(page, block, 0.9, paper_level)
-        _c.flatten(page, paper_level, block)
     # Blank: almost no dark pixels once the lighting is flat.
     step = max(1, out_long // 400)
     if np.count_nonzero(page[::step, ::step] < 128) < 0.0005 * page[::step, ::step].size:
         return CaptureResult("blank", None, quad, name, out_dpi, aspect)
+    colour = _as_colour(image) if color else None
+    if colour is not None and colour.shape[2] == 3:
+        page = np.empty((oh, ow, 3), np.uint8)
+        for ch in range(3):
+            plane = np.ascontiguousarray(colour[:, :, ch])
+            page[:, :, ch] = _warped(plane, hmat, (oh, ow), block if flatten else 0)
     return CaptureResult(quad.status, page, quad, name, out_dpi, aspect)
+
+
+def _warped(
+    plane: NDArray[np.uint8], hmat: NDArray[np.float64], shape: tuple[int, int], block: int
+) -> NDArray[np.uint8]:
+    # One channel resampled by the output-to-photo homography, then divided by its local
+    # paper level (cells of ``block`` px; 0: not flattened).
+    out = np.empty(shape, np.uint8)
+    _c.warp_homography(plane, hmat, out, 255)
+    if block:
+        paper_level = np.empty((-(-shape[0] // block), -(-shape[1] // block)), np.float32)
+        _k.cell_quantile(out, block, 0.9, paper_level)
+        _c.flatten(out, paper_level, block)
+    return out

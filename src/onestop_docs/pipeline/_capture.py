@@ -26,8 +26,8 @@ def capture_page(page: Page, options: DigitizeOptions) -> tuple[Page, str | None
 
     The status is None when the step is off, else :attr:`CaptureResult.status
     <onestop_docs.capture.CaptureResult>`: ``"ok"`` and ``"incomplete"`` (corners of the
-    sheet outside the photo; a warning says so) replace the page by the rectified grey
-    sheet at the resolution of its paper size (``dpi_status="assumed"``: the size is
+    sheet outside the photo; a warning says so) replace the page by the rectified sheet
+    (RGB for an RGB page, else grey) at the resolution of its paper size (``dpi_status="assumed"``: the size is
     snapped, A-series aspects to A4); ``"full-frame"`` (a scan, a screenshot) keeps the page
     silently; ``"no-page"``, ``"two-pages"``, ``"blank"`` and a sheet too small for
     :data:`~onestop_docs.imageio.MIN_DPI` keep it with a warning.
@@ -45,11 +45,14 @@ def capture_page(page: Page, options: DigitizeOptions) -> tuple[Page, str | None
         return page, None, []
     from ..capture import rectify
 
-    res = rectify(page.pixels)
+    res = rectify(page.pixels, color=page.mode == "RGB")
     if res.page is not None and res.dpi is not None and res.dpi < MIN_DPI:
         return page, res.status, [f"the sheet is too small in the photo ({res.dpi:.0f} dpi)"]
     if res.page is not None and res.dpi is not None:
-        out = replace(page, pixels=res.page, mode="L", dpi=(res.dpi, res.dpi), dpi_status="assumed")
+        mode = "RGB" if res.page.ndim == 3 else "L"
+        out = replace(
+            page, pixels=res.page, mode=mode, dpi=(res.dpi, res.dpi), dpi_status="assumed"
+        )
         notes = [
             f"photo rectified: the sheet taken as {res.paper}, {res.dpi:.0f} dpi from its size"
         ]
