@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..imageio import MIN_DPI, Page
+from ..imageio import MIN_DPI, Mode, Page
 from ._types import DigitizeOptions
 
 #: What a page report says for each answer of :func:`onestop_docs.capture.rectify` that
@@ -49,7 +49,7 @@ def capture_page(page: Page, options: DigitizeOptions) -> tuple[Page, str | None
     if res.page is not None and res.dpi is not None and res.dpi < MIN_DPI:
         return page, res.status, [f"the sheet is too small in the photo ({res.dpi:.0f} dpi)"]
     if res.page is not None and res.dpi is not None:
-        mode = "RGB" if res.page.ndim == 3 else "L"
+        mode: Mode = "RGB" if res.page.ndim == 3 else "L"
         out = replace(
             page, pixels=res.page, mode=mode, dpi=(res.dpi, res.dpi), dpi_status="assumed"
         )
