@@ -271,3 +271,39 @@ def test_colour_output_keeps_a_red_seal_red_and_the_paper_white() -> None:
     )
     # a grey photo stays grey
     assert rectify(grey, color=True).page.ndim == 2  # type: ignore[union-attr]
+
+
+def test_rectify_dewarp_leaves_a_flat_photo_exactly_as_it_was() -> None:
+    photo = _photo(CORNERS)
+    plain, straightened = rectify(photo), rectify(photo, dewarp=True)
+    assert plain.page is not None and straightened.page is not None
+    assert not straightened.dewarped
+    assert np.array_equal(plain.page, straightened.page)
+
+
+def test_rectify_dewarp_straightens_a_curled_sheet() -> None:
+    # A page bowed by a known field (test_dewarp's reference remap), photographed flat on
+    # a table at half its size: rectify(dewarp=True) straightens its lines, measured in the
+    # ground-truth line bands.
+    import test_dewarp as dw
+
+    page = synth.render_page(dw.LINES * 5, dpi=200, paper="A4", font_pt=11, margin_mm=18)
+    h, w = page.gray.shape
+    shift = dw._bow(max(b[2] for b in page.line_boxes), h, 35.0)
+    ys, xs = np.mgrid[0:h:8, 0:w:8]
+    grid = -np.vectorize(shift)(xs.astype(float), ys.astype(float)).astype(np.float32)
+    bent = dw._remap_reference(page.gray[:, :, None], grid, 8, 255)[:, :, 0]
+    s = 0.5  # the sheet in the photo: an upright rectangle at half the page's size
+    corners = np.array(
+        [[150.0, 120], [150 + s * w, 120], [150 + s * w, 120 + s * h], [150, 120 + s * h]]
+    )
+    photo = _photo(corners, shape=(1500, 1200), page=bent, background=(80.0, 10.0))
+    plain, res = rectify(photo), rectify(photo, dewarp=True)
+    assert res.status == "ok" and res.page is not None and plain.page is not None
+    assert res.dewarped and not plain.dewarped
+    k = res.page.shape[0] / h  # rectified pixels per page pixel (about s)
+    boxes = [tuple(round(v * k) for v in b) for b in page.line_boxes]
+    before = dw._bend(plain.page, boxes, lambda x, y: k * shift(x / k, y / k))
+    after = dw._bend(res.page, boxes, lambda x, y: 0.0)
+    assert before > 4.0
+    assert after < 0.5 * before

@@ -27,6 +27,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _dewarp
 from ._dewarp import DewarpResult, dewarp
 from ._morph import dilate3x3
 from ._native import capture as _c  # type: ignore[attr-defined]
@@ -126,6 +127,8 @@ class CaptureResult:
         Resolution of ``page`` from the paper size (None when no paper size fitted).
     aspect : float or None
         Measured height / width of the sheet.
+    dewarped : bool
+        Whether ``rectify(..., dewarp=True)`` straightened curled text lines.
     """
 
     status: Status
@@ -134,6 +137,7 @@ class CaptureResult:
     paper: str | None = None
     dpi: float | None = None
     aspect: float | None = None
+    dewarped: bool = False
 
 
 def _otsu(hist: NDArray[np.int64]) -> int:
@@ -796,6 +800,7 @@ def rectify(
     paper: str | None = None,
     flatten: bool = True,
     color: bool = False,
+    dewarp: bool = False,
 ) -> CaptureResult:
     """Rectify a phone photo of a sheet: perspective, aspect, lighting and resolution.
 
@@ -816,6 +821,10 @@ def rectify(
         Return an RGB page for an RGB photo (default False: grey; a grey photo always
         gives a grey page).  The sheet is found and judged blank on the grey image either
         way.
+    dewarp : bool
+        Straighten curled text lines of the rectified page with :func:`dewarp` (default
+        False).  Its gates leave a flat page exactly as it is; ``dewarped`` in the result
+        says whether it was changed.
 
     Returns
     -------
@@ -873,7 +882,12 @@ def rectify(
         for ch in range(3):
             plane = np.ascontiguousarray(colour[:, :, ch])
             page[:, :, ch] = _warped(plane, hmat, (oh, ow), block if flatten else 0)
-    return CaptureResult(quad.status, page, quad, name, out_dpi, aspect)
+    straightened = False
+    if dewarp:
+        # the parameter hides the module-level function of the same name
+        bent = _dewarp.dewarp(page)
+        page, straightened = bent.image, bent.applied
+    return CaptureResult(quad.status, page, quad, name, out_dpi, aspect, straightened)
 
 
 def _warped(
