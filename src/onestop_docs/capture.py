@@ -2,8 +2,9 @@
 perspective to the sheet's true aspect, flatten the lighting and give the page a resolution.
 
 A kiosk app or the upload path calls :func:`rectify` on a photo; flatbed scans do not need
-it (their paper fills the frame: :func:`find_page` answers ``"full-frame"``).  Curled pages
-are not dewarped yet: the page is rectified by its four corners only (see
+it (their paper fills the frame: :func:`find_page` answers ``"full-frame"``).  The page is
+rectified by its four corners; ``rectify(..., dewarp=True)`` also straightens curled text
+lines with :func:`dewarp`, and ``color=True`` keeps an RGB photo in colour (see
 ``docs/capture.md``).
 
 Examples
@@ -671,8 +672,10 @@ def find_page(image: Any) -> PageQuad:
     sheet is the largest smooth region (no grey step above a few levels per pixel) around
     the middle of the photo, its text holes filled; its corners are the extreme points
     along the diagonals of its principal axes, refined by straight lines fitted to the
-    middle of each side.  Last, with three sides seen and the fourth hugging the frame,
-    the fourth is inferred from the A4 aspect (``docs/capture.md``).
+    middle of each side.  Last, when sides were too faint for the edge search (white paper
+    on a white table), they are chosen among faint straight candidates outside the text so
+    that the sheet has a paper's aspect, one of them at most inferred from the A4 aspect
+    when it hugs the frame (``docs/capture.md``).
 
     Raises
     ------
