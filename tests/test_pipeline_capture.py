@@ -68,3 +68,16 @@ def test_photo_with_a_cut_off_sheet_and_without_a_sheet_are_typed(tmp_path: Path
     assert rec_b.pages[0].dpi == (150.0, 150.0)  # kept as taken
     with pytest.raises(errors.InvalidArgumentError):
         DigitizeOptions(capture="yes")  # type: ignore[arg-type]
+
+
+def test_capture_step_keeps_an_rgb_upload_in_colour() -> None:
+    from onestop_docs.pipeline._capture import capture_page
+
+    photo = np.full((1300, 1000, 3), (60, 70, 80), np.uint8)
+    photo[100:1200, 111:889] = (235, 230, 225)
+    photo[300:310, 200:700] = (200, 30, 40)  # a red line of text
+    photo[500:510, 200:700] = 20
+    out, status, _ = capture_page(Page(photo, mode="RGB"), DigitizeOptions(capture="auto"))
+    assert status == "ok" and out.mode == "RGB" and out.pixels.ndim == 3
+    red = out.pixels[:, :, 0].astype(int) - out.pixels[:, :, 1]
+    assert red.max() > 100  # the red line is still red

@@ -2,8 +2,9 @@
 perspective to the sheet's true aspect, flatten the lighting and give the page a resolution.
 
 A kiosk app or the upload path calls :func:`rectify` on a photo; flatbed scans do not need
-it (their paper fills the frame: :func:`find_page` answers ``"full-frame"``).  Curled pages
-are not dewarped yet: the page is rectified by its four corners only (see
+it (their paper fills the frame: :func:`find_page` answers ``"full-frame"``).  The page is
+rectified by its four corners; ``rectify(..., dewarp=True)`` also straightens curled text
+lines with :func:`dewarp`, and ``color=True`` keeps an RGB photo in colour (see
 ``docs/capture.md``).
 
 Examples
@@ -19,13 +20,15 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _dewarp
 from ._dewarp import DewarpResult, dewarp
 from ._morph import dilate3x3
 from ._native import capture as _c  # type: ignore[attr-defined]
@@ -66,9 +69,16 @@ _REFINE_WINDOW = 3  # ... to gradient peaks within this many pixels of the searc
 _REFINE_MIN = 24  # ... from at least this many columns
 _REFINE_INLIERS = 0.6  # share of the middle columns that must follow a side's line
 _GRAZE = 4.0  # a candidate line this much weaker than an edge just inside it grazes that edge
-_HUG = 0.05  # an unseen side may be inferred within this share of the frame from its side
+_HUG = 0.09  # an unseen side may be inferred within this share of the frame from its side
 _CUT_OFF = 0.25  # a sheet's corner may lie this share of the frame outside it ("incomplete")
 _STEP_SAMPLES = 0.3  # share of an edge's samples whose step band must lie inside the frame
+_FAINT_MIN = 1.25  # a faint side candidate: mean colour step at least this (sum of channels)
+_FAINT_NOISE = 2.0  # ... and this many times the profile's quiet level
+_FAINT_STEP = 1.0  # ... with the colour either side differing by this much
+_FAINT_KEEP = 3  # outermost faint candidates kept per side
+_FAINT_ASPECT = 0.08  # a sheet with faint sides is within this (log) of a paper aspect
+_FAINT_MAX = 2.0  # a candidate this many times above the limit is no faint edge
+_FAINT_PARALLEL = math.radians(5.0)  # ... and its opposite sides are this close to parallel
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,8 @@ class CaptureResult:
     status : str
         As :attr:`PageQuad.status`, plus ``"blank"`` (a sheet without ink).
     page : numpy.ndarray or None
-        The rectified, lighting-flattened grey page (uint8, paper 255), upright as found
+        The rectified, lighting-flattened page (uint8, paper 255; grey, or RGB with
+        ``rectify(..., color=True)`` on an RGB photo), upright as found
         (portrait unless the sheet is landscape); None unless status is ``"ok"``, or
         ``"incomplete"`` with corners (what is outside the photo is white).
     quad : PageQuad
@@ -117,6 +128,8 @@ class CaptureResult:
         Resolution of ``page`` from the paper size (None when no paper size fitted).
     aspect : float or None
         Measured height / width of the sheet.
+    dewarped : bool
+        Whether ``rectify(..., dewarp=True)`` straightened curled text lines.
     """
 
     status: Status
@@ -125,6 +138,7 @@ class CaptureResult:
     paper: str | None = None
     dpi: float | None = None
     aspect: float | None = None
+    dewarped: bool = False
 
 
 def _otsu(hist: NDArray[np.int64]) -> int:
@@ -306,12 +320,21 @@ def _reduce_rgb(rgb: NDArray[np.uint8], f: int) -> NDArray[np.float32]:
     return out
 
 
-def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[float, float] | None:
+class _SideSearch(NamedTuple):
+    """What :func:`_side_edge` saw along one side of the frame."""
+
+    line: tuple[float, float] | None  # the sheet's edge (offset at the centre, slope)
+    weak: list[tuple[float, float, float]]  # faint candidates: (offset, slope, evidence)
+
+
+def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> _SideSearch:
     # The sheet's edge along the top of ``view``: the outermost straight line, nearly
     # parallel to the frame side, across which the colour steps consistently along the
     # middle of the frame (the background holds no such line; text rows inside the sheet
-    # come later, and a thin dark row is not a step).  Returns (offset at the centre
-    # column, slope) or None.
+    # come later, and a thin dark row is not a step).  Lines outside the text that fail
+    # only the strength, step or refit tests (white paper on a white table: a step of 1-3
+    # grey levels) are kept as faint candidates, polished over the whole frame, for
+    # _edge_quad to choose among with the paper's aspect.
     h, w, nch = view.shape
     gain = 3.0 / nch  # limits are for the sum over three colour channels
     xs = np.linspace(_SIDE_SAMPLES[0] * w, _SIDE_SAMPLES[1] * w, 64)
@@ -326,8 +349,10 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
     best = score.max(axis=1)
     quiet = float(np.percentile(best, 5))
     limit = max(_EDGE_MIN, _EDGE_NOISE * quiet)
+    faint = max(_FAINT_MIN, _FAINT_NOISE * quiet)
+    weak: list[tuple[float, float, float]] = []
     for k in range(2, best.size - 2):
-        if best[k] < limit or best[k] < best[k - 2 : k + 3].max():
+        if best[k] < faint or best[k] < best[k - 2 : k + 3].max():
             continue
         s = int(np.argmax(score[k]))
         rows = yy[k, s]
@@ -341,13 +366,16 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
         cols = xi[inside, None]
         above = view[out_rows[inside], cols].mean(axis=(0, 1))
         below = view[in_rows[inside], cols].mean(axis=(0, 1))
-        if gain * float(np.abs(above - below).sum()) < _STEP_MIN:
+        step = gain * float(np.abs(above - below).sum())
+        if step < _FAINT_STEP:
             continue  # a thin line (a rule, a text row), not the sheet's edge
         # sub-pixel offset from the parabola through the peak
         a, b, c = best[k - 1], best[k], best[k + 1]
         den = a - 2 * b + c
-        off = 0.5 * (a - c) / den if den < 0 else 0.0
-        line = _refine_edge(grad, below - above, float(y0[k] + off), float(slopes[s]))
+        off = float(y0[k]) + (0.5 * (a - c) / den if den < 0 else 0.0)
+        line = None
+        if best[k] >= limit and step >= _STEP_MIN:
+            line = _refine_edge(grad, below - above, off, float(slopes[s]))
         # A sheet has a blank margin inside its edge; the edge of a text block (a scan's
         # paper filling the frame) has text right behind it.
         band = np.arange(lo, 2 * hi)
@@ -359,11 +387,39 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> tuple[fl
         ):
             if line is None and best[k + 1 : k + 4 * hi].max() > _GRAZE * best[k]:
                 continue  # a line grazing the corner of a much stronger edge behind it
-            return None  # text reached: the sheet's edge, if any, is outside the frame
-        if line is None:
-            continue  # the gradient does not follow the line: it only grazes an edge
-        return line
-    return None
+            break  # text reached: the sheet's edge, if any, is outside the frame
+        if line is not None:
+            return _SideSearch(line, weak)
+        if best[k] > _FAINT_MAX * limit and step >= _STEP_MIN:
+            continue  # a strong step that is not straight (a scanner border's ragged edge)
+        if len(weak) < _FAINT_KEEP:
+            weak.append(
+                (*_polish_edge(grad, below - above, off, float(slopes[s])), best[k] / faint)
+            )
+    return _SideSearch(None, weak)
+
+
+def _polish_edge(
+    grad: NDArray[np.float32], step: NDArray[np.float32], off: float, slope: float
+) -> tuple[float, float]:
+    # A faint edge is too noisy for the per-column refit: move the line (a quarter pixel,
+    # a fraction of the slope grid) to where the mean gradient across it, projected on its
+    # colour step and taken over the whole frame but its ends, is largest.
+    h, w, _ = grad.shape
+    xc = (w - 1) / 2
+    unit = step / max(float(np.linalg.norm(step)), 1e-6)
+    proj = np.abs(grad @ unit)
+    xs = np.arange(round(_REFINE_SPAN * w), round((1 - _REFINE_SPAN) * w))
+    offs = off + np.arange(-6, 7) * 0.25
+    sls = slope + np.arange(-4, 5) * (2 * _SIDE_SLOPE / (_SLOPE_STEPS - 1)) / 4
+    ys = offs[:, None, None] + sls[None, :, None] * (xs - xc)[None, None, :]
+    keep = (ys >= 0) & (ys <= h - 2)
+    y0 = np.clip(np.floor(ys), 0, h - 2).astype(np.intp)
+    fy = np.clip(ys - y0, 0.0, 1.0)
+    vals = (1 - fy) * proj[y0, xs] + fy * proj[y0 + 1, xs]
+    mean = np.where(keep, vals, 0.0).sum(axis=2) / np.maximum(keep.sum(axis=2), 1)
+    i, j = np.unravel_index(int(np.argmax(mean)), mean.shape)
+    return float(offs[i]), float(sls[j])
 
 
 def _refine_edge(
@@ -431,47 +487,100 @@ def _edge_quad(small: NDArray[np.float32]) -> tuple[NDArray[np.float64] | None, 
         _side_edge(view, grad)
         for view, grad in ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1]))
     ]
-    missing = [i for i, e in enumerate(found) if e is None]
-    if len(missing) > 1:
+    missing = [i for i, e in enumerate(found) if e.line is None]
+    if len(missing) > 3 or sum(not found[m].weak for m in missing) > 1:
         return None, False
     xc, yc = (w - 1) / 2, (h - 1) / 2
 
-    def line(p: tuple[float, float], d: tuple[float, float]) -> tuple[Any, Any]:
+    def line(i: int, o: float, sl: float) -> tuple[Any, Any]:
+        p, d = (
+            ((xc, o), (1.0, sl)),
+            ((xc, h - 1 - o), (1.0, -sl)),
+            ((o, yc), (sl, 1.0)),
+            ((w - 1 - o, yc), (-sl, 1.0)),
+        )[i]
         n = np.array([-d[1], d[0]], np.float64)
         return np.array(p, np.float64), n / np.hypot(*n)
 
-    lines: list[tuple[Any, Any] | None] = [None] * 4
-    for i, e in enumerate(found):
-        if e is None:
+    seen: list[tuple[Any, Any] | None] = [
+        None if e.line is None else line(i, *e.line) for i, e in enumerate(found)
+    ]
+    if not missing:
+        return _crossings(seen), False
+    # Each missing side is one of its faint candidates or, for one side at most, unseen
+    # (inferred from the A4 aspect).  Faint sides must give the sheet a paper's aspect;
+    # among the choices the one with the most evidence and the closest aspect wins.
+    options = [[(line(m, o, sl), ev) for o, sl, ev in found[m].weak] + [None] for m in missing]
+    best: tuple[float, NDArray[np.float64]] | None = None
+    for choice in itertools.product(*options):
+        if sum(c is None for c in choice) > 1:
             continue
-        o, sl = e
-        lines[i] = (
-            line((xc, o), (1.0, sl)),
-            line((xc, h - 1 - o), (1.0, -sl)),
-            line((o, yc), (sl, 1.0)),
-            line((w - 1 - o, yc), (-sl, 1.0)),
-        )[i]
-    if missing:
-        m = missing[0]
-        side = _inferred_side(lines, m, (h, w))
-        # Only a side hugging the frame (or outside it) can have gone unseen: one well
-        # inside the frame would have shown, so the sheet goes on beyond it.
-        centre_line = line((xc, yc), (0.0, 1.0) if m < 2 else (1.0, 0.0))
-        cross = None if side is None else _intersect(side, centre_line)
-        if cross is None:
-            return None, False
-        offset = (cross[1], h - 1 - cross[1], cross[0], w - 1 - cross[0])[m]
-        if offset > _HUG * (h if m < 2 else w):
-            return None, False
-        lines[m] = side
+        lines = list(seen)
+        for m, c in zip(missing, choice):
+            lines[m] = None if c is None else c[0]
+        for m, c in zip(missing, choice):
+            if c is None:
+                side = _inferred_side(lines, m, (h, w))
+                if side is None or not _hugs(side, m, (h, w)):
+                    break
+                lines[m] = side
+        else:
+            corners = _crossings(lines)
+            if corners is None or _plausible(corners, (h, w)) is None:
+                continue
+            evidence = sum(c[1] for c in choice if c is not None)
+            if _convergence(corners) > _FAINT_PARALLEL:
+                continue
+            if evidence:
+                err = _aspect_error(corners)
+                if err > _FAINT_ASPECT:
+                    continue
+                evidence *= 1.0 - err / _FAINT_ASPECT
+            if best is None or evidence > best[0]:
+                best = (evidence, corners)
+    return (None, False) if best is None else (best[1], True)
+
+
+def _crossings(lines: list[tuple[Any, Any] | None]) -> NDArray[np.float64] | None:
+    # Corners TL, TR, BR, BL of the lines top, bottom, left, right.
     top, bottom, left, right = lines
     corners = []
     for l1, l2 in ((top, left), (top, right), (bottom, right), (bottom, left)):
         p = None if l1 is None or l2 is None else _intersect(l1, l2)
         if p is None:
-            return None, False
+            return None
         corners.append(p)
-    return np.array(corners), bool(missing)
+    return np.array(corners)
+
+
+def _hugs(side: tuple[Any, Any], m: int, shape: tuple[int, int]) -> bool:
+    # Only a side hugging the frame (or outside it) can have gone unseen: one well inside
+    # the frame would have shown, so the sheet goes on beyond it.
+    h, w = shape
+    c = np.array([(w - 1) / 2, (h - 1) / 2], np.float64)
+    centre_line = (c, np.array([1.0, 0.0]) if m < 2 else np.array([0.0, 1.0]))
+    cross = _intersect(side, centre_line)
+    if cross is None:
+        return False
+    offset = (cross[1], h - 1 - cross[1], cross[0], w - 1 - cross[0])[m]
+    return bool(offset <= _HUG * (h if m < 2 else w))
+
+
+def _convergence(corners: NDArray[np.float64]) -> float:
+    # The larger angle (radians) between opposite sides: a few degrees under a phone's
+    # keystone, more for a quadrilateral that is no sheet.
+    d = np.roll(corners, -1, axis=0) - corners
+    ang = np.arctan2(d[:, 1], d[:, 0])
+    diff = [abs((ang[i] - ang[i + 2]) % (2 * math.pi) - math.pi) for i in (0, 1)]
+    return float(max(diff))
+
+
+def _aspect_error(corners: NDArray[np.float64]) -> float:
+    # |log| of the sheet's aspect (mean of opposite sides) against the nearest paper's.
+    sides = np.hypot(*(np.roll(corners, -1, axis=0) - corners).T)
+    across, along = sides[0] + sides[2], sides[1] + sides[3]
+    aspect = max(across, along) / max(min(across, along), 1e-6)
+    return min(abs(math.log(aspect * w / h)) for w, h in PAPER_MM.values())
 
 
 def _inferred_side(
@@ -563,8 +672,10 @@ def find_page(image: Any) -> PageQuad:
     sheet is the largest smooth region (no grey step above a few levels per pixel) around
     the middle of the photo, its text holes filled; its corners are the extreme points
     along the diagonals of its principal axes, refined by straight lines fitted to the
-    middle of each side.  Last, with three sides seen and the fourth hugging the frame,
-    the fourth is inferred from the A4 aspect (``docs/capture.md``).
+    middle of each side.  Last, when sides were too faint for the edge search (white paper
+    on a white table), they are chosen among faint straight candidates outside the text so
+    that the sheet has a paper's aspect, one of them at most inferred from the A4 aspect
+    when it hugs the frame (``docs/capture.md``).
 
     Raises
     ------
@@ -686,7 +797,13 @@ def _snap_paper(aspect: float, paper: str | None) -> tuple[str | None, float]:
 
 
 def rectify(
-    image: Any, *, dpi: float | None = None, paper: str | None = None, flatten: bool = True
+    image: Any,
+    *,
+    dpi: float | None = None,
+    paper: str | None = None,
+    flatten: bool = True,
+    color: bool = False,
+    dewarp: bool = False,
 ) -> CaptureResult:
     """Rectify a phone photo of a sheet: perspective, aspect, lighting and resolution.
 
@@ -701,7 +818,16 @@ def rectify(
         The sheet's size, when known; default: snapped from the measured aspect (an
         A-series aspect is taken as A4).
     flatten : bool
-        Divide by the local paper level (default True).
+        Divide by the local paper level (default True); in colour, each channel by its
+        own, so the paper also loses the light's colour cast.
+    color : bool
+        Return an RGB page for an RGB photo (default False: grey; a grey photo always
+        gives a grey page).  The sheet is found and judged blank on the grey image either
+        way.
+    dewarp : bool
+        Straighten curled text lines of the rectified page with :func:`dewarp` (default
+        False).  Its gates leave a flat page exactly as it is; ``dewarped`` in the result
+        says whether it was changed.
 
     Returns
     -------
@@ -745,17 +871,37 @@ def rectify(
     out_short = max(16, round(out_long / true_aspect))
     oh, ow = (out_short, out_long) if landscape else (out_long, out_short)
     dst = np.array([[0, 0], [ow - 1, 0], [ow - 1, oh - 1], [0, oh - 1]], np.float64)
-    hmat = _homography(dst, c)
-    page = np.empty((oh, ow), np.uint8)
-    _c.warp_homography(gray, np.ascontiguousarray(hmat.ravel()), page, 255)
+    hmat = np.ascontiguousarray(_homography(dst, c).ravel())
+    block = max(8, round(out_long / 40))
+    page = _warped(gray, hmat, (oh, ow), block if flatten else 0)
     out_dpi = None if name is None else out_long / (PAPER_MM[name][1] / 25.4)
-    if flatten:
-        block = max(8, round(out_long / 40))
-        paper_level = np.empty((-(-oh // block), -(-ow // block)), np.float32)
-        _k.cell_quantile(page, block, 0.9, paper_level)
-        _c.flatten(page, paper_level, block)
     # Blank: almost no dark pixels once the lighting is flat.
     step = max(1, out_long // 400)
     if np.count_nonzero(page[::step, ::step] < 128) < 0.0005 * page[::step, ::step].size:
         return CaptureResult("blank", None, quad, name, out_dpi, aspect)
-    return CaptureResult(quad.status, page, quad, name, out_dpi, aspect)
+    colour = _as_colour(image) if color else None
+    if colour is not None and colour.shape[2] == 3:
+        page = np.empty((oh, ow, 3), np.uint8)
+        for ch in range(3):
+            plane = np.ascontiguousarray(colour[:, :, ch])
+            page[:, :, ch] = _warped(plane, hmat, (oh, ow), block if flatten else 0)
+    straightened = False
+    if dewarp:
+        # the parameter hides the module-level function of the same name
+        bent = _dewarp.dewarp(page)
+        page, straightened = bent.image, bent.applied
+    return CaptureResult(quad.status, page, quad, name, out_dpi, aspect, straightened)
+
+
+def _warped(
+    plane: NDArray[np.uint8], hmat: NDArray[np.float64], shape: tuple[int, int], block: int
+) -> NDArray[np.uint8]:
+    # One channel resampled by the output-to-photo homography, then divided by its local
+    # paper level (cells of ``block`` px; 0: not flattened).
+    out = np.empty(shape, np.uint8)
+    _c.warp_homography(plane, hmat, out, 255)
+    if block:
+        paper_level = np.empty((-(-shape[0] // block), -(-shape[1] // block)), np.float32)
+        _k.cell_quantile(out, block, 0.9, paper_level)
+        _c.flatten(out, paper_level, block)
+    return out

@@ -426,8 +426,11 @@ def key_from_canonical(
 
 
 def _captured(page: Any, dpi: float | None, capture: str) -> tuple[Any, float | None]:
-    # A phone photo (a sheet with background around it) is rectified first; anything
-    # else (a scan, a screenshot, a photo whose sheet is not found) is keyed as it is.
+    # A phone photo (a sheet with background around it) is rectified first, also when
+    # corners of the sheet lie outside the frame ("incomplete": the text is usually all
+    # there, and what is missing reads as blank paper, which can only make a match harder;
+    # page_key does the same); anything else (a scan, a screenshot, a photo whose sheet is
+    # not found) is keyed as it is.
     from ..capture import rectify
 
     if capture not in ("auto", "off"):
@@ -435,7 +438,7 @@ def _captured(page: Any, dpi: float | None, capture: str) -> tuple[Any, float | 
     if capture == "off":
         return page, dpi
     res = rectify(page)
-    if res.status != "ok" or res.page is None:
+    if res.status not in ("ok", "incomplete") or res.page is None:
         return page, dpi
     return res.page, res.dpi if res.dpi is not None else DEFAULT_DPI
 
@@ -457,9 +460,11 @@ def document_key(page: Any, *, dpi: float | None = None, capture: str = "auto") 
     dpi : float, optional
         Resolution; defaults to the Page's, else 300.
     capture : {"auto", "off"}
-        ``"auto"`` (default): when :func:`onestop_docs.capture.find_page` finds a sheet
-        with background around it (a phone photo), the key is made from the rectified
-        sheet; ``"off"``: the page is keyed as given (flatbed scans).
+        ``"auto"`` (default): when :func:`onestop_docs.capture.rectify` finds a sheet
+        with background around it (a phone photo; status ``"ok"``, or ``"incomplete"``
+        with the sheet's corners outside the frame, as
+        :func:`~onestop_docs.dedup.page_key`), the key is made from the rectified sheet;
+        ``"off"``: the page is keyed as given (flatbed scans).
 
     Returns
     -------

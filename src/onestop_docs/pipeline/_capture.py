@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..imageio import MIN_DPI, Page
+from ..imageio import MIN_DPI, Mode, Page
 from ._types import DigitizeOptions
 
 #: What a page report says for each answer of :func:`onestop_docs.capture.rectify` that
@@ -26,8 +26,10 @@ def capture_page(page: Page, options: DigitizeOptions) -> tuple[Page, str | None
 
     The status is None when the step is off, else :attr:`CaptureResult.status
     <onestop_docs.capture.CaptureResult>`: ``"ok"`` and ``"incomplete"`` (corners of the
-    sheet outside the photo; a warning says so) replace the page by the rectified grey
-    sheet at the resolution of its paper size (``dpi_status="assumed"``: the size is
+    sheet outside the photo; a warning says so) replace the page by the rectified sheet
+    (RGB for an RGB page, else grey; curled text lines straightened by
+    :func:`~onestop_docs.capture.dewarp` where its gates find the page curled) at the
+    resolution of its paper size (``dpi_status="assumed"``: the size is
     snapped, A-series aspects to A4); ``"full-frame"`` (a scan, a screenshot) keeps the page
     silently; ``"no-page"``, ``"two-pages"``, ``"blank"`` and a sheet too small for
     :data:`~onestop_docs.imageio.MIN_DPI` keep it with a warning.
@@ -45,14 +47,19 @@ def capture_page(page: Page, options: DigitizeOptions) -> tuple[Page, str | None
         return page, None, []
     from ..capture import rectify
 
-    res = rectify(page.pixels)
+    res = rectify(page.pixels, color=page.mode == "RGB", dewarp=True)
     if res.page is not None and res.dpi is not None and res.dpi < MIN_DPI:
         return page, res.status, [f"the sheet is too small in the photo ({res.dpi:.0f} dpi)"]
     if res.page is not None and res.dpi is not None:
-        out = replace(page, pixels=res.page, mode="L", dpi=(res.dpi, res.dpi), dpi_status="assumed")
+        mode: Mode = "RGB" if res.page.ndim == 3 else "L"
+        out = replace(
+            page, pixels=res.page, mode=mode, dpi=(res.dpi, res.dpi), dpi_status="assumed"
+        )
         notes = [
             f"photo rectified: the sheet taken as {res.paper}, {res.dpi:.0f} dpi from its size"
         ]
+        if res.dewarped:
+            notes.append("curled page: its text lines were straightened")
         if res.status == "incomplete":
             notes.append("page incomplete: part of the sheet is outside the photo")
         return out, res.status, notes
