@@ -876,7 +876,9 @@ def recognize(
         Resolution passed to Tesseract; defaults to the page's (geometric mean of x and y)
         when it is at least 100 dpi, else it is estimated from the size of the text
         (:func:`onestop_docs.deskew.estimate_resolution`; a phone photo's "72 dpi" is not
-        believed).  ``OcrResult.dpi`` and ``dpi_source`` report which.
+        believed), and an estimate within 10 % of a scanner setting is taken to be that
+        setting (:func:`snap_to_scanner_dpi`).  ``OcrResult.dpi`` and ``dpi_source`` report
+        which.
     config : TesseractConfig, optional
         Program, tessdata directory, engine mode and variables.
 
