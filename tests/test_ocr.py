@@ -28,6 +28,8 @@ from onestop_docs.errors import (
 )
 from onestop_docs.imageio import Page
 from onestop_docs.ocr import (
+    SCANNER_DPI_TOLERANCE,
+    SCANNER_DPIS,
     Box,
     Preprocess,
     TesseractConfig,
@@ -36,6 +38,7 @@ from onestop_docs.ocr import (
     prepare_page,
     recognize,
     recognize_pages,
+    snap_to_scanner_dpi,
     tesseract_output,
 )
 from onestop_docs.vntext import cer
@@ -532,3 +535,36 @@ def test_red_seal_over_text_is_not_read_as_text() -> None:
     assert "TƯ PHÁP" not in kept.text and "BA ĐÌNH" not in kept.text
     assert cer(page.text, kept.text) <= floor + 0.01, (cer(page.text, kept.text), floor)
     assert cer(page.text, kept.text) < cer(page.text, seal.text)
+
+
+@given(st.floats(min_value=50.0, max_value=2400.0))
+def test_text_resolution_snaps_only_to_a_near_scanner_setting(dpi: float) -> None:
+    out = snap_to_scanner_dpi(dpi)
+    near = [s for s in SCANNER_DPIS if abs(dpi / s - 1.0) <= SCANNER_DPI_TOLERANCE]
+    if not near:
+        assert out == dpi
+    else:
+        # the setting nearest on a log scale (the settings are far enough apart that at
+        # most two are within 10 %, and then the nearer one wins)
+        assert out == min(near, key=lambda s: abs(math.log(dpi / s)))
+    assert snap_to_scanner_dpi(out) == out
+
+
+@pytest.mark.parametrize(
+    ("estimate", "told"),
+    [
+        (320.0, 300.0),
+        (280.0, 300.0),
+        (340.0, 340.0),
+        (185.0, 200.0),
+        (240.0, 240.0),
+        (560.0, 600.0),
+        (72.0, 72.0),
+        (1100.0, 1200.0),
+    ],
+)
+def test_text_resolution_is_taken_as_the_scanner_setting_it_is_near(
+    estimate: float, told: float
+) -> None:
+    # evalkit scanner pages at 300 dpi read 280 to 320 from their text (13-14 pt body).
+    assert snap_to_scanner_dpi(estimate) == told

@@ -413,6 +413,18 @@ def _orientation_from(
         if wide.upright is not None:
             verdict = wide
     if verdict.upright is None:
+        # Small serif text: the x-height line and the baseline print as two peaks of the
+        # profile with a dip between them, and the band around the higher peak is cut to a
+        # few pixels, so the line is not taken for text (a short page on coloured paper,
+        # evalkit tuning hard s14).  Counted once more with the band from the first to the
+        # last row above half of the peak.
+        # A page of one or two lines still abstains: some strip must hold 3 lines.
+        votes = _strip_votes(detail, found.skew.angle, dpi_detail, window | 1, outer_band=True)
+        outer = _up_or_down(votes[:, 0])
+        per_strip = np.bincount(votes[:, 2].astype(np.int64)) if len(votes) else np.zeros(1)
+        if outer.upright is not None and int(per_strip.max()) >= MIN_ORIENTATION_LINES:
+            verdict = outer
+    if verdict.upright is None:
         return abstain(verdict.reason or "")
     upright, tail = verdict.upright, verdict.tail
     rotation = (0 if upright else 180) if k == 0 else (270 if upright else 90)

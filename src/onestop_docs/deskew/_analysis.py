@@ -357,7 +357,9 @@ def _rot90(ana: _Analysis) -> _Analysis:
     )
 
 
-def _line_votes(prof: NDArray[np.float64], window: int) -> NDArray[np.float64]:
+def _line_votes(
+    prof: NDArray[np.float64], window: int, outer_band: bool = False
+) -> NDArray[np.float64]:
     """Up/down score and core-band height of each text line in a deskewed profile.
 
     Returns an (n, 2) array: the score in [-1, 1] (positive: upright) and the height in bins
@@ -406,6 +408,12 @@ def _line_votes(prof: NDArray[np.float64], window: int) -> NDArray[np.float64]:
             lo -= 1
         while hi < len(seg) and seg[hi] >= half:
             hi += 1
+        if outer_band:
+            # Serif text at a small size: the x-height line and the baseline are two peaks
+            # with a dip between them below half the higher one; the band then runs from the
+            # first to the last row above half.
+            above_half = np.flatnonzero(seg >= half)
+            lo, hi = int(above_half[0]), int(above_half[-1]) + 1
         above, below = float(seg[:lo].sum()), float(seg[hi:].sum())
         core = float(seg[lo:hi].sum())
         s = (above - below) / (above + below + 1e-9)
@@ -426,9 +434,16 @@ STRIP_MM = 40.0
 
 
 def _strip_votes(
-    pts: _Points, angle_deg: float, dpi: float, window: int, strip_mm: float = STRIP_MM
+    pts: _Points,
+    angle_deg: float,
+    dpi: float,
+    window: int,
+    strip_mm: float = STRIP_MM,
+    outer_band: bool = False,
 ) -> NDArray[np.float64]:
     """Up/down scores and core heights (:func:`_line_votes`) of the text lines, strip by strip.
+
+    Returns an (n, 3) array: score, core height and the index of the strip the line is in.
 
     The page is cut into vertical strips about ``strip_mm`` wide, and each strip finds its own
     angle within 3 degrees of ``angle_deg``: the lines of a phone capture (perspective), a
@@ -439,7 +454,7 @@ def _strip_votes(
     n = max(1, min(8, round(w / (dpi * strip_mm / 25.4))))
     edges = np.linspace(0.0, float(w), n + 1)
     grid = angle_deg + np.arange(-12, 13, dtype=np.float64) * 0.25
-    out = [np.zeros((0, 2))]
+    out = [np.zeros((0, 3))]
     for i in range(n):
         sel = (pts.xs >= edges[i]) & (pts.xs < edges[i + 1])
         if int(sel.sum()) < 50:
@@ -448,5 +463,6 @@ def _strip_votes(
             np.ascontiguousarray(pts.xs[sel]), np.ascontiguousarray(pts.ys[sel]), pts.shape
         )
         local = float(grid[int(np.argmax(_scores(sub, grid)))])
-        out.append(_line_votes(_profile(sub, local), window))
+        votes = _line_votes(_profile(sub, local), window, outer_band)
+        out.append(np.column_stack([votes, np.full(len(votes), float(i))]))
     return np.concatenate(out)
