@@ -550,6 +550,12 @@ def test_text_resolution_snaps_only_to_a_near_scanner_setting(dpi: float) -> Non
     assert snap_to_scanner_dpi(out) == out
 
 
+@pytest.mark.parametrize("bad", [0.0, -300.0, float("nan"), float("inf"), "dpi", None])
+def test_snap_to_scanner_dpi_rejects_bad_resolutions(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError):
+        snap_to_scanner_dpi(bad)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("estimate", "told"),
     [

@@ -406,7 +406,13 @@ def snap_to_scanner_dpi(dpi: float) -> float:
     --------
     >>> snap_to_scanner_dpi(320.0), snap_to_scanner_dpi(280.0), snap_to_scanner_dpi(240.0)
     (300.0, 300.0, 240.0)
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``dpi`` not a finite number in (0, 100000].
     """
+    dpi = check_range(dpi, "dpi", 0.0, 100000.0, lo_open=True)
     best = min(SCANNER_DPIS, key=lambda s: abs(math.log(dpi / s)))
     return best if abs(dpi / best - 1.0) <= SCANNER_DPI_TOLERANCE else float(dpi)
 
