@@ -269,7 +269,7 @@ def test_colour_output_keeps_a_red_seal_red_and_the_paper_white() -> None:
     assert res.status == "ok" and res.page is not None and plain.page is not None
     assert res.page.ndim == 3 and res.page.shape[:2] == plain.page.shape
     # the seal's centre, mapped through the corners: red stays red
-    from onestop_docs.capture import _homography  # the same map, checked by the grey tests
+    from onestop_docs.capture._rectify import _homography  # the same map, checked by the grey tests
 
     oh, ow = plain.page.shape
     dst = np.array([[0, 0], [ow - 1, 0], [ow - 1, oh - 1], [0, oh - 1]], float)

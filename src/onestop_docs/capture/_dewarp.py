@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import as_gray, as_image, check_range
+from .._validate import as_gray, as_image, check_range
 
 _TARGET_SHORT_SIDE = 620  # reduced short side: about 75 dpi for A4
 _MIN_LINES = 4
@@ -135,7 +135,7 @@ def _median3(v: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def estimate_field(gray: NDArray[np.uint8]) -> Field | str:
     """The displacement field of a grey page, or the reason there is none (a str)."""
-    from ._native import cleanup_components as _cc  # type: ignore[attr-defined]
+    from .._native import cleanup_components as _cc  # type: ignore[attr-defined]
 
     h, w = gray.shape
     f = max(1, round(min(h, w) / _TARGET_SHORT_SIDE))
@@ -231,7 +231,7 @@ def estimate_field(gray: NDArray[np.uint8]) -> Field | str:
 
 def apply_field(pixels: NDArray[np.uint8], field: Field) -> NDArray[np.uint8]:
     """``pixels`` (grey or RGB) resampled with ``field``; rows from outside are white."""
-    from ._native import dewarp as _k  # type: ignore[attr-defined]
+    from .._native import dewarp as _k  # type: ignore[attr-defined]
 
     src = np.ascontiguousarray(pixels)
     src3 = src[:, :, None] if src.ndim == 2 else src
