@@ -383,7 +383,7 @@ def _dpi_for(
     if own is not None and MIN_PLAUSIBLE_DPI <= own <= 4800.0:
         return own, "page"
     shape = np.shape(getattr(page, "pixels", page))
-    if len(shape) >= 2:
+    if len(shape) >= 2 and min(shape[:2]) > 0:  # an empty page is refused by the caller
         paper = dpi_from_paper_size(int(shape[1]), int(shape[0]))
         if paper is not None:
             return paper, "paper"
