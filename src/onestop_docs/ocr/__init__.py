@@ -432,7 +432,7 @@ def dpi_from_paper_size(width: int, height: int) -> float | None:
     :data:`PAPER_SIZE_TOLERANCE` of a sheet of :data:`onestop_docs.capture.PAPER_MM` at one
     of :data:`SCANNER_DPIS`, upright or landscape, was made at that setting.  This beats the
     text size (:func:`onestop_docs.deskew.estimate_resolution`): on evalkit's hard tuning
-    pages, all A4 sheets at 300 dpi, 31 of 265 read 150 to 400 dpi from their text (phone
+    pages, all A4 sheets at 300 dpi, 31 of 385 read 150 to 370 dpi from their text (phone
     captures with perspective, short pages, ID cards), and a reporting page read at 260
     went from 12.2 to 62.6 % CER (``docs/ocr.md``).  No two sheets meet at two settings
     (A5 at 300 dpi is A4 at 212 dpi), so the answer is unique.
