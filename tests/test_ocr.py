@@ -34,6 +34,7 @@ from onestop_docs.ocr import (
     Preprocess,
     TesseractConfig,
     available_languages,
+    dpi_from_paper_size,
     parse_tsv,
     prepare_page,
     recognize,
@@ -165,8 +166,9 @@ def test_unknown_or_implausible_dpi_is_read_from_the_text(
     fake_tesseract: TesseractConfig, monkeypatch: pytest.MonkeyPatch, true_dpi: int
 ) -> None:
     # Body text of 13 pt (NĐ 30/2020 Phụ lục I): the estimate must land near the true dpi.
+    # The sheet is no paper size (a cropped scan), so its pixel size says nothing.
     monkeypatch.setenv("FAKE_MODE", "echo")
-    page = synth.render_page(dpi=true_dpi, paper="A5", font_pt=13.0).gray
+    page = synth.render_page(dpi=true_dpi, paper=(150.0, 200.0), font_pt=13.0).gray
     for src in (page, Page(page, dpi=(72.0, 72.0))):  # no dpi; a phone photo's "72"
         res = recognize(src, config=fake_tesseract, preprocess=False)
         assert res.dpi_source == "text" and res.dpi is not None
@@ -177,6 +179,46 @@ def test_unknown_or_implausible_dpi_is_read_from_the_text(
     assert (res.dpi, res.dpi_source) == (true_dpi, "page")
     res = recognize(page, config=fake_tesseract, preprocess=False, dpi=240)
     assert (res.dpi, res.dpi_source) == (240, "argument")
+
+
+def test_whole_sheet_at_a_scanner_setting_is_read_at_that_setting(
+    fake_tesseract: TesseractConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An A4 sheet scanned at 300 dpi with 12-pt body text: its text reads about 240 dpi,
+    # far from any scanner setting, yet the sheet's pixel size says 300 (regression: the
+    # text estimate was passed as --dpi, and evalkit hard pages lost lines at 260).
+    monkeypatch.setenv("FAKE_MODE", "echo")
+    page = synth.render_page(dpi=300, paper="A4", font_pt=12.0).gray
+    assert page.shape == (3508, 2480)
+    for src in (page, Page(page, dpi=(72.0, 72.0)), page.T.copy()):
+        res = recognize(src, config=fake_tesseract, preprocess=False)
+        assert (res.dpi, res.dpi_source) == (300.0, "paper")
+        assert res.words[1].text == "dpi=300"
+    res = recognize(page, config=fake_tesseract, preprocess=False, dpi=240)
+    assert (res.dpi, res.dpi_source) == (240, "argument")
+
+
+@pytest.mark.parametrize(
+    ("paper", "dpi"),
+    [("A4", 300), ("A4", 200), ("A4", 600), ("A5", 300), ("A5", 150), ("Letter", 300)],
+)
+def test_paper_size_gives_the_scanner_setting(paper: str, dpi: int) -> None:
+    # Sheet sizes from ISO 216 / ANSI, independent of the module's table.
+    mm = {"A4": (210, 297), "A5": (148, 210), "Letter": (215.9, 279.4)}[paper]
+    w, h = (round(x / 25.4 * dpi) for x in mm)
+    assert dpi_from_paper_size(w, h) == dpi
+    assert dpi_from_paper_size(h, w) == dpi
+    # a sheet trimmed by 3 % or a phone frame is no sheet at any setting
+    assert dpi_from_paper_size(round(w * 0.97), h) is None
+    assert dpi_from_paper_size(3024, 4032) is None
+    assert dpi_from_paper_size(4000, 3000) is None
+
+
+@given(st.integers(1, 20000), st.integers(1, 20000))
+def test_paper_size_setting_is_a_scanner_setting_or_none(w: int, h: int) -> None:
+    out = dpi_from_paper_size(w, h)
+    assert out is None or out in SCANNER_DPIS
+    assert dpi_from_paper_size(h, w) == out
 
 
 @pytest.mark.ocr

@@ -99,9 +99,10 @@ class OcrResult:
         Resolution passed to the OCR engine.
     dpi_source : str or None
         Where ``dpi`` came from: ``"argument"`` (the caller), ``"page"`` (the file's own,
-        when plausible), ``"text"`` (estimated from the text size,
-        :func:`onestop_docs.deskew.estimate_resolution`), or ``None`` (unknown: the engine
-        guessed).
+        when plausible), ``"paper"`` (the page is a whole sheet at a scanner setting,
+        :func:`onestop_docs.ocr.dpi_from_paper_size`), ``"text"`` (estimated from the text
+        size, :func:`onestop_docs.deskew.estimate_resolution`), or ``None`` (unknown: the
+        engine guessed).
     language : str
         Tesseract language string, e.g. ``"vie"``.
     """
