@@ -797,8 +797,9 @@ def ink_scores(
     cell rejects, a smooth shift field is fitted to the well-explained cells of that pass
     and every cell is searched again around it; it decides when its worst window is at
     most 0.8, else the first pass does.  If that still rejects, in at most a quarter of
-    the inked cells (in either order of the two keys: the tracked first pass of ``b``
-    against ``a`` may lose fewer cells), the same two passes run again with the first pass tracked around
+    the inked cells (in either order of the keys: when ``a`` against ``b`` fails in at
+    most half, the first pass of ``b`` against ``a`` is counted too, as it may lose fewer
+    cells), the same two passes run again with the first pass tracked around
     :func:`alignment_prior` (a global scale and offset from the ink profiles, identity on
     an axis whose profile alignment is ambiguous) and without extrapolation along lines;
     this second attempt decides only when its worst window is at most 0.5.
