@@ -749,6 +749,15 @@ _PRIOR_MAX_FAILED = 0.25
 # pair more freedom, and on the one-field twins of tuning set tw17 it explained changed
 # names at 0.55-0.98, while the rescans it was made for score 0.36-0.50 (tuning s16/s18).
 _PRIOR_MAX_SCORE = 0.5
+# The gate is also tried with the keys swapped when the first order fails in at most this
+# share of the inked cells (the order-dependent loss seen on the tuning seeds: up to 37 %).
+_REVERSE_MAX_FAILED = 0.5
+
+
+def _failed_share(score: NDArray[np.float64], counts: NDArray[np.int32]) -> float:
+    # Share of the inked cells whose window rejects.
+    inked = counts[..., 2] >= 2 * _QUIET + 8
+    return int(np.count_nonzero(score[inked] > 1)) / max(1, int(np.count_nonzero(inked)))
 
 
 def _aligned(
@@ -762,10 +771,18 @@ def _aligned(
     score, counts = _attempt(a, b, _NO_FIELD, allowance, register)
     if not register or score.max() <= 1:
         return score
-    inked = counts[..., 2] >= 2 * _QUIET + 8
-    failed = int(np.count_nonzero(score[inked] > 1))
-    if failed > _PRIOR_MAX_FAILED * max(1, int(np.count_nonzero(inked))):
-        return score
+    failed = _failed_share(score, counts)
+    if failed > _PRIOR_MAX_FAILED:
+        # The first pass tracks each cell's shift from its neighbours in reading order, so
+        # how many cells it loses depends on which page is ``a``: a frame 1.4 % off lost
+        # 8 % of the cells one way and 37 % the other (tuning hard s19, p0061 against its
+        # scans).  The gate takes the better order; a pair that fails in most cells (most
+        # other pages) is not tried the other way.
+        if failed > _REVERSE_MAX_FAILED:
+            return score
+        back, back_counts = _attempt(b, a, _NO_FIELD, allowance, False)
+        if _failed_share(back, back_counts) > _PRIOR_MAX_FAILED:
+            return score
     again, _ = _attempt(a, b, alignment_prior(a, b), allowance, register)
     return again if again.max() <= _PRIOR_MAX_SCORE else score
 
@@ -780,7 +797,9 @@ def ink_scores(
     cell rejects, a smooth shift field is fitted to the well-explained cells of that pass
     and every cell is searched again around it; it decides when its worst window is at
     most 0.8, else the first pass does.  If that still rejects, in at most a quarter of
-    the inked cells, the same two passes run again with the first pass tracked around
+    the inked cells (in either order of the keys: when ``a`` against ``b`` fails in at
+    most half, the first pass of ``b`` against ``a`` is counted too, as it may lose fewer
+    cells), the same two passes run again with the first pass tracked around
     :func:`alignment_prior` (a global scale and offset from the ink profiles, identity on
     an axis whose profile alignment is ambiguous) and without extrapolation along lines;
     this second attempt decides only when its worst window is at most 0.5.
