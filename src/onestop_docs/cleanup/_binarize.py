@@ -73,8 +73,9 @@ def _ink_level(norm: NDArray[np.uint8], dpi: float) -> int:
     """
     levels = _tile_levels(norm, dpi)
     flat = levels.ravel()
-    level = _ink_quartile(flat)
-    border = _border_tiles(levels, flat)
+    split = _otsu_of_histogram(np.bincount(flat, minlength=256))
+    level = _ink_quartile(flat, split)
+    border = _border_tiles(levels <= split)
     if border is not None and 2 * np.median(flat[border]) <= _ink_quartile(flat[~border]):
         unbordered = _paint_borders(norm, dpi)
         if unbordered is not None:
@@ -91,18 +92,20 @@ def _tile_levels(norm: NDArray[np.uint8], dpi: float) -> NDArray[np.uint8]:
     return levels[:, :, 0]
 
 
-def _ink_quartile(flat: NDArray[np.uint8]) -> int:
-    """Lower quartile of the tile levels on the dark side of Otsu's split (0 if none)."""
-    inked = flat[flat <= _otsu_of_histogram(np.bincount(flat, minlength=256))]
+def _ink_quartile(flat: NDArray[np.uint8], split: int | None = None) -> int:
+    """Lower quartile of the tile levels on the dark side of ``split`` (default: Otsu's
+    split of these levels); 0 if none."""
+    if split is None:
+        split = _otsu_of_histogram(np.bincount(flat, minlength=256))
+    inked = flat[flat <= split]
     return int(np.percentile(inked, 25)) if inked.size else 0
 
 
-def _border_tiles(levels: NDArray[np.uint8], flat: NDArray[np.uint8]) -> NDArray[np.bool_] | None:
-    """Flattened mask of the dark tiles that form a border on the tile grid, or None (none,
-    or every tile)."""
-    th, tw = levels.shape
-    dark = np.ascontiguousarray(levels <= _otsu_of_histogram(np.bincount(flat, minlength=256)))
-    comps = _Components.of(dark.view(np.uint8))
+def _border_tiles(dark: NDArray[np.bool_]) -> NDArray[np.bool_] | None:
+    """Flattened mask of the dark tiles (``dark``: tiles down x across) that form a border
+    on the tile grid, or None (none, or every tile)."""
+    th, tw = dark.shape
+    comps = _Components.of(np.ascontiguousarray(dark).view(np.uint8))
     select = _border_select(comps, th, tw, _BORDER_MIN_FILL)
     if not select.any():
         return None
