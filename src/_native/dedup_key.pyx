@@ -478,3 +478,205 @@ def ink_profiles(const uint8_t[:, ::1] ink, double[::1] rows_out, double[::1] co
                 s += p[x]
                 cols_out[x] += p[x]
             rows_out[y] = s
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline double _paper_at(const float[:, ::1] paper, double x, double y,
+                             double pblock) noexcept nogil:
+    # paper level at pixel-index coordinates (x, y): bilinear between cell centres, clamped
+    cdef Py_ssize_t gr = paper.shape[0], gc = paper.shape[1], px0, py0, px1, py1
+    cdef double fx = (x + 0.5) / pblock - 0.5, fy = (y + 0.5) / pblock - 0.5, wx, wy, p
+    if fx < 0:
+        fx = 0
+    if fx > gc - 1:
+        fx = gc - 1
+    if fy < 0:
+        fy = 0
+    if fy > gr - 1:
+        fy = gr - 1
+    px0 = <Py_ssize_t>fx
+    py0 = <Py_ssize_t>fy
+    px1 = px0 + 1 if px0 + 1 < gc else px0
+    py1 = py0 + 1 if py0 + 1 < gr else py0
+    wx = fx - px0
+    wy = fy - py0
+    p = ((1 - wy) * ((1 - wx) * paper[py0, px0] + wx * paper[py0, px1])
+         + wy * ((1 - wx) * paper[py1, px0] + wx * paper[py1, px1]))
+    return 16.0 if p < 16 else p
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fine_sample(const uint8_t[:, ::1] gray, const float[:, ::1] paper, double pblock,
+                double m00, double m01, double m02, double m10, double m11, double m12,
+                const uint8_t[:, ::1] where, double ink_level, double faint_level,
+                uint8_t[:, ::1] ink_out, uint8_t[:, ::1] faint_out):
+    """Fine canonical bitmaps sampled from the page at full resolution.
+
+    Fine pixel ``(r, c)`` is computed only where ``where[r // 2, c // 2]`` is set (0
+    elsewhere): the grey value bilinearly sampled at ``x = m00 (c + .5) + m01 (r + .5) +
+    m02``, ``y = m10 (c + .5) + m11 (r + .5) + m12`` (pixel-index coordinates of ``gray``;
+    outside reads as paper), its darkness ``1 - g / p`` against the paper level ``p`` of
+    ``paper`` (one level per ``pblock`` x ``pblock`` cell of ``gray``, cell centres
+    interpolated bilinearly, clamped at the borders, at least 16; taken once per 16 fine
+    columns, at their centre), then ``ink_out`` = darkness at least ``ink_level`` and
+    ``faint_out`` = at least ``faint_level``.
+    """
+    cdef Py_ssize_t rows = ink_out.shape[0], cols = ink_out.shape[1]
+    cdef Py_ssize_t sh = gray.shape[0], sw = gray.shape[1]
+    cdef Py_ssize_t r, c, cc, x0, y0, blk, half = where.shape[1]
+    cdef double u, v, x, y, wx, wy, g, p, t_ink = 0, t_faint = 0
+    cdef uint8_t* io
+    cdef uint8_t* fo
+    cdef const uint8_t* wrow
+    if half * 2 > cols:
+        half = cols // 2
+    with nogil:
+        for r in range(rows):
+            io = &ink_out[r, 0]
+            fo = &faint_out[r, 0]
+            for c in range(cols):
+                io[c] = 0
+                fo[c] = 0
+            if (r >> 1) >= where.shape[0]:
+                continue
+            wrow = &where[r >> 1, 0]
+            v = r + 0.5
+            blk = -1
+            for cc in range(half):
+                if wrow[cc] == 0:
+                    continue
+                if (cc >> 3) != blk:
+                    blk = cc >> 3
+                    u = blk * 16 + 8.0
+                    p = _paper_at(paper, m00 * u + m01 * v + m02, m10 * u + m11 * v + m12,
+                                  pblock)
+                    t_ink = p * (1 - ink_level)
+                    t_faint = p * (1 - faint_level)
+                for c in range(2 * cc, 2 * cc + 2):
+                    u = c + 0.5
+                    x = m00 * u + m01 * v + m02
+                    y = m10 * u + m11 * v + m12
+                    if x < 0 or y < 0 or x > sw - 1 or y > sh - 1:
+                        continue
+                    x0 = <Py_ssize_t>x
+                    y0 = <Py_ssize_t>y
+                    if x0 > sw - 2:
+                        x0 = sw - 2
+                    if y0 > sh - 2:
+                        y0 = sh - 2
+                    if x0 < 0 or y0 < 0:
+                        continue
+                    wx = x - x0
+                    wy = y - y0
+                    g = ((1 - wy) * ((1 - wx) * gray[y0, x0] + wx * gray[y0, x0 + 1])
+                         + wy * ((1 - wx) * gray[y0 + 1, x0] + wx * gray[y0 + 1, x0 + 1]))
+                    if g <= t_faint:
+                        fo[c] = 1
+                        if g <= t_ink:
+                            io[c] = 1
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int32_t _core_2x2(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
+                              const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
+                              Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
+                              int dy, int dx, bint side_b) noexcept nogil:
+    # Pixels (y, x) of the cell whose 2 x 2 block (y..y+1, x..x+1, inside the cell) is all
+    # unexplained ink: of a (outside b's tolerance shifted by dy, dx), or with side_b of the
+    # shifted b (outside a's tolerance); outside its bitmap b has neither ink nor tolerance.
+    # The core of a cluster, which one-pixel fringes do not have.  Cells of at most 64
+    # columns.
+    cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], y, x, yb, xb, k
+    cdef Py_ssize_t w = x1 - x0
+    cdef int32_t n = 0
+    cdef uint8_t prev_row[64]
+    cdef uint8_t row[64]
+    cdef uint8_t cur, inside
+    if w > 64:
+        w = 64
+    for y in range(y0, y1):
+        yb = y + dy
+        for k in range(w):
+            x = x0 + k
+            xb = x + dx
+            inside = 0 <= yb < rows and 0 <= xb < cols
+            if side_b:
+                cur = inside and ink_b[yb, xb] != 0 and tol_a[y, x] == 0
+            else:
+                cur = ink_a[y, x] != 0 and not (inside and tol_b[yb, xb] != 0)
+            row[k] = cur
+        if y > y0:
+            for k in range(w - 1):
+                n += prev_row[k] & prev_row[k + 1] & row[k] & row[k + 1]
+        for k in range(w):
+            prev_row[k] = row[k]
+    return n
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
+                const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
+                const int32_t[:, :, ::1] counts, int scale, int shift, int min_ink,
+                int limit, int32_t[:, ::1] out):
+    """Final stage of the verifier on the fine bitmaps, cell by cell at the coarse shifts.
+
+    ``counts`` is :func:`block_verify`'s result for the coarse bitmaps (cells of
+    ``ink_a.shape // counts.shape`` fine pixels, coarse shift ``counts[i, j, 3:5]``); the
+    fine bitmaps are ``scale`` times finer.  For every cell with at least ``min_ink``
+    coarse ink, the shift of ``b`` is searched within ``shift`` fine pixels of ``scale``
+    times the coarse one, for the least unexplained ink (the worse side, as
+    :func:`block_verify`); ``out[i, j]`` gets, at that shift, the larger of the two sides'
+    counts of 2 x 2 blocks of unexplained ink (the core of a changed letter's strokes; a
+    rescan's or a photo's one-pixel fringes have none), or 0 for a cell whose unexplained
+    ink falls below ``limit`` at some shift (its core cannot reach ``limit``; not searched
+    further).
+    """
+    cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
+    cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], bi, bj
+    cdef Py_ssize_t fb = rows // nbr if nbr > 0 else rows
+    cdef Py_ssize_t y0, y1, x0, x1
+    cdef int cy, cx, dy, dx, bdy = 0, bdx = 0, k, order
+    cdef int32_t ua, ub, w, best, ca, cb
+    if fb > 64:
+        raise ValueError("fine cells of at most 64 pixels")
+    with nogil:
+        for bi in range(nbr):
+            y0 = bi * fb
+            y1 = y0 + fb if y0 + fb < rows else rows
+            for bj in range(nbc):
+                out[bi, bj] = 0
+                if counts[bi, bj, 2] < min_ink:
+                    continue
+                x0 = bj * fb
+                x1 = x0 + fb if x0 + fb < cols else cols
+                cy = scale * counts[bi, bj, 3]
+                cx = scale * counts[bi, bj, 4]
+                best = -1
+                # the predicted shift first, then the others: a cell explained below the
+                # limit at any shift passes
+                for order in range(-1, (2 * shift + 1) * (2 * shift + 1)):
+                    if order < 0:
+                        dy = cy
+                        dx = cx
+                    else:
+                        dy = cy - shift + order // (2 * shift + 1)
+                        dx = cx - shift + order % (2 * shift + 1)
+                        if dy == cy and dx == cx:
+                            continue
+                    _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, dy, dx, &ua, &ub)
+                    w = ua if ua > ub else ub
+                    if best < 0 or w < best:
+                        best = w
+                        bdy = dy
+                        bdx = dx
+                    if best < limit:
+                        break
+                if best < limit:
+                    continue
+                ca = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, False)
+                cb = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, True)
+                out[bi, bj] = ca if ca > cb else cb

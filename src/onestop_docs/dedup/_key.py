@@ -20,6 +20,7 @@ from ._hash import Hash, area_resize, dct2
 
 __all__ = [
     "CANDIDATE_RADIUS",
+    "FINE_SHAPE",
     "KEY_SHAPE",
     "KEY_VERSION",
     "MAX_ASPECT_DIFF",
@@ -32,10 +33,13 @@ __all__ = [
 
 #: Version of the key algorithm and of its byte format.  Keys of different versions are
 #: never compared: a store must re-key its pages when this changes.
-KEY_VERSION = 1
+KEY_VERSION = 2
 #: Shape (rows, columns) of the canonical ink bitmaps: the ink frame plus a margin,
 #: resampled to this size whatever the page size (about 70 dpi on an A4 text block).
 KEY_SHAPE = (768, 544)
+#: Shape of the fine bitmaps (version 2): twice :data:`KEY_SHAPE` per axis, about 140 dpi
+#: on an A4 text block, sampled from the page at its own resolution near the ink only.
+FINE_SHAPE = (2 * KEY_SHAPE[0], 2 * KEY_SHAPE[1])
 #: Candidate stage: Hamming distance (of 256 bits) between candidate hashes up to which a
 #: stored key is handed to the verifier.  :func:`match_keys` applies the same limit, so a
 #: radius search in a :class:`~onestop_docs.dedup.HashIndex` followed by :func:`match_keys`
@@ -64,6 +68,7 @@ _SUPERSAMPLE = 1  # warp sub-samples per canonical pixel and axis
 _MAX_POINTS = 30_000  # ink points used for the skew search and the frame quantiles
 _QUIET = 2  # verifier: a cell with this few unexplained pixels is not shift-searched
 _WINDOW = (1, 1)  # verifier: cells summed per score window
+_FINE_WHERE = 0.08  # fine bitmaps: computed where the canonical darkness reaches this
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,19 @@ class MatchOptions:
         18 without it) with no more false matches than the first pass alone
         (``docs/benchmarks.md``, "Accuracy: document key and capture"); with the second
         attempt 302/303 (section "Document key, session 2026-12-07b").
+    fine : bool
+        Final stage: when both keys carry fine bitmaps (:data:`FINE_SHAPE`, version 2), a
+        pair the block verifier accepts is checked once more at twice the resolution, in
+        every inked cell at the cell's shift (see :func:`fine_cores`); a cell holding a
+        compact cluster of unexplained fine ink (a changed letter or digit) rejects.
+        Default True.
     """
 
     candidate_radius: int = 72
     max_aspect_diff: float = 0.06
     ink_allowance: float = 0.25
     register: bool = True
+    fine: bool = True
 
     def __post_init__(self) -> None:
         check_int(self.candidate_radius, "candidate_radius", 0, 256)
@@ -103,6 +115,8 @@ class MatchOptions:
         check_range(self.ink_allowance, "ink_allowance", 0.0, 1.0)
         if not isinstance(self.register, bool):
             raise InvalidArgumentError(f"register must be True or False, got {self.register!r}")
+        if not isinstance(self.fine, bool):
+            raise InvalidArgumentError(f"fine must be True or False, got {self.fine!r}")
 
 
 _MAGIC = b"ODK"
@@ -132,6 +146,10 @@ class DocumentKey:
         Height / width of the ink frame in page units (before canonical resampling).
     version : int
         :data:`KEY_VERSION` of the algorithm that made the key.
+    fine_ink, fine_tolerance : numpy.ndarray or None
+        uint8 0/1 bitmaps of shape :data:`FINE_SHAPE` (twice the resolution, computed near
+        the ink only), for the verifier's final stage; None (a key built from bitmaps
+        alone) skips that stage.
     """
 
     candidate: Hash
@@ -140,6 +158,8 @@ class DocumentKey:
     tolerance: NDArray[np.uint8] = field(repr=False)
     aspect: float
     version: int = KEY_VERSION
+    fine_ink: NDArray[np.uint8] | None = field(default=None, repr=False)
+    fine_tolerance: NDArray[np.uint8] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("candidate", "candidate_flip"):
@@ -154,6 +174,21 @@ class DocumentKey:
                 )
         if not (math.isfinite(self.aspect) and self.aspect > 0):
             raise InvalidArgumentError(f"DocumentKey.aspect must be > 0, got {self.aspect}")
+        if (self.fine_ink is None) != (self.fine_tolerance is None):
+            raise InvalidArgumentError("DocumentKey: fine_ink and fine_tolerance go together")
+        for name in ("fine_ink", "fine_tolerance"):
+            a = getattr(self, name)
+            if a is not None and (
+                not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.shape != FINE_SHAPE
+            ):
+                raise InvalidArgumentError(
+                    f"DocumentKey.{name} must be None or a uint8 array of shape {FINE_SHAPE}"
+                )
+
+    @property
+    def has_fine(self) -> bool:
+        """True when the key carries the fine bitmaps (the verifier's final stage)."""
+        return self.fine_ink is not None
 
     def flipped(self) -> DocumentKey:
         """The key of the same page turned by 180 degrees."""
@@ -164,10 +199,14 @@ class DocumentKey:
             np.ascontiguousarray(self.tolerance[::-1, ::-1]),
             self.aspect,
             self.version,
+            None if self.fine_ink is None else np.ascontiguousarray(self.fine_ink[::-1, ::-1]),
+            None
+            if self.fine_tolerance is None
+            else np.ascontiguousarray(self.fine_tolerance[::-1, ::-1]),
         )
 
     def to_bytes(self) -> bytes:
-        """Serialise the key (17-33 KB for a typical A4 page).
+        """Serialise the key (about 40-90 KB for a typical A4 page).
 
         Format, all integers little-endian::
 
@@ -176,13 +215,17 @@ class DocumentKey:
             rows     uint16   KEY_SHAPE[0]
             cols     uint16   KEY_SHAPE[1]
             aspect   float32  ink-frame height / width
-            flags    uint8    0 (reserved)
+            flags    uint8    bit 0: the fine bitmaps follow (other bits 0)
             candidate       32 bytes  (Hash.data)
             candidate_flip  32 bytes
             body_len uint32   length of the body
             body     zlib stream of packbits(ink) + packbits(tolerance), row-major,
-                     most significant bit first
+                     most significant bit first, then with flag bit 0
+                     packbits(fine_ink) + packbits(fine_tolerance) (FINE_SHAPE)
             crc32    uint32   of everything before it
+
+        Version 1 (before the fine bitmaps) had the same layout with flags 0 only; it is
+        no longer read (:meth:`from_bytes` raises :class:`KeyFormatError`).
 
         Examples
         --------
@@ -193,16 +236,17 @@ class DocumentKey:
         >>> bool(DocumentKey.from_bytes(k.to_bytes()).aspect == np.float32(1.4))
         True
         """
-        body = zlib.compress(
-            np.packbits(self.ink).tobytes() + np.packbits(self.tolerance).tobytes()
-        )
+        planes = [self.ink, self.tolerance]
+        if self.fine_ink is not None and self.fine_tolerance is not None:
+            planes += [self.fine_ink, self.fine_tolerance]
+        body = zlib.compress(b"".join(np.packbits(p).tobytes() for p in planes), 1)
         head = _HEADER.pack(
             _MAGIC,
             self.version,
             KEY_SHAPE[0],
             KEY_SHAPE[1],
             self.aspect,
-            0,
+            1 if len(planes) == 4 else 0,
             self.candidate.data,
             self.candidate_flip.data,
             len(body),
@@ -239,7 +283,7 @@ class DocumentKey:
         (crc,) = struct.unpack_from("<I", data, len(data) - 4)
         if zlib.crc32(data[:-4]) != crc:
             raise KeyFormatError("document key corrupt (CRC mismatch)")
-        if (rows, cols) != KEY_SHAPE or flags != 0:
+        if (rows, cols) != KEY_SHAPE or flags not in (0, 1):
             raise KeyFormatError(f"document key of shape {(rows, cols)}, flags {flags}")
         try:
             body = zlib.decompress(data[_HEADER.size : -4])
@@ -247,14 +291,28 @@ class DocumentKey:
             raise KeyFormatError(f"document key body corrupt: {exc}") from None
         n = rows * cols
         plane = (n + 7) // 8
-        if len(body) != 2 * plane:
-            raise KeyFormatError(f"document key body of {len(body)} bytes, expected {2 * plane}")
-        bits = np.unpackbits(np.frombuffer(body, np.uint8))
-        ink = np.ascontiguousarray(bits[:n].reshape(KEY_SHAPE))
-        tol = np.ascontiguousarray(bits[plane * 8 : plane * 8 + n].reshape(KEY_SHAPE))
+        nf = FINE_SHAPE[0] * FINE_SHAPE[1]
+        fplane = (nf + 7) // 8
+        expected = 2 * plane + (2 * fplane if flags & 1 else 0)
+        if len(body) != expected:
+            raise KeyFormatError(f"document key body of {len(body)} bytes, expected {expected}")
+        raw = np.frombuffer(body, np.uint8)
+
+        def bitmap(start: int, size: int, shape: tuple[int, int]) -> NDArray[np.uint8]:
+            bits = np.unpackbits(raw[start : start + (size + 7) // 8], count=size)
+            return np.ascontiguousarray(bits.reshape(shape))
+
+        ink = bitmap(0, n, KEY_SHAPE)
+        tol = bitmap(plane, n, KEY_SHAPE)
+        fine_ink = fine_tol = None
+        if flags & 1:
+            fine_ink = bitmap(2 * plane, nf, FINE_SHAPE)
+            fine_tol = bitmap(2 * plane + fplane, nf, FINE_SHAPE)
         if not (math.isfinite(aspect) and aspect > 0):
             raise KeyFormatError(f"document key aspect {aspect}")
-        return cls(Hash(cand, 256), Hash(flip, 256), ink, tol, float(aspect), version)
+        return cls(
+            Hash(cand, 256), Hash(flip, 256), ink, tol, float(aspect), version, fine_ink, fine_tol
+        )
 
 
 @dataclass(frozen=True)
@@ -266,7 +324,8 @@ class Verdict:
     duplicate : bool
         Same document page.
     reason : str
-        What decided: ``"match"``, ``"candidate-distance"``, ``"aspect"`` or ``"ink"``.
+        What decided: ``"match"``, ``"candidate-distance"``, ``"aspect"``, ``"ink"`` or
+        ``"fine-ink"`` (the final stage on the fine bitmaps).
     candidate_distance : int
         Hamming distance of the candidate hashes (the closer of the two orientations).
     aspect_diff : float
@@ -278,6 +337,9 @@ class Verdict:
         (row, column) of the first verifier cell that rejected, in canonical pixels.
     flipped : bool
         The pages matched with one turned by 180 degrees.
+    fine_score : float
+        Final stage: the worst cell's cluster of unexplained fine ink over its limit (at or
+        above 1 rejects); NaN when the stage did not run.
     """
 
     duplicate: bool
@@ -287,6 +349,7 @@ class Verdict:
     ink_score: float = math.nan
     block: tuple[int, int] | None = None
     flipped: bool = False
+    fine_score: float = math.nan
 
 
 _DEFAULT_OPTIONS = MatchOptions(CANDIDATE_RADIUS, MAX_ASPECT_DIFF, _FRAC)
@@ -332,7 +395,9 @@ def _fill_dark_cells(paper: NDArray[np.float32]) -> None:
         bad &= ~grow
 
 
-def _darkness(small: NDArray[np.uint8], dpi: float) -> NDArray[np.float32]:
+def _darkness(
+    small: NDArray[np.uint8], dpi: float
+) -> tuple[NDArray[np.float32], NDArray[np.float32], int]:
     # Paper level per cell: a high quantile of the cell (text covers far less than 10 % of
     # any 8 mm cell), so uneven lighting and tinted paper become 0 darkness.
     b = max(8, round(_PAPER_BLOCK_MM * dpi / 25.4))
@@ -342,7 +407,7 @@ def _darkness(small: NDArray[np.uint8], dpi: float) -> NDArray[np.float32]:
     _fill_dark_cells(paper)
     out = np.empty(small.shape, np.float32)
     _k.darkness(small, paper, b, out)
-    return out
+    return out, paper, b
 
 
 def _skew(ys: NDArray[np.int32], xs: NDArray[np.int32], shape: tuple[int, int]) -> float:
@@ -361,7 +426,7 @@ def _skew(ys: NDArray[np.int32], xs: NDArray[np.int32], shape: tuple[int, int]) 
 
 def _canonical(
     dark: NDArray[np.float32], ink: NDArray[np.uint8], border: NDArray[np.bool_] | None
-) -> tuple[NDArray[np.float32], float, NDArray[np.bool_]]:
+) -> tuple[NDArray[np.float32], float, NDArray[np.bool_], tuple[float, ...]]:
     ys, xs = np.nonzero(ink)
     if ys.size > _MAX_POINTS:
         step = -(-ys.size // _MAX_POINTS)
@@ -396,7 +461,7 @@ def _canonical(
         xi = np.clip(x, 0, w - 1).astype(np.intp)
         yi = np.clip(y, 0, h - 1).astype(np.intp)
         unknown |= border[yi, xi]
-    return out, aspect, unknown
+    return out, aspect, unknown, m
 
 
 def _candidate(canon: NDArray[np.float32]) -> Hash:
@@ -405,12 +470,59 @@ def _candidate(canon: NDArray[np.float32]) -> Hash:
     return Hash.from_bits(coeffs > np.median(coeffs))
 
 
+def _fine_planes(
+    gray: NDArray[np.uint8],
+    work_shape: tuple[int, int],
+    paper: NDArray[np.float32],
+    pblock: int,
+    m: tuple[float, ...],
+    canon: NDArray[np.float32],
+    unknown: NDArray[np.bool_],
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    # The fine bitmaps (FINE_SHAPE): the page's own pixels resampled through the canonical
+    # frame at twice the key's resolution, near the ink only (canonical pixels of darkness
+    # _FINE_WHERE or more, outside the unknown area); fine tolerance = faint fine ink dilated by
+    # one fine pixel, plus the unknown area.
+    f = gray.shape[0] / work_shape[0] if work_shape[0] else 1.0
+    f = float(round(f)) if f >= 1 else 1.0
+    where = (canon >= _FINE_WHERE) & ~unknown
+    fi = np.empty(FINE_SHAPE, np.uint8)
+    ff = np.empty(FINE_SHAPE, np.uint8)
+    # fine (C + .5, R + .5) = coarse ((C + .5) / 2, (R + .5) / 2); work continuous
+    # coordinates w = m . (u, v, 1); gray pixel-index coordinates f w - 0.5
+    _k.fine_sample(
+        gray,
+        paper,
+        float(pblock) * f,
+        f * m[0] / 2,
+        f * m[1] / 2,
+        f * m[2] - 0.5,
+        f * m[3] / 2,
+        f * m[4] / 2,
+        f * m[5] - 0.5,
+        np.ascontiguousarray(where, np.uint8),
+        _KEY_INK,
+        _KEY_TOL,
+        fi,
+        ff,
+    )
+    tol = dilate3x3(ff.view(bool))
+    if unknown.any():
+        tol |= np.repeat(np.repeat(dilate3x3(unknown), 2, axis=0), 2, axis=1)
+    return fi, tol.view(np.uint8)
+
+
 def key_from_canonical(
-    canon: NDArray[np.float32], aspect: float, unknown: NDArray[np.bool_] | None = None
+    canon: NDArray[np.float32],
+    aspect: float,
+    unknown: NDArray[np.bool_] | None = None,
+    *,
+    fine: tuple[NDArray[np.uint8], NDArray[np.uint8]] | None = None,
 ) -> DocumentKey:
     """Build the key from a canonical darkness image of shape :data:`KEY_SHAPE` (0 paper
     .. 1 black) and the mask of pixels outside the scanned area (their tolerance is 1:
-    anything may be there); :func:`document_key` makes both from a page."""
+    anything may be there); :func:`document_key` makes both from a page, and the fine
+    bitmaps (``fine``: ink and tolerance of shape :data:`FINE_SHAPE`)."""
     ink = canon >= _KEY_INK
     tol = dilate3x3(canon >= _KEY_TOL)
     if unknown is not None:
@@ -422,6 +534,9 @@ def key_from_canonical(
         ink.astype(np.uint8),
         tol.astype(np.uint8),
         aspect,
+        KEY_VERSION,
+        None if fine is None else fine[0],
+        None if fine is None else fine[1],
     )
 
 
@@ -491,7 +606,7 @@ def document_key(page: Any, *, dpi: float | None = None, capture: str = "auto") 
     page, rect_dpi = _captured(page, page_dpi, capture)
     gray = as_gray(page)
     small, work_dpi = _reduce(gray, rect_dpi if rect_dpi is not None else page_dpi)
-    dark = _darkness(small, work_dpi)
+    dark, paper, pblock = _darkness(small, work_dpi)
     edge = (dark >= _EDGE).astype(np.uint8)
     before = edge.copy()
     _k.clear_edge_components(edge)
@@ -505,12 +620,13 @@ def document_key(page: Any, *, dpi: float | None = None, capture: str = "auto") 
     n_ink = int(np.count_nonzero(ink))
     if n_ink < max(20, ink.size // 20000):
         raise BlankPageError("page has no ink to key", reason="blank")
-    canon, aspect, unknown = _canonical(dark, ink, border)
+    canon, aspect, unknown, m = _canonical(dark, ink, border)
     ys, xs = np.nonzero(ink)
     cm = work_dpi / 2.54
     if np.ptp(ys) < cm and np.ptp(xs) < cm:
         raise BlankPageError("page holds only a mark under 1 cm", reason="near-blank")
-    return key_from_canonical(canon, aspect, unknown)
+    fine = _fine_planes(gray, small.shape, paper, pblock, m, canon, unknown)
+    return key_from_canonical(canon, aspect, unknown, fine=fine)
 
 
 def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None = None) -> Verdict:
@@ -552,9 +668,17 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
         return Verdict(False, "candidate-distance", dist, aspect, flipped=flipped)
     if aspect > opts.max_aspect_diff:
         return Verdict(False, "aspect", dist, aspect, flipped=flipped)
-    score, fail = ink_scores(a, b, allowance=opts.ink_allowance, register=opts.register)
+    score, fail, counts = _ink_decision(a, b, opts.ink_allowance, opts.register)
     if fail is not None:
         return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
+    if opts.fine and a.has_fine and b.has_fine:
+        cores = fine_cores(a, b, counts)
+        i, j = np.unravel_index(int(np.argmax(cores)), cores.shape)
+        fine = float(cores[i, j]) / _FINE_CORE
+        if fine >= 1:
+            cell = (int(i) * _BLOCK, int(j) * _BLOCK)
+            return Verdict(False, "fine-ink", dist, aspect, float(score.max()), cell, flipped, fine)
+        return Verdict(True, "match", dist, aspect, float(score.max()), None, flipped, fine)
     return Verdict(True, "match", dist, aspect, float(score.max()), None, flipped)
 
 
@@ -762,7 +886,7 @@ def _failed_share(score: NDArray[np.float64], counts: NDArray[np.int32]) -> floa
 
 def _aligned(
     a: DocumentKey, b: DocumentKey, allowance: float, register: bool
-) -> NDArray[np.float64]:
+) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
     # The plain attempt; with ``register``, when it rejects in a few cells, a second one
     # tracked around the alignment prior (without extrapolation along lines); the better
     # one decides.  Both apply the same rule (unexplained ink in any cell rejects), so the
@@ -770,7 +894,7 @@ def _aligned(
     # window scores and cell counts have one shape.)
     score, counts = _attempt(a, b, _NO_FIELD, allowance, register)
     if not register or score.max() <= 1:
-        return score
+        return score, counts
     failed = _failed_share(score, counts)
     if failed > _PRIOR_MAX_FAILED:
         # The first pass tracks each cell's shift from its neighbours in reading order, so
@@ -779,12 +903,12 @@ def _aligned(
         # scans).  The gate takes the better order; a pair that fails in most cells (most
         # other pages) is not tried the other way.
         if failed > _REVERSE_MAX_FAILED:
-            return score
+            return score, counts
         back, back_counts = _attempt(b, a, _NO_FIELD, allowance, False)
         if _failed_share(back, back_counts) > _PRIOR_MAX_FAILED:
-            return score
-    again, _ = _attempt(a, b, alignment_prior(a, b), allowance, register)
-    return again if again.max() <= _PRIOR_MAX_SCORE else score
+            return score, counts
+    again, again_counts = _attempt(a, b, alignment_prior(a, b), allowance, register)
+    return (again, again_counts) if again.max() <= _PRIOR_MAX_SCORE else (score, counts)
 
 
 def ink_scores(
@@ -804,8 +928,69 @@ def ink_scores(
     an axis whose profile alignment is ambiguous) and without extrapolation along lines;
     this second attempt decides only when its worst window is at most 0.5.
     """
-    score = _aligned(a, b, allowance, register)
+    score, fail, _ = _ink_decision(a, b, allowance, register)
+    return score, fail
+
+
+def _ink_decision(
+    a: DocumentKey, b: DocumentKey, allowance: float, register: bool
+) -> tuple[NDArray[np.float64], tuple[int, int] | None, NDArray[np.int32]]:
+    # ink_scores plus the cell counts (with each cell's shift) of the deciding pass
+    score, counts = _aligned(a, b, allowance, register)
     i, j = np.unravel_index(int(np.argmax(score)), score.shape)
     if score[i, j] <= 1:
-        return score, None
-    return score, (int(i) * _BLOCK, int(j) * _BLOCK)
+        return score, None, counts
+    return score, (int(i) * _BLOCK, int(j) * _BLOCK), counts
+
+
+# Final stage on the fine bitmaps.  Tuning seeds (tw17 one-field twins; s13/s14 scans and
+# phone captures): the worst cell of a rescan or phone pair holds up to 20 cores of 2 x 2
+# unexplained fine pixels, a changed name or number 43 or more.
+_FINE_SHIFT = 2  # fine pixels searched around twice the cell's coarse shift
+_FINE_CORE = 30  # a cell with this many cores of unexplained fine ink rejects
+
+
+def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDArray[np.int32]:
+    """Final verifier stage: per coarse cell, the cores (2 x 2 blocks) of unexplained ink
+    in the fine bitmaps of ``a`` and ``b`` (the worse side) at the cell's best fine shift.
+
+    ``counts`` holds the coarse pass's cells (unexplained ink of a and b, ink, and the
+    cell's shift dy, dx, as the block verifier reports them); each cell with ink has its
+    shift searched again within 2 fine pixels of twice the coarse one.  A cell whose
+    unexplained fine ink stays below the rejection limit at some shift gets 0.  Both keys
+    must carry fine bitmaps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onestop_docs.dedup import Hash
+    >>> ink = np.zeros(KEY_SHAPE, np.uint8); ink[100:108, 40:300] = 1
+    >>> fine = np.repeat(np.repeat(ink, 2, axis=0), 2, axis=1)
+    >>> h = Hash(bytes(32), 256)
+    >>> k = DocumentKey(h, h, ink, ink, 1.4, KEY_VERSION, fine, fine)
+    >>> nb = (-(-KEY_SHAPE[0] // 24), -(-KEY_SHAPE[1] // 24))
+    >>> counts = np.zeros((*nb, 5), np.int32); counts[..., 2] = 100
+    >>> int(fine_cores(k, k, counts).max())
+    0
+    """
+    if a.fine_ink is None or a.fine_tolerance is None:
+        raise InvalidArgumentError("fine_cores needs keys with fine bitmaps")
+    if b.fine_ink is None or b.fine_tolerance is None:
+        raise InvalidArgumentError("fine_cores needs keys with fine bitmaps")
+    nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
+    if counts.shape != (*nb, 5) or counts.dtype != np.int32:
+        raise InvalidArgumentError(f"counts must be int32 of shape {(*nb, 5)}")
+    out = np.zeros(nb, np.int32)
+    _k.fine_verify(
+        a.fine_ink,
+        a.fine_tolerance,
+        b.fine_ink,
+        b.fine_tolerance,
+        np.ascontiguousarray(counts),
+        FINE_SHAPE[0] // KEY_SHAPE[0],
+        _FINE_SHIFT,
+        2 * _QUIET + 8,
+        _FINE_CORE,
+        out,
+    )
+    return out
