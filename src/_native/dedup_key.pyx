@@ -111,7 +111,7 @@ def clear_edge_components(uint8_t[:, ::1] mask):
     """Set to 0 every 8-connected run of 1s that touches the image edge (scanner borders,
     background around the paper).  Returns the number of pixels cleared."""
     cdef Py_ssize_t rows = mask.shape[0], cols = mask.shape[1]
-    cdef Py_ssize_t n = rows * cols, top = 0, cleared = 0, p, y, x, yy, xx, i
+    cdef Py_ssize_t n = rows * cols, top = 0, cleared = 0, p, y, x, yy, xx, i, k
     cdef Py_ssize_t* stack
     cdef int dy, dx
     if rows == 0 or cols == 0:
@@ -121,11 +121,21 @@ def clear_edge_components(uint8_t[:, ::1] mask):
         if stack == NULL:
             with gil:
                 raise MemoryError()
-        for i in range(n):
-            y = i // cols
-            x = i - y * cols
-            if y != 0 and y != rows - 1 and x != 0 and x != cols - 1:
+        # seeds: the edge pixels only, in raster order (top row, both sides of each inner
+        # row, bottom row)
+        for k in range(2 * cols + 2 * rows):
+            if k < cols:
+                y = 0
+                x = k
+            elif k < cols + 2 * (rows - 2) and rows > 2:
+                y = 1 + (k - cols) // 2
+                x = 0 if (k - cols) % 2 == 0 else cols - 1
+            elif k >= cols + 2 * (rows - 2) and k < 2 * cols + 2 * (rows - 2) and rows > 1:
+                y = rows - 1
+                x = k - cols - 2 * (rows - 2)
+            else:
                 continue
+            i = y * cols + x
             if mask[y, x] == 0:
                 continue
             mask[y, x] = 0
@@ -514,25 +524,39 @@ def fine_sample(const uint8_t[:, ::1] gray, const float[:, ::1] paper, double pb
                 uint8_t[:, ::1] ink_out, uint8_t[:, ::1] faint_out):
     """Fine canonical bitmaps sampled from the page at full resolution.
 
-    Fine pixel ``(r, c)`` is computed only where ``where[r // 2, c // 2]`` is set (0
-    elsewhere): the grey value bilinearly sampled at ``x = m00 (c + .5) + m01 (r + .5) +
+    Fine pixel ``(r, c)`` is computed only where ``where[r // 2, c // 2]`` is 1 (0
+    elsewhere; where it is 2, ``faint_out`` is 1 and ``ink_out`` 0: an unknown area): the grey value bilinearly sampled at ``x = m00 (c + .5) + m01 (r + .5) +
     m02``, ``y = m10 (c + .5) + m11 (r + .5) + m12`` (pixel-index coordinates of ``gray``;
     outside reads as paper), its darkness ``1 - g / p`` against the paper level ``p`` of
     ``paper`` (one level per ``pblock`` x ``pblock`` cell of ``gray``, cell centres
-    interpolated bilinearly, clamped at the borders, at least 16; taken once per 16 fine
-    columns, at their centre), then ``ink_out`` = darkness at least ``ink_level`` and
+    interpolated bilinearly, clamped at the borders, at least 16; taken once per 16 x 16
+    fine pixels, at their centre), then ``ink_out`` = darkness at least ``ink_level`` and
     ``faint_out`` = at least ``faint_level``.
     """
     cdef Py_ssize_t rows = ink_out.shape[0], cols = ink_out.shape[1]
     cdef Py_ssize_t sh = gray.shape[0], sw = gray.shape[1]
-    cdef Py_ssize_t r, c, cc, x0, y0, blk, half = where.shape[1]
+    cdef Py_ssize_t r, c, cc, x0, y0, half = where.shape[1]
+    cdef Py_ssize_t tr = (rows + 15) // 16, tc = (cols + 15) // 16, i, j
     cdef double u, v, x, y, wx, wy, g, p, t_ink = 0, t_faint = 0
     cdef uint8_t* io
     cdef uint8_t* fo
     cdef const uint8_t* wrow
+    cdef float* thr
     if half * 2 > cols:
         half = cols // 2
     with nogil:
+        # grey levels of the two thresholds, per 16 x 16 fine pixels
+        thr = <float*>malloc(2 * tr * tc * sizeof(float))
+        if thr == NULL:
+            with gil:
+                raise MemoryError()
+        for i in range(tr):
+            v = i * 16 + 8.0
+            for j in range(tc):
+                u = j * 16 + 8.0
+                p = _paper_at(paper, m00 * u + m01 * v + m02, m10 * u + m11 * v + m12, pblock)
+                thr[2 * (i * tc + j)] = <float>(p * (1 - ink_level))
+                thr[2 * (i * tc + j) + 1] = <float>(p * (1 - faint_level))
         for r in range(rows):
             io = &ink_out[r, 0]
             fo = &faint_out[r, 0]
@@ -543,17 +567,15 @@ def fine_sample(const uint8_t[:, ::1] gray, const float[:, ::1] paper, double pb
                 continue
             wrow = &where[r >> 1, 0]
             v = r + 0.5
-            blk = -1
             for cc in range(half):
-                if wrow[cc] == 0:
+                if wrow[cc] != 1:
+                    if wrow[cc] == 2:
+                        fo[2 * cc] = 1
+                        fo[2 * cc + 1] = 1
                     continue
-                if (cc >> 3) != blk:
-                    blk = cc >> 3
-                    u = blk * 16 + 8.0
-                    p = _paper_at(paper, m00 * u + m01 * v + m02, m10 * u + m11 * v + m12,
-                                  pblock)
-                    t_ink = p * (1 - ink_level)
-                    t_faint = p * (1 - faint_level)
+                i = 2 * ((r >> 4) * tc + (cc >> 3))
+                t_ink = thr[i]
+                t_faint = thr[i + 1]
                 for c in range(2 * cc, 2 * cc + 2):
                     u = c + 0.5
                     x = m00 * u + m01 * v + m02
@@ -576,6 +598,7 @@ def fine_sample(const uint8_t[:, ::1] gray, const float[:, ::1] paper, double pb
                         fo[c] = 1
                         if g <= t_ink:
                             io[c] = 1
+        free(thr)
 
 
 @cython.boundscheck(False)
@@ -680,3 +703,34 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 ca = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, False)
                 cb = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, True)
                 out[bi, bj] = ca if ca > cb else cb
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def dilate3x3_u8(const uint8_t[:, ::1] src, uint8_t[:, ::1] out, uint8_t[:, ::1] tmp):
+    """``out`` = 1 where ``src`` has a non-zero pixel in the 3 x 3 neighbourhood, else 0
+    (``tmp``: scratch of the same shape; all three of one shape)."""
+    cdef Py_ssize_t rows = src.shape[0], cols = src.shape[1], r, c
+    cdef const uint8_t* s
+    cdef uint8_t* t
+    cdef uint8_t* o
+    cdef const uint8_t* a
+    cdef const uint8_t* b
+    if rows == 0 or cols == 0:
+        return
+    with nogil:
+        for r in range(rows):
+            s = &src[r, 0]
+            t = &tmp[r, 0]
+            t[0] = (s[0] != 0) | (cols > 1 and s[1] != 0)
+            for c in range(1, cols - 1):
+                t[c] = (s[c - 1] | s[c] | s[c + 1]) != 0
+            if cols > 1:
+                t[cols - 1] = (s[cols - 2] | s[cols - 1]) != 0
+        for r in range(rows):
+            o = &out[r, 0]
+            a = &tmp[r - 1 if r > 0 else r, 0]
+            b = &tmp[r + 1 if r + 1 < rows else r, 0]
+            t = &tmp[r, 0]
+            for c in range(cols):
+                o[c] = a[c] | t[c] | b[c]

@@ -464,10 +464,20 @@ def _canonical(
     return out, aspect, unknown, m
 
 
-def _candidate(canon: NDArray[np.float32]) -> Hash:
+_FLIP_SIGN = np.where((np.add.outer(np.arange(16), np.arange(16)) % 2) == 1, -1.0, 1.0)
+
+
+def _candidates(canon: NDArray[np.float32]) -> tuple[Hash, Hash]:
+    # The candidate hash of the canonical page and of the page turned by 180 degrees: the
+    # area average is symmetric, so the turned page's DCT coefficient (u, v) is the page's
+    # times (-1)^(u + v) (one resize and one DCT for both).
     img = np.clip(canon * 255.0 + 0.5, 0, 255).astype(np.uint8)
     coeffs = dct2(area_resize(img, 64, 64))[:16, :16]
-    return Hash.from_bits(coeffs > np.median(coeffs))
+    turned = coeffs * _FLIP_SIGN
+    return (
+        Hash.from_bits(coeffs > np.median(coeffs)),
+        Hash.from_bits(turned > np.median(turned)),
+    )
 
 
 def _fine_planes(
@@ -481,11 +491,13 @@ def _fine_planes(
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     # The fine bitmaps (FINE_SHAPE): the page's own pixels resampled through the canonical
     # frame at twice the key's resolution, near the ink only (canonical pixels of darkness
-    # _FINE_WHERE or more, outside the unknown area); fine tolerance = faint fine ink dilated by
-    # one fine pixel, plus the unknown area.
+    # _FINE_WHERE or more); fine tolerance = faint fine ink and the unknown area, dilated
+    # by one fine pixel.
     f = gray.shape[0] / work_shape[0] if work_shape[0] else 1.0
     f = float(round(f)) if f >= 1 else 1.0
-    where = (canon >= _FINE_WHERE) & ~unknown
+    where = (canon >= _FINE_WHERE).view(np.uint8)
+    if unknown.any():
+        where = np.where(unknown, np.uint8(2), where)
     fi = np.empty(FINE_SHAPE, np.uint8)
     ff = np.empty(FINE_SHAPE, np.uint8)
     # fine (C + .5, R + .5) = coarse ((C + .5) / 2, (R + .5) / 2); work continuous
@@ -506,10 +518,9 @@ def _fine_planes(
         fi,
         ff,
     )
-    tol = dilate3x3(ff.view(bool))
-    if unknown.any():
-        tol |= np.repeat(np.repeat(dilate3x3(unknown), 2, axis=0), 2, axis=1)
-    return fi, tol.view(np.uint8)
+    tol = np.empty(FINE_SHAPE, np.uint8)
+    _k.dilate3x3_u8(ff, tol, np.empty(FINE_SHAPE, np.uint8))
+    return fi, tol
 
 
 def key_from_canonical(
@@ -527,10 +538,10 @@ def key_from_canonical(
     tol = dilate3x3(canon >= _KEY_TOL)
     if unknown is not None:
         tol |= dilate3x3(unknown)
-    flip = np.ascontiguousarray(canon[::-1, ::-1])
+    cand, cand_flip = _candidates(canon)
     return DocumentKey(
-        _candidate(canon),
-        _candidate(flip),
+        cand,
+        cand_flip,
         ink.astype(np.uint8),
         tol.astype(np.uint8),
         aspect,
@@ -621,7 +632,8 @@ def document_key(page: Any, *, dpi: float | None = None, capture: str = "auto") 
     if n_ink < max(20, ink.size // 20000):
         raise BlankPageError("page has no ink to key", reason="blank")
     canon, aspect, unknown, m = _canonical(dark, ink, border)
-    ys, xs = np.nonzero(ink)
+    ys = np.flatnonzero(ink.any(axis=1))
+    xs = np.flatnonzero(ink.any(axis=0))
     cm = work_dpi / 2.54
     if np.ptp(ys) < cm and np.ptp(xs) < cm:
         raise BlankPageError("page holds only a mark under 1 cm", reason="near-blank")
