@@ -644,7 +644,7 @@ cdef inline int32_t _core_2x2(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1]
 def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                 const int32_t[:, :, ::1] counts, int scale, int shift, int min_ink,
-                int limit, int32_t[:, ::1] out):
+                int quiet, int32_t[:, :, ::1] out):
     """Final stage of the verifier on the fine bitmaps, cell by cell at the coarse shifts.
 
     ``counts`` is :func:`block_verify`'s result for the coarse bitmaps (cells of
@@ -652,11 +652,10 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     fine bitmaps are ``scale`` times finer.  For every cell with at least ``min_ink``
     coarse ink, the shift of ``b`` is searched within ``shift`` fine pixels of ``scale``
     times the coarse one, for the least unexplained ink (the worse side, as
-    :func:`block_verify`); ``out[i, j]`` gets, at that shift, the larger of the two sides'
-    counts of 2 x 2 blocks of unexplained ink (the core of a changed letter's strokes; a
-    rescan's or a photo's one-pixel fringes have none), or 0 for a cell whose unexplained
-    ink falls below ``limit`` at some shift (its core cannot reach ``limit``; not searched
-    further).
+    :func:`block_verify`); ``out[i, j]`` gets, at that shift, the two sides' counts (of a,
+    of b) of 2 x 2 blocks of unexplained ink (the core of a changed letter's strokes; a
+    rescan's or a photo's one-pixel fringes have none).  The search stops at the first
+    shift (the predicted one first) with at most ``quiet`` unexplained pixels.
     """
     cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], bi, bj
@@ -671,7 +670,8 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
             y0 = bi * fb
             y1 = y0 + fb if y0 + fb < rows else rows
             for bj in range(nbc):
-                out[bi, bj] = 0
+                out[bi, bj, 0] = 0
+                out[bi, bj, 1] = 0
                 if counts[bi, bj, 2] < min_ink:
                     continue
                 x0 = bj * fb
@@ -679,8 +679,7 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 cy = scale * counts[bi, bj, 3]
                 cx = scale * counts[bi, bj, 4]
                 best = -1
-                # the predicted shift first, then the others: a cell explained below the
-                # limit at any shift passes
+                # the predicted shift first, then the others
                 for order in range(-1, (2 * shift + 1) * (2 * shift + 1)):
                     if order < 0:
                         dy = cy
@@ -696,13 +695,14 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                         best = w
                         bdy = dy
                         bdx = dx
-                    if best < limit:
+                    if best <= quiet:
                         break
-                if best < limit:
+                if best < 4:
                     continue
                 ca = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, False)
                 cb = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, True)
-                out[bi, bj] = ca if ca > cb else cb
+                out[bi, bj, 0] = ca
+                out[bi, bj, 1] = cb
 
 
 @cython.boundscheck(False)

@@ -684,9 +684,9 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     if fail is not None:
         return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
     if opts.fine and a.has_fine and b.has_fine:
-        cores = fine_cores(a, b, counts)
+        cores = _fine_windows(fine_cores(a, b, counts))
         i, j = np.unravel_index(int(np.argmax(cores)), cores.shape)
-        fine = float(cores[i, j]) / _FINE_CORE
+        fine = float(cores[i, j]) / _FINE_LIMIT
         if fine >= 1:
             cell = (int(i) * _BLOCK, int(j) * _BLOCK)
             return Verdict(False, "fine-ink", dist, aspect, float(score.max()), cell, flipped, fine)
@@ -694,10 +694,12 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     return Verdict(True, "match", dist, aspect, float(score.max()), None, flipped)
 
 
-def _window_sum(a: NDArray[np.int64]) -> NDArray[np.int64]:
-    # Sums over _WINDOW[0] x _WINDOW[1] cells (stride 1, cut at the edges): a changed word
+def _window_sum(
+    a: NDArray[np.int64], window: tuple[int, int] = _WINDOW
+) -> NDArray[np.int64]:
+    # Sums over window[0] x window[1] cells (stride 1, cut at the edges): a changed word
     # spreads its unexplained ink over neighbouring cells, scanner specks do not.
-    wr, wc = _WINDOW
+    wr, wc = window
     c = np.pad(a, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     r, k = a.shape
     r2, k2 = max(1, r - wr + 1), max(1, k - wc + 1)
@@ -955,22 +957,35 @@ def _ink_decision(
     return score, (int(i) * _BLOCK, int(j) * _BLOCK), counts
 
 
-# Final stage on the fine bitmaps.  Tuning seeds (tw17 one-field twins; s13/s14 scans and
-# phone captures): the worst cell of a rescan or phone pair holds up to 20 cores of 2 x 2
-# unexplained fine pixels, a changed name or number 43 or more.
+# Final stage on the fine bitmaps: per cell, the cores (2 x 2 blocks) of unexplained fine
+# ink of both sides, summed, at most _FINE_CAP per cell, summed over windows of 2 x 2
+# cells.  Tuning seeds (all coarse-accepted pairs of s12, s15-s18 full, s13-s19 hard and
+# tw17, both orders; the same-width name test pages at 200 and 300 dpi): rescans and phone
+# captures up to 30, the name test's rescans up to 21; one-field twins (tw17 and the other
+# hard false matches) 47 or more, the same-width name change 43 or more.  A changed word
+# spreads over neighbouring cells; a rescan's worst spot is one cell (hence the cap).
+# A search of 1 fine pixel instead of 2 puts rescans up to 63.
 _FINE_SHIFT = 2  # fine pixels searched around twice the cell's coarse shift
-_FINE_CORE = 30  # a cell with this many cores of unexplained fine ink rejects
+_FINE_CAP = 30  # cores one cell contributes at most
+_FINE_WINDOW = (2, 2)  # cells summed per window
+_FINE_LIMIT = 36  # a window with this many cores rejects
+
+
+def _fine_windows(cores: NDArray[np.int32]) -> NDArray[np.int64]:
+    # window sums of the per-cell cores (both sides summed, capped)
+    per_cell = np.minimum(cores.sum(axis=2, dtype=np.int64), _FINE_CAP)
+    return _window_sum(per_cell, _FINE_WINDOW)
 
 
 def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDArray[np.int32]:
     """Final verifier stage: per coarse cell, the cores (2 x 2 blocks) of unexplained ink
-    in the fine bitmaps of ``a`` and ``b`` (the worse side) at the cell's best fine shift.
+    in the fine bitmaps of ``a`` and of ``b`` (last axis) at the cell's best fine shift.
 
     ``counts`` holds the coarse pass's cells (unexplained ink of a and b, ink, and the
     cell's shift dy, dx, as the block verifier reports them); each cell with ink has its
-    shift searched again within 2 fine pixels of twice the coarse one.  A cell whose
-    unexplained fine ink stays below the rejection limit at some shift gets 0.  Both keys
-    must carry fine bitmaps.
+    shift searched again within 2 fine pixels of twice the coarse one (the least
+    unexplained fine ink of the worse side wins; the search stops at a shift that leaves
+    at most 2 pixels).  Both keys must carry fine bitmaps.
 
     Examples
     --------
@@ -982,8 +997,8 @@ def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDA
     >>> k = DocumentKey(h, h, ink, ink, 1.4, KEY_VERSION, fine, fine)
     >>> nb = (-(-KEY_SHAPE[0] // 24), -(-KEY_SHAPE[1] // 24))
     >>> counts = np.zeros((*nb, 5), np.int32); counts[..., 2] = 100
-    >>> int(fine_cores(k, k, counts).max())
-    0
+    >>> fine_cores(k, k, counts).shape, int(fine_cores(k, k, counts).max())
+    ((32, 23, 2), 0)
     """
     if a.fine_ink is None or a.fine_tolerance is None:
         raise InvalidArgumentError("fine_cores needs keys with fine bitmaps")
@@ -992,7 +1007,7 @@ def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDA
     nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
     if counts.shape != (*nb, 5) or counts.dtype != np.int32:
         raise InvalidArgumentError(f"counts must be int32 of shape {(*nb, 5)}")
-    out = np.zeros(nb, np.int32)
+    out = np.zeros((*nb, 2), np.int32)
     _k.fine_verify(
         a.fine_ink,
         a.fine_tolerance,
@@ -1002,7 +1017,7 @@ def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDA
         FINE_SHAPE[0] // KEY_SHAPE[0],
         _FINE_SHIFT,
         2 * _QUIET + 8,
-        _FINE_CORE,
+        _QUIET,
         out,
     )
     return out
