@@ -238,10 +238,11 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
                                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                                  Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
                                  int dy, int dx, int32_t* out_a,
-                                 int32_t* out_b) noexcept nogil:
+                                 int32_t* out_b, bint outside_tol=False) noexcept nogil:
     # Ink of a not covered by b's tolerance (b shifted by dy, dx), and the converse.  Where
-    # the shifted b falls outside the bitmap it has neither ink nor tolerance.  The overlap
-    # of each row is a branch-free loop the compiler vectorises.
+    # the shifted b falls outside the bitmap it has neither ink nor tolerance (with
+    # outside_tol: no ink, and tolerance everywhere).  The overlap of each row is a
+    # branch-free loop the compiler vectorises.
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], y, x, yb, xa, xe
     cdef int32_t ua = 0, ub = 0
     cdef const uint8_t* pa
@@ -258,16 +259,18 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
         yb = y + dy
         pa = &ink_a[y, 0]
         if yb < 0 or yb >= rows:
-            for x in range(x0, x1):
-                ua += pa[x] != 0
+            if not outside_tol:
+                for x in range(x0, x1):
+                    ua += pa[x] != 0
             continue
         ta = &tol_a[y, 0]
         pb = &ink_b[yb, 0]
         tb = &tol_b[yb, 0]
-        for x in range(x0, xa):
-            ua += pa[x] != 0
-        for x in range(xe, x1):
-            ua += pa[x] != 0
+        if not outside_tol:
+            for x in range(x0, xa):
+                ua += pa[x] != 0
+            for x in range(xe, x1):
+                ua += pa[x] != 0
         for x in range(xa, xe):
             ua += (pa[x] != 0) & (tb[x + dx] == 0)
             ub += (pb[x + dx] != 0) & (ta[x] == 0)
@@ -525,8 +528,9 @@ def fine_sample(const uint8_t[:, ::1] gray, const float[:, ::1] paper, double pb
     """Fine canonical bitmaps sampled from the page at full resolution.
 
     Fine pixel ``(r, c)`` is computed only where ``where[r // 2, c // 2]`` is 1 (0
-    elsewhere; where it is 2, ``faint_out`` is 1 and ``ink_out`` 0: an unknown area): the grey value bilinearly sampled at ``x = m00 (c + .5) + m01 (r + .5) +
-    m02``, ``y = m10 (c + .5) + m11 (r + .5) + m12`` (pixel-index coordinates of ``gray``;
+    elsewhere; where it is 2, ``faint_out`` is 1 and ``ink_out`` 0: an unknown area): the
+    grey value bilinearly sampled at ``x = m00 (c + .5) + m01 (r + .5) + m02``,
+    ``y = m10 (c + .5) + m11 (r + .5) + m12`` (pixel-index coordinates of ``gray``;
     outside reads as paper), its darkness ``1 - g / p`` against the paper level ``p`` of
     ``paper`` (one level per ``pblock`` x ``pblock`` cell of ``gray``, cell centres
     interpolated bilinearly, clamped at the borders, at least 16; taken once per 16 x 16
@@ -609,7 +613,8 @@ cdef inline int32_t _core_2x2(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1]
                               int dy, int dx, bint side_b) noexcept nogil:
     # Pixels (y, x) of the cell whose 2 x 2 block (y..y+1, x..x+1, inside the cell) is all
     # unexplained ink: of a (outside b's tolerance shifted by dy, dx), or with side_b of the
-    # shifted b (outside a's tolerance); outside its bitmap b has neither ink nor tolerance.
+    # shifted b (outside a's tolerance); outside its bitmap b has no ink and tolerance
+    # everywhere (what lies beyond the other page's canonical frame cannot be checked).
     # The core of a cluster, which one-pixel fringes do not have.  Cells of at most 64
     # columns.
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], y, x, yb, xb, k
@@ -629,7 +634,7 @@ cdef inline int32_t _core_2x2(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1]
             if side_b:
                 cur = inside and ink_b[yb, xb] != 0 and tol_a[y, x] == 0
             else:
-                cur = ink_a[y, x] != 0 and not (inside and tol_b[yb, xb] != 0)
+                cur = ink_a[y, x] != 0 and inside and tol_b[yb, xb] == 0
             row[k] = cur
         if y > y0:
             for k in range(w - 1):
@@ -643,8 +648,8 @@ cdef inline int32_t _core_2x2(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1]
 @cython.wraparound(False)
 def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
-                const int32_t[:, :, ::1] counts, int scale, int shift, int min_ink,
-                int quiet, int32_t[:, :, ::1] out):
+                const int32_t[:, :, ::1] counts, const double[::1] field, int scale,
+                int shift, int min_ink, int quiet, int32_t[:, :, ::1] out):
     """Final stage of the verifier on the fine bitmaps, cell by cell at the coarse shifts.
 
     ``counts`` is :func:`block_verify`'s result for the coarse bitmaps (cells of
@@ -652,17 +657,25 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     fine bitmaps are ``scale`` times finer.  For every cell with at least ``min_ink``
     coarse ink, the shift of ``b`` is searched within ``shift`` fine pixels of ``scale``
     times the coarse one, for the least unexplained ink (the worse side, as
-    :func:`block_verify`); ``out[i, j]`` gets, at that shift, the two sides' counts (of a,
-    of b) of 2 x 2 blocks of unexplained ink (the core of a changed letter's strokes; a
+    :func:`block_verify`, except that outside its bitmap ``b`` counts as tolerance: what
+    lies beyond the other page's canonical frame cannot be checked), and when that leaves
+    more than ``quiet`` pixels and ``field`` holds a coarse shift field (twelve values, as
+    :func:`block_verify`'s), within ``shift`` of ``scale`` times the field's shift at the
+    cell's centre too (a cell the coarse pass explained at a wrong shift: its tolerance
+    mask is wide).  ``out[i, j]`` gets, at the best shift, the two sides' counts (of a, of
+    b) of 2 x 2 blocks of unexplained ink (the core of a changed letter's strokes; a
     rescan's or a photo's one-pixel fringes have none).  The search stops at the first
-    shift (the predicted one first) with at most ``quiet`` unexplained pixels.
+    shift (each centre first) with at most ``quiet`` unexplained pixels.
     """
     cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], bi, bj
     cdef Py_ssize_t fb = rows // nbr if nbr > 0 else rows
     cdef Py_ssize_t y0, y1, x0, x1
-    cdef int cy, cx, dy, dx, bdy = 0, bdx = 0, k, order
+    cdef int cy, cx, dy, dx, bdy = 0, bdx = 0, order, centre, ncentres
     cdef int32_t ua, ub, w, best, ca, cb
+    cdef bint use_field = field.shape[0] >= 12
+    cdef double cr, cc
+    cdef int fy = 0, fx = 0
     if fb > 64:
         raise ValueError("fine cells of at most 64 pixels")
     with nogil:
@@ -676,27 +689,46 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                     continue
                 x0 = bj * fb
                 x1 = x0 + fb if x0 + fb < cols else cols
-                cy = scale * counts[bi, bj, 3]
-                cx = scale * counts[bi, bj, 4]
+                ncentres = 1
+                if use_field:
+                    # the field at the cell's centre, in coarse pixels
+                    cr = (y0 + y1) * 0.005 / scale
+                    cc = (x0 + x1) * 0.005 / scale
+                    fy = <int>floor(scale * _field_at(field, 0, cr, cc) + 0.5)
+                    fx = <int>floor(scale * _field_at(field, 6, cr, cc) + 0.5)
+                    ncentres = 2
                 best = -1
-                # the predicted shift first, then the others
-                for order in range(-1, (2 * shift + 1) * (2 * shift + 1)):
-                    if order < 0:
-                        dy = cy
-                        dx = cx
+                for centre in range(ncentres):
+                    if centre == 0:
+                        cy = scale * counts[bi, bj, 3]
+                        cx = scale * counts[bi, bj, 4]
                     else:
-                        dy = cy - shift + order // (2 * shift + 1)
-                        dx = cx - shift + order % (2 * shift + 1)
-                        if dy == cy and dx == cx:
-                            continue
-                    _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, dy, dx, &ua, &ub)
-                    w = ua if ua > ub else ub
-                    if best < 0 or w < best:
-                        best = w
-                        bdy = dy
-                        bdx = dx
-                    if best <= quiet:
-                        break
+                        if best <= quiet:
+                            break
+                        if fy - cy <= shift and cy - fy <= shift and fx - cx <= shift \
+                                and cx - fx <= shift:
+                            break  # searched already
+                        cy = fy
+                        cx = fx
+                    # the centre first, then the others
+                    for order in range(-1, (2 * shift + 1) * (2 * shift + 1)):
+                        if order < 0:
+                            dy = cy
+                            dx = cx
+                        else:
+                            dy = cy - shift + order // (2 * shift + 1)
+                            dx = cx - shift + order % (2 * shift + 1)
+                            if dy == cy and dx == cx:
+                                continue
+                        _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, dy, dx,
+                                     &ua, &ub, True)
+                        w = ua if ua > ub else ub
+                        if best < 0 or w < best:
+                            best = w
+                            bdy = dy
+                            bdx = dx
+                        if best <= quiet:
+                            break
                 if best < 4:
                     continue
                 ca = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, False)

@@ -694,9 +694,7 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     return Verdict(True, "match", dist, aspect, float(score.max()), None, flipped)
 
 
-def _window_sum(
-    a: NDArray[np.int64], window: tuple[int, int] = _WINDOW
-) -> NDArray[np.int64]:
+def _window_sum(a: NDArray[np.int64], window: tuple[int, int] = _WINDOW) -> NDArray[np.int64]:
     # Sums over window[0] x window[1] cells (stride 1, cut at the edges): a changed word
     # spreads its unexplained ink over neighbouring cells, scanner specks do not.
     wr, wc = window
@@ -1008,12 +1006,14 @@ def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDA
     if counts.shape != (*nb, 5) or counts.dtype != np.int32:
         raise InvalidArgumentError(f"counts must be int32 of shape {(*nb, 5)}")
     out = np.zeros((*nb, 2), np.int32)
+    fit = _fit_field(counts)
     _k.fine_verify(
         a.fine_ink,
         a.fine_tolerance,
         b.fine_ink,
         b.fine_tolerance,
         np.ascontiguousarray(counts),
+        _NO_FIELD if fit is None else fit,
         FINE_SHAPE[0] // KEY_SHAPE[0],
         _FINE_SHIFT,
         2 * _QUIET + 8,
