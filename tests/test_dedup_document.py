@@ -18,6 +18,7 @@ from PIL import Image
 from onestop_docs._morph import dilate3x3
 from onestop_docs.dedup import (
     CANDIDATE_RADIUS,
+    FINE_SHAPE,
     KEY_SHAPE,
     KEY_VERSION,
     DocumentKey,
@@ -632,7 +633,7 @@ def test_decision_does_not_depend_on_the_order_of_the_keys(seed: int) -> None:
 def test_fine_kernel_cores_agree_with_numpy(dy: int, dx: int, seed: int, density: float) -> None:
     # The fine stage at a fixed shift (no search) against a numpy reference: per cell, the
     # 2 x 2 blocks (inside the cell) of ink of a outside b's shifted tolerance, and of b's
-    # shifted ink outside a's tolerance.
+    # shifted ink outside a's tolerance; outside its bitmap b has no ink and is tolerance.
     from onestop_docs._native import dedup_key as kernels
 
     rng = np.random.default_rng(seed)
@@ -646,8 +647,9 @@ def test_fine_kernel_cores_agree_with_numpy(dy: int, dx: int, seed: int, density
     counts[..., 2] = 100
     counts[..., 3], counts[..., 4] = dy, dx
     out = np.zeros((*nb, 2), np.int32)
-    kernels.fine_verify(ink_a, tol_a, ink_b, tol_b, counts, 2, 0, 1, -1, out)
-    ua = (ink_a != 0) & (_shifted(tol_b, 2 * dy, 2 * dx) == 0)
+    kernels.fine_verify(ink_a, tol_a, ink_b, tol_b, counts, np.zeros(0), 2, 0, 1, -1, out)
+    outside = _shifted(np.ones_like(tol_b), 2 * dy, 2 * dx) == 0
+    ua = (ink_a != 0) & (_shifted(tol_b, 2 * dy, 2 * dx) == 0) & ~outside
     ub = (_shifted(ink_b, 2 * dy, 2 * dx) != 0) & (tol_a == 0)
 
     def cores(u: np.ndarray) -> np.ndarray:
@@ -720,14 +722,16 @@ def test_old_version_key_is_a_typed_error() -> None:
 def test_fine_bitmaps_round_trip_and_turn() -> None:
     img, dpi = _scan(forms.form_lines(np.random.default_rng(6), 0), 31, dpi=200)
     k = document_key(img, dpi=dpi)
-    assert k.has_fine and k.fine_ink is not None and k.fine_tolerance is not None
-    assert 0 < int(k.fine_ink.sum()) <= int(k.fine_tolerance.sum())
+    assert k.has_fine
+    ink, tol = k.fine_bitmaps()
+    assert ink.shape == tol.shape == FINE_SHAPE and set(np.unique(tol)) == {0, 1}
+    assert int(ink.sum()) > 0 and not (ink > tol).any()  # ink lies inside the tolerance
     back = DocumentKey.from_bytes(k.to_bytes())
-    assert back.fine_ink is not None and back.fine_tolerance is not None
-    assert np.array_equal(back.fine_ink, k.fine_ink)
-    assert np.array_equal(back.fine_tolerance, k.fine_tolerance)
-    twice = k.flipped().flipped()
-    assert twice.fine_ink is not None and np.array_equal(twice.fine_ink, k.fine_ink)
+    for x, y in zip(back.fine_bitmaps(), (ink, tol), strict=True):
+        assert np.array_equal(x, y)
+    # turned by 180 degrees: the unpacked bitmaps turned (the packed rows are bit-reversed)
+    for x, y in zip(k.flipped().fine_bitmaps(), (ink, tol), strict=True):
+        assert np.array_equal(x, y[::-1, ::-1])
     # a key without fine bitmaps still round-trips, and only the coarse stage runs for it
     bare = DocumentKey(k.candidate, k.candidate_flip, k.ink, k.tolerance, k.aspect)
     assert not DocumentKey.from_bytes(bare.to_bytes()).has_fine

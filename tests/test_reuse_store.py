@@ -325,6 +325,31 @@ def test_damaged_rows_are_reported(tmp_path: Path, keys: dict[tuple[int, int], A
     assert exc.value.reason == "corrupt"
 
 
+def test_store_indexed_with_old_version_keys_is_reported(
+    tmp_path: Path, keys: dict[tuple[int, int], Any]
+) -> None:
+    # A store a library of key version 1 indexed (keys without the fine bitmaps): its keys
+    # are refused with the version named ("re-index"), never read as keys of this version.
+    from test_dedup_document import _v1_blob
+
+    assert reuse_keys.KEY_VERSION == 2
+    old = _v1_blob(keys[(0, 0)])
+    with pytest.raises(ReuseStoreError) as exc:
+        reuse_keys.key_from_blob(1, old)
+    assert exc.value.reason == "key-version" and "version 1" in str(exc.value)
+    with pytest.raises(ReuseStoreError) as exc:
+        reuse_keys.key_from_blob(2, old)  # a version-1 blob filed under version 2
+    assert exc.value.reason == "corrupt"
+    path = tmp_path / "reuse.sqlite"
+    with ReuseStore(path) as store:
+        store.add_record("R.001", [keys[(0, 0)]])
+    with sqlite3.connect(path) as c:
+        c.execute("UPDATE reuse_pages SET key_version = 1, key = ?", (old,))
+    with ReuseStore(path) as store, pytest.raises(ReuseStoreError) as exc:
+        store.lookup(keys[(0, 1)])
+    assert exc.value.reason == "key-version" and "R.001 page 1" in str(exc.value)
+
+
 def test_postgres_newer_and_unreachable(location: str) -> None:
     if "dbname=" not in location:
         pytest.skip("PostgreSQL only")

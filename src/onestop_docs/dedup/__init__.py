@@ -28,6 +28,7 @@ from ._hash import Compat, Hash, PdqResult, ahash, dhash, pdq, phash
 from ._index import INDEX_MAGIC, INDEX_VERSION, HashIndex, Matches, popcount_kernel
 from ._key import (
     CANDIDATE_RADIUS,
+    FINE_SHAPE,
     KEY_SHAPE,
     KEY_VERSION,
     MAX_ASPECT_DIFF,
@@ -40,6 +41,7 @@ from ._key import (
 
 __all__ = [
     "CANDIDATE_RADIUS",
+    "FINE_SHAPE",
     "INDEX_MAGIC",
     "INDEX_VERSION",
     "KEY_SHAPE",

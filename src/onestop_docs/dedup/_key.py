@@ -40,6 +40,10 @@ KEY_SHAPE = (768, 544)
 #: Shape of the fine bitmaps (version 2): twice :data:`KEY_SHAPE` per axis, about 140 dpi
 #: on an A4 text block, sampled from the page at its own resolution near the ink only.
 FINE_SHAPE = (2 * KEY_SHAPE[0], 2 * KEY_SHAPE[1])
+# ... as a key holds them: each row bit-packed (np.packbits along rows), 1/8 of the memory
+_FINE_PACKED = (FINE_SHAPE[0], FINE_SHAPE[1] // 8)
+# bit order reversed within a byte: turning a packed row is reversing its bytes and these
+_BIT_REVERSE = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], np.uint8)
 #: Candidate stage: Hamming distance (of 256 bits) between candidate hashes up to which a
 #: stored key is handed to the verifier.  :func:`match_keys` applies the same limit, so a
 #: radius search in a :class:`~onestop_docs.dedup.HashIndex` followed by :func:`match_keys`
@@ -147,9 +151,11 @@ class DocumentKey:
     version : int
         :data:`KEY_VERSION` of the algorithm that made the key.
     fine_ink, fine_tolerance : numpy.ndarray or None
-        uint8 0/1 bitmaps of shape :data:`FINE_SHAPE` (twice the resolution, computed near
-        the ink only), for the verifier's final stage; None (a key built from bitmaps
-        alone) skips that stage.
+        The fine bitmaps (shape :data:`FINE_SHAPE`: twice the resolution, computed near the
+        ink only) for the verifier's final stage, each row bit-packed
+        (``np.packbits(bitmap, axis=1)``, uint8 of shape ``(FINE_SHAPE[0], FINE_SHAPE[1] //
+        8)``, a fifth of a MB each); :meth:`fine_bitmaps` unpacks them.  None (a key built
+        from coarse bitmaps alone) skips that stage.
     """
 
     candidate: Hash
@@ -179,16 +185,32 @@ class DocumentKey:
         for name in ("fine_ink", "fine_tolerance"):
             a = getattr(self, name)
             if a is not None and (
-                not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.shape != FINE_SHAPE
+                not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.shape != _FINE_PACKED
             ):
                 raise InvalidArgumentError(
-                    f"DocumentKey.{name} must be None or a uint8 array of shape {FINE_SHAPE}"
+                    f"DocumentKey.{name} must be None or a bit-packed uint8 array of shape "
+                    f"{_FINE_PACKED}"
                 )
 
     @property
     def has_fine(self) -> bool:
         """True when the key carries the fine bitmaps (the verifier's final stage)."""
         return self.fine_ink is not None
+
+    def fine_bitmaps(self) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+        """The fine ink and tolerance bitmaps unpacked: uint8 0/1 of shape :data:`FINE_SHAPE`.
+
+        Raises
+        ------
+        InvalidArgumentError
+            The key carries no fine bitmaps.
+        """
+        if self.fine_ink is None or self.fine_tolerance is None:
+            raise InvalidArgumentError("this document key carries no fine bitmaps")
+        return (
+            np.unpackbits(self.fine_ink, axis=1, count=FINE_SHAPE[1]),
+            np.unpackbits(self.fine_tolerance, axis=1, count=FINE_SHAPE[1]),
+        )
 
     def flipped(self) -> DocumentKey:
         """The key of the same page turned by 180 degrees."""
@@ -199,10 +221,8 @@ class DocumentKey:
             np.ascontiguousarray(self.tolerance[::-1, ::-1]),
             self.aspect,
             self.version,
-            None if self.fine_ink is None else np.ascontiguousarray(self.fine_ink[::-1, ::-1]),
-            None
-            if self.fine_tolerance is None
-            else np.ascontiguousarray(self.fine_tolerance[::-1, ::-1]),
+            None if self.fine_ink is None else _BIT_REVERSE[self.fine_ink[::-1, ::-1]],
+            None if self.fine_tolerance is None else _BIT_REVERSE[self.fine_tolerance[::-1, ::-1]],
         )
 
     def to_bytes(self) -> bytes:
@@ -236,10 +256,10 @@ class DocumentKey:
         >>> bool(DocumentKey.from_bytes(k.to_bytes()).aspect == np.float32(1.4))
         True
         """
-        planes = [self.ink, self.tolerance]
+        planes = [np.packbits(self.ink).tobytes(), np.packbits(self.tolerance).tobytes()]
         if self.fine_ink is not None and self.fine_tolerance is not None:
-            planes += [self.fine_ink, self.fine_tolerance]
-        body = zlib.compress(b"".join(np.packbits(p).tobytes() for p in planes), 1)
+            planes += [self.fine_ink.tobytes(), self.fine_tolerance.tobytes()]
+        body = zlib.compress(b"".join(planes), 1)
         head = _HEADER.pack(
             _MAGIC,
             self.version,
@@ -305,9 +325,9 @@ class DocumentKey:
         ink = bitmap(0, n, KEY_SHAPE)
         tol = bitmap(plane, n, KEY_SHAPE)
         fine_ink = fine_tol = None
-        if flags & 1:
-            fine_ink = bitmap(2 * plane, nf, FINE_SHAPE)
-            fine_tol = bitmap(2 * plane + fplane, nf, FINE_SHAPE)
+        if flags & 1:  # rows of FINE_SHAPE[1] = 1088 bits: the packed planes are the rows
+            fine_ink = raw[2 * plane : 2 * plane + fplane].reshape(_FINE_PACKED).copy()
+            fine_tol = raw[2 * plane + fplane :].reshape(_FINE_PACKED).copy()
         if not (math.isfinite(aspect) and aspect > 0):
             raise KeyFormatError(f"document key aspect {aspect}")
         return cls(
@@ -520,7 +540,7 @@ def _fine_planes(
     )
     tol = np.empty(FINE_SHAPE, np.uint8)
     _k.dilate3x3_u8(ff, tol, np.empty(FINE_SHAPE, np.uint8))
-    return fi, tol
+    return np.packbits(fi, axis=1), np.packbits(tol, axis=1)
 
 
 def key_from_canonical(
@@ -533,7 +553,7 @@ def key_from_canonical(
     """Build the key from a canonical darkness image of shape :data:`KEY_SHAPE` (0 paper
     .. 1 black) and the mask of pixels outside the scanned area (their tolerance is 1:
     anything may be there); :func:`document_key` makes both from a page, and the fine
-    bitmaps (``fine``: ink and tolerance of shape :data:`FINE_SHAPE`)."""
+    bitmaps (``fine``: ink and tolerance, bit-packed as :class:`DocumentKey` holds them)."""
     ink = canon >= _KEY_INK
     tol = dilate3x3(canon >= _KEY_TOL)
     if unknown is not None:
@@ -990,7 +1010,7 @@ def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDA
     >>> import numpy as np
     >>> from onestop_docs.dedup import Hash
     >>> ink = np.zeros(KEY_SHAPE, np.uint8); ink[100:108, 40:300] = 1
-    >>> fine = np.repeat(np.repeat(ink, 2, axis=0), 2, axis=1)
+    >>> fine = np.packbits(np.repeat(np.repeat(ink, 2, axis=0), 2, axis=1), axis=1)
     >>> h = Hash(bytes(32), 256)
     >>> k = DocumentKey(h, h, ink, ink, 1.4, KEY_VERSION, fine, fine)
     >>> nb = (-(-KEY_SHAPE[0] // 24), -(-KEY_SHAPE[1] // 24))
@@ -998,20 +1018,18 @@ def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDA
     >>> fine_cores(k, k, counts).shape, int(fine_cores(k, k, counts).max())
     ((32, 23, 2), 0)
     """
-    if a.fine_ink is None or a.fine_tolerance is None:
-        raise InvalidArgumentError("fine_cores needs keys with fine bitmaps")
-    if b.fine_ink is None or b.fine_tolerance is None:
-        raise InvalidArgumentError("fine_cores needs keys with fine bitmaps")
+    fa_ink, fa_tol = a.fine_bitmaps()
+    fb_ink, fb_tol = b.fine_bitmaps()
     nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
     if counts.shape != (*nb, 5) or counts.dtype != np.int32:
         raise InvalidArgumentError(f"counts must be int32 of shape {(*nb, 5)}")
     out = np.zeros((*nb, 2), np.int32)
     fit = _fit_field(counts)
     _k.fine_verify(
-        a.fine_ink,
-        a.fine_tolerance,
-        b.fine_ink,
-        b.fine_tolerance,
+        fa_ink,
+        fa_tol,
+        fb_ink,
+        fb_tol,
         np.ascontiguousarray(counts),
         _NO_FIELD if fit is None else fit,
         FINE_SHAPE[0] // KEY_SHAPE[0],
