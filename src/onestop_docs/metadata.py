@@ -90,7 +90,7 @@ _MAX_LEN = {
     "description": 500,
     "scanning_officer": 50,
 }
-_MAX_KEY_BYTES = 65536
+_MAX_KEY_BYTES = 262144  # a version-2 document key (fine bitmaps) takes 85-130 KB
 _CODE_FIELDS = ("dossier_code", "component_code", "result_code", "procedure_code")
 
 
@@ -133,7 +133,7 @@ class PageDigest:
         same file).
     document_key : bytes or None
         The page's document key (:mod:`onestop_docs.reuse`), so a reuse store can be rebuilt
-        from the archive; written base64-encoded.  At most 65536 bytes.
+        from the archive; written base64-encoded.  At most 262144 bytes.
     document_key_version : int or None
         Version of ``document_key`` (required with it).
     """
