@@ -692,19 +692,28 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     straight = a.candidate - b.candidate
     turned = a.candidate_flip - b.candidate
     flipped = turned < straight
-    if flipped:
-        a = a.flipped()
     dist = min(straight, turned)
-    aspect = abs(math.log(a.aspect / b.aspect))
+    aspect = abs(math.log(a.aspect / b.aspect))  # the same turned
     if dist > opts.candidate_radius:
         return Verdict(False, "candidate-distance", dist, aspect, flipped=flipped)
     if aspect > opts.max_aspect_diff:
         return Verdict(False, "aspect", dist, aspect, flipped=flipped)
+    # turned only now (most pairs stop above), and the fine bitmaps only for the final stage
+    whole = a
+    if flipped:
+        a = DocumentKey(
+            a.candidate_flip,
+            a.candidate,
+            np.ascontiguousarray(a.ink[::-1, ::-1]),
+            np.ascontiguousarray(a.tolerance[::-1, ::-1]),
+            a.aspect,
+            a.version,
+        )
     score, fail, counts = _ink_decision(a, b, opts.ink_allowance, opts.register)
     if fail is not None:
         return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
-    if opts.fine and a.has_fine and b.has_fine:
-        cores = _fine_windows(fine_cores(a, b, counts))
+    if opts.fine and whole.has_fine and b.has_fine:
+        cores = _fine_windows(fine_cores(whole.flipped() if flipped else whole, b, counts))
         i, j = np.unravel_index(int(np.argmax(cores)), cores.shape)
         fine = float(cores[i, j]) / _FINE_LIMIT
         if fine >= 1:
