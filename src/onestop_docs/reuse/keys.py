@@ -71,7 +71,7 @@ def key_of_page(page: Any, *, dpi: float | None = None) -> tuple[Key | None, str
 @dataclass(frozen=True)
 class PackedKey:
     """A document key kept as its bytes (``DocumentKey.to_bytes``: bit-packed, compressed,
-    about 30 times smaller than the key's bitmaps) until it is compared.
+    about 10 times smaller than the key in memory) until it is compared.
 
     Every function of this module that takes a key takes a ``PackedKey`` too; a long
     document holds its pages' keys this way, so its memory does not grow with its length.
