@@ -340,3 +340,29 @@ def test_scan_with_ragged_dark_borders_is_not_taken_for_a_sheet(seed: int) -> No
     page[border] = 30 + rng.normal(0, 3, int(border.sum()))
     q = find_page(np.clip(page, 0, 255).astype(np.uint8))
     assert q.status != "ok" and q.corners is None, q
+
+
+def test_scan_filling_the_frame_is_decided_after_two_sides(monkeypatch) -> None:
+    # A flatbed scan: text right inside the frame on every side.  Two sides without an edge
+    # or a faint candidate settle it (no sheet), so the other two sides are not searched and
+    # no faint candidate is polished; the answer is the one a full search gives.
+    import onestop_docs.capture._find as find
+
+    scan = synth.render_page(dpi=150, font_pt=12).gray
+    full = find_page(scan)
+    calls = {"side": 0, "polish": 0}
+    side, polish = find._side_edge, find._polish_edge
+
+    def counted_side(*args):  # type: ignore[no-untyped-def]
+        calls["side"] += 1
+        return side(*args)
+
+    def counted_polish(*args):  # type: ignore[no-untyped-def]
+        calls["polish"] += 1
+        return polish(*args)
+
+    monkeypatch.setattr(find, "_side_edge", counted_side)
+    monkeypatch.setattr(find, "_polish_edge", counted_polish)
+    q = find_page(scan)
+    assert q.status == full.status == "full-frame", q
+    assert calls == {"side": 2, "polish": 0}, calls

@@ -3,6 +3,7 @@ import from :mod:`onestop_docs.capture`)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -269,7 +270,31 @@ class _SideSearch(NamedTuple):
     """What :func:`_side_edge` saw along one side of the frame."""
 
     line: tuple[float, float] | None  # the sheet's edge (offset at the centre, slope)
-    weak: list[tuple[float, float, float]]  # faint candidates: (offset, slope, evidence)
+    # faint candidates, not yet polished (_polish_edge): (offset, slope, evidence, colour
+    # step across the line)
+    weak: list[tuple[float, float, float, NDArray[np.float32]]]
+
+
+@functools.lru_cache(maxsize=2)
+def _search_grid(
+    h: int, w: int
+) -> tuple[
+    NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.int32], NDArray[np.int32]
+]:
+    # The lines _side_edge scores in an h x w view, the same for every photo of that size
+    # (two entries: both orientations of one size): sample columns, offsets at the centre,
+    # slopes, rows of each (offset, slope, sample) and their flat indices into the view.
+    xs = np.linspace(_SIDE_SAMPLES[0] * w, _SIDE_SAMPLES[1] * w, 64)
+    xc = (w - 1) / 2
+    xi = np.rint(xs).astype(np.intp)
+    y0 = np.arange(2, max(3, int(_SIDE_SEARCH * h)))
+    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, _SLOPE_STEPS)
+    yy = np.rint(y0[:, None, None] + slopes[None, :, None] * (xs - xc)[None, None, :])
+    yy = np.clip(yy, 0, h - 1).astype(np.int32)
+    flat = (yy * w + xi.astype(np.int32)).astype(np.int32)
+    for a in (xi, y0, slopes, yy, flat):
+        a.setflags(write=False)
+    return xi, y0, slopes, yy, flat
 
 
 def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> _SideSearch:
@@ -278,24 +303,19 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> _SideSea
     # middle of the frame (the background holds no such line; text rows inside the sheet
     # come later, and a thin dark row is not a step).  Lines outside the text that fail
     # only the strength, step or refit tests (white paper on a white table: a step of 1-3
-    # grey levels) are kept as faint candidates, polished over the whole frame, for
-    # _edge_quad to choose among with the paper's aspect.
+    # grey levels) are kept as faint candidates, for _edge_quad to polish over the whole
+    # frame and choose among with the paper's aspect.
     h, w, nch = view.shape
     gain = 3.0 / nch  # limits are for the sum over three colour channels
-    xs = np.linspace(_SIDE_SAMPLES[0] * w, _SIDE_SAMPLES[1] * w, 64)
-    xc = (w - 1) / 2
-    xi = np.rint(xs).astype(np.intp)
+    xi, y0, slopes, yy, flat = _search_grid(h, w)
     lo, hi = _STEP_BAND
-    y0 = np.arange(2, max(3, int(_SIDE_SEARCH * h)))
-    slopes = np.linspace(-_SIDE_SLOPE, _SIDE_SLOPE, _SLOPE_STEPS)
-    yy = np.rint(y0[:, None, None] + slopes[None, :, None] * (xs - xc)[None, None, :])
-    yy = np.clip(yy, 0, h - 1).astype(np.intp)
-    score = gain * np.abs(grad[yy, xi].mean(axis=2)).sum(axis=-1)  # (offsets, slopes)
+    samples = np.take(np.ascontiguousarray(grad).reshape(-1, nch), flat, axis=0)
+    score = gain * np.abs(samples.mean(axis=2)).sum(axis=-1)  # (offsets, slopes)
     best = score.max(axis=1)
     quiet = float(np.percentile(best, 5))
     limit = max(_EDGE_MIN, _EDGE_NOISE * quiet)
     faint = max(_FAINT_MIN, _FAINT_NOISE * quiet)
-    weak: list[tuple[float, float, float]] = []
+    weak: list[tuple[float, float, float, NDArray[np.float32]]] = []
     for k in range(2, best.size - 2):
         if best[k] < faint or best[k] < best[k - 2 : k + 3].max():
             continue
@@ -338,9 +358,7 @@ def _side_edge(view: NDArray[np.float32], grad: NDArray[np.float32]) -> _SideSea
         if best[k] > _FAINT_MAX * limit and step >= _STEP_MIN:
             continue  # a strong step that is not straight (a scanner border's ragged edge)
         if len(weak) < _FAINT_KEEP:
-            weak.append(
-                (*_polish_edge(grad, below - above, off, float(slopes[s])), best[k] / faint)
-            )
+            weak.append((off, float(slopes[s]), best[k] / faint, below - above))
     return _SideSearch(None, weak)
 
 
@@ -428,12 +446,16 @@ def _edge_quad(small: NDArray[np.float32]) -> tuple[NDArray[np.float64] | None, 
     gx = np.zeros_like(blur)
     gx[:, 1:-1] = (blur[:, 2:] - blur[:, :-2]) / 2
     t, gt = small.transpose(1, 0, 2), gx.transpose(1, 0, 2)
-    found = [
-        _side_edge(view, grad)
-        for view, grad in ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1]))
-    ]
+    views = ((small, gy), (small[::-1], gy[::-1]), (t, gt), (t[::-1], gt[::-1]))
+    found: list[_SideSearch] = []
+    for view, grad in views:
+        found.append(_side_edge(view, grad))
+        if sum(e.line is None and not e.weak for e in found) > 1:
+            # two sides with nothing at all (a scan: text right inside the frame on
+            # every side): no sheet, whatever the other sides hold
+            return None, False
     missing = [i for i, e in enumerate(found) if e.line is None]
-    if len(missing) > 3 or sum(not found[m].weak for m in missing) > 1:
+    if len(missing) > 3:
         return None, False
     xc, yc = (w - 1) / 2, (h - 1) / 2
 
@@ -455,7 +477,14 @@ def _edge_quad(small: NDArray[np.float32]) -> tuple[NDArray[np.float64] | None, 
     # Each missing side is one of its faint candidates or, for one side at most, unseen
     # (inferred from the A4 aspect).  Faint sides must give the sheet a paper's aspect;
     # among the choices the one with the most evidence and the closest aspect wins.
-    options = [[(line(m, o, sl), ev) for o, sl, ev in found[m].weak] + [None] for m in missing]
+    options = [
+        [
+            (line(m, *_polish_edge(views[m][1], step, o, sl)), ev)
+            for o, sl, ev, step in found[m].weak
+        ]
+        + [None]
+        for m in missing
+    ]
     best: tuple[float, NDArray[np.float64]] | None = None
     for choice in itertools.product(*options):
         if sum(c is None for c in choice) > 1:
