@@ -1,9 +1,10 @@
 """Vietnamese OCR with Tesseract: searchable text and word boxes for a scanned page (bóc tách).
 
-:func:`recognize` feeds Tesseract the page it reads best (background flattened, deskewed;
-see ``docs/ocr.md`` for the measurements behind that choice), passes the true resolution,
-and returns an :class:`~onestop_docs.types.OcrResult` whose word boxes are in the pixel
-coordinates of the page **the caller passed in**, mapped back through the deskew.
+:func:`recognize` feeds Tesseract the page it reads best (background flattened, deskewed,
+lone dust dots removed; see ``docs/ocr.md`` for the measurements behind that choice), passes
+the true resolution, and returns an :class:`~onestop_docs.types.OcrResult` whose word boxes
+are in the pixel coordinates of the page **the caller passed in**, mapped back through the
+deskew.
 
 The engine is Tesseract (Debian ``tesseract-ocr`` + ``tesseract-ocr-vie``), read inside
 this process through its C API with its engines kept for the next pages
@@ -1065,8 +1066,8 @@ def recognize(
     psm : int, optional
         Page segmentation mode (``--psm``); ``None`` keeps Tesseract's automatic mode 3.
     preprocess : bool or Preprocess
-        ``True`` (default) flattens the background, deskews and upscales pages below 200 dpi
-        before reading (see :class:`Preprocess`); ``False`` reads the page as given; a
+        ``True`` (default) flattens the background, deskews, removes lone dust dots and
+        upscales pages below 200 dpi before reading (see :class:`Preprocess`); ``False`` reads the page as given; a
         :class:`Preprocess` picks the steps.
     timeout : float
         Seconds before Tesseract is stopped (default 120).
