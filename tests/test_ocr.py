@@ -529,12 +529,13 @@ def _dropout_reference(rgb: np.ndarray) -> np.ndarray:
 def test_red_dropout_matches_the_documented_rule(seed: int) -> None:
     rng = np.random.default_rng(seed)
     rgb = rng.integers(0, 256, (7, 13, 3), dtype=np.uint8)
-    prep = prepare_page(rgb, dpi=300, options=Preprocess(deskew=False, normalize_background=False))
+    only_red = Preprocess(deskew=False, normalize_background=False, remove_dust=False)
+    prep = prepare_page(rgb, dpi=300, options=only_red)
     np.testing.assert_array_equal(prep.image, _dropout_reference(rgb))
 
 
 def test_red_dropout_keeps_black_and_blue_ink_and_grey_pages() -> None:
-    opts = Preprocess(deskew=False, normalize_background=False)
+    opts = Preprocess(deskew=False, normalize_background=False, remove_dust=False)
     rgb = np.array([[[0, 0, 0], [30, 50, 190], [200, 30, 40], [250, 246, 232]]], np.uint8)
     img = prepare_page(rgb, dpi=300, options=opts).image[0]
     assert img[0] == 0 and img[1] < 80  # black and blue ink stay dark
