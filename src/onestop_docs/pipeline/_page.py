@@ -325,7 +325,11 @@ def run_ocr(page: Page, options: DigitizeOptions) -> tuple[Any, str | None, floa
         result = ocr.recognize(
             page,
             lang=options.language,
-            preprocess=False,
+            # The page is already normalised and deskewed; only the dust the archive copy
+            # keeps is removed from what Tesseract reads (docs/ocr.md, dust removal).
+            preprocess=ocr.Preprocess(
+                normalize_background=False, deskew=False, upscale_below_dpi=None
+            ),
             timeout=options.ocr_timeout_s,
             config=ocr.TesseractConfig(engine=options.ocr_engine),
         )
