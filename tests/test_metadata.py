@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 
@@ -292,3 +293,26 @@ def test_schema_violations_are_reported_with_the_line() -> None:
     )
     with pytest.raises(MetadataError, match="inconsistent"):
         from_xml(wrong_count)
+
+
+def test_record_with_hundreds_of_keyed_pages_reads_back() -> None:
+    # A version-2 document key with its fine bitmaps takes 85-130 KB (docs/dedup.md): 300
+    # pages carrying 130 KB keys make 52 MB of base64, which the 32 MiB limit of key
+    # version 1 refused, so a long dossier could be written but not verified.
+    key = random.Random(5).randbytes(130_000)
+    rec = RecordMetadata(
+        dossier_code="H42.01.02-260105-0001",
+        pages=tuple(
+            PageDigest(
+                i + 1,
+                hashlib.sha256(bytes([i % 256, i // 256])).hexdigest(),
+                document_key=key,
+                document_key_version=2,
+            )
+            for i in range(300)
+        ),
+    )
+    xml = to_xml(rec)
+    assert len(xml) > 32 << 20
+    back = from_xml(xml)
+    assert len(back.pages) == 300 and back.pages[-1].document_key == key
