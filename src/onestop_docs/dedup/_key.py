@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,13 @@ FINE_SHAPE = (2 * KEY_SHAPE[0], 2 * KEY_SHAPE[1])
 _FINE_PACKED = (FINE_SHAPE[0], FINE_SHAPE[1] // 8)
 # bit order reversed within a byte: turning a packed row is reversing its bytes and these
 _BIT_REVERSE = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], np.uint8)
+
+
+def _turn_packed(plane: NDArray[np.uint8] | None) -> NDArray[np.uint8] | None:
+    # a bit-packed fine bitmap turned by 180 degrees (None stays None)
+    return None if plane is None else _BIT_REVERSE[plane[::-1, ::-1]]
+
+
 #: Candidate stage: Hamming distance (of 256 bits) between candidate hashes up to which a
 #: stored key is handed to the verifier.  :func:`match_keys` applies the same limit, so a
 #: radius search in a :class:`~onestop_docs.dedup.HashIndex` followed by :func:`match_keys`
@@ -212,8 +219,12 @@ class DocumentKey:
             np.unpackbits(self.fine_tolerance, axis=1, count=FINE_SHAPE[1]),
         )
 
-    def flipped(self) -> DocumentKey:
-        """The key of the same page turned by 180 degrees."""
+    def flipped(self, *, fine: bool = True) -> DocumentKey:
+        """The key of the same page turned by 180 degrees.
+
+        ``fine=False`` leaves the fine bitmaps out of the turned key (``None``): the
+        verifier turns them only for a pair that reaches its final stage.
+        """
         return DocumentKey(
             self.candidate_flip,
             self.candidate,
@@ -221,8 +232,8 @@ class DocumentKey:
             np.ascontiguousarray(self.tolerance[::-1, ::-1]),
             self.aspect,
             self.version,
-            None if self.fine_ink is None else _BIT_REVERSE[self.fine_ink[::-1, ::-1]],
-            None if self.fine_tolerance is None else _BIT_REVERSE[self.fine_tolerance[::-1, ::-1]],
+            _turn_packed(self.fine_ink) if fine else None,
+            _turn_packed(self.fine_tolerance) if fine else None,
         )
 
     def to_bytes(self) -> bytes:
@@ -701,19 +712,18 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     # turned only now (most pairs stop above), and the fine bitmaps only for the final stage
     whole = a
     if flipped:
-        a = DocumentKey(
-            a.candidate_flip,
-            a.candidate,
-            np.ascontiguousarray(a.ink[::-1, ::-1]),
-            np.ascontiguousarray(a.tolerance[::-1, ::-1]),
-            a.aspect,
-            a.version,
-        )
+        a = a.flipped(fine=False)
     score, fail, counts = _ink_decision(a, b, opts.ink_allowance, opts.register)
     if fail is not None:
         return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
     if opts.fine and whole.has_fine and b.has_fine:
-        cores = _fine_windows(fine_cores(whole.flipped() if flipped else whole, b, counts))
+        if flipped:  # the coarse bitmaps are turned already; turn the fine ones only
+            a = replace(
+                a,
+                fine_ink=_turn_packed(whole.fine_ink),
+                fine_tolerance=_turn_packed(whole.fine_tolerance),
+            )
+        cores = _fine_windows(fine_cores(a, b, counts))
         i, j = np.unravel_index(int(np.argmax(cores)), cores.shape)
         fine = float(cores[i, j]) / _FINE_LIMIT
         if fine >= 1:
