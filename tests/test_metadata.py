@@ -296,9 +296,10 @@ def test_schema_violations_are_reported_with_the_line() -> None:
 
 
 def test_record_with_hundreds_of_keyed_pages_reads_back() -> None:
-    # A version-2 document key with its fine bitmaps takes 85-130 KB (docs/dedup.md): 300
-    # pages carrying 130 KB keys make 52 MB of base64, which the 32 MiB limit of key
-    # version 1 refused, so a long dossier could be written but not verified.
+    # A version-2 document key with its fine bitmaps took 85-130 KB with the zlib body,
+    # which is still read (the context coder makes it 26-49 KB, docs/dedup.md): 300 pages
+    # carrying 130 KB keys make 52 MB of base64, which the 32 MiB limit of key version 1
+    # refused, so a long dossier could be written but not verified.
     key = random.Random(5).randbytes(130_000)
     rec = RecordMetadata(
         dossier_code="H42.01.02-260105-0001",
