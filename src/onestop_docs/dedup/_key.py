@@ -311,7 +311,7 @@ class DocumentKey:
             candidate       32 bytes  (Hash.data)
             candidate_flip  32 bytes
             body_len uint32   length of the body
-            body     with flag bit 1 (written since 0.9):
+            body     with flag bit 1 (written since 0.2.0):
                        coarse_len uint32, then the (ink, tolerance) pair coded
                        losslessly by an adaptive binary range coder with a
                        JBIG-like context model (``_native.bitplane``), then with
