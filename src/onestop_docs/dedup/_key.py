@@ -311,12 +311,12 @@ class DocumentKey:
             candidate       32 bytes  (Hash.data)
             candidate_flip  32 bytes
             body_len uint32   length of the body
-            body     with flag bit 1 (written since 0.2.0):
+            body     with flag bit 1 (what this method writes):
                        coarse_len uint32, then the (ink, tolerance) pair coded
                        losslessly by an adaptive binary range coder with a
                        JBIG-like context model (``_native.bitplane``), then with
                        flag bit 0 the (fine_ink, fine_tolerance) pair coded the same way;
-                     without flag bit 1 (read, no longer written): a zlib stream of
+                     without flag bit 1 (read; written by earlier builds): a zlib stream of
                        packbits(ink) + packbits(tolerance), row-major, most
                        significant bit first, then with flag bit 0 packbits(fine_ink) +
                        packbits(fine_tolerance) (FINE_SHAPE)
