@@ -145,6 +145,16 @@ def _index_seed() -> bytes:
         return (Path(d) / "i.idx").read_bytes()
 
 
+def _key_seed() -> bytes:
+    # a small real document key (coarse and fine bitmaps, context-coded body)
+    from onestop_docs.dedup import document_key
+
+    page = np.full((700, 500), 250, np.uint8)
+    for i in range(12):
+        page[60 + 45 * i : 66 + 45 * i, 50 : 150 + 25 * (i % 7)] = 20
+    return document_key(page, dpi=72).to_bytes()
+
+
 def _log_seed() -> bytes:
     from onestop_docs.integrity import TransparencyLog
 
@@ -241,6 +251,17 @@ def _run_index(data: bytes) -> object:
         return found
 
 
+def _run_key(data: bytes) -> object:
+    # as someone who can write the store would: the CRC is made to match the mutated bytes
+    import zlib
+
+    from onestop_docs.dedup import DocumentKey
+
+    if len(data) > 4:
+        data = data[:-4] + zlib.crc32(data[:-4]).to_bytes(4, "little")
+    return DocumentKey.from_bytes(data)
+
+
 def _run_log(data: bytes) -> object:
     from onestop_docs.integrity import TransparencyLog
     from onestop_docs.integrity.checkpoint import Checkpoint
@@ -309,6 +330,7 @@ TARGETS: dict[str, Target] = {
         Target("png", _png_seed, _run_image),
         Target("xml", _xml_seed, _run_xml),
         Target("index", _index_seed, _run_index),
+        Target("key", _key_seed, _run_key),
         Target("log", _log_seed, _run_log),
         Target("bag", _bag_seed, _run_bag, allowed=()),  # validate never raises
         Target("codes", _codes_seed, _run_codes),

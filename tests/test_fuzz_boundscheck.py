@@ -2,7 +2,7 @@
 
 The normal build has ``boundscheck=False``.  Like ``tests/test_cleanup_boundscheck.py``, this
 compiles the kernels that fuzzed inputs reach (``codes_validate``, ``dedup_index``,
-``dedup_hash``) with ``boundscheck``, ``wraparound`` and ``initializedcheck`` on, swaps them
+``dedup_hash``, ``bitplane``) with ``boundscheck``, ``wraparound`` and ``initializedcheck`` on, swaps them
 in, and replays the seeds, the kept corpus and a fixed set of mutations of the image, index
 and code targets.  An out-of-bounds index in a ``nogil`` kernel is reported through
 ``sys.unraisablehook``; none may be, and every outcome must equal the normal build's.
@@ -21,10 +21,10 @@ from fuzz_targets import TARGETS, corpus_files, mutate_with
 from test_cleanup_boundscheck import NATIVE, _load
 
 import onestop_docs._native
-from onestop_docs.dedup import _hash, _index
+from onestop_docs.dedup import _hash, _index, _key
 
-KERNELS = ("codes_validate", "dedup_index", "dedup_hash")
-FUZZED = ("tiff", "png", "index", "codes")
+KERNELS = ("codes_validate", "dedup_index", "dedup_hash", "bitplane")
+FUZZED = ("tiff", "png", "index", "codes", "key")
 
 _BUILD = """
 import numpy as np
@@ -100,6 +100,7 @@ def test_fuzz_inputs_through_bounds_checked_kernels(
     monkeypatch.setattr(sys, "unraisablehook", lambda u: reports.append(repr(u.exc_value)))
     monkeypatch.setattr(_index, "_k", checked["dedup_index"])
     monkeypatch.setattr(_hash, "_k", checked["dedup_hash"])
+    monkeypatch.setattr(_key, "_bitplane", checked["bitplane"])
     monkeypatch.setattr(
         onestop_docs._native, "codes_validate", checked["codes_validate"], raising=False
     )
