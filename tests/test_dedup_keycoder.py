@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from onestop_docs._native import bitplane  # type: ignore[attr-defined]
 from onestop_docs.dedup import FINE_SHAPE, KEY_SHAPE, KEY_VERSION, DocumentKey, Hash, document_key
-from onestop_docs.errors import KeyFormatError
+from onestop_docs.errors import InvalidArgumentError, KeyFormatError
 
 _HEAD = "<3sBHHfB32s32sI"
 
@@ -189,3 +189,44 @@ def test_a_key_without_fine_bitmaps_is_coded_too() -> None:
     back = DocumentKey.from_bytes(blob)
     assert not back.has_fine
     assert np.array_equal(back.ink, k.ink) and np.array_equal(back.tolerance, k.tolerance)
+
+
+def test_reading_without_the_fine_bitmaps(key: DocumentKey) -> None:
+    blob = key.to_bytes()
+    coarse = DocumentKey.from_bytes(blob, fine=False)
+    assert not coarse.has_fine
+    assert np.array_equal(coarse.ink, key.ink) and np.array_equal(coarse.tolerance, key.tolerance)
+    assert coarse.candidate == key.candidate
+    old = DocumentKey.from_bytes(_zlib_blob(key), fine=False)  # the zlib body too
+    assert not old.has_fine and np.array_equal(old.ink, key.ink)
+    with pytest.raises(InvalidArgumentError):
+        DocumentKey.from_bytes(blob, fine=1)  # type: ignore[arg-type]
+
+
+def test_verify_stored_decides_as_the_full_keys() -> None:
+    # Reading stored keys coarse first and in full only for pairs the coarse stages accept
+    # gives the verdicts of the fully read keys: a rescan (accepted by the final stage), a
+    # same-width name change (rejected by the final stage only) and another page.
+    from test_dedup_document import _name_page, _same_width_names
+
+    from onestop_docs.reuse.keys import PackedKey, pack, verify_keys, verify_stored
+
+    first, second = _same_width_names()
+    a = document_key(_name_page(first, 200, 10), dpi=200, capture="off")
+    b = document_key(_name_page(first, 200, 11), dpi=200, capture="off")
+    c = document_key(_name_page(second, 200, 21), dpi=200, capture="off")
+    d = _key()
+    reasons = []
+    for x, y in ((a, b), (b, a), (a, c), (c, b), (a, d)):
+        want = verify_keys(x, y)
+        px, py = pack(x), pack(y)
+        assert isinstance(px, PackedKey)
+        for q, s in ((x, py), (px, py), ((px.version, px.blob, "q"), (py.version, py.blob, "s"))):
+            got = verify_stored(q, s)
+            assert (got.duplicate, got.reason) == (want.duplicate, want.reason), (q, got, want)
+            assert got.fine_score == want.fine_score or (
+                np.isnan(got.fine_score) and np.isnan(want.fine_score)
+            )
+        reasons.append(want.reason)
+    assert reasons[:4] == ["match", "match", "fine-ink", "fine-ink"], reasons
+    assert reasons[4] != "match"

@@ -95,7 +95,7 @@ def _decode_pair(
 
 
 def _decode_body(
-    body: bytes, fine: bool
+    body: bytes, fine: bool, want_fine: bool
 ) -> tuple[
     NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8] | None, NDArray[np.uint8] | None
 ]:
@@ -105,7 +105,7 @@ def _decode_body(
     if clen > len(body) - 4 or (not fine and clen != len(body) - 4):
         raise KeyFormatError(f"document key body of {len(body)} bytes, coarse part {clen}")
     ink, tol = _decode_pair(body[4 : 4 + clen], KEY_SHAPE, "coarse")
-    if not fine:
+    if not (fine and want_fine):
         return ink, tol, None, None
     fi, ft = _decode_pair(body[4 + clen :], FINE_SHAPE, "fine")
     return ink, tol, np.packbits(fi, axis=1), np.packbits(ft, axis=1)
@@ -356,8 +356,20 @@ class DocumentKey:
         return blob + struct.pack("<I", zlib.crc32(blob))
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> DocumentKey:
+    def from_bytes(cls, data: bytes, *, fine: bool = True) -> DocumentKey:
         """Read a key written by :meth:`to_bytes` (either body format).
+
+        Parameters
+        ----------
+        data : bytes
+            What :meth:`to_bytes` wrote.
+        fine : bool
+            False: leave out the fine bitmaps (the key is then compared by the coarse
+            stages only).  Reading a context-coded key costs about 3 ms without them and
+            12 ms with them, so a store that verifies many candidates reads them coarse
+            first and again in full only for the pairs the coarse stages accept (what
+            :func:`match_keys` does with fine bitmaps only on those pairs): the same
+            decisions.
 
         Raises
         ------
@@ -367,6 +379,8 @@ class DocumentKey:
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise KeyFormatError(f"a document key is bytes, got {type(data).__name__}")
+        if not isinstance(fine, bool):
+            raise InvalidArgumentError(f"fine must be True or False, got {fine!r}")
         data = bytes(data)
         if len(data) < _HEADER.size + 4:
             raise KeyFormatError(f"document key truncated: {len(data)} bytes")
@@ -389,7 +403,9 @@ class DocumentKey:
         if not (math.isfinite(aspect) and aspect > 0):
             raise KeyFormatError(f"document key aspect {aspect}")
         if flags & _CODED:
-            ink, tol, fine_ink, fine_tol = _decode_body(data[_HEADER.size : -4], bool(flags & 1))
+            ink, tol, fine_ink, fine_tol = _decode_body(
+                data[_HEADER.size : -4], bool(flags & 1), fine
+            )
             return cls(
                 Hash(cand, 256),
                 Hash(flip, 256),
@@ -420,7 +436,7 @@ class DocumentKey:
         ink = bitmap(0, n, KEY_SHAPE)
         tol = bitmap(plane, n, KEY_SHAPE)
         fine_ink = fine_tol = None
-        if flags & 1:  # rows of FINE_SHAPE[1] = 1088 bits: the packed planes are the rows
+        if flags & 1 and fine:  # rows of FINE_SHAPE[1] = 1088 bits: the packed planes are rows
             fine_ink = raw[2 * plane : 2 * plane + fplane].reshape(_FINE_PACKED).copy()
             fine_tol = raw[2 * plane + fplane :].reshape(_FINE_PACKED).copy()
         return cls(

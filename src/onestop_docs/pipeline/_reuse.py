@@ -65,7 +65,7 @@ class ReuseIndex:
         for row in sorted(best, key=lambda r: (best[r], r)):
             with self._lock:
                 record_id, page_number, stored = self._entries[row]
-            verdict = _keys.verify_keys(key, stored)
+            verdict = _keys.verify_stored(key, stored)
             if verdict.duplicate:
                 out.append(
                     {
@@ -231,7 +231,7 @@ def batch_duplicates(directories: Sequence[str]) -> tuple[dict[str, Any], ...]:
                     best[(i, j)] = min(dist, best.get((i, j), dist))
     out = []
     for (i, j), dist in sorted(best.items()):
-        verdict = _keys.verify_keys(entries[i][3], entries[j][3])
+        verdict = _keys.verify_stored(entries[i][3], entries[j][3])
         if verdict.duplicate:
             out.append(
                 {

@@ -85,9 +85,10 @@ def _block_pairs(location: str, a: Block, b: Block, same: bool) -> list[Duplicat
             pl, pe = rows[later][0], rows[earlier][0]
             assert pl.key is not None and pe.key is not None
             assert pl.key_version is not None and pe.key_version is not None
-            kl = _keys.key_from_blob(pl.key_version, pl.key, where=f"{pl.record_id} p{pl.page}")
-            ke = _keys.key_from_blob(pe.key_version, pe.key, where=f"{pe.record_id} p{pe.page}")
-            v = _keys.verify_keys(kl, ke)
+            v = _keys.verify_stored(
+                (pl.key_version, pl.key, f"{pl.record_id} p{pl.page}"),
+                (pe.key_version, pe.key, f"{pe.record_id} p{pe.page}"),
+            )
             if v.duplicate:
                 out.append(DuplicatePair(pl.record_id, pl.page, pe.record_id, pe.page, dist, v))
         return out

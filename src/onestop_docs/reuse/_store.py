@@ -588,11 +588,9 @@ class ReuseStore:
             for prow, rrow in rows:
                 if prow.key is None or prow.key_version is None:
                     continue
-                stored = _keys.key_from_blob(
-                    prow.key_version, prow.key, where=f"{prow.record_id} page {prow.page}"
-                )
+                where = f"{prow.record_id} page {prow.page}"
                 verified += 1
-                verdict = _keys.verify_keys(key, stored)
+                verdict = _keys.verify_stored(key, (prow.key_version, prow.key, where))
                 if verdict.duplicate:
                     out.append(_match(prow, rrow, "same-page", best[prow.seq], verdict))
                     if limit is not None and len(out) >= limit:

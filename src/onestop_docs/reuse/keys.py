@@ -39,6 +39,7 @@ __all__ = [
     "query_candidates",
     "verdict_json",
     "verify_keys",
+    "verify_stored",
 ]
 
 Key = DocumentKey
@@ -70,8 +71,8 @@ def key_of_page(page: Any, *, dpi: float | None = None) -> tuple[Key | None, str
 
 @dataclass(frozen=True)
 class PackedKey:
-    """A document key kept as its bytes (``DocumentKey.to_bytes``: bit-packed, compressed,
-    about 10 times smaller than the key in memory) until it is compared.
+    """A document key kept as its bytes (``DocumentKey.to_bytes``: context-coded, about 30
+    times smaller than the key in memory) until it is compared.
 
     Every function of this module that takes a key takes a ``PackedKey`` too; a long
     document holds its pages' keys this way, so its memory does not grow with its length.
@@ -122,8 +123,8 @@ def key_to_blob(key: Key | PageHash) -> tuple[int, bytes]:
     return k.version, k.to_bytes()
 
 
-def key_from_blob(version: int, blob: bytes, *, where: str = "") -> Key:
-    """Read a key written by :func:`key_to_blob`.
+def key_from_blob(version: int, blob: bytes, *, where: str = "", fine: bool = True) -> Key:
+    """Read a key written by :func:`key_to_blob` (``fine=False``: without its fine bitmaps).
 
     Raises
     ------
@@ -138,26 +139,64 @@ def key_from_blob(version: int, blob: bytes, *, where: str = "") -> Key:
             reason="key-version",
         )
     try:
-        key = DocumentKey.from_bytes(blob)
+        key = DocumentKey.from_bytes(blob, fine=fine)
     except KeyFormatError as exc:
         raise ReuseStoreError(f"damaged document key{at}: {exc}", reason="corrupt") from None
     return key
 
 
+def _hashes_of(key: Any) -> Key:
+    # the key for its candidate hashes: a packed key is read without its fine bitmaps
+    if isinstance(key, PackedKey):
+        return key_from_blob(key.version, key.blob, fine=False)
+    return _check_key(key)
+
+
 def candidate_of(key: Key | PageHash) -> bytes:
     """The 256-bit candidate hash the store indexes (32 bytes)."""
-    return bytes(_check_key(key).candidate.data)
+    return bytes(_hashes_of(key).candidate.data)
 
 
 def query_candidates(key: Key | PageHash) -> list[bytes]:
     """The candidate hashes a lookup probes (the key as given and turned by 180 degrees)."""
-    k = _check_key(key)
+    k = _hashes_of(key)
     return [bytes(k.candidate.data), bytes(k.candidate_flip.data)]
 
 
 def verify_keys(query: Key | PageHash, stored: Key | PageHash) -> Verdict:
     """The key's own second-stage decision on a candidate pair."""
     return match_keys(_check_key(query), _check_key(stored))
+
+
+#: A stored key as the store holds it: (version, bytes, where it is, for errors).
+StoredBlob = tuple[int, bytes, str]
+
+
+def verify_stored(
+    query: Key | PageHash | PackedKey | StoredBlob, stored: Key | PageHash | PackedKey | StoredBlob
+) -> Verdict:
+    """:func:`verify_keys` on stored bytes, reading the fine bitmaps only when needed.
+
+    The keys are read without their fine bitmaps first (about 3 ms instead of 12 for a
+    context-coded key); only a pair that the coarse stages accept is read again in full
+    for the final stage.  The verdict is the one :func:`verify_keys` gives on the fully
+    read keys, since the final stage runs on exactly those pairs.
+    """
+
+    def read(k: Key | PageHash | PackedKey | StoredBlob, fine: bool) -> Key:
+        if isinstance(k, tuple):
+            return key_from_blob(k[0], k[1], where=k[2], fine=fine)
+        if isinstance(k, PackedKey):
+            return key_from_blob(k.version, k.blob, fine=fine)
+        return _check_key(k)
+
+    verdict = match_keys(read(query, False), read(stored, False))
+    if not verdict.duplicate:
+        return verdict
+    a, b = read(query, True), read(stored, True)
+    if not (a.has_fine and b.has_fine):
+        return verdict
+    return match_keys(a, b)
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
