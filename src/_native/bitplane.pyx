@@ -19,6 +19,7 @@ whatever the coded bytes are (a decoder that runs out of input reads zeros and r
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy, memset
 
 cdef enum:
     _PROB_BITS = 16
@@ -157,34 +158,51 @@ cdef void _release(Work* w) noexcept nogil:
     free(w.tmp)
 
 
-cdef void _near(const uint8_t* ink, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t stride,
-                int radius, uint8_t* tmp, uint8_t* out) noexcept nogil:
-    # out (rows x cols, unpadded) = 1 where ink (padded, row stride `stride`, origin at
-    # (_PAD, _PAD)) has a 1 within `radius` pixels (a square); tmp: rows + 2 _PAD rows of cols
-    cdef Py_ssize_t r, c, k
-    cdef const uint8_t* src
-    cdef uint8_t v
-    for r in range(rows + 2 * _PAD):
-        src = ink + r * stride
-        for c in range(cols):
-            v = 0
-            for k in range(-radius, radius + 1):
-                v |= src[c + _PAD + k]
-            tmp[r * cols + c] = v
-    for r in range(rows):
-        for c in range(cols):
-            v = 0
-            for k in range(-radius, radius + 1):
-                v |= tmp[(r + _PAD + k) * cols + c]
-            out[r * cols + c] = v
-
-
 cdef inline int _row_empty(const uint8_t* row, Py_ssize_t cols) noexcept nogil:
     cdef Py_ssize_t c
     for c in range(cols):
         if row[c]:
             return 0
     return 1
+
+
+cdef void _near(const uint8_t* ink, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t stride,
+                int radius, uint8_t* tmp, uint8_t* out) noexcept nogil:
+    # out (rows x cols, unpadded) = 1 where ink (padded, row stride `stride`, origin at
+    # (_PAD, _PAD)) has a 1 within `radius` pixels (a square); tmp: rows + 2 _PAD rows of
+    # cols, whose last byte (index (rows + 2 _PAD) cols) marks nothing; all-white rows are
+    # skipped (a row of tmp is all 0 where its source row is)
+    cdef Py_ssize_t r, c, k
+    cdef const uint8_t* src
+    cdef uint8_t* dst
+    cdef uint8_t v
+    cdef int any_row
+    for r in range(rows + 2 * _PAD):
+        src = ink + r * stride
+        dst = tmp + r * cols
+        if _row_empty(src + _PAD, cols):
+            memset(dst, 0, cols)
+            continue
+        for c in range(cols):
+            v = 0
+            for k in range(-radius, radius + 1):
+                v |= src[c + _PAD + k]
+            dst[c] = v
+    for r in range(rows):
+        dst = out + r * cols
+        any_row = 0
+        for k in range(-radius, radius + 1):
+            if not _row_empty(ink + (r + _PAD + k) * stride + _PAD, cols):
+                any_row = 1
+                break
+        if not any_row:
+            memset(dst, 0, cols)
+            continue
+        for c in range(cols):
+            v = 0
+            for k in range(-radius, radius + 1):
+                v |= tmp[(r + _PAD + k) * cols + c]
+            dst[c] = v
 
 
 def encode_pair(const uint8_t[:, ::1] ink, const uint8_t[:, ::1] tol, uint8_t[::1] out):
@@ -200,6 +218,10 @@ def encode_pair(const uint8_t[:, ::1] ink, const uint8_t[:, ::1] tol, uint8_t[::
     cdef const uint8_t* r2
     cdef const uint8_t* r1
     cdef const uint8_t* r0
+    cdef const uint8_t* src_i
+    cdef const uint8_t* src_t
+    cdef uint8_t* dst_i
+    cdef uint8_t* dst_t
     cdef uint32_t c2, c1, c0, ctx
     cdef int empty, prev_empty, bit
     cdef Py_ssize_t result
@@ -216,9 +238,13 @@ def encode_pair(const uint8_t[:, ::1] ink, const uint8_t[:, ::1] tol, uint8_t[::
             result = -2
         else:
             for r in range(rows):
+                src_i = &ink[r, 0]
+                src_t = &tol[r, 0]
+                dst_i = w.pad_i + (r + _PAD) * stride + _PAD
+                dst_t = w.pad_t + (r + _PAD) * stride + _PAD
                 for c in range(cols):
-                    w.pad_i[(r + _PAD) * stride + _PAD + c] = 1 if ink[r, c] else 0
-                    w.pad_t[(r + _PAD) * stride + _PAD + c] = 1 if tol[r, c] else 0
+                    dst_i[c] = src_i[c] != 0
+                    dst_t[c] = src_t[c] != 0
             # the ink plane
             prev_empty = 1
             for r in range(rows):
@@ -339,9 +365,8 @@ def decode_pair(const uint8_t[::1] data, uint8_t[:, ::1] ink, uint8_t[:, ::1] to
                     w0[_PAD + c] = <uint8_t>bit
                     c0 = ((c0 << 1) | <uint32_t>bit) & 3
             for r in range(rows):
-                for c in range(cols):
-                    ink[r, c] = w.pad_i[(r + _PAD) * stride + _PAD + c]
-                    tol[r, c] = w.pad_t[(r + _PAD) * stride + _PAD + c]
+                memcpy(&ink[r, 0], w.pad_i + (r + _PAD) * stride + _PAD, cols)
+                memcpy(&tol[r, 0], w.pad_t + (r + _PAD) * stride + _PAD, cols)
             result = -1 if d.over > 0 else d.pos
         _release(&w)
     return result

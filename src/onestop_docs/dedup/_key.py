@@ -365,8 +365,8 @@ class DocumentKey:
             What :meth:`to_bytes` wrote.
         fine : bool
             False: leave out the fine bitmaps (the key is then compared by the coarse
-            stages only).  Reading a context-coded key costs about 3 ms without them and
-            12 ms with them, so a store that verifies many candidates reads them coarse
+            stages only).  Reading a context-coded key costs about 3-4 ms without them and
+            15-18 ms with them (1.5 ms for a zlib body), so a store that verifies many candidates reads them coarse
             first and again in full only for the pairs the coarse stages accept (what
             :func:`match_keys` does with fine bitmaps only on those pairs): the same
             decisions.

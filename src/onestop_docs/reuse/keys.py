@@ -177,8 +177,8 @@ def verify_stored(
 ) -> Verdict:
     """:func:`verify_keys` on stored bytes, reading the fine bitmaps only when needed.
 
-    The keys are read without their fine bitmaps first (about 3 ms instead of 12 for a
-    context-coded key); only a pair that the coarse stages accept is read again in full
+    The keys are read without their fine bitmaps first (about 3-4 ms instead of 15-18 for
+    a context-coded key); only a pair that the coarse stages accept is read again in full
     for the final stage.  The verdict is the one :func:`verify_keys` gives on the fully
     read keys, since the final stage runs on exactly those pairs.
     """
