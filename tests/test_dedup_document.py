@@ -72,11 +72,6 @@ def test_blank_and_near_blank_pages_have_no_key() -> None:
     assert k.hash is None and k.reason in ("blank", "near-blank")
 
 
-@pytest.mark.xfail(
-    reason="A5 forms with ragged right ends: the 99 % ink quantile moves by ~1.5 % between "
-    "rescans and the verifier rejects the right-most cells (see docs/dedup.md, limits)",
-    strict=False,
-)
 def test_rescans_match_and_other_fillings_do_not(docs: list[list[str]]) -> None:
     keys = {(d, s): _key(docs[d], 100 * d + s) for d in range(4) for s in range(2)}
     for d in range(4):
@@ -128,11 +123,6 @@ def test_file_sha256_of_bytes_and_path_agree_with_hashlib(tmp_path: Path) -> Non
         file_sha256(tmp_path / "missing.pdf")
 
 
-@pytest.mark.xfail(
-    reason="A5 forms with ragged right ends: the 99 % ink quantile moves by ~1.5 % between "
-    "rescans and the verifier rejects the right-most cells (see docs/dedup.md, limits)",
-    strict=False,
-)
 def test_duplicate_index_lookup(docs: list[list[str]], tmp_path: Path) -> None:
     index = DuplicateIndex()
     for d in range(4):
@@ -238,11 +228,6 @@ def evaluate(n_docs_per_template: int, scans_per_doc: int, seed: int) -> dict[st
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="A5 forms with ragged right ends: the key's ink frame moves between rescans "
-    "(docs/dedup.md, limits); the evalkit figures are in docs/benchmarks.md",
-    strict=False,
-)
 def test_robustness_targets() -> None:
     res = evaluate(n_docs_per_template=6, scans_per_doc=4, seed=11)
     assert res["recall"] >= 0.99, res
@@ -420,13 +405,15 @@ def _shifted(m: np.ndarray, dy: int, dx: int) -> np.ndarray:
     dx=st.integers(-30, 30),
     seed=st.integers(0, 2**31 - 1),
     density=st.floats(0.0, 1.0),
+    outside_unknown=st.booleans(),
 )
 def test_verifier_kernel_counts_agree_with_numpy(
-    dy: int, dx: int, seed: int, density: float
+    dy: int, dx: int, seed: int, density: float, outside_unknown: bool
 ) -> None:
     # The block kernel at a fixed shift (a constant field, no search) against a numpy
     # reference: per cell, ink of a outside b's shifted tolerance and ink of b (shifted)
-    # outside a's tolerance; b has neither ink nor tolerance outside the bitmap.
+    # outside a's tolerance; b has neither ink nor tolerance outside the bitmap, or, with
+    # outside_unknown, tolerance there (ink of a whose place lies beyond b is not counted).
     from onestop_docs._native import dedup_key as kernels
 
     rng = np.random.default_rng(seed)
@@ -439,8 +426,11 @@ def test_verifier_kernel_counts_agree_with_numpy(
     counts = np.zeros((*nb, 5), np.int32)
     field = np.zeros(12)
     field[0], field[6] = dy, dx
-    kernels.block_verify(ink_a, tol_a, ink_b, tol_b, block, 0, 10**6, field, False, counts)
-    ua = (ink_a != 0) & (_shifted(tol_b, dy, dx) == 0)
+    kernels.block_verify(
+        ink_a, tol_a, ink_b, tol_b, block, 0, 10**6, field, False, counts, outside_unknown
+    )
+    beyond = _shifted(np.ones(shape, np.uint8), dy, dx) == 0
+    ua = (ink_a != 0) & (_shifted(tol_b, dy, dx) == 0) & ~(beyond & outside_unknown)
     ub = (_shifted(ink_b, dy, dx) != 0) & (tol_a == 0)
     pad = (nb[0] * block - shape[0], nb[1] * block - shape[1])
 
@@ -451,6 +441,50 @@ def test_verifier_kernel_counts_agree_with_numpy(
     assert np.array_equal(counts[..., 0], cells(ua))
     assert np.array_equal(counts[..., 1], cells(ub))
     assert (counts[..., 3] == dy).all() and (counts[..., 4] == dx).all()
+
+
+def _ragged_key(stretch: float, aspect: float, words: dict[int, int] | None = None) -> DocumentKey:
+    # Canonical bitmaps of a page of left-aligned lines with ragged right ends, the longest
+    # running past the right edge of the canvas; ``stretch``: the page as a key whose ink
+    # frame came out that much narrower (a scale along x about the left margin, and what
+    # lies beyond the canvas is lost); ``words``: line -> word left out (another filling,
+    # a shorter name or number).
+    wide = np.zeros((KEY_SHAPE[0], 2 * KEY_SHAPE[1]), np.uint8)
+    rng = np.random.default_rng(77)
+    for i, y in enumerate(range(40, 700, 36)):
+        end = 600 if i == 15 else int(rng.integers(200, 470))
+        x, w = 32, 0
+        while x < end:
+            n = int(rng.integers(20, 60))
+            if not (words and words.get(i) == w):
+                wide[y : y + 10, x : x + n] = rng.random(n) < 0.45
+                wide[y + 3 : y + 6, x : x + n] |= rng.random(n) < 0.6
+            else:
+                rng.random(2 * n)  # the same strokes elsewhere
+            x, w = x + n + 8, w + 1
+    xs = np.round(32 + (np.arange(KEY_SHAPE[1]) - 32) / stretch).astype(np.intp)
+    ink = np.ascontiguousarray(wide[:, xs])
+    tol = dilate3x3(ink.astype(bool)).astype(np.uint8)
+    h = Hash(bytes(32), 256)
+    return DocumentKey(h, h, ink, tol, aspect)
+
+
+def test_registration_follows_a_frame_moved_along_one_axis() -> None:
+    # Two keys of one page whose ink frames differ by 3.2 % across (the 99 % quantile of
+    # ragged line ends moved): the registration must follow the scale the keys' aspects
+    # show (17 px at the right edge, more than the 16 px any registration may move a page
+    # by itself), and ink beyond the other key's canvas is unknown, not unexplained.  The
+    # same page with one word of another filling changed still does not match.
+    a = _ragged_key(1.0, 1.40)
+    b = _ragged_key(1.032, 1.40 * 1.032)
+    for x, y in ((a, b), (b, a)):
+        v = match_keys(x, y)
+        assert v.duplicate, v
+    for changed in ({3: 1}, {15: 4}, {9: 0}):
+        c = _ragged_key(1.032, 1.40 * 1.032, changed)
+        for x, y in ((a, c), (c, a)):
+            v = match_keys(x, y)
+            assert not v.duplicate and v.reason == "ink", (changed, v)
 
 
 def _profile_corr_reference(pa: np.ndarray, pb: np.ndarray, s: float, t: float) -> float:

@@ -293,7 +293,7 @@ cdef inline double _field_at(const double[::1] f, Py_ssize_t k, double cr,
 def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                  int block, int shift, int quiet, const double[::1] field, bint track,
-                 int32_t[:, :, ::1] counts):
+                 int32_t[:, :, ::1] counts, bint outside_unknown=False):
     """Block-wise ink comparison of two canonical bitmaps around a shift field.
 
     ``field`` is empty (shift 0 everywhere) or holds twelve values, the quadratic field
@@ -311,7 +311,10 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     scale mismatch grows linearly).  The shift with the least unexplained ink (ink of one
     bitmap outside the other's tolerance mask, the worse side) wins; ``counts[i, j]`` gets
     (unexplained ink of a, of b, ink of a + b, dy, dx).  A cell with at most ``quiet``
-    unexplained pixels at the predicted shift is not searched.
+    unexplained pixels at the predicted shift is not searched.  With ``outside_unknown``,
+    ink of ``a`` whose shifted place lies beyond ``b``'s bitmap counts as explained, as
+    :func:`fine_verify` counts it (``b``'s ink beyond ``a``'s bitmap is never visited):
+    neither page's key holds what lies beyond its canonical frame.
     """
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
     cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
@@ -385,7 +388,8 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                         inks += ink_a[y, x]
                         if 0 <= y + pdy < rows and 0 <= x + pdx < cols:
                             inks += ink_b[y + pdy, x + pdx]
-                _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, pdy, pdx, &ua, &ub)
+                _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, pdy, pdx, &ua, &ub,
+                             outside_unknown)
                 best = ua if ua > ub else ub
                 bua = ua
                 bub = ub
@@ -397,7 +401,7 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                             if dy == pdy and dx == pdx:
                                 continue
                             _unexplained(ink_a, tol_a, ink_b, tol_b,
-                                         y0, y1, x0, x1, dy, dx, &ua, &ub)
+                                         y0, y1, x0, x1, dy, dx, &ua, &ub, outside_unknown)
                             w = ua if ua > ub else ub
                             if w < best:
                                 best = w

@@ -853,7 +853,19 @@ _FIT_RESIDUAL = 1.5  # registration: cells further than this (pixels) from the f
 _REGISTERED_MAX_SCORE = 0.8
 
 
-def _fit_field(counts: NDArray[np.int32]) -> NDArray[np.float64] | None:
+def _frame_slack(a: DocumentKey, b: DocumentKey) -> tuple[float, float]:
+    # Reach (dy, dx, canonical pixels) the registration may take beyond _FIT_MAX_SHIFT: the
+    # scale along one axis that the two ink frames' aspects show.  An ink frame edge set by
+    # ragged line ends moves with a rescan (the 99 % quantile then falls where one line
+    # alone reaches: 3 % between two scans of an A5 form of the tests, a 17-pixel shift at
+    # the right edge); the aspects of the two keys say how far.
+    d = abs(math.log(a.aspect / b.aspect))
+    return (d * KEY_SHAPE[0], d * KEY_SHAPE[1])
+
+
+def _fit_field(
+    counts: NDArray[np.int32], slack: tuple[float, float] = (0.0, 0.0)
+) -> NDArray[np.float64] | None:
     # Quadratic shift field (dy, dx as functions of the cell centre, in 100 px units)
     # fitted by least squares to the shifts of the first pass's well-explained, well-inked
     # cells, refitted once without outliers: the registration a wrong frame estimate
@@ -873,14 +885,16 @@ def _fit_field(counts: NDArray[np.int32]) -> NDArray[np.float64] | None:
             return None
         coef = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
         keep = np.abs(design @ coef - target).max(axis=1) <= _FIT_RESIDUAL
-    # A registration that moves any cell of the page by more than a few percent is not a
-    # rescan's or a photo's: the first pass was lost (a different page), keep its answer.
+    # A registration that moves any cell of the page by more than a few percent (plus the
+    # ``slack`` per axis) is not a rescan's or a photo's: the first pass was lost (a
+    # different page), keep its answer.
     mr, mc = np.meshgrid(
         np.linspace(0.0, KEY_SHAPE[0] / 100.0, 9), np.linspace(0.0, KEY_SHAPE[1] / 100.0, 9)
     )
     gr, gc = mr.ravel(), mc.ravel()
     grid = np.column_stack([np.ones(gr.size), gr, gc, gr * gc, gr * gr, gc * gc])
-    if np.abs(grid @ coef).max() > _FIT_MAX_SHIFT:
+    reach = np.abs(grid @ coef).max(axis=0)
+    if reach[0] > _FIT_MAX_SHIFT + slack[0] or reach[1] > _FIT_MAX_SHIFT + slack[1]:
         return None
     return np.ascontiguousarray(np.concatenate([coef[:, 0], coef[:, 1]]))
 
@@ -993,7 +1007,7 @@ def _attempt(
     )
     score = _score(counts.astype(np.int64), allowance)
     if register and score.max() > 1:
-        fit = _fit_field(counts)
+        fit = _fit_field(counts, _frame_slack(a, b))
         if fit is not None:
             second = np.zeros_like(counts)
             _k.block_verify(
@@ -1007,6 +1021,7 @@ def _attempt(
                 fit,
                 False,
                 second,
+                True,  # outside_unknown: b's key ends where its canonical frame ends
             )
             score2 = _score(second.astype(np.int64), allowance)
             if score2.max() <= _REGISTERED_MAX_SCORE:
@@ -1141,7 +1156,7 @@ def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDA
     if counts.shape != (*nb, 5) or counts.dtype != np.int32:
         raise InvalidArgumentError(f"counts must be int32 of shape {(*nb, 5)}")
     out = np.zeros((*nb, 2), np.int32)
-    fit = _fit_field(counts)
+    fit = _fit_field(counts, _frame_slack(a, b))
     _k.fine_verify(
         fa_ink,
         fa_tol,
