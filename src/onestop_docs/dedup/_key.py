@@ -679,7 +679,9 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     the ink frames of the same shape, and in every 16 x 16 cell of the canonical bitmaps
     the ink of each page must be explained by the other's (faint, one-pixel dilated) ink at
     some shift within 2 pixels, up to a small allowance.  A filled-in name, number or date
-    leaves unexplained ink in its cell; a rescan does not.
+    leaves unexplained ink in its cell; a rescan does not.  A pair the verifier rejects in
+    more than a quarter of the cells is verified with the keys swapped as well (the tracked
+    first pass may be lost from one page and not from the other; ``docs/dedup.md``).
 
     Raises
     ------
@@ -714,6 +716,21 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     if flipped:
         a = a.flipped(fine=False)
     score, fail, counts = _ink_decision(a, b, opts.ink_allowance, opts.register)
+    swapped = False
+    if fail is not None and opts.register and _lost(score, counts):
+        # The block verifier tracks each cell's shift from its neighbours, from the top
+        # left of ``a``: which page is ``a`` decides whether a distortion the frame estimate
+        # left (a photo keyed without its sheet, a scanner border) is followed or lost
+        # (tuning hard s33: a photo with two sides out of the frame lost 58 % of the cells
+        # against its scan, which explained the photo in every cell the other way).  A
+        # pair lost in many cells is decided in the other order too, when that order's
+        # first pass is not lost as well; a pair failing in a few cells (another filling
+        # of the form) is not retried.
+        first, first_counts = _attempt(b, a, _NO_FIELD, opts.ink_allowance, False)
+        if not _lost(first, first_counts):
+            back, back_fail, back_counts = _ink_decision(b, a, opts.ink_allowance, opts.register)
+            if back_fail is None:
+                score, fail, counts, swapped = back, None, back_counts, True
     if fail is not None:
         return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
     if opts.fine and whole.has_fine and b.has_fine:
@@ -723,7 +740,7 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
                 fine_ink=_turn_packed(whole.fine_ink),
                 fine_tolerance=_turn_packed(whole.fine_tolerance),
             )
-        cores = _fine_windows(fine_cores(a, b, counts))
+        cores = _fine_windows(fine_cores(b, a, counts) if swapped else fine_cores(a, b, counts))
         i, j = np.unravel_index(int(np.argmax(cores)), cores.shape)
         fine = float(cores[i, j]) / _FINE_LIMIT
         if fine >= 1:
@@ -927,6 +944,12 @@ _PRIOR_MAX_SCORE = 0.5
 # The gate is also tried with the keys swapped when the first order fails in at most this
 # share of the inked cells (the order-dependent loss seen on the tuning seeds: up to 37 %).
 _REVERSE_MAX_FAILED = 0.5
+
+
+def _lost(score: NDArray[np.float64], counts: NDArray[np.int32]) -> bool:
+    # A pass that rejects in more than _PRIOR_MAX_FAILED of the inked cells: lost tracking
+    # or another page, not a local difference.
+    return bool(score.max() > 1) and _failed_share(score, counts) > _PRIOR_MAX_FAILED
 
 
 def _failed_share(score: NDArray[np.float64], counts: NDArray[np.int32]) -> float:
