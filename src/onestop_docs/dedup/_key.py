@@ -777,7 +777,10 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     the ink frames of the same shape, and in every 16 x 16 cell of the canonical bitmaps
     the ink of each page must be explained by the other's (faint, one-pixel dilated) ink at
     some shift within 2 pixels, up to a small allowance.  A filled-in name, number or date
-    leaves unexplained ink in its cell; a rescan does not.
+    leaves unexplained ink in its cell; a rescan does not.  A pair the verifier rejects in
+    at most a quarter of the cells, or in more with its tracked shifts run away, is
+    verified with the keys swapped as well (the tracked first pass may follow one page and
+    not the other; ``docs/dedup.md``).
 
     Raises
     ------
@@ -812,6 +815,27 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
     if flipped:
         a = a.flipped(fine=False)
     score, fail, counts = _ink_decision(a, b, opts.ink_allowance, opts.register)
+    swapped = False
+    if fail is not None and opts.register and (not _lost(score, counts) or _ran_away(counts)):
+        # The block verifier tracks each cell's shift from its neighbours, from the top
+        # left of ``a``: which page is ``a`` decides whether a distortion the frame estimate
+        # left (a photo keyed without its sheet, a scanner border) is followed or lost
+        # (tuning hard s33: a photo with two sides out of the frame lost 58 % of the cells
+        # against its scan, its tracked shifts running away along the lines to 86 px in
+        # the median cell, while the scan explained the photo in every cell the other
+        # way); and a photo whose ink frame came out 4 % narrower (tuning hard s34, p0011
+        # against its scans p0026 and p0035) failed in 5-6 % of the cells from the scan's
+        # side and matched from the photo's.  A pair rejected in a few cells, or lost in
+        # many with its tracked shifts run away, is decided in the other order too, when
+        # that order's first pass is not lost; other pages (lost in many cells, tracked
+        # nearby) are not retried, which keeps the mean cost of a pair.  Another filling
+        # of the form (a few cells) is retried: in either order it has to pass the final
+        # stage.
+        first, first_counts = _attempt(b, a, _NO_FIELD, opts.ink_allowance, False)
+        if not _lost(first, first_counts):
+            back, back_fail, back_counts = _ink_decision(b, a, opts.ink_allowance, opts.register)
+            if back_fail is None:
+                score, fail, counts, swapped = back, None, back_counts, True
     if fail is not None:
         return Verdict(False, "ink", dist, aspect, float(score.max()), fail, flipped)
     if opts.fine and whole.has_fine and b.has_fine:
@@ -821,7 +845,7 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
                 fine_ink=_turn_packed(whole.fine_ink),
                 fine_tolerance=_turn_packed(whole.fine_tolerance),
             )
-        cores = _fine_windows(fine_cores(a, b, counts))
+        cores = _fine_windows(fine_cores(b, a, counts) if swapped else fine_cores(a, b, counts))
         i, j = np.unravel_index(int(np.argmax(cores)), cores.shape)
         fine = float(cores[i, j]) / _FINE_LIMIT
         if fine >= 1:
@@ -1040,6 +1064,27 @@ _PRIOR_MAX_SCORE = 0.5
 # The gate is also tried with the keys swapped when the first order fails in at most this
 # share of the inked cells (the order-dependent loss seen on the tuning seeds: up to 37 %).
 _REVERSE_MAX_FAILED = 0.5
+
+
+# A deciding pass whose median inked cell was tracked this far (canonical pixels, the
+# larger axis) ran away: twice the largest shift a registration may predict.  Other pages
+# lost in many cells stay below it in 83 % of the pairs (tuning hard s33), so the swapped
+# order costs little on average.
+_RUNAWAY_SHIFT = 2 * _FIT_MAX_SHIFT
+
+
+def _ran_away(counts: NDArray[np.int32]) -> bool:
+    inked = counts[..., 2] >= 2 * _QUIET + 8
+    if not inked.any():
+        return False
+    shift = np.abs(counts[..., 3:5][inked]).max(axis=1)
+    return bool(np.median(shift) > _RUNAWAY_SHIFT)
+
+
+def _lost(score: NDArray[np.float64], counts: NDArray[np.int32]) -> bool:
+    # A pass that rejects in more than _PRIOR_MAX_FAILED of the inked cells: lost tracking
+    # or another page, not a local difference.
+    return bool(score.max() > 1) and _failed_share(score, counts) > _PRIOR_MAX_FAILED
 
 
 def _failed_share(score: NDArray[np.float64], counts: NDArray[np.int32]) -> float:
