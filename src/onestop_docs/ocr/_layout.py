@@ -130,7 +130,8 @@ def _sort(ub: NDArray[np.int64], group: NDArray[np.int64], left_of: NDArray[np.b
     stands beside group h, to its left).
 
     Constraints: a group's units in their given order; a unit before one it overlaps in x
-    and whose centre is lower; every unit of a group before those of a group beside it to
+    and whose centre is lower, unless they overlap in y by :data:`ROW_OVERLAP` of the
+    smaller height; every unit of a group before those of a group beside it to
     its right.  The first ready unit in the given order goes first (Kahn's algorithm), so
     units no rule orders keep Tesseract's order.  When the rules contradict each other (a
     cycle) the last one is dropped, then the second; then the given order stands.
@@ -146,7 +147,11 @@ def _sort(ub: NDArray[np.int64], group: NDArray[np.int64], left_of: NDArray[np.b
         m = idx[group == g]
         chain[m[:-1], m[1:]] = True
     xover = np.minimum(x1[:, None], x1[None, :]) > np.maximum(x0[:, None], x0[None, :])
-    above = xover & (yc[:, None] < yc[None, :]) & ~same
+    # Lines on one row (a tall line of stamp junk beside a short one) are not "above" each
+    # other: their centres say nothing, so Tesseract's order stands.
+    yover = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    hmin = np.minimum((y1 - y0)[:, None], (y1 - y0)[None, :])
+    above = xover & (yc[:, None] < yc[None, :]) & (yover < ROW_OVERLAP * hmin) & ~same
     beside_right = left_of[group[:, None], group[None, :]]
     for before in (chain | above | beside_right, chain | above, chain):
         order = _kahn(before)
