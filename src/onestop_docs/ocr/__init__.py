@@ -936,11 +936,12 @@ def parse_tsv(
 
     Words (TSV level 5) with empty text are dropped; lines are Tesseract's
     ``(block, paragraph, line)`` groups; word text is NFC-normalised
-    (:func:`onestop_docs.vntext.normalize`).  With ``order="rows"`` (default) the lines
-    follow Tesseract's block order, except that blocks standing side by side whose lines
-    share rows (a form's label and value columns, a two-column header) are read row by row,
-    left to right (``docs/ocr.md``, "Reading order"); ``order="tesseract"`` keeps
-    Tesseract's order.  Rows are found in the TSV's own coordinates, before boxes are mapped
+    (:func:`onestop_docs.vntext.normalize`).  With ``order="rows"`` (default) blocks
+    standing side by side whose lines share baselines (a form's label and value columns, a
+    two-column header) are read row by row, left to right, and lines and rows are sorted
+    top to bottom and column by column where Tesseract's block order is not
+    (``docs/ocr.md``, "Reading order"); ``order="tesseract"`` keeps Tesseract's order.
+    The order is found in the TSV's own coordinates, before boxes are mapped
     through ``transform`` (``to_input`` on (N, 2) pixel coordinates) when given, then
     clipped to the ``width`` x ``height`` input page.
 
@@ -949,7 +950,7 @@ def parse_tsv(
     OcrError
         The TSV header or a row cannot be parsed.
     InvalidArgumentError
-        ``width`` or ``height`` is not a positive int.
+        ``width`` or ``height`` is not a positive int, or ``order`` is unknown.
 
     Examples
     --------
@@ -1111,11 +1112,11 @@ def recognize(
     config : TesseractConfig, optional
         Program, tessdata directory, engine mode and variables.
     order : {"rows", "tesseract"}
-        Reading order of the lines.  ``"rows"`` (default): Tesseract's block order, except
-        that blocks side by side whose lines share rows (a form's label and value columns,
-        the two-column header, recipients beside the signer) are read row by row, left to
-        right, so "Họ và tên:" is followed by its value; ``"tesseract"``: Tesseract's own
-        order (every label of such a table before every value).  See :func:`parse_tsv` and
+        Reading order of the lines.  ``"rows"`` (default): blocks side by side whose lines
+        share baselines (a form's label and value columns, the two-column header) are read
+        row by row, left to right, so "Họ và tên:" is followed by its value, and blocks are
+        read top to bottom and column by column; ``"tesseract"``: Tesseract's own order
+        (every label of such a table before every value).  See :func:`parse_tsv` and
         ``docs/ocr.md``.
 
     Returns
@@ -1141,7 +1142,7 @@ def recognize(
     OcrError
         Tesseract crashed, timed out or produced unparseable output.
     InvalidArgumentError, InvalidImageError
-        Bad page, language name, psm, dpi or timeout.
+        Bad page, language name, psm, dpi, timeout or order.
 
     Examples
     --------
