@@ -342,6 +342,96 @@ def test_parse_tsv_maps_boxes_through_transform() -> None:
     assert res.words[0].box == Box(110, 5, 140, 17)
 
 
+# ------------------------------------------------------------------ reading order
+
+# A form's field table as Tesseract's psm 3 cuts it: the title and the labels in block 1,
+# the values in block 2 (a label's value on its baseline, one value wrapped to a second
+# line), the closing sentence in block 3.
+FORM_ROWS = [
+    (1, 1, 1, 1, 150, 10, 200, 24, 95.0, "TỜ KHAI"),
+    (1, 1, 2, 1, 10, 60, 60, 20, 90.0, "Họ và tên:"),
+    (1, 1, 3, 1, 10, 100, 60, 20, 90.0, "Ngày sinh:"),
+    (1, 1, 4, 1, 10, 140, 60, 20, 90.0, "Nơi cư trú:"),
+    (1, 1, 5, 1, 10, 210, 60, 20, 90.0, "Dân tộc:"),
+    (2, 1, 1, 1, 200, 61, 120, 21, 90.0, "NGUYỄN VĂN AN"),
+    (2, 1, 2, 1, 200, 99, 90, 22, 90.0, "12/03/1985"),
+    (2, 1, 3, 1, 200, 141, 150, 20, 90.0, "Thôn Đông,"),
+    (2, 1, 4, 1, 200, 175, 150, 20, 90.0, "xã Hòa Bình"),
+    (2, 1, 5, 1, 200, 209, 40, 20, 90.0, "Kinh"),
+    (3, 1, 1, 1, 10, 260, 380, 20, 88.0, "Tôi xin cam đoan."),
+]
+
+
+def test_form_table_is_read_by_row() -> None:
+    """Each label is followed by its value (Tesseract gives every label, then every value)."""
+    res = parse_tsv(_tsv(FORM_ROWS), width=400, height=300)
+    assert res.text.split("\n") == [
+        "TỜ KHAI",
+        "Họ và tên:",
+        "NGUYỄN VĂN AN",
+        "Ngày sinh:",
+        "12/03/1985",
+        "Nơi cư trú:",
+        "Thôn Đông,",
+        "xã Hòa Bình",
+        "Dân tộc:",
+        "Kinh",
+        "Tôi xin cam đoan.",
+    ]
+    # Lines and words keep their boxes and confidences; line_index follows the new order.
+    engine = parse_tsv(_tsv(FORM_ROWS), width=400, height=300, order="tesseract")
+    assert engine.text.split("\n")[1:5] == ["Họ và tên:", "Ngày sinh:", "Nơi cư trú:", "Dân tộc:"]
+    assert len(res.words) == len(FORM_ROWS)
+    assert sorted((w.text, w.box, w.confidence) for w in res.words) == sorted(
+        (w.text, w.box, w.confidence) for w in engine.words
+    )
+    for i, line in enumerate(res.lines):
+        assert all(w.line_index == i for w in line.words)
+    with pytest.raises(InvalidArgumentError, match="order"):
+        parse_tsv(_tsv(FORM_ROWS), width=400, height=300, order="columns")  # type: ignore[arg-type]
+
+
+def test_a_block_above_is_read_first_and_independent_columns_stay_columns() -> None:
+    """Tesseract listed the heading after the columns below it; the columns' lines do not
+    sit on shared baselines (pitch 30 against 37 px), so they are read one after the other."""
+    rows = []
+    for k in range(5):  # left column, block 1
+        rows.append((1, 1, k + 1, 1, 10, 100 + 30 * k, 170, 20, 90.0, f"trái{k}"))
+    for k in range(4):  # right column, block 2
+        rows.append((2, 1, k + 1, 1, 220, 114 + 37 * k, 170, 20, 90.0, f"phải{k}"))
+    rows.append((3, 1, 1, 1, 10, 40, 380, 24, 90.0, "TIÊU ĐỀ"))  # heading above both
+    res = parse_tsv(_tsv(rows), width=400, height=300)
+    assert res.text.split("\n") == (
+        ["TIÊU ĐỀ"] + [f"trái{k}" for k in range(5)] + [f"phải{k}" for k in range(4)]
+    )
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 4),
+            st.integers(0, 300),
+            st.integers(0, 300),
+            st.integers(1, 120),
+            st.integers(1, 40),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_reading_order_is_a_permutation_and_keeps_each_block_in_order(
+    lines: list[tuple[int, int, int, int, int]],
+) -> None:
+    from onestop_docs.ocr._layout import reading_order
+
+    boxes = np.array([[x, y, x + w, y + h] for _, x, y, w, h in lines], dtype=np.int64)
+    blocks = np.array([b for b, *_ in lines], dtype=np.int64)
+    order = reading_order(boxes, blocks)
+    assert sorted(order) == list(range(len(lines)))
+    if len(set(blocks.tolist())) == 1:
+        assert order == list(range(len(lines)))
+
+
 # ------------------------------------------------------------------ real engine
 
 
@@ -414,6 +504,42 @@ def test_word_boxes_after_quarter_turn(turns: int) -> None:
         found = [wd for wd in res.words if wd.text == text]
         hits += bool(found) and max(_iou(wd.box, exp) for wd in found) > 0.6
     assert checked >= 20 and hits >= 0.85 * checked, (hits, checked)
+
+
+@pytest.mark.ocr
+def test_form_page_reads_each_label_with_its_value() -> None:
+    """A field table rendered as forms print it (labels at the margin, values in a column at
+    45 % of the width): Tesseract's psm 3 reads it as two blocks, every label before every
+    value; ``recognize`` gives label, value, label, value."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    rows = [
+        ("Họ và tên:", "NGUYỄN VĂN AN"),
+        ("Ngày sinh:", "12/03/1985"),
+        ("Giới tính:", "Nam"),
+        ("Dân tộc:", "Kinh"),
+        ("Quốc tịch:", "Việt Nam"),
+        ("Nơi cư trú:", "Thôn Đông, xã Hòa Bình"),
+    ]
+    im = Image.new("L", (2480, 1100), 255)
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.truetype(synth.font_path("serif"), round(13 / 72 * 300))
+    draw.text((700, 80), "TỜ KHAI ĐĂNG KÝ KHAI SINH", font=font, fill=0)
+    for k, (label, value) in enumerate(rows):
+        draw.text((200, 220 + 110 * k), label, font=font, fill=0)
+        draw.text((1100, 220 + 110 * k), value, font=font, fill=0)
+    draw.text(
+        (200, 900), "Tôi xin cam đoan những thông tin trên là đúng sự thật.", font=font, fill=0
+    )
+    res = recognize(np.asarray(im, dtype=np.uint8).copy(), dpi=300)
+    got = [ln.text for ln in res.lines]
+    want = ["TỜ KHAI ĐĂNG KÝ KHAI SINH"] + [t for row in rows for t in row]
+    want.append("Tôi xin cam đoan những thông tin trên là đúng sự thật.")
+    assert len(got) == len(want), got
+    for g, w in zip(got, want):
+        assert cer(w, g) < 0.2, (g, w, got)
+    engine = recognize(np.asarray(im, dtype=np.uint8).copy(), dpi=300, order="tesseract")
+    assert cer(engine.text, res.text) > 0.2  # the engine's own order is the columns one
 
 
 @pytest.mark.ocr

@@ -55,7 +55,7 @@ from ..deskew import deskew, estimate_resolution
 from ..errors import InvalidArgumentError, MissingDependencyError, OcrError, OnestopError
 from ..types import Box, OcrLine, OcrResult, OcrWord
 from ..vntext import normalize
-from . import _library
+from . import _layout, _library
 
 __all__ = [
     "Box",
@@ -498,6 +498,11 @@ def _check_psm(psm: int | None) -> None:
         check_int(psm, "psm", 0, 13)
 
 
+def _check_order(order: str) -> None:
+    if order not in ("rows", "tesseract"):
+        raise InvalidArgumentError(f"order must be 'rows' or 'tesseract', got {order!r}")
+
+
 def _check_timeout(timeout: float) -> float:
     return check_range(timeout, "timeout", 0.0, 86400.0, lo_open=True)
 
@@ -925,21 +930,27 @@ def parse_tsv(
     transform: Any = None,
     dpi: float | None = None,
     language: str = "vie",
+    order: Literal["rows", "tesseract"] = "rows",
 ) -> OcrResult:
     """Build an :class:`OcrResult` from Tesseract TSV output.
 
     Words (TSV level 5) with empty text are dropped; lines are Tesseract's
-    ``(block, paragraph, line)`` groups in reading order; word text is NFC-normalised
-    (:func:`onestop_docs.vntext.normalize`).  Boxes are mapped through ``transform``
-    (``to_input`` on (N, 2) pixel coordinates) when given, then clipped to the
-    ``width`` x ``height`` input page.
+    ``(block, paragraph, line)`` groups; word text is NFC-normalised
+    (:func:`onestop_docs.vntext.normalize`).  With ``order="rows"`` (default) blocks
+    standing side by side whose lines share baselines (a form's label and value columns, a
+    two-column header) are read row by row, left to right, and lines and rows are sorted
+    top to bottom and column by column where Tesseract's block order is not
+    (``docs/ocr.md``, "Reading order"); ``order="tesseract"`` keeps Tesseract's order.
+    The order is found in the TSV's own coordinates, before boxes are mapped
+    through ``transform`` (``to_input`` on (N, 2) pixel coordinates) when given, then
+    clipped to the ``width`` x ``height`` input page.
 
     Raises
     ------
     OcrError
         The TSV header or a row cannot be parsed.
     InvalidArgumentError
-        ``width`` or ``height`` is not a positive int.
+        ``width`` or ``height`` is not a positive int, or ``order`` is unknown.
 
     Examples
     --------
@@ -953,6 +964,7 @@ def parse_tsv(
     """
     check_int(width, "width", 1, numpy_ok=True)
     check_int(height, "height", 1, numpy_ok=True)
+    _check_order(order)
     lines_in = tsv.splitlines()
     if not lines_in:
         return OcrResult(
@@ -1001,39 +1013,53 @@ def parse_tsv(
         int(width),
         int(height),
     )
-    lines: list[OcrLine] = []
-    current: list[OcrWord] = []
-    prev_key: tuple[int, int, int, int] | None = None
-
-    def flush() -> None:
-        if current:
-            lines.append(
-                OcrLine(
-                    words=tuple(current),
-                    box=Box(
-                        min(w.box.x0 for w in current),
-                        min(w.box.y0 for w in current),
-                        max(w.box.x1 for w in current),
-                        max(w.box.y1 for w in current),
-                    ),
-                )
-            )
-
+    # Tesseract's lines: runs of words with one (page, block, paragraph, line) key.
+    spans: list[tuple[int, int]] = []
     for i, key in enumerate(keys):
-        if key != prev_key:
-            flush()
-            current = []
-            prev_key = key
-        b = boxes[i]
-        current.append(
+        if i == 0 or key != keys[i - 1]:
+            spans.append((i, i + 1))
+        else:
+            spans[-1] = (spans[-1][0], i + 1)
+    if order == "rows" and len(spans) > 1:
+        raw_arr = np.asarray(raw, dtype=np.int64).reshape(-1, 4)
+        line_boxes = np.array(
+            [
+                [
+                    raw_arr[s:e, 0].min(),
+                    raw_arr[s:e, 1].min(),
+                    raw_arr[s:e, 2].max(),
+                    raw_arr[s:e, 3].max(),
+                ]
+                for s, e in spans
+            ],
+            dtype=np.int64,
+        )
+        line_blocks = np.array([keys[s][:2] for s, _ in spans], dtype=np.int64)
+        # (page, block) -> one number per block for the layout step.
+        block_ids = line_blocks[:, 0] * (int(line_blocks[:, 1].max()) + 1) + line_blocks[:, 1]
+        spans = [spans[k] for k in _layout.reading_order(line_boxes, block_ids)]
+    lines: list[OcrLine] = []
+    for s, e in spans:
+        words = tuple(
             OcrWord(
                 text=texts[i],
-                box=Box(int(b[0]), int(b[1]), int(b[2]), int(b[3])),
+                box=Box(int(boxes[i, 0]), int(boxes[i, 1]), int(boxes[i, 2]), int(boxes[i, 3])),
                 confidence=confs[i],
                 line_index=len(lines),
             )
+            for i in range(s, e)
         )
-    flush()
+        lines.append(
+            OcrLine(
+                words=words,
+                box=Box(
+                    min(w.box.x0 for w in words),
+                    min(w.box.y0 for w in words),
+                    max(w.box.x1 for w in words),
+                    max(w.box.y1 for w in words),
+                ),
+            )
+        )
     return OcrResult(
         text="\n".join(ln.text for ln in lines),
         lines=tuple(lines),
@@ -1057,6 +1083,7 @@ def recognize(
     timeout: float = DEFAULT_TIMEOUT_S,
     dpi: float | None = None,
     config: TesseractConfig | None = None,
+    order: Literal["rows", "tesseract"] = "rows",
 ) -> OcrResult:
     """Recognise the text of one page with Tesseract.
 
@@ -1084,6 +1111,13 @@ def recognize(
         (:func:`snap_to_scanner_dpi`).  ``OcrResult.dpi`` and ``dpi_source`` report which.
     config : TesseractConfig, optional
         Program, tessdata directory, engine mode and variables.
+    order : {"rows", "tesseract"}
+        Reading order of the lines.  ``"rows"`` (default): blocks side by side whose lines
+        share baselines (a form's label and value columns, the two-column header) are read
+        row by row, left to right, so "Họ và tên:" is followed by its value, and blocks are
+        read top to bottom and column by column; ``"tesseract"``: Tesseract's own order
+        (every label of such a table before every value).  See :func:`parse_tsv` and
+        ``docs/ocr.md``.
 
     Returns
     -------
@@ -1108,7 +1142,7 @@ def recognize(
     OcrError
         Tesseract crashed, timed out or produced unparseable output.
     InvalidArgumentError, InvalidImageError
-        Bad page, language name, psm, dpi or timeout.
+        Bad page, language name, psm, dpi, timeout or order.
 
     Examples
     --------
@@ -1121,6 +1155,7 @@ def recognize(
     if not isinstance(config, TesseractConfig):
         raise InvalidArgumentError(f"config must be a TesseractConfig, got {type(config).__name__}")
     _check_psm(psm)
+    _check_order(order)
     timeout = _check_timeout(timeout)
     if dpi is not None:
         check_range(dpi, "dpi", 50.0, 4800.0)
@@ -1147,7 +1182,13 @@ def recognize(
     t1 = time.perf_counter()
     width, height = prepared.input_size
     result = parse_tsv(
-        tsv, width=width, height=height, transform=prepared.transform, dpi=dpi_val, language=lang
+        tsv,
+        width=width,
+        height=height,
+        transform=prepared.transform,
+        dpi=dpi_val,
+        language=lang,
+        order=order,
     )
     result = dataclasses.replace(result, dpi_source=dpi_source)
     result.timings.update(
