@@ -205,6 +205,75 @@ cdef void _near(const uint8_t* ink, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t
             dst[c] = v
 
 
+ctypedef fused Coder:
+    Enc
+    Dec
+
+
+cdef inline int _code_bit(Coder* k, uint16_t* p, int bit) noexcept nogil:
+    # one binary decision: encoded (Enc) or decoded (Dec); chosen when compiled
+    if Coder is Enc:
+        _enc_bit(k, p, bit)
+        return bit
+    else:
+        return _dec_bit(k, p)
+
+
+cdef void _code_planes(Work* w, Coder* k, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    # The model, once for both directions: the ink plane then the tolerance plane of
+    # w.pad_i / w.pad_t, read when encoding (Enc), written when decoding (Dec).
+    cdef Py_ssize_t stride = cols + 2 * _PAD, r, c, i
+    cdef uint8_t* r0
+    cdef const uint8_t* r1
+    cdef const uint8_t* r2
+    cdef uint32_t c2, c1, c0, ctx
+    cdef int empty, prev_empty, bit
+    # the ink plane: a row flag, then ten causal neighbours per pixel
+    prev_empty = 1
+    for r in range(rows):
+        r0 = w.pad_i + (r + _PAD) * stride
+        empty = _row_empty(r0 + _PAD, cols) if Coder is Enc else 0
+        empty = _code_bit(k, &w.probs[prev_empty], empty)
+        prev_empty = empty
+        if empty:
+            continue
+        r1 = r0 - stride
+        r2 = r1 - stride
+        c2 = (r2[_PAD - 1] << 1) | r2[_PAD]
+        c1 = (r1[_PAD - 2] << 3) | (r1[_PAD - 1] << 2) | (r1[_PAD] << 1) | r1[_PAD + 1]
+        c0 = (r0[_PAD - 2] << 1) | r0[_PAD - 1]
+        for c in range(cols):
+            c2 = ((c2 << 1) | r2[_PAD + c + 1]) & 7
+            c1 = ((c1 << 1) | r1[_PAD + c + 2]) & 31
+            ctx = (c2 << 7) | (c1 << 2) | c0
+            bit = _code_bit(k, &w.probs[2 * _ROW_CTX + ctx], r0[_PAD + c])
+            r0[_PAD + c] = <uint8_t>bit
+            c0 = ((c0 << 1) | <uint32_t>bit) & 3
+    # the tolerance plane, with the (now complete) ink plane as side information
+    _near(w.pad_i, rows, cols, stride, 1, w.tmp, w.near1)
+    _near(w.pad_i, rows, cols, stride, 2, w.tmp, w.near2)
+    prev_empty = 1
+    for r in range(rows):
+        r0 = w.pad_t + (r + _PAD) * stride
+        empty = _row_empty(r0 + _PAD, cols) if Coder is Enc else 0
+        empty = _code_bit(k, &w.probs[_ROW_CTX + prev_empty], empty)
+        prev_empty = empty
+        if empty:
+            continue
+        r1 = r0 - stride
+        r2 = r1 - stride
+        c1 = (r1[_PAD - 1] << 1) | r1[_PAD]
+        c0 = (r0[_PAD - 2] << 1) | r0[_PAD - 1]
+        for c in range(cols):
+            c1 = ((c1 << 1) | r1[_PAD + c + 1]) & 7
+            i = r * cols + c
+            ctx = ((r2[_PAD + c] << 7) | (c1 << 4) | (c0 << 2)
+                   | (w.near1[i] << 1) | w.near2[i])
+            bit = _code_bit(k, &w.probs[2 * _ROW_CTX + _INK_CTX + ctx], r0[_PAD + c])
+            r0[_PAD + c] = <uint8_t>bit
+            c0 = ((c0 << 1) | <uint32_t>bit) & 3
+
+
 def encode_pair(const uint8_t[:, ::1] ink, const uint8_t[:, ::1] tol, uint8_t[::1] out):
     """Code ``ink`` then ``tol`` (same shape, values 0/1) into ``out``.
 
@@ -212,18 +281,13 @@ def encode_pair(const uint8_t[:, ::1] ink, const uint8_t[:, ::1] tol, uint8_t[::
     meaningful is in it then), or -2 when memory runs out.
     """
     cdef Py_ssize_t rows = ink.shape[0], cols = ink.shape[1]
-    cdef Py_ssize_t stride = cols + 2 * _PAD, r, c, i
+    cdef Py_ssize_t stride = cols + 2 * _PAD, r, c
     cdef Enc e
     cdef Work w
-    cdef const uint8_t* r2
-    cdef const uint8_t* r1
-    cdef const uint8_t* r0
     cdef const uint8_t* src_i
     cdef const uint8_t* src_t
     cdef uint8_t* dst_i
     cdef uint8_t* dst_t
-    cdef uint32_t c2, c1, c0, ctx
-    cdef int empty, prev_empty, bit
     cdef Py_ssize_t result
     e.low = 0
     e.rng = 0xFFFFFFFF
@@ -245,50 +309,7 @@ def encode_pair(const uint8_t[:, ::1] ink, const uint8_t[:, ::1] tol, uint8_t[::
                 for c in range(cols):
                     dst_i[c] = src_i[c] != 0
                     dst_t[c] = src_t[c] != 0
-            # the ink plane
-            prev_empty = 1
-            for r in range(rows):
-                r0 = w.pad_i + (r + _PAD) * stride
-                empty = _row_empty(r0 + _PAD, cols)
-                _enc_bit(&e, &w.probs[prev_empty], empty)
-                prev_empty = empty
-                if empty:
-                    continue
-                r1 = r0 - stride
-                r2 = r1 - stride
-                c2 = (r2[_PAD - 1] << 1) | r2[_PAD]
-                c1 = (r1[_PAD - 2] << 3) | (r1[_PAD - 1] << 2) | (r1[_PAD] << 1) | r1[_PAD + 1]
-                c0 = (r0[_PAD - 2] << 1) | r0[_PAD - 1]
-                for c in range(cols):
-                    c2 = ((c2 << 1) | r2[_PAD + c + 1]) & 7
-                    c1 = ((c1 << 1) | r1[_PAD + c + 2]) & 31
-                    ctx = (c2 << 7) | (c1 << 2) | c0
-                    bit = r0[_PAD + c]
-                    _enc_bit(&e, &w.probs[2 * _ROW_CTX + ctx], bit)
-                    c0 = ((c0 << 1) | <uint32_t>bit) & 3
-            # the tolerance plane, with the ink plane as side information
-            _near(w.pad_i, rows, cols, stride, 1, w.tmp, w.near1)
-            _near(w.pad_i, rows, cols, stride, 2, w.tmp, w.near2)
-            prev_empty = 1
-            for r in range(rows):
-                r0 = w.pad_t + (r + _PAD) * stride
-                empty = _row_empty(r0 + _PAD, cols)
-                _enc_bit(&e, &w.probs[_ROW_CTX + prev_empty], empty)
-                prev_empty = empty
-                if empty:
-                    continue
-                r1 = r0 - stride
-                r2 = r1 - stride
-                c1 = (r1[_PAD - 1] << 1) | r1[_PAD]
-                c0 = (r0[_PAD - 2] << 1) | r0[_PAD - 1]
-                for c in range(cols):
-                    c1 = ((c1 << 1) | r1[_PAD + c + 1]) & 7
-                    i = r * cols + c
-                    ctx = ((r2[_PAD + c] << 7) | (c1 << 4) | (c0 << 2)
-                           | (w.near1[i] << 1) | w.near2[i])
-                    bit = r0[_PAD + c]
-                    _enc_bit(&e, &w.probs[2 * _ROW_CTX + _INK_CTX + ctx], bit)
-                    c0 = ((c0 << 1) | <uint32_t>bit) & 3
+            _code_planes(&w, &e, rows, cols)
             for _ in range(5):
                 _shift_low(&e)
             result = -1 if e.overflow else e.pos
@@ -303,14 +324,9 @@ def decode_pair(const uint8_t[::1] data, uint8_t[:, ::1] ink, uint8_t[:, ::1] to
     ``data`` (the planes then hold garbage, not a key), -2 when memory runs out.
     """
     cdef Py_ssize_t rows = ink.shape[0], cols = ink.shape[1]
-    cdef Py_ssize_t stride = cols + 2 * _PAD, r, c, i
+    cdef Py_ssize_t stride = cols + 2 * _PAD, r
     cdef Dec d
     cdef Work w
-    cdef uint8_t* w0
-    cdef const uint8_t* r2
-    cdef const uint8_t* r1
-    cdef uint32_t c2, c1, c0, ctx
-    cdef int empty, prev_empty, bit
     cdef Py_ssize_t result
     d.rng = 0xFFFFFFFF
     d.code = 0
@@ -324,46 +340,7 @@ def decode_pair(const uint8_t[::1] data, uint8_t[:, ::1] ink, uint8_t[:, ::1] to
         else:
             for _ in range(5):
                 d.code = (d.code << 8) | _get(&d)
-            prev_empty = 1
-            for r in range(rows):
-                w0 = w.pad_i + (r + _PAD) * stride
-                empty = _dec_bit(&d, &w.probs[prev_empty])
-                prev_empty = empty
-                if empty:
-                    continue
-                r1 = w0 - stride
-                r2 = r1 - stride
-                c2 = (r2[_PAD - 1] << 1) | r2[_PAD]
-                c1 = (r1[_PAD - 2] << 3) | (r1[_PAD - 1] << 2) | (r1[_PAD] << 1) | r1[_PAD + 1]
-                c0 = (w0[_PAD - 2] << 1) | w0[_PAD - 1]
-                for c in range(cols):
-                    c2 = ((c2 << 1) | r2[_PAD + c + 1]) & 7
-                    c1 = ((c1 << 1) | r1[_PAD + c + 2]) & 31
-                    ctx = (c2 << 7) | (c1 << 2) | c0
-                    bit = _dec_bit(&d, &w.probs[2 * _ROW_CTX + ctx])
-                    w0[_PAD + c] = <uint8_t>bit
-                    c0 = ((c0 << 1) | <uint32_t>bit) & 3
-            _near(w.pad_i, rows, cols, stride, 1, w.tmp, w.near1)
-            _near(w.pad_i, rows, cols, stride, 2, w.tmp, w.near2)
-            prev_empty = 1
-            for r in range(rows):
-                w0 = w.pad_t + (r + _PAD) * stride
-                empty = _dec_bit(&d, &w.probs[_ROW_CTX + prev_empty])
-                prev_empty = empty
-                if empty:
-                    continue
-                r1 = w0 - stride
-                r2 = r1 - stride
-                c1 = (r1[_PAD - 1] << 1) | r1[_PAD]
-                c0 = (w0[_PAD - 2] << 1) | w0[_PAD - 1]
-                for c in range(cols):
-                    c1 = ((c1 << 1) | r1[_PAD + c + 1]) & 7
-                    i = r * cols + c
-                    ctx = ((r2[_PAD + c] << 7) | (c1 << 4) | (c0 << 2)
-                           | (w.near1[i] << 1) | w.near2[i])
-                    bit = _dec_bit(&d, &w.probs[2 * _ROW_CTX + _INK_CTX + ctx])
-                    w0[_PAD + c] = <uint8_t>bit
-                    c0 = ((c0 << 1) | <uint32_t>bit) & 3
+            _code_planes(&w, &d, rows, cols)
             for r in range(rows):
                 memcpy(&ink[r, 0], w.pad_i + (r + _PAD) * stride + _PAD, cols)
                 memcpy(&tol[r, 0], w.pad_t + (r + _PAD) * stride + _PAD, cols)
