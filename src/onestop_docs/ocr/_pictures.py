@@ -39,8 +39,9 @@ _EDGE_PUNCT = "([{\"'“‘,.;:!?)]}\"'”’"
 #: Inside a kept word, besides letters and digits: dates, codes and abbreviations
 #: ("23/01/2024", "KT.", "QLHC-TTXH").
 _INNER = frozenset("/.-,:")
-#: A word of the second reading whose box lies at least this fraction inside a word of the
-#: first reading repeats it and is dropped (the margin reaches into neighbouring blocks).
+#: A word of the second reading whose box shares at least this fraction of the smaller box
+#: with a word of the first reading, or of an earlier second reading, repeats it and is
+#: dropped (the margin reaches into neighbouring blocks, and picture blocks can overlap).
 MAX_SHARED = 0.5
 
 
@@ -135,10 +136,10 @@ def margin_px(dpi: float) -> int:
 
 
 def _shared(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """Fraction of box ``a`` inside box ``b``."""
+    """Their intersection as a fraction of the smaller of boxes ``a`` and ``b``."""
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
-    area = max(1, (a[2] - a[0]) * (a[3] - a[1]))
+    area = max(1, min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])))
     return max(0, w) * max(0, h) / area
 
 
@@ -208,8 +209,11 @@ def splice_words(tsv: str, rereads: dict[tuple[int, int], tuple[int, int, str]])
             if conf < MIN_CONFIDENCE or not plausible_word(text):
                 continue
             box = (left + x, top + y, left + x + w, top + y + h)
+            # Picture blocks can overlap (a seal's block inside the signature's): a word
+            # another reading already gave is not repeated.
             if any(_shared(box, b) >= MAX_SHARED for b in first):
                 continue
+            first.append(box)
             new_block = line_blocks.setdefault(
                 (key, block, par, line), last_block + len(line_blocks) + 1
             )
