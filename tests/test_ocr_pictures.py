@@ -189,3 +189,30 @@ def test_splice_keeps_text_and_drops_strokes_and_repeats() -> None:
 def test_read_pictures_is_validated() -> None:
     with pytest.raises(InvalidArgumentError, match="read_pictures"):
         recognize(np.full((40, 40), 255, np.uint8), dpi=300, read_pictures="yes")  # type: ignore[arg-type]
+
+
+def test_splice_drops_a_word_that_took_in_strokes_and_places_lines_by_row() -> None:
+    page = "\n".join(
+        [
+            HEAD,
+            "2\t1\t1\t0\t0\t0\t300\t2600\t1200\t60\t-1\t",
+            "5\t1\t1\t1\t1\t1\t300\t2600\t300\t60\t96\tnhiệm",
+            "2\t1\t2\t0\t0\t0\t1300\t2590\t800\t470\t-1\t",  # the picture
+            "5\t1\t2\t1\t1\t1\t1300\t2590\t800\t470\t95\t ",
+            "2\t1\t3\t0\t0\t0\t300\t2730\t600\t250\t-1\t",  # "Nơi nhận:" and its list
+            "5\t1\t3\t1\t1\t1\t300\t2730\t230\t51\t95\tNơi nhận:",
+        ]
+    )
+    crop = "\n".join(
+        [
+            HEAD,
+            # a line's end, above the list: read before it
+            "5\t1\t1\t1\t1\t1\t300\t10\t95\t48\t94.7\tdài.",
+            # the title beside "Nơi nhận:": "CÔNG" took in the seal's ring (93 px against 54)
+            "5\t1\t1\t1\t2\t1\t480\t100\t140\t93\t93.1\tCÔNG",
+            "5\t1\t1\t1\t2\t2\t660\t134\t86\t54\t93.1\tAN",
+        ]
+    )
+    out = _pictures.splice_words(page, {(1, 2): (1300, 2600, crop)})
+    words = [r.split("\t")[11] for r in out.splitlines()[1:] if r.startswith("5\t")]
+    assert words == ["nhiệm", "dài.", "Nơi nhận:", "AN"]

@@ -34,6 +34,10 @@ MIN_WIDTH_MM = 8.0
 MARGIN_MM = 0.5
 #: Words of the second reading with a lower confidence (0..100) are dropped.
 MIN_CONFIDENCE = 90.0
+#: A word of the second reading more than this many times as tall as every other word of
+#: its line is dropped (Vietnamese words alone range from x-height, "am", to a full stack
+#: of ascender, tone mark and descender, "Lý").
+MAX_HEIGHT_RATIO = 1.5
 #: Punctuation a kept word may start or end with ("(Ký,", "tên)", "2024.").
 _EDGE_PUNCT = "([{\"'“‘,.;:!?)]}\"'”’"
 #: Inside a kept word, besides letters and digits: dates, codes and abbreviations
@@ -182,20 +186,9 @@ def splice_words(tsv: str, rereads: dict[tuple[int, int], tuple[int, int, str]])
     # Each line of a second reading becomes a block of its own: psm 6 imposed one block on
     # the crop, so its lines are placed by the reading-order step one by one (a signer's
     # title beside "Nơi nhận:" is read on that row, as on the page).
-    line_blocks: dict[tuple[tuple[int, int], int, int, int], int] = {}
-    out = [lines[0]]
-    for row in lines[1:]:
-        cols = row.rstrip("\r").split("\t")
-        key: tuple[int, int] | None = None
-        if len(cols) >= 11 and cols[0] == "5" and (len(cols) == 11 or not cols[11].strip()):
-            try:
-                key = (int(cols[1]), int(cols[2]))
-            except ValueError:
-                key = None
-        if key is None or key not in rereads:
-            out.append(row)
-            continue
-        x, y, crop_tsv = rereads[key]
+    new_lines: dict[tuple[tuple[int, int], int, int, int], list[list[str]]] = {}
+    line_block: dict[tuple[tuple[int, int], int, int, int], int] = {}
+    for key, (x, y, crop_tsv) in rereads.items():
         for c in _rows(crop_tsv):
             if len(c) != 12 or c[0] != "5":
                 continue
@@ -214,25 +207,46 @@ def splice_words(tsv: str, rereads: dict[tuple[int, int], tuple[int, int, str]])
             if any(_shared(box, b) >= MAX_SHARED for b in first):
                 continue
             first.append(box)
-            new_block = line_blocks.setdefault(
-                (key, block, par, line), last_block + len(line_blocks) + 1
+            line_key = (key, block, par, line)
+            if line_key not in new_lines:
+                new_lines[line_key] = []
+                line_block[line_key] = last_block + len(new_lines)
+            place = (str(box[0]), str(box[1]), str(w), str(h))
+            new_lines[line_key].append(
+                [str(key[0]), str(line_block[line_key]), "1", "1", str(word), *place, c[10], text]
             )
-            out.append(
-                "\t".join(
-                    [
-                        "5",
-                        str(key[0]),
-                        str(new_block),
-                        "1",
-                        "1",
-                        str(word),
-                        str(box[0]),
-                        str(box[1]),
-                        str(w),
-                        str(h),
-                        c[10],
-                        text,
-                    ]
-                )
-            )
+    # A word much taller than all the other words of its line took in strokes of the seal
+    # or the signature: its letters are suspect and its box would misplace the line.
+    for line_key, ws in list(new_lines.items()):
+        if len(ws) > 1:
+            hs = [int(v[8]) for v in ws]
+            kept = [
+                v for i, v in enumerate(ws) if hs[i] <= MAX_HEIGHT_RATIO * max(hs[:i] + hs[i + 1 :])
+            ]
+            new_lines[line_key] = kept
+    # Tesseract's order of the blocks is the tie-breaker of the reading-order step: a new
+    # line goes before the first block (in that order) that starts below its centre, so
+    # that a line no rule places (a line's end beside a list, say) keeps its row.
+    pending = [
+        ((min(int(v[6]) for v in ws) + max(int(v[6]) + int(v[8]) for v in ws)) / 2, ws)
+        for ws in new_lines.values()
+    ]
+    out = [lines[0]]
+    seen: set[tuple[str, str]] = set()
+    for row in lines[1:]:
+        cols = row.rstrip("\r").split("\t")
+        if len(cols) >= 11 and cols[0] in ("2", "5") and (cols[1], cols[2]) not in seen:
+            seen.add((cols[1], cols[2]))
+            if cols[7].lstrip("-").isdigit():
+                top = int(cols[7])
+                out.extend("5\t" + "\t".join(v) for yc, ws in pending if yc < top for v in ws)
+                pending = [(yc, ws) for yc, ws in pending if yc >= top]
+        if len(cols) >= 11 and cols[0] == "5" and (len(cols) == 11 or not cols[11].strip()):
+            try:
+                if (int(cols[1]), int(cols[2])) in rereads:
+                    continue  # the picture's blank word: its text is in the new lines
+            except ValueError:
+                pass
+        out.append(row)
+    out.extend("5\t" + "\t".join(v) for _, ws in pending for v in ws)
     return "\n".join(out)
