@@ -1122,10 +1122,11 @@ def recognize(
     read_pictures : bool
         ``True`` (default): regions Tesseract's page segmentation set aside as pictures
         (a signature area crossed by a signature and a seal, typically) are read a second
-        time as one block of text (``--psm 6``), and their words with a letter or digit
-        and a confidence of at least 80 are added in place of the picture; ``False``
-        keeps Tesseract's first reading.  See ``docs/ocr.md``, "Text under signatures and
-        seals".
+        time as one block of text (``--psm 6``), and the words of that reading that look
+        like text (confidence at least 90, two letters or digits, no symbols glued on)
+        are added in place of the picture, line by line in reading order; ``False``
+        keeps Tesseract's first reading.  The ``tesseract`` timing includes both
+        readings.  See ``docs/ocr.md``, "Text under signatures and seals".
 
     Returns
     -------
