@@ -9,10 +9,11 @@ the block (rules and frame lines come out the same way, but thin).
 
 This module finds those blocks (:func:`picture_blocks`), and splices the words of a
 second reading of each block's crop, read as one uniform block of text (``--psm 6``),
-into the first TSV (:func:`splice_words`).  Only words with a letter or a digit and a
-confidence of at least :data:`MIN_CONFIDENCE` are kept: the strokes of a signature or a
-seal's ring read as junk words of low confidence or without letters.  See
-``docs/ocr.md``, "Text under signatures and seals", for the measurements.
+into the first TSV (:func:`splice_words`).  Only words that look like text are kept
+(confidence at least :data:`MIN_CONFIDENCE`, :func:`plausible_word`, not much taller
+than their line, not a repeat): the strokes of a signature or a seal's ring read as junk
+words of low confidence, single letters or symbols.  See ``docs/ocr.md``, "Text under
+signatures and seals", for the measurements.
 
 Everything here works on the TSV text and the coordinates of the image Tesseract read;
 callers are in :mod:`onestop_docs.ocr`.
@@ -152,9 +153,11 @@ def splice_words(tsv: str, rereads: dict[tuple[int, int], tuple[int, int, str]])
 
     ``rereads`` maps a block key to ``(x, y, crop_tsv)``: the crop's top-left corner in the
     image and Tesseract's TSV of the crop.  Kept words (:data:`MIN_CONFIDENCE`,
-    :func:`plausible_word`, not repeating a word of the first reading) take the place of
-    the blank word, in the second reading's order, in image coordinates and NFC; each
-    line of the second reading gets a new block number of its own (after the TSV's last).
+    :func:`plausible_word`, at most :data:`MAX_HEIGHT_RATIO` times as tall as every other
+    word of their line, not repeating a word already read) replace the blank word, in image
+    coordinates and NFC.  Each line of the second reading gets a new block number of its
+    own (after the TSV's last) and is put before the first block of the TSV that starts
+    below its centre (at the end if none does).
 
     Examples
     --------
