@@ -164,8 +164,11 @@ def test_real_curled_book_pages_read_better(name: str) -> None:
     upright = as_gray(deskew.deskew(gray, max_angle=45).page)
     res = dewarp(upright)
     assert res.applied
-    before = recognize(upright, "eng", preprocess=False)
-    after = recognize(res.image, "eng", preprocess=False)
+    # Tesseract's own reading, without the second reading of blocks it sets aside as
+    # pictures: that recovers part of what the curl loses too (292 instead of 277 sure
+    # words on page a) and is measured in docs/ocr.md, not here.
+    before = recognize(upright, "eng", preprocess=False, read_pictures=False)
+    after = recognize(res.image, "eng", preprocess=False, read_pictures=False)
 
     def sure(r):
         return sum(w.confidence > 60 for w in r.words)

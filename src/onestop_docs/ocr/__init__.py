@@ -55,7 +55,7 @@ from ..deskew import deskew, estimate_resolution
 from ..errors import InvalidArgumentError, MissingDependencyError, OcrError, OnestopError
 from ..types import Box, OcrLine, OcrResult, OcrWord
 from ..vntext import normalize
-from . import _layout, _library
+from . import _layout, _library, _pictures
 
 __all__ = [
     "Box",
@@ -1084,6 +1084,7 @@ def recognize(
     dpi: float | None = None,
     config: TesseractConfig | None = None,
     order: Literal["rows", "tesseract"] = "rows",
+    read_pictures: bool = True,
 ) -> OcrResult:
     """Recognise the text of one page with Tesseract.
 
@@ -1118,6 +1119,14 @@ def recognize(
         read top to bottom and column by column; ``"tesseract"``: Tesseract's own order
         (every label of such a table before every value).  See :func:`parse_tsv` and
         ``docs/ocr.md``.
+    read_pictures : bool
+        ``True`` (default): regions Tesseract's page segmentation set aside as pictures
+        (a signature area crossed by a signature and a seal, typically) are read a second
+        time as one block of text (``--psm 6``), and the words of that reading that look
+        like text (confidence at least 90, two letters or digits, no symbols glued on)
+        are added in place of the picture, line by line in reading order; ``False``
+        keeps Tesseract's first reading.  The ``tesseract`` timing includes both
+        readings.  See ``docs/ocr.md``, "Text under signatures and seals".
 
     Returns
     -------
@@ -1159,6 +1168,10 @@ def recognize(
     timeout = _check_timeout(timeout)
     if dpi is not None:
         check_range(dpi, "dpi", 50.0, 4800.0)
+    if not isinstance(read_pictures, (bool, np.bool_)):
+        raise InvalidArgumentError(
+            f"read_pictures must be a bool, got {type(read_pictures).__name__}"
+        )
     _check_language(lang, config)
     if preprocess is True:
         options: Preprocess = Preprocess()
@@ -1179,6 +1192,8 @@ def recognize(
     tsv = _run_tesseract(
         prepared.image, lang, "tsv", dpi=prepared.dpi, psm=psm, timeout=timeout, config=config
     )
+    if read_pictures:
+        tsv = _read_pictures(tsv, prepared, lang, timeout - (time.perf_counter() - t0), config)
     t1 = time.perf_counter()
     width, height = prepared.input_size
     result = parse_tsv(
@@ -1195,6 +1210,37 @@ def recognize(
         prepare=prepared.seconds, tesseract=t1 - t0, parse=time.perf_counter() - t1
     )
     return result
+
+
+def _read_pictures(
+    tsv: str, prepared: PreparedPage, lang: str, timeout: float, config: TesseractConfig
+) -> str:
+    """``tsv`` with the picture blocks Tesseract set aside read again (``_pictures``)."""
+    # Without a resolution the sizes are those of a 300-dpi scan (the kit's and the legal
+    # scans' usual setting); Tesseract is then told nothing, as in the first reading.
+    dpi = prepared.dpi if prepared.dpi is not None else 300.0
+    blocks = _pictures.picture_blocks(tsv, dpi=dpi)
+    if not blocks:
+        return tsv
+    img = prepared.image
+    h, w = img.shape
+    m = _pictures.margin_px(dpi)
+    rereads: dict[tuple[int, int], tuple[int, int, str]] = {}
+    deadline = time.perf_counter() + timeout
+    for b in blocks:
+        left = time.perf_counter()
+        if left >= deadline:
+            break  # the first reading stands; the page is not failed for its pictures
+        x0, y0 = max(0, b.x0 - m), max(0, b.y0 - m)
+        crop = np.ascontiguousarray(img[y0 : min(h, b.y1 + m), x0 : min(w, b.x1 + m)])
+        rereads[b.key] = (
+            x0,
+            y0,
+            _run_tesseract(
+                crop, lang, "tsv", dpi=prepared.dpi, psm=6, timeout=deadline - left, config=config
+            ),
+        )
+    return _pictures.splice_words(tsv, rereads)
 
 
 def recognize_pages(
