@@ -238,11 +238,14 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
                                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                                  Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
                                  int dy, int dx, int32_t* out_a,
-                                 int32_t* out_b, bint outside_tol=False) noexcept nogil:
+                                 int32_t* out_b, bint outside_tol=False,
+                                 int32_t bound=0x7fffffff) noexcept nogil:
     # Ink of a not covered by b's tolerance (b shifted by dy, dx), and the converse.  Where
     # the shifted b falls outside the bitmap it has neither ink nor tolerance (with
     # outside_tol: no ink, and tolerance everywhere).  The overlap of each row is a
-    # branch-free loop the compiler vectorises.
+    # branch-free loop the compiler vectorises.  The counts only grow row by row, so once
+    # either side reaches ``bound`` the shift cannot beat a search's best (which must be
+    # strictly lower): the count stops there, partial (at least ``bound`` on that side).
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], y, x, yb, xa, xe
     cdef int32_t ua = 0, ub = 0
     cdef const uint8_t* pa
@@ -274,6 +277,8 @@ cdef inline int32_t _unexplained(const uint8_t[:, ::1] ink_a, const uint8_t[:, :
         for x in range(xa, xe):
             ua += (pa[x] != 0) & (tb[x + dx] == 0)
             ub += (pb[x + dx] != 0) & (ta[x] == 0)
+        if ua >= bound or ub >= bound:
+            break
     out_a[0] = ua
     out_b[0] = ub
     return ua + ub
@@ -400,8 +405,10 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                         for dx in range(pdx - shift, pdx + shift + 1):
                             if dy == pdy and dx == pdx:
                                 continue
-                            _unexplained(ink_a, tol_a, ink_b, tol_b,
-                                         y0, y1, x0, x1, dy, dx, &ua, &ub, outside_unknown)
+                            # bounded by the best so far: a shift that reaches it on
+                            # either side cannot win (the same counts, ~2x fewer rows)
+                            _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, dy, dx,
+                                         &ua, &ub, outside_unknown, best)
                             w = ua if ua > ub else ub
                             if w < best:
                                 best = w
