@@ -298,7 +298,8 @@ cdef inline double _field_at(const double[::1] f, Py_ssize_t k, double cr,
 def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                  const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                  int block, int shift, int quiet, const double[::1] field, bint track,
-                 int32_t[:, :, ::1] counts, bint outside_unknown=False):
+                 int32_t[:, :, ::1] counts, bint outside_unknown=False,
+                 double stop_above=0.0, int min_abs=0, double allowance=0.0):
     """Block-wise ink comparison of two canonical bitmaps around a shift field.
 
     ``field`` is empty (shift 0 everywhere) or holds twelve values, the quadratic field
@@ -320,6 +321,11 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     ink of ``a`` whose shifted place lies beyond ``b``'s bitmap counts as explained, as
     :func:`fine_verify` counts it (``b``'s ink beyond ``a``'s bitmap is never visited):
     neither page's key holds what lies beyond its canonical frame.
+
+    With ``stop_above`` > 0 the pass stops at the first cell whose score, the worse
+    side's unexplained ink over ``max(min_abs, allowance * ink / 2)``, exceeds it (a pass
+    that a caller uses only when no cell does) and returns True; the cells after it keep
+    their values.  Returns False when every cell was visited.
     """
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
     cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
@@ -334,6 +340,11 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef bint use_field = field.shape[0] >= 12
     cdef bint extrapolate = not use_field
     cdef double cr, cc
+    cdef Py_ssize_t xb0, xb1
+    cdef bint stopped = False
+    cdef double limit
+    cdef const uint8_t* pa
+    cdef const uint8_t* pb
     nbrs[0][0] = -1
     nbrs[0][1] = -1
     nbrs[1][0] = -1
@@ -387,12 +398,19 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                         sx = gsx / gcnt
                 pdy = <int>floor(fy + sy + 0.5)
                 pdx = <int>floor(fx + sx + 0.5)
+                # ink of a in the cell plus b's inside the bitmap at the predicted shift
+                # (row loops over the clipped overlap, no test per pixel)
                 inks = 0
+                xb0 = x0 + pdx if x0 + pdx > 0 else 0
+                xb1 = x1 + pdx if x1 + pdx < cols else cols
                 for y in range(y0, y1):
+                    pa = &ink_a[y, 0]
                     for x in range(x0, x1):
-                        inks += ink_a[y, x]
-                        if 0 <= y + pdy < rows and 0 <= x + pdx < cols:
-                            inks += ink_b[y + pdy, x + pdx]
+                        inks += pa[x]
+                    if 0 <= y + pdy < rows:
+                        pb = &ink_b[y + pdy, 0]
+                        for x in range(xb0, xb1):
+                            inks += pb[x]
                 _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, pdy, pdx, &ua, &ub,
                              outside_unknown)
                 best = ua if ua > ub else ub
@@ -421,6 +439,14 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 counts[bi, bj, 2] = inks
                 counts[bi, bj, 3] = bdy
                 counts[bi, bj, 4] = bdx
+                if stop_above > 0:
+                    # the caller's score, in its order of operations (the same doubles)
+                    limit = allowance * inks / 2
+                    if limit < min_abs:
+                        limit = min_abs
+                    if best / limit > stop_above:
+                        stopped = True
+                        break
                 if inks >= 2 * quiet + 8:
                     p = 2 * (bi * nbc + bj)
                     dev[p] = bdy - fy
@@ -429,8 +455,11 @@ def block_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                     gsy += dev[p]
                     gsx += dev[p + 1]
                     gcnt += 1
+            if stopped:
+                break
         free(inked)
         free(dev)
+    return stopped
 
 
 @cython.boundscheck(False)

@@ -901,6 +901,8 @@ def _window_sum(a: NDArray[np.int64], window: tuple[int, int] = _WINDOW) -> NDAr
     # Sums over window[0] x window[1] cells (stride 1, cut at the edges): a changed word
     # spreads its unexplained ink over neighbouring cells, scanner specks do not.
     wr, wc = window
+    if wr == 1 and wc == 1:  # one cell (the block verifier's _WINDOW): the cells themselves
+        return a
     c = np.pad(a, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     r, k = a.shape
     r2, k2 = max(1, r - wr + 1), max(1, k - wc + 1)
@@ -1076,7 +1078,7 @@ def _attempt(
         fit = _fit_field(counts, _frame_slack(a, b))
         if fit is not None:
             second = np.zeros_like(counts)
-            _k.block_verify(
+            stopped = _k.block_verify(
                 a.ink,
                 a.tolerance,
                 b.ink,
@@ -1088,10 +1090,16 @@ def _attempt(
                 False,
                 second,
                 True,  # outside_unknown: b's key ends where its canonical frame ends
+                # it decides only with no cell above this: stop at the first such cell
+                # (most registered passes of other pages, at the same verdicts)
+                _REGISTERED_MAX_SCORE,
+                _MIN_ABS,
+                allowance,
             )
-            score2 = _score(second.astype(np.int64), allowance)
-            if score2.max() <= _REGISTERED_MAX_SCORE:
-                return score2, second
+            if not stopped:
+                score2 = _score(second.astype(np.int64), allowance)
+                if score2.max() <= _REGISTERED_MAX_SCORE:
+                    return score2, second
     return score, counts
 
 
