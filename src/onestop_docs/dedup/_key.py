@@ -858,9 +858,12 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
         if fine < 1:
             # The fine stage counts on the first key's cell grid, so a changed field that
             # straddles cells scores differently in the two orders: one-digit and one-date
-            # twins of the A5 forms scored 0.86-0.94 in one order and 1.08-1.53 in the
-            # other, while rescans and phone pairs of the tuning seeds score at most
-            # 0.78 in both.  The other order is checked too when its block verifier
+            # twins of the A5 forms scored 0.81-0.94 in one order and 1.06-1.53 in the
+            # other, while the rescans and phone pairs of tuning full s12, s15 and hard
+            # s33, s35-s38 score at most 0.78 in both but one (hard s33, photo p0014
+            # against its scan p0055: 0.14 and 1.42, a table-rule crossing whose coarse
+            # shift is 2.5 pixels off across a rule from the scan's side), which this
+            # rule loses.  The other order is checked too when its block verifier
             # accepts (a pair rejected there, e.g. with its tracking lost, keeps this
             # order's score); both must pass.
             back, back_fail, back_counts = _ink_decision(kb, ka, opts.ink_allowance, opts.register)
