@@ -689,7 +689,7 @@ cdef inline int32_t _core_2x2(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1]
 def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                 const int32_t[:, :, ::1] counts, const double[::1] field, int scale,
-                int shift, int min_ink, int quiet, int32_t[:, :, ::1] out):
+                int shift, int min_ink, int quiet, int32_t[:, :, ::1] out, int wide=0):
     """Final stage of the verifier on the fine bitmaps, cell by cell at the coarse shifts.
 
     ``counts`` is :func:`block_verify`'s result for the coarse bitmaps (cells of
@@ -711,7 +711,7 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], bi, bj
     cdef Py_ssize_t fb = rows // nbr if nbr > 0 else rows
     cdef Py_ssize_t y0, y1, x0, x1
-    cdef int cy, cx, dy, dx, bdy = 0, bdx = 0, order, centre, ncentres
+    cdef int cy, cx, dy, dx, bdy = 0, bdx = 0, order, centre, ncentres, rad, r
     cdef int32_t ua, ub, w, best, ca, cb
     cdef bint use_field = field.shape[0] >= 12
     cdef double cr, cc
@@ -737,44 +737,52 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                     fy = <int>floor(scale * _field_at(field, 0, cr, cc) + 0.5)
                     fx = <int>floor(scale * _field_at(field, 6, cr, cc) + 0.5)
                     ncentres = 2
-                best = -1
-                for centre in range(ncentres):
-                    if centre == 0:
-                        cy = scale * counts[bi, bj, 3]
-                        cx = scale * counts[bi, bj, 4]
-                    else:
-                        if best <= quiet:
-                            break
-                        if fy - cy <= shift and cy - fy <= shift and fx - cx <= shift \
-                                and cx - fx <= shift:
-                            break  # searched already
-                        cy = fy
-                        cx = fx
-                    # the centre first, then the others
-                    for order in range(-1, (2 * shift + 1) * (2 * shift + 1)):
-                        if order < 0:
-                            dy = cy
-                            dx = cx
+                # the search within ``shift``; a cell left with cores once more within
+                # ``wide`` (the fewer cores of the two searches count)
+                for rad in range(2):
+                    r = shift if rad == 0 else wide
+                    if rad == 1 and (wide <= shift or out[bi, bj, 0] + out[bi, bj, 1] == 0):
+                        break
+                    best = -1
+                    for centre in range(ncentres):
+                        if centre == 0:
+                            cy = scale * counts[bi, bj, 3]
+                            cx = scale * counts[bi, bj, 4]
                         else:
-                            dy = cy - shift + order // (2 * shift + 1)
-                            dx = cx - shift + order % (2 * shift + 1)
-                            if dy == cy and dx == cx:
-                                continue
-                        _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, dy, dx,
-                                     &ua, &ub, True)
-                        w = ua if ua > ub else ub
-                        if best < 0 or w < best:
-                            best = w
-                            bdy = dy
-                            bdx = dx
-                        if best <= quiet:
-                            break
-                if best < 4:
-                    continue
-                ca = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, False)
-                cb = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, True)
-                out[bi, bj, 0] = ca
-                out[bi, bj, 1] = cb
+                            if best <= quiet:
+                                break
+                            if fy - cy <= r and cy - fy <= r and fx - cx <= r and cx - fx <= r:
+                                break  # searched already
+                            cy = fy
+                            cx = fx
+                        # the centre first, then the others
+                        for order in range(-1, (2 * r + 1) * (2 * r + 1)):
+                            if order < 0:
+                                dy = cy
+                                dx = cx
+                            else:
+                                dy = cy - r + order // (2 * r + 1)
+                                dx = cx - r + order % (2 * r + 1)
+                                if dy == cy and dx == cx:
+                                    continue
+                            _unexplained(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, dy, dx,
+                                         &ua, &ub, True)
+                            w = ua if ua > ub else ub
+                            if best < 0 or w < best:
+                                best = w
+                                bdy = dy
+                                bdx = dx
+                            if best <= quiet:
+                                break
+                    if best < 4:
+                        out[bi, bj, 0] = 0
+                        out[bi, bj, 1] = 0
+                        break
+                    ca = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, False)
+                    cb = _core_2x2(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, bdy, bdx, True)
+                    if rad == 0 or ca + cb < out[bi, bj, 0] + out[bi, bj, 1]:
+                        out[bi, bj, 0] = ca
+                        out[bi, bj, 1] = cb
 
 
 @cython.boundscheck(False)
