@@ -304,6 +304,64 @@ def test_one_changed_field_is_not_a_duplicate(label: str, value: str) -> None:
             assert not v.duplicate, v
 
 
+# One-field twins that the verifier decided differently in the two orders of the keys
+# (the fine stage counts on the first key's cell grid): (form, template of
+# test_dedup_forms, label of the changed line, new value, scan seed of the original,
+# scan seed of the twin).  Forms are ``form_lines(default_rng(9000 + form), template)``.
+_ORDER_TWINS = [
+    (19, 1, "Ngày cấp", "16/08/1981", 1900, 5190),  # 16/03/1987: one date
+    (36, 0, "Ngày, tháng, năm sinh", "19/05/1963", 3600, 5360),  # 19/07/1956
+    (7, 1, "Số lượng bản sao", "05 bản", 701, 5075),  # 04 bản: one digit
+]
+
+
+def _twin_keys(
+    form: int, template: int, label: str, value: str, seed: int, twin_seed: int
+) -> tuple[DocumentKey, DocumentKey]:
+    lines = forms.form_lines(np.random.default_rng(9000 + form), template)
+    idx = next(i for i, ln in enumerate(lines) if ln.startswith(label + ":"))
+    changed = list(lines)
+    changed[idx] = f"{label}: {value}"
+    assert changed[idx] != lines[idx]
+    return _key(lines, seed).key, _key(changed, twin_seed).key
+
+
+def _same_verdict(v: object, w: object) -> bool:
+    # Verdicts field by field, NaN equal to NaN (a stage that did not run)
+    return all(
+        x == y or (isinstance(x, float) and isinstance(y, float) and x != x and y != y)
+        for x, y in zip(vars(v).values(), vars(w).values(), strict=True)
+    )
+
+
+@pytest.mark.parametrize("twin", _ORDER_TWINS, ids=["date-19", "date-36", "digit-7"])
+def test_one_field_twin_is_decided_alike_in_either_order(
+    twin: tuple[int, int, str, str, int, int],
+) -> None:
+    original, changed = _twin_keys(*twin)
+    one, other = match_keys(changed, original), match_keys(original, changed)
+    assert _same_verdict(one, other), (one, other)
+    assert not one.duplicate, one
+
+
+@pytest.fixture(scope="module")
+def order_pool() -> list[DocumentKey]:
+    # Two scans of two originals and their one-field twins: rescans, twins and other pages
+    pool = []
+    for form, template, label, value, seed, twin_seed in _ORDER_TWINS[::2]:
+        original, changed = _twin_keys(form, template, label, value, seed, twin_seed)
+        lines = forms.form_lines(np.random.default_rng(9000 + form), template)
+        pool += [original, _key(lines, seed + 1).key, changed]
+    return pool
+
+
+def test_match_keys_does_not_depend_on_the_order(order_pool: list[DocumentKey]) -> None:
+    # every pair of the pool, both orders: the same verdict, field by field
+    for a, b in itertools.combinations(order_pool, 2):
+        one, other = match_keys(a, b), match_keys(b, a)
+        assert _same_verdict(one, other), (one, other)
+
+
 def test_no_chaining_in_groups() -> None:
     # 0 ~ 1 and 1 ~ 2 but not 0 ~ 2: 2 must not join the group of 0 and 1.
     from onestop_docs.dedup._duplicates import _cliques
