@@ -219,6 +219,16 @@ cdef inline int _code_bit(Coder* k, uint16_t* p, int bit) noexcept nogil:
         return _dec_bit(k, p)
 
 
+cdef inline int _code_row_flag(Coder* k, uint16_t* probs, const uint8_t* row, Py_ssize_t cols,
+                               int* prev_empty) noexcept nogil:
+    # a row's flag (1: all white, its pixels are not coded), in the context of the row
+    # above's flag; a decoded all-white row stays as the zeroed buffer has it
+    cdef int empty = _row_empty(row, cols) if Coder is Enc else 0
+    empty = _code_bit(k, &probs[prev_empty[0]], empty)
+    prev_empty[0] = empty
+    return empty
+
+
 cdef void _code_planes(Work* w, Coder* k, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
     # The model, once for both directions: the ink plane then the tolerance plane of
     # w.pad_i / w.pad_t, read when encoding (Enc), written when decoding (Dec).
@@ -227,15 +237,12 @@ cdef void _code_planes(Work* w, Coder* k, Py_ssize_t rows, Py_ssize_t cols) noex
     cdef const uint8_t* r1
     cdef const uint8_t* r2
     cdef uint32_t c2, c1, c0, ctx
-    cdef int empty, prev_empty, bit
+    cdef int prev_empty, bit
     # the ink plane: a row flag, then ten causal neighbours per pixel
     prev_empty = 1
     for r in range(rows):
         r0 = w.pad_i + (r + _PAD) * stride
-        empty = _row_empty(r0 + _PAD, cols) if Coder is Enc else 0
-        empty = _code_bit(k, &w.probs[prev_empty], empty)
-        prev_empty = empty
-        if empty:
+        if _code_row_flag(k, w.probs, r0 + _PAD, cols, &prev_empty):
             continue
         r1 = r0 - stride
         r2 = r1 - stride
@@ -255,10 +262,7 @@ cdef void _code_planes(Work* w, Coder* k, Py_ssize_t rows, Py_ssize_t cols) noex
     prev_empty = 1
     for r in range(rows):
         r0 = w.pad_t + (r + _PAD) * stride
-        empty = _row_empty(r0 + _PAD, cols) if Coder is Enc else 0
-        empty = _code_bit(k, &w.probs[_ROW_CTX + prev_empty], empty)
-        prev_empty = empty
-        if empty:
+        if _code_row_flag(k, w.probs + _ROW_CTX, r0 + _PAD, cols, &prev_empty):
             continue
         r1 = r0 - stride
         r2 = r1 - stride

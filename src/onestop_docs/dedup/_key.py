@@ -855,7 +855,9 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
             )
         ka, kb = (b, a) if swapped else (a, b)
         fine, cell = _fine_score(ka, kb, counts)
-        if fine < 1:
+        if fine < 1 and not swapped:
+            # (A swapped pair was rejected by the block verifier in the other order
+            # already: that order keeps this order's score, as below.)
             # The fine stage counts on the first key's cell grid, so a changed field that
             # straddles cells scores differently in the two orders: one-digit and one-date
             # twins of the A5 forms scored 0.81-0.94 in one order and 1.06-1.53 in the
@@ -864,7 +866,7 @@ def match_keys(a: DocumentKey, b: DocumentKey, *, options: MatchOptions | None =
             # needed it).  The other order is checked too when its block verifier
             # accepts (a pair rejected there, e.g. with its tracking lost, keeps this
             # order's score); both must pass.
-            back, back_fail, back_counts = _ink_decision(kb, ka, opts.ink_allowance, opts.register)
+            _, back_fail, back_counts = _ink_decision(kb, ka, opts.ink_allowance, opts.register)
             if back_fail is None:
                 fine_back, cell_back = _fine_score(kb, ka, back_counts)
                 if fine_back > fine:
