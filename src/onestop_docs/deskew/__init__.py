@@ -27,8 +27,10 @@ Methods
 * :func:`detect_orientation` takes the line direction from that sweep (portrait or landscape:
   the lines must clearly beat the direction across them), then tells up from down
   line by line on a ~150-dpi copy: Latin script, and Vietnamese even more with its tone marks,
-  carries more ink above the x-height band than below it.  An optional backend runs Tesseract
-  OSD instead.
+  carries more ink above the x-height band than below it.  Where the lines disagree, the
+  small marks detached above and below the band (tone marks, circumflex, breve, dots of i
+  above; only the dot below under it) are counted with them.  An optional backend runs
+  Tesseract OSD instead.
 * :func:`rotate` resamples with 32.32 fixed-point positions (bilinear or Keys bicubic); exact
   multiples of 90 degrees are lossless transposes.
 
@@ -69,10 +71,12 @@ from ._analysis import (
     STRIP_MM,
     _analyse,
     _Analysis,
+    _detail_binary,
     _detail_points,
     _effective_dpi,
     _fold90,
     _fourier_angle,
+    _mark_counts,
     _points,
     _refine,
     _rot90,
@@ -117,6 +121,9 @@ MAX_VOTE_TAIL_WITH_T = 0.05
 MIN_VOTE_T = 2.0
 #: Fewest lines that answer when they all agree, however large ``MAX_VOTE_TAIL`` says.
 MIN_UNANIMOUS_LINES = 4
+#: Largest coin-flip chance of the split of the marks above and below the lines that may
+#: settle lines that disagree (see ``_with_marks``).
+MAX_MARK_TAIL = 0.1
 #: Number of text lines below which orientation abstains.
 MIN_ORIENTATION_LINES = 3
 
@@ -384,6 +391,35 @@ def _up_or_down(votes: NDArray[np.float64]) -> _Verdict:
     return _Verdict(up > down, tail, False, None)
 
 
+def _with_marks(
+    votes: NDArray[np.float64], marks: NDArray[np.int64], verdict: _Verdict
+) -> _Verdict:
+    """The lines' votes that split, settled by the small marks above and below them.
+
+    Answers only when the marks lean the same way as the majority of the lines with a
+    coin-flip chance of at most ``MAX_MARK_TAIL``, and the marks and the lines counted
+    together (each mark one vote) split with a chance of at most ``MAX_VOTE_TAIL``.
+    """
+    up, down = int(np.sum(votes > 0.15)), int(np.sum(votes < -0.15))
+    m_up, m_down = int(marks[:, 0].sum()), int(marks[:, 1].sum())
+    if up == down or m_up == m_down or (up > down) != (m_up > m_down):
+        return verdict
+    if _tail(m_up, m_down) > MAX_MARK_TAIL or _tail(up + m_up, down + m_down) > MAX_VOTE_TAIL:
+        return verdict
+    return _Verdict(up > down, _tail(up + m_up, down + m_down), False, None)
+
+
+def _most_per_strip(lines: NDArray[np.float64]) -> int:
+    """Largest number of lines found in one strip (:func:`_strip_votes`' third column)."""
+    return int(np.bincount(lines[:, 2].astype(np.int64)).max()) if len(lines) else 0
+
+
+def _tail(a: int, b: int) -> float:
+    """One-sided chance that ``a + b`` coin flips split at least as lopsidedly as a to b."""
+    n, k = a + b, max(a, b)
+    return sum(math.comb(n, j) for j in range(k, n + 1)) / 2.0**n
+
+
 def _orientation_from(
     ana: _Analysis, max_angle: float, gray: NDArray[np.uint8], dpi_eff: float
 ) -> tuple[OrientationEstimate, SkewEstimate]:
@@ -400,10 +436,12 @@ def _orientation_from(
 
     if found.sweep.ratio < MIN_PEAK_RATIO or found.margin < PERPENDICULAR_MARGIN:
         return abstain("text-line direction unclear")
-    detail = _detail_points(gray, dpi_eff, k)
+    binary = _detail_binary(gray, dpi_eff, k)
+    detail = _points(binary)
     dpi_detail = dpi_eff / max(1, round(dpi_eff / DETAIL_DPI))
     window = max(9, round(0.4 * dpi_detail))
     verdict = _up_or_down(_strip_votes(detail, found.skew.angle, dpi_detail, window | 1)[:, 0])
+    split = verdict.split
     if verdict.upright is None and verdict.split:
         # Votes that split may come from line ends with a handful of letters each (a short
         # page: "ương" of a name votes down, having only a descender).  Strips twice as wide
@@ -421,9 +459,12 @@ def _orientation_from(
         # A page of one or two lines still abstains: some strip must hold 3 lines.
         votes = _strip_votes(detail, found.skew.angle, dpi_detail, window | 1, outer_band=True)
         outer = _up_or_down(votes[:, 0])
-        per_strip = np.bincount(votes[:, 2].astype(np.int64)) if len(votes) else np.zeros(1)
-        if outer.upright is not None and int(per_strip.max()) >= MIN_ORIENTATION_LINES:
+        if outer.upright is not None and _most_per_strip(votes) >= MIN_ORIENTATION_LINES:
             verdict = outer
+        elif split and _most_per_strip(votes) >= MIN_ORIENTATION_LINES:
+            # Lines that still disagree (a short page: a title, a line, a name): the small
+            # marks above and below their bands may settle it, counted with their votes.
+            verdict = _with_marks(votes[:, 0], _mark_counts(binary, votes, dpi_detail), verdict)
     if verdict.upright is None:
         return abstain(verdict.reason or "")
     upright, tail = verdict.upright, verdict.tail

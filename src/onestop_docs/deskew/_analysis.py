@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from .._native import cleanup_components as _cc  # type: ignore[attr-defined]
 from .._native import deskew as _k  # type: ignore[attr-defined]
 from .._native import gray as _g  # type: ignore[attr-defined]
 from .._validate import check_range
@@ -174,8 +175,10 @@ def _analyse(gray: NDArray[np.uint8], dpi_eff: float) -> _Analysis:
     return _Analysis(fine, coarse, None)
 
 
-def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) -> _Points:
-    """Ink points of a ~150-dpi binary copy turned by ``quarter_turns`` x 90 degrees.
+def _detail_binary(
+    gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int
+) -> NDArray[np.uint8]:
+    """A ~150-dpi binary copy (0 = ink) turned by ``quarter_turns`` x 90 degrees.
 
     Up/down needs the x-height band resolved: at 100 dpi a 10-pt line has a 6-pixel band,
     which blur or JPEG can wash out.
@@ -187,7 +190,12 @@ def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) 
     _clear_blobs(red, dpi_eff / r)
     if quarter_turns % 4:
         red = np.ascontiguousarray(np.rot90(red, quarter_turns))
-    return _points(red)
+    return red
+
+
+def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) -> _Points:
+    """Ink points of :func:`_detail_binary`."""
+    return _points(_detail_binary(gray, dpi_eff, quarter_turns))
 
 
 def _buffer(shape: tuple[int, int]) -> NDArray[np.float64]:
@@ -362,8 +370,9 @@ def _line_votes(
 ) -> NDArray[np.float64]:
     """Up/down score and core-band height of each text line in a deskewed profile.
 
-    Returns an (n, 2) array: the score in [-1, 1] (positive: upright) and the height in bins
-    of the line's densest band.  Lines are the runs of the profile above 5 % of its 95th percentile; runs separated by a
+    Returns an (n, 6) array: the score in [-1, 1] (positive: upright), the height in bins
+    of the line's densest band, and the bins where the line starts, its band starts, its band
+    ends (exclusive) and the line ends (exclusive).  Lines are the runs of the profile above 5 % of its 95th percentile; runs separated by a
     gap under a quarter of the typical run height are one line (a row of tone marks over
     capitals is often detached).  In each line the densest band (x-height band, or cap band
     for capitals) is the contiguous stretch around the line's maximum that stays above half
@@ -381,13 +390,13 @@ def _line_votes(
         prof = prof - np.lib.stride_tricks.sliding_window_view(pad, window).min(axis=1)[: len(prof)]
     nz = prof[prof > 0]
     if nz.size == 0:
-        return np.zeros((0, 2))
+        return np.zeros((0, 6))
     p95 = float(np.percentile(nz, 95))
     on = np.concatenate(([0], (prof > 0.05 * p95).astype(np.int8), [0]))
     edges = np.flatnonzero(np.diff(on))
     runs = [[int(a), int(b)] for a, b in zip(edges[::2], edges[1::2])]
     if not runs:
-        return np.zeros((0, 2))
+        return np.zeros((0, 6))
     gap = max(1.0, 0.25 * float(np.median([b - a for a, b in runs])))
     lines = [runs[0]]
     for a, b in runs[1:]:
@@ -395,8 +404,9 @@ def _line_votes(
             lines[-1][1] = b
         else:
             lines.append([a, b])
-    # Each line: (core height, line height, share of the ink in the core, up/down score).
-    found: list[tuple[int, int, float, float]] = []
+    # Each line: (core height, line height, share of the ink in the core, up/down score,
+    # then the bins where the line starts, its core band starts and ends and the line ends).
+    found: list[tuple[int, int, float, float, int, int, int, int]] = []
     for a, b in lines:
         seg = prof[a:b]
         if b - a < 3 or seg.max() < 0.2 * p95:
@@ -417,16 +427,18 @@ def _line_votes(
         above, below = float(seg[:lo].sum()), float(seg[hi:].sum())
         core = float(seg[lo:hi].sum())
         s = (above - below) / (above + below + 1e-9)
-        found.append((hi - lo, b - a, core / (core + above + below + 1e-9), s))
+        found.append(
+            (hi - lo, b - a, core / (core + above + below + 1e-9), s, a, a + lo, a + hi, b)
+        )
     # Only rows shaped like text vote: a core band of at least 3 pixels holding a good part
     # of the ink, not dwarfed by what sticks out, and of the page's usual height.  A chart's
     # grid lines and curves, a photo or a rule would otherwise cast random votes.
     textlike = [f for f in found if f[0] >= 3 and f[2] >= 0.35 and f[1] <= 4 * f[0]]
     if not textlike:
-        return np.zeros((0, 2))
+        return np.zeros((0, 6))
     med = float(np.median([f[0] for f in textlike]))
-    kept = [(f[3], f[0]) for f in textlike if 0.5 * med <= f[0] <= 2.0 * med]
-    return np.array(kept, dtype=np.float64).reshape(-1, 2)
+    kept = [(f[3], f[0], *f[4:]) for f in textlike if 0.5 * med <= f[0] <= 2.0 * med]
+    return np.array(kept, dtype=np.float64).reshape(-1, 6)
 
 
 #: Width of the strips whose lines vote on up and down, in millimetres.
@@ -443,18 +455,19 @@ def _strip_votes(
 ) -> NDArray[np.float64]:
     """Up/down scores and core heights (:func:`_line_votes`) of the text lines, strip by strip.
 
-    Returns an (n, 3) array: score, core height and the index of the strip the line is in.
+    Returns an (n, 8) array: score, core height, the index of the strip the line is in, the
+    line's start, band start, band end and end (profile bins, see :func:`_line_votes`) and
+    the strip's angle in degrees.
 
     The page is cut into vertical strips about ``strip_mm`` wide, and each strip finds its own
     angle within 3 degrees of ``angle_deg``: the lines of a phone capture (perspective), a
     curled page or two columns side by side do not line up across the whole page, and one
     profile of all of them smears the bands the vote reads.
     """
-    w = pts.shape[1]
-    n = max(1, min(8, round(w / (dpi * strip_mm / 25.4))))
-    edges = np.linspace(0.0, float(w), n + 1)
+    edges = _strip_edges(pts.shape[1], dpi, strip_mm)
+    n = len(edges) - 1
     grid = angle_deg + np.arange(-12, 13, dtype=np.float64) * 0.25
-    out = [np.zeros((0, 3))]
+    out = [np.zeros((0, 8))]
     for i in range(n):
         sel = (pts.xs >= edges[i]) & (pts.xs < edges[i + 1])
         if int(sel.sum()) < 50:
@@ -464,5 +477,65 @@ def _strip_votes(
         )
         local = float(grid[int(np.argmax(_scores(sub, grid)))])
         votes = _line_votes(_profile(sub, local), window, outer_band)
-        out.append(np.column_stack([votes, np.full(len(votes), float(i))]))
+        idx, ang = np.full(len(votes), float(i)), np.full(len(votes), local)
+        out.append(np.column_stack([votes[:, :2], idx, votes[:, 2:], ang]))
     return np.concatenate(out)
+
+
+def _strip_edges(width: int, dpi: float, strip_mm: float) -> NDArray[np.float64]:
+    """Column edges of the vertical strips about ``strip_mm`` wide (at most 8)."""
+    n = max(1, min(8, round(width / (dpi * strip_mm / 25.4))))
+    return np.linspace(0.0, float(width), n + 1)
+
+
+def _mark_counts(
+    binary: NDArray[np.uint8], lines: NDArray[np.float64], dpi: float, strip_mm: float = STRIP_MM
+) -> NDArray[np.int64]:
+    """Small marks detached above and below the core band of each text line.
+
+    ``lines`` is :func:`_strip_votes`' answer on the ink of ``binary`` (0 = ink).  Returns an
+    (n, 2) array: per line, the number of small ink components (at most ``MAX_MARK_SHARE`` of
+    the core band's height both ways, at least ``MIN_MARK_AREA`` pixels) lying wholly within
+    one core height above its band, and wholly within one core height below it.  Each
+    component counts for the line of its strip whose band is nearest.  Vietnamese puts its
+    tone marks, the circumflex, the breve and the dots of i and j above the band and only the
+    dot below under it, so upright text has many more marks above; upside down, below.  The
+    two zones are the same size, so specks of dust fall in either alike.
+    """
+    out = np.zeros((len(lines), 2), np.int64)
+    if len(lines) == 0:
+        return out
+    h, w = binary.shape
+    _, _, _, _, area, bx0, by0, bx1, by1 = _cc.label_runs((binary == 0).view(np.uint8))
+    bw, bh = (bx1 - bx0).astype(np.float64), (by1 - by0).astype(np.float64)
+    small = (np.maximum(bw, bh) <= MAX_MARK_SHARE * float(np.max(lines[:, 1]))) & (
+        area >= MIN_MARK_AREA
+    )
+    xc = ((bx0 + bx1 - 1) / 2.0)[small]
+    yc = ((by0 + by1 - 1) / 2.0)[small]
+    bw, bh = bw[small], bh[small]
+    edges = _strip_edges(w, dpi, strip_mm)
+    m = len(_buffer((h, w)))
+    for i in np.unique(lines[:, 2]).astype(np.int64):
+        rows = np.flatnonzero(lines[:, 2] == i)
+        sel = (xc >= edges[i]) & (xc < edges[i + 1])
+        t = math.radians(float(lines[rows[0], 7]))
+        sn, cs = math.sin(t), math.cos(t)
+        p = (xc[sel] - (w - 1) / 2.0) * sn + (yc[sel] - (h - 1) / 2.0) * cs + math.floor(m / 2.0)
+        e = ((bh[sel] - 1.0) * abs(cs) + (bw[sel] - 1.0) * abs(sn)) / 2.0
+        size = np.maximum(bw[sel], bh[sel])
+        lo, hi, core = lines[rows, 4] - 0.5, lines[rows, 5] - 0.5, lines[rows, 1]
+        nearest = np.argmin(np.abs(p[:, None] - (lo + hi)[None, :] / 2.0), axis=1)
+        lo, hi, core = lo[nearest], hi[nearest], core[nearest]
+        fits = size <= MAX_MARK_SHARE * core
+        above = fits & (p + e < lo) & (p - e >= lo - core)
+        below = fits & (p - e > hi) & (p + e <= hi + core)
+        out[rows, 0] = np.bincount(nearest[above], minlength=len(rows))
+        out[rows, 1] = np.bincount(nearest[below], minlength=len(rows))
+    return out
+
+
+#: Largest mark, as a share of the line's core band height (both ways).
+MAX_MARK_SHARE = 0.7
+#: Smallest mark, in pixels of the ~150-dpi copy (a single pixel is noise).
+MIN_MARK_AREA = 4
