@@ -378,7 +378,7 @@ def _up_or_down(votes: NDArray[np.float64]) -> _Verdict:
     k_major = max(up, down)
     # The chance of a split at least this lopsided from coin flips: a page answers only when
     # it is small, so a chart or a card with a handful of text-like rows abstains.
-    tail = sum(math.comb(n, j) for j in range(k_major, n + 1)) / 2.0**n
+    tail = _tail(up, down)
     # A short page (a few lines) may still answer when every line agrees clearly.
     unanimous = k_major == n >= MIN_UNANIMOUS_LINES and float(np.mean(np.abs(votes))) >= 0.5
     # Where the signs alone are not quite lopsided enough, their sizes may settle it: the
