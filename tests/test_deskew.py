@@ -762,3 +762,23 @@ def test_short_page_orientation_is_never_wrong_and_answers_split_strips() -> Non
                 assert est.rotation in (None, rotation), (rotation, skew, seed, est)
                 if (rotation, skew, seed) in answered:
                     assert est.rotation == rotation, (rotation, skew, seed, est)
+
+
+def test_vote_tail_is_exact_for_few_votes_and_finite_for_thousands_of_marks() -> None:
+    # The up/down test's coin-flip tail: exact against rational arithmetic where it is
+    # small, and no OverflowError (2.0**n past n = 1023) where a page's split lines are
+    # settled by thousands of small marks.
+    from fractions import Fraction
+
+    from onestop_docs.deskew import _tail
+
+    def exact(a: int, b: int) -> float:
+        n, k = a + b, max(a, b)
+        return float(Fraction(sum(math.comb(n, j) for j in range(k, n + 1)), 2**n))
+
+    for a, b in [(3, 4), (5, 1), (40, 30), (35, 35), (60, 5), (100, 80), (700, 300), (520, 500)]:
+        assert _tail(a, b) == pytest.approx(exact(a, b), rel=1e-9, abs=1e-300)
+        assert _tail(a, b) == _tail(b, a)
+    assert _tail(41_799, 10_198) == 0.0
+    assert 0.45 < _tail(50_000, 50_010) < 0.5
+    assert _tail(3_000, 2_800) == pytest.approx(exact(3_000, 2_800), rel=1e-9)

@@ -417,7 +417,19 @@ def _most_per_strip(lines: NDArray[np.float64]) -> int:
 def _tail(a: int, b: int) -> float:
     """One-sided chance that ``a + b`` coin flips split at least as lopsidedly as a to b."""
     n, k = a + b, max(a, b)
-    return sum(math.comb(n, j) for j in range(k, n + 1)) / 2.0**n
+    if n <= 64:
+        return sum(math.comb(n, j) for j in range(k, n + 1)) / float(1 << n)
+    # Thousands of marks: sum the terms in log space (2.0**n overflows past n = 1023, and
+    # the exact big-integer sum costs O(n^2)), stopping once they no longer count.
+    log_term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - n * math.log(2)
+    top, total, j = log_term, 0.0, k
+    while j <= n:
+        total += math.exp(log_term - top)
+        if log_term < top - 50.0:
+            break
+        log_term += math.log((n - j) / (j + 1)) if j < n else 0.0
+        j += 1
+    return min(1.0, math.exp(top) * total)
 
 
 def _orientation_from(
