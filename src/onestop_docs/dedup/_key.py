@@ -1219,11 +1219,13 @@ def _ink_decision(
 # twins whose two changed digits sit two cells apart along the line ("16/03/1987" ->
 # "16/08/1981": 25 + 10 cores, 0.69; "20/03/2013" -> "20/05/2019": 0.83-0.92) fell
 # between windows.  Uncapped cells and windows three cells wide reject them; rescans and
-# phone pairs of the tuning sets hold at most 28 cores in a window (full s12 p0127-p0152,
-# one cell; hard s34-s38 25, the tests' robustness set and A5 rescans 23).  One
-# changed digit whose shape the other's tolerance covers ("05 bản" -> "03 bản": 25-31
-# cores at the shifts within one fine pixel of the best, 28 counted) stays below the
-# limit, level with that rescan.
+# phone pairs of the tuning sets hold at most 28 cores in a window (343 pairs: full s12
+# p0127-p0152, one cell; full s15 p0081-p0116; hard s13, s14, s34-s38, s60 up to 25, the
+# tests' robustness set 23).  One changed digit whose shape the other's tolerance covers
+# ("05 bản" -> "03 bản": 25-31 cores at the shifts within one fine pixel of the best, 28
+# counted) stays below the limit, level with that rescan.  Its cell has cores of both
+# pages (23 + 5), the rescan's of one; but a lower limit for such cells (25) would sit
+# 3 cores above the rescans' two-sided cells (up to 22: 15 + 7, 9 + 11) - not taken.
 _FINE_SHIFT = 2  # fine pixels searched around twice the cell's coarse shift
 # Where a table's rules cross, the coarse shift is free along each rule and may be 2-3
 # fine pixels off across one: tuning hard s33, photo p0014 against its scan p0055 from the
