@@ -17,7 +17,7 @@ import synth
 from PIL import Image, ImageDraw, ImageFont
 
 from onestop_docs.errors import InvalidArgumentError
-from onestop_docs.ocr import _pictures, recognize
+from onestop_docs.ocr import _TSV_HEADER, _pictures, recognize
 from onestop_docs.vntext import cer
 
 BODY = [
@@ -27,22 +27,7 @@ BODY = [
 ]
 SIGN = ["Hà Nội, ngày 23 tháng 01 năm 2024", "NGƯỜI YÊU CẦU", "(Ký, ghi rõ họ tên)"]
 NAME = "Lý Khánh Vân"
-HEAD = "\t".join(
-    [
-        "level",
-        "page_num",
-        "block_num",
-        "par_num",
-        "line_num",
-        "word_num",
-        "left",
-        "top",
-        "width",
-        "height",
-        "conf",
-        "text",
-    ]
-)
+HEAD = "\t".join(_TSV_HEADER)  # the header Tesseract writes, as the library parses it
 
 
 def _seal(img: Image.Image, cx: int, cy: int, r: int, level: int, font_file: str) -> None:

@@ -198,9 +198,13 @@ def _detail_points(gray: NDArray[np.uint8], dpi_eff: float, quarter_turns: int) 
     return _points(_detail_binary(gray, dpi_eff, quarter_turns))
 
 
+def _profile_len(shape: tuple[int, int]) -> int:
+    """Bins of a projection profile of an image of ``shape`` (its diagonal, and a margin)."""
+    return 2 * math.ceil(math.hypot(shape[0], shape[1]) / 2.0) + 8
+
+
 def _buffer(shape: tuple[int, int]) -> NDArray[np.float64]:
-    radius = math.hypot(shape[0], shape[1]) / 2.0
-    return np.empty(2 * math.ceil(radius) + 8, np.float64)
+    return np.empty(_profile_len(shape), np.float64)
 
 
 def _scores(pts: _Points, angles_deg: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -515,7 +519,7 @@ def _mark_counts(
     yc = ((by0 + by1 - 1) / 2.0)[small]
     bw, bh = bw[small], bh[small]
     edges = _strip_edges(w, dpi, strip_mm)
-    m = len(_buffer((h, w)))
+    m = _profile_len((h, w))
     for i in np.unique(lines[:, 2]).astype(np.int64):
         rows = np.flatnonzero(lines[:, 2] == i)
         sel = (xc >= edges[i]) & (xc < edges[i + 1])
