@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import synth
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from onestop_docs.capture import find_page, rectify
 from onestop_docs.errors import InvalidArgumentError, InvalidImageError
@@ -403,3 +403,56 @@ def test_scan_filling_the_frame_is_decided_after_two_sides(monkeypatch) -> None:
     q = find_page(scan)
     assert q.status == full.status == "full-frame", q
     assert calls == {"side": 2, "polish": 0}, calls
+
+
+def _scan_with_a_table(seed: int, border: str = "") -> np.ndarray:
+    """A flatbed scan at 100 dpi whose middle is a ruled table (cells of 6 x 20 mm holding a
+    word each), with a dark scanner border along the named sides ("l", "t", "r", "b")."""
+    rng = np.random.default_rng(seed)
+    img = Image.fromarray(synth.render_page(dpi=100, font_pt=12).gray)
+    h, w = img.height, img.width
+    d = ImageDraw.Draw(img)
+    y0, y1, x0, x1 = int(0.25 * h), int(0.75 * h), int(0.08 * w), int(0.92 * w)
+    d.rectangle([x0, y0, x1, y1], fill=255)
+    for y in range(y0, y1 - 12, 24):
+        d.line([(x0, y), (x1, y)], fill=0, width=2)
+        for x in range(x0, x1 - 40, 80):
+            d.text((x + 8, y + 6), "Hạ Long", fill=0)
+    d.line([(x0, y1), (x1, y1)], fill=0, width=2)
+    for x in range(x0, x1 + 1, 80):
+        d.line([(x, y0), (x, y1)], fill=0, width=2)
+    page = np.asarray(img, float) * np.linspace(0.97, 0.85, w)[None, :] + rng.normal(0, 3, (h, w))
+    yy, xx = np.mgrid[0:h, 0:w]
+    dark = np.zeros((h, w), bool)
+    for side in border:
+        depth = 10 + np.cumsum(rng.normal(0, 0.4, h if side in "lr" else w)).clip(-6, 6)
+        if side == "l":
+            dark |= xx < depth[:, None]
+        elif side == "r":
+            dark |= xx >= w - depth[:, None]
+        elif side == "t":
+            dark |= yy < depth[None, :]
+        else:
+            dark |= yy >= h - depth[None, :]
+    page[dark] = 25 + rng.normal(0, 3, int(dark.sum()))
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed,border", [(0, ""), (1, "l"), (2, "tr"), (3, "lbr")])
+def test_scan_whose_middle_is_a_table_fills_the_frame(seed: int, border: str) -> None:
+    # The smooth region in the middle of such a scan is one table cell, so the sheet search
+    # found "no page" (17 of the 194 scanner pages of evalkit's tuning full s12, 6 of them
+    # with a scanner border): the frame shows paper, or a dark border with paper behind it,
+    # on every side, so the paper fills the frame.
+    scan = _scan_with_a_table(seed, border)
+    q = find_page(scan)
+    assert q.status == "full-frame", q
+    assert rectify(scan).status == "full-frame"
+
+
+def test_sheet_whose_middle_is_a_table_on_a_table_is_no_scan() -> None:
+    # The same page photographed on a dark table: background on all four sides is a photo,
+    # never "the paper fills the frame".
+    page = _scan_with_a_table(4)
+    photo = _photo(CORNERS, page=page)
+    assert find_page(photo).status != "full-frame"

@@ -103,7 +103,10 @@ class LookupResult:
     ----------
     status : {"found", "not-found", "no-page", "blank"}
         ``"no-page"``: the photo shows no usable document page (``reason`` says: ``"no page
-        found"``, ``"page incomplete"``, ``"two pages"``), never a match;
+        found"``, ``"page incomplete"``, ``"two pages"``), never a match; a sheet cut off by
+        the frame (or a scan with a dark scanner border) is still looked up from its
+        rectified page: ``"found"`` with ``reason="page incomplete"`` when an earlier page
+        matches it, else ``"no-page"`` with that reason (take the photo again);
         ``"blank"``: the page has no key (blank or near-blank), only an identical file can
         match it.
     matches : tuple of ReuseMatch
@@ -558,10 +561,13 @@ class ReuseStore:
         found, ncand = self._lookup_key(key, limit)
         seen = {(m.record_id, m.page) for m in identical}
         matches = identical + [m for m in found if (m.record_id, m.page) not in seen]
+        # A photo's sheet cut off by the frame ("page incomplete") is keyed from what the
+        # frame holds: a match is a match, no match says to take the photo again.
+        missing: LookupStatus = "no-page" if reason else "not-found"
         return LookupResult(
-            "found" if matches else "not-found",
+            "found" if matches else missing,
             tuple(matches),
-            None,
+            reason,
             ncand,
             time.perf_counter() - t,
         )

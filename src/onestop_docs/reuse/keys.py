@@ -250,7 +250,12 @@ def key_of_photo(
     The sheet is found and rectified by :func:`onestop_docs.capture.rectify`, straight to
     ``rectify_dpi`` (default :data:`PHOTO_DPI`; None: the photo's own resolution) when its
     paper size is known; a photo whose paper fills the frame (a scan, a screenshot) is keyed
-    as it is.
+    as it is.  A sheet cut off by the frame whose corners could be placed outside it is
+    keyed from its rectified page, as :func:`onestop_docs.dedup.page_hash` keys it, and
+    comes with the reason ``"page incomplete"``: ``(key, "page incomplete")``.  A flatbed
+    scan with a dark scanner border along one to three sides looks like that (its paper
+    runs out of the frame on the other sides): 68 of the 194 scanner pages of evalkit's
+    tuning full s12 did, and were refused before (``docs/reuse.md``).
     """
     import importlib
 
@@ -270,6 +275,9 @@ def key_of_photo(
         res = capture.rectify(image)
     if res.status == "ok" and res.page is not None:
         return key_of_page(res.page, dpi=res.dpi or dpi or 150.0)
+    if res.status == "incomplete" and res.page is not None:
+        key, reason = key_of_page(res.page, dpi=res.dpi or dpi or 150.0)
+        return key, _PHOTO_REASONS["incomplete"] if key is not None else reason
     if res.status == "full-frame":
         return key_of_page(image, dpi=dpi)
     return None, _PHOTO_REASONS.get(str(res.status), str(res.status))
