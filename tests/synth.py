@@ -282,6 +282,36 @@ def dark_border(
     return out
 
 
+def ragged_border(
+    img: np.ndarray,
+    sides: str,
+    rng: np.random.Generator,
+    *,
+    depth: float,
+    wander: float,
+    value: float = 25.0,
+) -> np.ndarray:
+    """Paint dark scanner borders along ``sides`` ("l", "t", "r", "b") whose depth (pixels)
+    wanders along the side by a random walk (steps of 0.4 pixel) kept within ``wander``
+    of ``depth``; the border's grey is ``value`` with noise of 3 levels."""
+    out = img.astype(np.float64)
+    h, w = out.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    dark = np.zeros((h, w), bool)
+    for side in sides:
+        d = depth + np.cumsum(rng.normal(0, 0.4, h if side in "lr" else w)).clip(-wander, wander)
+        if side == "l":
+            dark |= xx < d[:, None]
+        elif side == "r":
+            dark |= xx >= w - d[:, None]
+        elif side == "t":
+            dark |= yy < d[None, :]
+        else:
+            dark |= yy >= h - d[None, :]
+    out[dark] = value + rng.normal(0, 3, int(dark.sum()))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def to_color(gray: np.ndarray, *, paper_rgb: tuple[int, int, int] = (250, 246, 232)) -> np.ndarray:
     """Colour scan of a grey page: tinted paper, black ink."""
     g = gray.astype(np.float32) / 255.0

@@ -422,20 +422,7 @@ def _scan_with_a_table(seed: int, border: str = "") -> np.ndarray:
     for x in range(x0, x1 + 1, 80):
         d.line([(x, y0), (x, y1)], fill=0, width=2)
     page = np.asarray(img, float) * np.linspace(0.97, 0.85, w)[None, :] + rng.normal(0, 3, (h, w))
-    yy, xx = np.mgrid[0:h, 0:w]
-    dark = np.zeros((h, w), bool)
-    for side in border:
-        depth = 10 + np.cumsum(rng.normal(0, 0.4, h if side in "lr" else w)).clip(-6, 6)
-        if side == "l":
-            dark |= xx < depth[:, None]
-        elif side == "r":
-            dark |= xx >= w - depth[:, None]
-        elif side == "t":
-            dark |= yy < depth[None, :]
-        else:
-            dark |= yy >= h - depth[None, :]
-    page[dark] = 25 + rng.normal(0, 3, int(dark.sum()))
-    return np.clip(page, 0, 255).astype(np.uint8)
+    return synth.ragged_border(np.clip(page, 0, 255), border, rng, depth=10, wander=6)
 
 
 @pytest.mark.parametrize("seed,border", [(0, ""), (1, "l"), (2, "tr"), (3, "lbr")])

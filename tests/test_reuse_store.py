@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import synth
 import test_dedup_forms as forms
 from pg_fixture import pg_dsn  # noqa: F401  (session fixture)
 
@@ -619,24 +620,8 @@ def test_flatbed_scan_with_a_scanner_border_is_found_as_an_upload(
     pytest.importorskip("onestop_docs.capture")
     img, dpi = _scan(docs[0], 31)
     rng = np.random.default_rng(len(sides))
-    page = img.astype(np.float64)
-    h, w = page.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    dark = np.zeros((h, w), bool)
-    for side in sides:
-        depth = 0.03 * (w if side in "lr" else h) + np.cumsum(
-            rng.normal(0, 0.4, h if side in "lr" else w)
-        ).clip(-8, 8)
-        if side == "l":
-            dark |= xx < depth[:, None]
-        elif side == "r":
-            dark |= xx >= w - depth[:, None]
-        elif side == "t":
-            dark |= yy < depth[None, :]
-        else:
-            dark |= yy >= h - depth[None, :]
-    page[dark] = 30 + rng.normal(0, 3, int(dark.sum()))
-    upload = np.clip(page, 0, 255).astype(np.uint8)
+    depth = 0.03 * min(img.shape)  # a flatbed's border, about 4 mm
+    upload = synth.ragged_border(img, sides, rng, depth=depth, wander=8, value=30)
     with ReuseStore(tmp_path / "reuse.sqlite") as store:
         store.add_record("R.001", [keys[(0, 0)], keys[(1, 0)], keys[(2, 0)], keys[(3, 0)]])
         res = store.lookup(upload, photo=True, dpi=dpi)
