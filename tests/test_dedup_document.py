@@ -392,6 +392,48 @@ def test_one_digit_or_one_date_twin_is_not_a_duplicate(
             assert not v.duplicate, v
 
 
+def _fine_pair_cells(extra: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    # Two keys whose fine bitmaps hold the same L-shaped glyph, the second with ``extra``
+    # inked too; the fine stage's cores and thick blocks per cell (shift 0 for every cell)
+    from onestop_docs.dedup import FINE_SHAPE, KEY_SHAPE, Hash
+    from onestop_docs.dedup._key import _fine_cells
+
+    glyph = np.zeros(FINE_SHAPE, np.uint8)
+    glyph[200:240, 100:105] = 1
+    glyph[236:241, 100:141] = 1
+    other = glyph.copy()
+    other[extra] = 1
+    h = Hash(bytes(32), 256)
+    coarse = np.zeros(KEY_SHAPE, np.uint8)
+    keys = [
+        DocumentKey(
+            h,
+            h,
+            coarse,
+            coarse,
+            1.4,
+            2,
+            np.packbits(g, axis=1),
+            np.packbits(dilate3x3(g.astype(bool)).astype(np.uint8), axis=1),
+        )
+        for g in (glyph, other)
+    ]
+    nb = (-(-KEY_SHAPE[0] // 24), -(-KEY_SHAPE[1] // 24))
+    counts = np.zeros((*nb, 5), np.int32)
+    counts[..., 2] = 100
+    return _fine_cells(keys[0], keys[1], counts)
+
+
+def test_fine_stage_counts_a_missing_stroke_not_a_speck() -> None:
+    # A stroke one glyph has and the other lacks (4-5 fine pixels wide, joined to the
+    # strokes both have) leaves thick blocks; a speck of the same width in blank paper
+    # leaves cores but no thick block (it is joined to no ink the other page explains).
+    cores, thick = _fine_pair_cells((slice(205, 237), slice(130, 135)))
+    assert thick.sum() >= 8 and cores.sum() > 0
+    cores, thick = _fine_pair_cells((slice(210, 215), slice(120, 125)))
+    assert thick.sum() == 0 and cores.sum() > 0
+
+
 def test_match_keys_does_not_depend_on_the_order(order_pool: list[DocumentKey]) -> None:
     # every pair of the pool, both orders: the same verdict, field by field
     for a, b in itertools.combinations(order_pool, 2):
