@@ -684,12 +684,208 @@ cdef inline int32_t _core_2x2(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1]
     return n
 
 
+# thick cores: the region searched for a residue's attachment reaches this far around the
+# cell (fine pixels); buffers for cells of at most 64 pixels
+DEF _REACH = 4
+DEF _REGION = 64 + 2 * _REACH
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
+                             const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
+                             Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
+                             int dy, int dx, bint side_b, uint8_t* state,
+                             int32_t* queue, int32_t* glyph, int explain,
+                             double cover) noexcept nogil:
+    # Pixels (y, x) of the cell whose 3 x 3 block (y..y+2, x..x+2, which may reach two
+    # pixels past the cell) is all unexplained ink of a (outside b's tolerance shifted by
+    # dy, dx; with side_b of the shifted b, outside a's tolerance), counted only when that
+    # residue is attached to the same page's explained ink: its 8-connected component,
+    # within the cell and _REACH pixels around it, has a pixel next to ink of that page
+    # which the other page's tolerance covers.  A stroke missing from a glyph the other
+    # page also has in part; a speck in blank paper is not attached, and a one- or
+    # two-pixel fringe along a stroke has no 3 x 3 block.  Nor is a misplaced stroke
+    # counted: a component with a thick block is left out when at some extra shift within
+    # ``explain`` pixels of (dy, dx) the other page's tolerance covers at least ``cover``
+    # of its pixels and of its glyph's (the 8-connected ink of its page in the region that
+    # it belongs to): a stroke the other page has a little further on, with its glyph, as
+    # where a photo's keystone bends the shift within a cell; a missing stroke is covered
+    # there only with its glyph uncovered.  ``state``, ``queue`` and ``glyph`` hold
+    # _REGION * _REGION values.  Outside its bitmap b has no ink and tolerance everywhere,
+    # and a has tolerance everywhere.
+    cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
+    cdef Py_ssize_t ry0 = y0 - _REACH if y0 >= _REACH else 0
+    cdef Py_ssize_t rx0 = x0 - _REACH if x0 >= _REACH else 0
+    cdef Py_ssize_t ry1 = y1 + _REACH if y1 + _REACH <= rows else rows
+    cdef Py_ssize_t rx1 = x1 + _REACH if x1 + _REACH <= cols else cols
+    cdef Py_ssize_t h = ry1 - ry0, w = rx1 - rx0, y, x, yb, xb, i, j, k, head, tail, p
+    cdef Py_ssize_t ny, nx, gtail, q, m
+    cdef int32_t n = 0, sy, sx, ccov, gcov, ncomp
+    cdef bint any_thick = False, attached, has_thick, moved
+    cdef uint8_t mine, covered
+    # state: 1 unexplained ink, 2 explained ink of the page, | 4 visited, | 8 counted,
+    # | 16 in the glyph being measured
+    for y in range(h):
+        for x in range(w):
+            yb = ry0 + y + dy
+            xb = rx0 + x + dx
+            if side_b:
+                if 0 <= yb < rows and 0 <= xb < cols and ink_b[yb, xb] != 0:
+                    state[y * w + x] = 2 if tol_a[ry0 + y, rx0 + x] != 0 else 1
+                else:
+                    state[y * w + x] = 0
+            else:
+                mine = ink_a[ry0 + y, rx0 + x] != 0
+                covered = not (0 <= yb < rows and 0 <= xb < cols) or tol_b[yb, xb] != 0
+                state[y * w + x] = (2 if covered else 1) if mine else 0
+    # the 3 x 3 blocks whose top-left pixel lies in the cell
+    for y in range(y0 - ry0, y1 - ry0):
+        if y + 2 >= h:
+            break
+        for x in range(x0 - rx0, x1 - rx0):
+            if x + 2 >= w:
+                break
+            for k in range(9):
+                if state[(y + k // 3) * w + x + k % 3] & 3 != 1:
+                    break
+            else:
+                any_thick = True
+                break
+        if any_thick:
+            break
+    if not any_thick:
+        return 0
+    # the residue's components, each marked attached or not
+    for p in range(h * w):
+        if state[p] & 7 != 1:
+            continue
+        state[p] |= 4
+        queue[0] = <int32_t>p
+        head = 0
+        tail = 1
+        attached = False
+        while head < tail:
+            k = queue[head]
+            head += 1
+            y = k // w
+            x = k - y * w
+            for i in range(-1, 2):
+                ny = y + i
+                if ny < 0 or ny >= h:
+                    continue
+                for j in range(-1, 2):
+                    nx = x + j
+                    if nx < 0 or nx >= w:
+                        continue
+                    if state[ny * w + nx] & 3 == 2:
+                        attached = True
+                    elif state[ny * w + nx] & 7 == 1:
+                        state[ny * w + nx] |= 4
+                        queue[tail] = <int32_t>(ny * w + nx)
+                        tail += 1
+        if not attached:
+            continue
+        # a thick block whose top-left pixel lies in the cell (all its pixels are in this
+        # component)
+        has_thick = False
+        for q in range(tail):
+            k = queue[q]
+            y = k // w
+            x = k - y * w
+            if y < y0 - ry0 or y >= y1 - ry0 or x < x0 - rx0 or x >= x1 - rx0:
+                continue
+            if y + 2 >= h or x + 2 >= w:
+                continue
+            for m in range(9):
+                if state[(y + m // 3) * w + x + m % 3] & 3 != 1:
+                    break
+            else:
+                has_thick = True
+                break
+        if not has_thick:
+            continue
+        # its glyph: the page's ink 8-connected to it in the region
+        for q in range(tail):
+            state[queue[q]] |= 16
+            glyph[q] = queue[q]
+        gtail = tail
+        head = 0
+        while head < gtail:
+            k = glyph[head]
+            head += 1
+            y = k // w
+            x = k - y * w
+            for i in range(-1, 2):
+                ny = y + i
+                if ny < 0 or ny >= h:
+                    continue
+                for j in range(-1, 2):
+                    nx = x + j
+                    if nx < 0 or nx >= w:
+                        continue
+                    if state[ny * w + nx] & 3 != 0 and state[ny * w + nx] & 16 == 0:
+                        state[ny * w + nx] |= 16
+                        glyph[gtail] = <int32_t>(ny * w + nx)
+                        gtail += 1
+        for q in range(gtail):
+            state[glyph[q]] &= ~16
+        # the component and its glyph (the glyph's first ``tail`` pixels) at the extra shifts
+        moved = False
+        ncomp = <int32_t>tail
+        for sy in range(-explain, explain + 1):
+            for sx in range(-explain, explain + 1):
+                if sy == 0 and sx == 0:
+                    continue
+                ccov = 0
+                gcov = 0
+                for q in range(gtail):
+                    k = glyph[q]
+                    y = ry0 + k // w
+                    x = rx0 + k % w
+                    if side_b:
+                        yb = y - sy
+                        xb = x - sx
+                        covered = not (0 <= yb < rows and 0 <= xb < cols) or tol_a[yb, xb] != 0
+                    else:
+                        yb = y + dy + sy
+                        xb = x + dx + sx
+                        covered = not (0 <= yb < rows and 0 <= xb < cols) or tol_b[yb, xb] != 0
+                    if covered:
+                        gcov += 1
+                        if q < tail:
+                            ccov += 1
+                if ccov >= cover * ncomp and gcov >= cover * gtail:
+                    moved = True
+                    break
+            if moved:
+                break
+        if not moved:
+            for k in range(tail):
+                state[queue[k]] |= 8
+    for y in range(y0 - ry0, y1 - ry0):
+        if y + 2 >= h:
+            break
+        for x in range(x0 - rx0, x1 - rx0):
+            if x + 2 >= w:
+                break
+            if state[y * w + x] & 8 == 0:
+                continue
+            for k in range(9):
+                if state[(y + k // 3) * w + x + k % 3] & 3 != 1:
+                    break
+            else:
+                n += 1
+    return n
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                 const int32_t[:, :, ::1] counts, const double[::1] field, int scale,
-                int shift, int min_ink, int quiet, int32_t[:, :, ::1] out, int wide=0):
+                int shift, int min_ink, int quiet, int32_t[:, :, ::1] out, int wide=0,
+                int32_t[:, ::1] thick=None, int explain=0, double cover=1.0):
     """Final stage of the verifier on the fine bitmaps, cell by cell at the coarse shifts.
 
     ``counts`` is :func:`block_verify`'s result for the coarse bitmaps (cells of
@@ -705,7 +901,14 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     mask is wide).  ``out[i, j]`` gets, at the best shift, the two sides' counts (of a, of
     b) of 2 x 2 blocks of unexplained ink (the core of a changed letter's strokes; a
     rescan's or a photo's one-pixel fringes have none).  The search stops at the first
-    shift (each centre first) with at most ``quiet`` unexplained pixels.
+    shift (each centre first) with at most ``quiet`` unexplained pixels.  With ``thick``
+    (shape of ``counts``' first two axes), ``thick[i, j]`` gets, for a cell left with
+    cores, the two sides' count of 3 x 3 blocks of unexplained ink attached to that page's
+    explained ink (a stroke missing from a glyph the other page partly has; not a speck in
+    blank paper) at the same shift, else 0; a component that the other page's tolerance
+    covers for at least ``cover`` of its pixels and of its glyph's (the page's ink
+    8-connected to it) at some shift within ``explain`` fine pixels of the cell's (a
+    misplaced stroke) is not counted.
     """
     cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], bi, bj
@@ -715,16 +918,34 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef int32_t ua, ub, w, best, ca, cb
     cdef bint use_field = field.shape[0] >= 12
     cdef double cr, cc
-    cdef int fy = 0, fx = 0
+    cdef int fy = 0, fx = 0, kdy = 0, kdx = 0
+    cdef bint want_thick = thick is not None
+    cdef uint8_t* state = NULL
+    cdef int32_t* queue = NULL
+    cdef int32_t* glyph = NULL
     if fb > 64:
         raise ValueError("fine cells of at most 64 pixels")
+    if want_thick and (thick.shape[0] != nbr or thick.shape[1] != nbc):
+        raise ValueError("thick must have the shape of counts' cell grid")
     with nogil:
+        if want_thick:
+            state = <uint8_t*>malloc(_REGION * _REGION * sizeof(uint8_t))
+            queue = <int32_t*>malloc(_REGION * _REGION * sizeof(int32_t))
+            glyph = <int32_t*>malloc(_REGION * _REGION * sizeof(int32_t))
+            if state == NULL or queue == NULL or glyph == NULL:
+                free(state)
+                free(queue)
+                free(glyph)
+                with gil:
+                    raise MemoryError()
         for bi in range(nbr):
             y0 = bi * fb
             y1 = y0 + fb if y0 + fb < rows else rows
             for bj in range(nbc):
                 out[bi, bj, 0] = 0
                 out[bi, bj, 1] = 0
+                if want_thick:
+                    thick[bi, bj] = 0
                 if counts[bi, bj, 2] < min_ink:
                     continue
                 x0 = bj * fb
@@ -783,6 +1004,17 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                     if rad == 0 or ca + cb < out[bi, bj, 0] + out[bi, bj, 1]:
                         out[bi, bj, 0] = ca
                         out[bi, bj, 1] = cb
+                        kdy = bdy
+                        kdx = bdx
+                if want_thick and out[bi, bj, 0] + out[bi, bj, 1] > 0:
+                    thick[bi, bj] = (
+                        _attached_thick(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy, kdx,
+                                        False, state, queue, glyph, explain, cover)
+                        + _attached_thick(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy,
+                                          kdx, True, state, queue, glyph, explain, cover))
+        free(state)
+        free(queue)
+        free(glyph)
 
 
 @cython.boundscheck(False)
