@@ -692,6 +692,53 @@ DEF _REGION = 64 + 2 * _REACH
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+cdef inline bint _block3(const uint8_t* state, Py_ssize_t w, Py_ssize_t y,
+                         Py_ssize_t x) noexcept nogil:
+    # the 3 x 3 block with top-left pixel (y, x) is all unexplained ink (state & 3 == 1)
+    cdef int k
+    for k in range(9):
+        if state[(y + k // 3) * w + x + k % 3] & 3 != 1:
+            return False
+    return True
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef Py_ssize_t _grow(uint8_t* state, Py_ssize_t h, Py_ssize_t w, int32_t* buf,
+                      Py_ssize_t tail, bint any_ink, uint8_t mark,
+                      bint* touches_explained) noexcept nogil:
+    # Breadth-first growth of the 8-connected set in buf[:tail] (already marked) over
+    # unexplained ink (state & 3 == 1), or any ink of the page with ``any_ink``, not yet
+    # marked with ``mark``; returns the new tail.  ``touches_explained`` is set when a
+    # neighbour is explained ink (state & 3 == 2).
+    cdef Py_ssize_t head = 0, k, y, x, ny, nx
+    cdef int i, j
+    cdef uint8_t v
+    while head < tail:
+        k = buf[head]
+        head += 1
+        y = k // w
+        x = k - y * w
+        for i in range(-1, 2):
+            ny = y + i
+            if ny < 0 or ny >= h:
+                continue
+            for j in range(-1, 2):
+                nx = x + j
+                if nx < 0 or nx >= w:
+                    continue
+                v = state[ny * w + nx]
+                if v & 3 == 2:
+                    touches_explained[0] = True
+                if v & mark == 0 and (v & 3 != 0 if any_ink else v & 3 == 1):
+                    state[ny * w + nx] = v | mark
+                    buf[tail] = <int32_t>(ny * w + nx)
+                    tail += 1
+    return tail
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                              const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                              Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
@@ -719,10 +766,10 @@ cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] 
     cdef Py_ssize_t rx0 = x0 - _REACH if x0 >= _REACH else 0
     cdef Py_ssize_t ry1 = y1 + _REACH if y1 + _REACH <= rows else rows
     cdef Py_ssize_t rx1 = x1 + _REACH if x1 + _REACH <= cols else cols
-    cdef Py_ssize_t h = ry1 - ry0, w = rx1 - rx0, y, x, yb, xb, i, j, k, head, tail, p
-    cdef Py_ssize_t ny, nx, gtail, q, m
+    cdef Py_ssize_t h = ry1 - ry0, w = rx1 - rx0, y, x, yb, xb, k, tail, p
+    cdef Py_ssize_t gtail, q
     cdef int32_t n = 0, sy, sx, ccov, gcov, ncomp
-    cdef bint any_thick = False, attached, has_thick, moved
+    cdef bint any_thick = False, attached, has_thick, moved, touched = False
     cdef uint8_t mine, covered
     # state: 1 unexplained ink, 2 explained ink of the page, | 4 visited, | 8 counted,
     # | 16 in the glyph being measured
@@ -746,10 +793,7 @@ cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] 
         for x in range(x0 - rx0, x1 - rx0):
             if x + 2 >= w:
                 break
-            for k in range(9):
-                if state[(y + k // 3) * w + x + k % 3] & 3 != 1:
-                    break
-            else:
+            if _block3(state, w, y, x):
                 any_thick = True
                 break
         if any_thick:
@@ -762,28 +806,8 @@ cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] 
             continue
         state[p] |= 4
         queue[0] = <int32_t>p
-        head = 0
-        tail = 1
         attached = False
-        while head < tail:
-            k = queue[head]
-            head += 1
-            y = k // w
-            x = k - y * w
-            for i in range(-1, 2):
-                ny = y + i
-                if ny < 0 or ny >= h:
-                    continue
-                for j in range(-1, 2):
-                    nx = x + j
-                    if nx < 0 or nx >= w:
-                        continue
-                    if state[ny * w + nx] & 3 == 2:
-                        attached = True
-                    elif state[ny * w + nx] & 7 == 1:
-                        state[ny * w + nx] |= 4
-                        queue[tail] = <int32_t>(ny * w + nx)
-                        tail += 1
+        tail = _grow(state, h, w, queue, 1, False, 4, &attached)
         if not attached:
             continue
         # a thick block whose top-left pixel lies in the cell (all its pixels are in this
@@ -797,10 +821,7 @@ cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] 
                 continue
             if y + 2 >= h or x + 2 >= w:
                 continue
-            for m in range(9):
-                if state[(y + m // 3) * w + x + m % 3] & 3 != 1:
-                    break
-            else:
+            if _block3(state, w, y, x):
                 has_thick = True
                 break
         if not has_thick:
@@ -809,25 +830,7 @@ cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] 
         for q in range(tail):
             state[queue[q]] |= 16
             glyph[q] = queue[q]
-        gtail = tail
-        head = 0
-        while head < gtail:
-            k = glyph[head]
-            head += 1
-            y = k // w
-            x = k - y * w
-            for i in range(-1, 2):
-                ny = y + i
-                if ny < 0 or ny >= h:
-                    continue
-                for j in range(-1, 2):
-                    nx = x + j
-                    if nx < 0 or nx >= w:
-                        continue
-                    if state[ny * w + nx] & 3 != 0 and state[ny * w + nx] & 16 == 0:
-                        state[ny * w + nx] |= 16
-                        glyph[gtail] = <int32_t>(ny * w + nx)
-                        gtail += 1
+        gtail = _grow(state, h, w, glyph, tail, True, 16, &touched)
         for q in range(gtail):
             state[glyph[q]] &= ~16
         # the component and its glyph (the glyph's first ``tail`` pixels) at the extra shifts
@@ -869,12 +872,7 @@ cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] 
         for x in range(x0 - rx0, x1 - rx0):
             if x + 2 >= w:
                 break
-            if state[y * w + x] & 8 == 0:
-                continue
-            for k in range(9):
-                if state[(y + k // 3) * w + x + k % 3] & 3 != 1:
-                    break
-            else:
+            if state[y * w + x] & 8 != 0 and _block3(state, w, y, x):
                 n += 1
     return n
 
