@@ -705,21 +705,26 @@ def find_page(image: Any) -> PageQuad:
 
 
 def _smooth_region_quad(small: NDArray[np.uint8], mask: Any, f: int) -> PageQuad:
-    # find_page's second search: the sheet as the smooth region around the middle.
+    # find_page's second search, whose "no-page" and "incomplete" (no corners) a scan's
+    # frame overrules (_scan_frame).
+    found = _smooth_region(small, mask, f)
+    if found.status in ("no-page", "incomplete") and _scan_frame(small):
+        return PageQuad("full-frame", None, found.area_fraction, _SCAN_REASON)
+    return found
+
+
+def _smooth_region(small: NDArray[np.uint8], mask: Any, f: int) -> PageQuad:
+    # the sheet as the smooth region around the middle.
     sh, sw = small.shape
     if mask is None:
         mask = _sheet_mask(small)
     if mask is None:
-        if _scan_frame(small):
-            return PageQuad("full-frame", None, 0.0, _SCAN_REASON)
         return PageQuad("no-page", None, 0.0, "no uniform region in the middle of the photo")
     if mask is _TWO_SHEETS:
         return PageQuad("two-pages", None, 0.0, "two sheets on one background")
     total = sh * sw
     frac = float(mask.sum()) / total
     if frac < _MIN_AREA:
-        if _scan_frame(small):
-            return PageQuad("full-frame", None, frac, _SCAN_REASON)
         return PageQuad("no-page", None, frac, f"the largest smooth region covers {frac:.1%}")
     r = _RING
     touch = np.array(
@@ -728,8 +733,6 @@ def _smooth_region_quad(small: NDArray[np.uint8], mask: Any, f: int) -> PageQuad
     if (touch > 0.5).all():
         return PageQuad("full-frame", None, frac, "the paper fills the frame")
     if (touch > 0.02).any():
-        if _scan_frame(small):
-            return PageQuad("full-frame", None, frac, _SCAN_REASON)
         return PageQuad("incomplete", None, frac, "the sheet is cut off by the frame")
     if _two_sheets(small, mask):
         return PageQuad("two-pages", None, frac, "two sheets side by side")

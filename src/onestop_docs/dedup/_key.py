@@ -1318,14 +1318,15 @@ def fine_cores(a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]) -> NDA
     >>> fine_cores(k, k, counts).shape, int(fine_cores(k, k, counts).max())
     ((32, 23, 2), 0)
     """
-    return _fine_cells(a, b, counts)[0]
+    return _fine_cells(a, b, counts, with_thick=False)[0]
 
 
 def _fine_cells(
-    a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32]
+    a: DocumentKey, b: DocumentKey, counts: NDArray[np.int32], *, with_thick: bool = True
 ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
     # fine_cores, and per cell left with cores the thick blocks of both sides (attached
-    # 3 x 3 blocks of unexplained ink, see _FINE_THICK_LIMIT) at the same shift
+    # 3 x 3 blocks of unexplained ink, see _FINE_THICK_LIMIT) at the same shift; zeros
+    # without with_thick (the kernel then skips their search)
     fa_ink, fa_tol = a.fine_bitmaps()
     fb_ink, fb_tol = b.fine_bitmaps()
     nb = (-(-KEY_SHAPE[0] // _BLOCK), -(-KEY_SHAPE[1] // _BLOCK))
@@ -1347,7 +1348,7 @@ def _fine_cells(
         _QUIET,
         out,
         _FINE_WIDE,
-        thick,
+        thick if with_thick else None,
         _FINE_THICK_MOVE,
         _FINE_THICK_COVER,
     )
