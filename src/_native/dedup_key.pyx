@@ -877,13 +877,201 @@ cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] 
     return n
 
 
+# lost holes: the region reaches this far around the cell (fine pixels), and a hole must
+# keep this far from the region's edge (the other page's ring around it, shifted a little,
+# must lie in the region too); buffers for cells of at most 64 pixels
+DEF _HOLE_REACH = 24
+DEF _HOLE_BAND = 8
+DEF _HREGION = 64 + 2 * _HOLE_REACH
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef int32_t _lost_hole(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
+                        const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
+                        Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
+                        int dy, int dx, bint side_b, uint8_t* st, int32_t* q, int32_t* q2,
+                        int hmin, int hmax, int bridge, double share) noexcept nogil:
+    # The largest hole of one page (X: a, or with side_b the shifted b) that the other (Y)
+    # leaves open: paper that X's ink encloses (4-connected, hmin to hmax pixels, centred
+    # in the cell, at least _HOLE_BAND pixels inside the region of _HOLE_REACH around it)
+    # of which at least ``share`` is, on Y, paper connected to the region's edge around Y's
+    # ink dilated by one pixel (3 x 3); and counted only when X's ink where Y leaves it open,
+    # next to the hole (4-connected), has at least ``bridge`` pixels outside Y's tolerance:
+    # the stroke that closes X's glyph and that Y lacks (an 8 against a 6, a 6 against a
+    # 5).  A stroke broken in one scan leaves a gap of a pixel or two, which the dilation
+    # closes, or the other page's tolerance covers; beyond b's bitmap b blocks (it cannot
+    # be checked).  0 when there is none.  ``st``, ``q`` and ``q2`` hold _HREGION *
+    # _HREGION values.
+    cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
+    cdef Py_ssize_t ry0 = y0 - _HOLE_REACH if y0 >= _HOLE_REACH else 0
+    cdef Py_ssize_t rx0 = x0 - _HOLE_REACH if x0 >= _HOLE_REACH else 0
+    cdef Py_ssize_t ry1 = y1 + _HOLE_REACH if y1 + _HOLE_REACH <= rows else rows
+    cdef Py_ssize_t rx1 = x1 + _HOLE_REACH if x1 + _HOLE_REACH <= cols else cols
+    cdef Py_ssize_t h = ry1 - ry0, w = rx1 - rx0, y, x, ya, xa, yb, xb, p, k, ny, nx
+    cdef Py_ssize_t head, tail, t2, qi, n
+    cdef int i, j, d
+    cdef int32_t best = 0, nopen, unex
+    cdef int64_t sy, sx
+    cdef bint inb, inband
+    cdef uint8_t v
+    cdef int DY[4]
+    cdef int DX[4]
+    # the four neighbours: up, down, left, right
+    for d in range(4):
+        DY[d] = -1 if d == 0 else (1 if d == 1 else 0)
+        DX[d] = -1 if d == 2 else (1 if d == 3 else 0)
+    # bits: 1 X's ink, 2 Y's ink, 4 Y's tolerance, 8 Y's ink dilated, 16 open on Y,
+    # 32 X's paper visited, 64 bridge visited
+    for y in range(h):
+        ya = ry0 + y
+        yb = ya + dy
+        for x in range(w):
+            xa = rx0 + x
+            xb = xa + dx
+            inb = 0 <= yb < rows and 0 <= xb < cols
+            v = 0
+            if side_b:
+                if inb and ink_b[yb, xb] != 0:
+                    v = 1
+                if ink_a[ya, xa] != 0:
+                    v |= 2
+                if tol_a[ya, xa] != 0:
+                    v |= 4
+            else:
+                if ink_a[ya, xa] != 0:
+                    v = 1
+                if not inb:
+                    v |= 6
+                else:
+                    if ink_b[yb, xb] != 0:
+                        v |= 2
+                    if tol_b[yb, xb] != 0:
+                        v |= 4
+            st[y * w + x] = v
+    for y in range(h):
+        for x in range(w):
+            if st[y * w + x] & 2 == 0:
+                continue
+            for i in range(-1, 2):
+                ny = y + i
+                if ny < 0 or ny >= h:
+                    continue
+                for j in range(-1, 2):
+                    nx = x + j
+                    if 0 <= nx < w:
+                        st[ny * w + nx] |= 8
+    # Y's open paper: from the region's edge, 4-connected, around Y's dilated ink
+    tail = 0
+    for p in range(h * w):
+        y = p // w
+        x = p - y * w
+        if (y == 0 or y == h - 1 or x == 0 or x == w - 1) and st[p] & 8 == 0:
+            st[p] |= 16
+            q[tail] = <int32_t>p
+            tail += 1
+    head = 0
+    while head < tail:
+        p = q[head]
+        head += 1
+        y = p // w
+        x = p - y * w
+        for d in range(4):
+            ny = y + DY[d]
+            nx = x + DX[d]
+            if 0 <= ny < h and 0 <= nx < w:
+                k = ny * w + nx
+                if st[k] & 24 == 0:
+                    st[k] |= 16
+                    q[tail] = <int32_t>k
+                    tail += 1
+    # X's paper, component by component
+    for p in range(h * w):
+        if st[p] & 33 != 0:
+            continue
+        st[p] |= 32
+        q[0] = <int32_t>p
+        tail = 1
+        head = 0
+        inband = False
+        nopen = 0
+        sy = 0
+        sx = 0
+        while head < tail:
+            k = q[head]
+            head += 1
+            y = k // w
+            x = k - y * w
+            sy += y
+            sx += x
+            if st[k] & 16 != 0:
+                nopen += 1
+            if y < _HOLE_BAND or y >= h - _HOLE_BAND or x < _HOLE_BAND or x >= w - _HOLE_BAND:
+                inband = True
+            for d in range(4):
+                ny = y + DY[d]
+                nx = x + DX[d]
+                if 0 <= ny < h and 0 <= nx < w:
+                    n = ny * w + nx
+                    if st[n] & 33 == 0:
+                        st[n] |= 32
+                        q[tail] = <int32_t>n
+                        tail += 1
+        if inband or tail < hmin or tail > hmax or tail <= best or nopen < share * tail:
+            continue
+        y = ry0 + sy // tail
+        x = rx0 + sx // tail
+        if y < y0 or y >= y1 or x < x0 or x >= x1:
+            continue
+        # the bridge: X's ink open on Y, 4-connected to the hole
+        t2 = 0
+        for qi in range(tail):
+            k = q[qi]
+            y = k // w
+            x = k - y * w
+            for d in range(4):
+                ny = y + DY[d]
+                nx = x + DX[d]
+                if 0 <= ny < h and 0 <= nx < w:
+                    n = ny * w + nx
+                    if st[n] & 81 == 17:
+                        st[n] |= 64
+                        q2[t2] = <int32_t>n
+                        t2 += 1
+        head = 0
+        unex = 0
+        while head < t2:
+            k = q2[head]
+            head += 1
+            if st[k] & 4 == 0:
+                unex += 1
+            y = k // w
+            x = k - y * w
+            for d in range(4):
+                ny = y + DY[d]
+                nx = x + DX[d]
+                if 0 <= ny < h and 0 <= nx < w:
+                    n = ny * w + nx
+                    if st[n] & 81 == 17:
+                        st[n] |= 64
+                        q2[t2] = <int32_t>n
+                        t2 += 1
+        for qi in range(t2):
+            st[q2[qi]] &= ~64
+        if unex >= bridge:
+            best = <int32_t>tail
+    return best
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                 const int32_t[:, :, ::1] counts, const double[::1] field, int scale,
                 int shift, int min_ink, int quiet, int32_t[:, :, ::1] out, int wide=0,
-                int32_t[:, ::1] thick=None, int explain=0, double cover=1.0):
+                int32_t[:, ::1] thick=None, int explain=0, double cover=1.0,
+                int32_t[:, ::1] holes=None, int hole_min=0, int hole_max=0, int bridge=0,
+                double hole_open=0.5):
     """Final stage of the verifier on the fine bitmaps, cell by cell at the coarse shifts.
 
     ``counts`` is :func:`block_verify`'s result for the coarse bitmaps (cells of
@@ -906,7 +1094,11 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     blank paper) at the same shift, else 0; a component that the other page's tolerance
     covers for at least ``cover`` of its pixels and of its glyph's (the page's ink
     8-connected to it) at some shift within ``explain`` fine pixels of the cell's (a
-    misplaced stroke) is not counted.
+    misplaced stroke) is not counted.  With ``holes`` (same shape), ``holes[i, j]`` gets,
+    for a cell left with cores, the area of the largest hole of either page, ``hole_min``
+    to ``hole_max`` fine pixels, that the other page leaves open (``hole_open`` of it at
+    least) with a bridge of at least ``bridge`` pixels outside its tolerance (see
+    ``_lost_hole``) at the same shift, else 0.
     """
     cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], bi, bj
@@ -918,6 +1110,11 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef double cr, cc
     cdef int fy = 0, fx = 0, kdy = 0, kdx = 0
     cdef bint want_thick = thick is not None
+    cdef bint want_holes = holes is not None
+    cdef uint8_t* hst = NULL
+    cdef int32_t* hq = NULL
+    cdef int32_t* hq2 = NULL
+    cdef int32_t ha, hb
     cdef uint8_t* state = NULL
     cdef int32_t* queue = NULL
     cdef int32_t* glyph = NULL
@@ -925,12 +1122,27 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
         raise ValueError("fine cells of at most 64 pixels")
     if want_thick and (thick.shape[0] != nbr or thick.shape[1] != nbc):
         raise ValueError("thick must have the shape of counts' cell grid")
+    if want_holes and (holes.shape[0] != nbr or holes.shape[1] != nbc):
+        raise ValueError("holes must have the shape of counts' cell grid")
     with nogil:
         if want_thick:
             state = <uint8_t*>malloc(_REGION * _REGION * sizeof(uint8_t))
             queue = <int32_t*>malloc(_REGION * _REGION * sizeof(int32_t))
             glyph = <int32_t*>malloc(_REGION * _REGION * sizeof(int32_t))
             if state == NULL or queue == NULL or glyph == NULL:
+                free(state)
+                free(queue)
+                free(glyph)
+                with gil:
+                    raise MemoryError()
+        if want_holes:
+            hst = <uint8_t*>malloc(_HREGION * _HREGION * sizeof(uint8_t))
+            hq = <int32_t*>malloc(_HREGION * _HREGION * sizeof(int32_t))
+            hq2 = <int32_t*>malloc(_HREGION * _HREGION * sizeof(int32_t))
+            if hst == NULL or hq == NULL or hq2 == NULL:
+                free(hst)
+                free(hq)
+                free(hq2)
                 free(state)
                 free(queue)
                 free(glyph)
@@ -944,6 +1156,8 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                 out[bi, bj, 1] = 0
                 if want_thick:
                     thick[bi, bj] = 0
+                if want_holes:
+                    holes[bi, bj] = 0
                 if counts[bi, bj, 2] < min_ink:
                     continue
                 x0 = bj * fb
@@ -1010,6 +1224,17 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                                         False, state, queue, glyph, explain, cover)
                         + _attached_thick(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy,
                                           kdx, True, state, queue, glyph, explain, cover))
+                if want_holes and out[bi, bj, 0] + out[bi, bj, 1] > 0:
+                    ha = _lost_hole(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy, kdx,
+                                    False, hst, hq, hq2, hole_min, hole_max, bridge,
+                                    hole_open)
+                    hb = _lost_hole(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy, kdx,
+                                    True, hst, hq, hq2, hole_min, hole_max, bridge,
+                                    hole_open)
+                    holes[bi, bj] = ha if ha > hb else hb
+        free(hst)
+        free(hq)
+        free(hq2)
         free(state)
         free(queue)
         free(glyph)
