@@ -883,6 +883,7 @@ cdef int32_t _attached_thick(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] 
 DEF _HOLE_REACH = 24
 DEF _HOLE_BAND = 8
 DEF _HREGION = 64 + 2 * _HOLE_REACH
+DEF _HOLE_CANDIDATES = 32  # holes measured per cell and side, at most
 
 
 @cython.boundscheck(False)
@@ -896,12 +897,13 @@ cdef int32_t _lost_hole(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a
     # leaves open: paper that X's ink encloses (4-connected, hmin to hmax pixels, centred
     # in the cell, at least _HOLE_BAND pixels inside the region of _HOLE_REACH around it)
     # of which at least ``share`` is, on Y, paper connected to the region's edge around Y's
-    # ink dilated by one pixel (3 x 3); and counted only when X's ink where Y leaves it open,
-    # next to the hole (4-connected), has at least ``bridge`` pixels outside Y's tolerance:
-    # the stroke that closes X's glyph and that Y lacks (an 8 against a 6, a 6 against a
-    # 5).  A stroke broken in one scan leaves a gap of a pixel or two, which the dilation
-    # closes, or the other page's tolerance covers; beyond b's bitmap b blocks (it cannot
-    # be checked).  0 when there is none.  ``st``, ``q`` and ``q2`` hold _HREGION *
+    # ink dilated by one pixel (3 x 3); and counted only when X's ink where Y leaves it
+    # open, next to the hole (4-connected), has at least ``bridge`` pixels outside Y's
+    # tolerance: the stroke that closes X's glyph and that Y lacks (an 8 against a 6, a 6
+    # against a 5).  A stroke broken in one scan leaves a gap of a pixel or two, which the
+    # dilation closes, or the other page's tolerance covers; beyond b's bitmap b blocks (it
+    # cannot be checked).  0 when there is none.  Y is read only when X has a hole of that
+    # size in the cell (most cells have none).  ``st``, ``q`` and ``q2`` hold _HREGION *
     # _HREGION values.
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
     cdef Py_ssize_t ry0 = y0 - _HOLE_REACH if y0 >= _HOLE_REACH else 0
@@ -910,45 +912,90 @@ cdef int32_t _lost_hole(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a
     cdef Py_ssize_t rx1 = x1 + _HOLE_REACH if x1 + _HOLE_REACH <= cols else cols
     cdef Py_ssize_t h = ry1 - ry0, w = rx1 - rx0, y, x, ya, xa, yb, xb, p, k, ny, nx
     cdef Py_ssize_t head, tail, t2, qi, n
-    cdef int i, j, d
+    cdef int i, j, d, c, ncand = 0
     cdef int32_t best = 0, nopen, unex
     cdef int64_t sy, sx
     cdef bint inb, inband
     cdef uint8_t v
     cdef int DY[4]
     cdef int DX[4]
+    cdef int32_t cand[_HOLE_CANDIDATES]
     # the four neighbours: up, down, left, right
     for d in range(4):
         DY[d] = -1 if d == 0 else (1 if d == 1 else 0)
         DX[d] = -1 if d == 2 else (1 if d == 3 else 0)
     # bits: 1 X's ink, 2 Y's ink, 4 Y's tolerance, 8 Y's ink dilated, 16 open on Y,
-    # 32 X's paper visited, 64 bridge visited
+    # 32 X's paper visited, 64 bridge visited, 128 hole measured
     for y in range(h):
         ya = ry0 + y
         yb = ya + dy
         for x in range(w):
             xa = rx0 + x
             xb = xa + dx
-            inb = 0 <= yb < rows and 0 <= xb < cols
+            if side_b:
+                inb = 0 <= yb < rows and 0 <= xb < cols
+                st[y * w + x] = 1 if inb and ink_b[yb, xb] != 0 else 0
+            else:
+                st[y * w + x] = 1 if ink_a[ya, xa] != 0 else 0
+    # X's holes of the size sought, centred in the cell (their first pixels)
+    for p in range(h * w):
+        if st[p] & 33 != 0:
+            continue
+        st[p] |= 32
+        q[0] = <int32_t>p
+        tail = 1
+        head = 0
+        inband = False
+        sy = 0
+        sx = 0
+        while head < tail:
+            k = q[head]
+            head += 1
+            y = k // w
+            x = k - y * w
+            sy += y
+            sx += x
+            if y < _HOLE_BAND or y >= h - _HOLE_BAND or x < _HOLE_BAND or x >= w - _HOLE_BAND:
+                inband = True
+            for d in range(4):
+                ny = y + DY[d]
+                nx = x + DX[d]
+                if 0 <= ny < h and 0 <= nx < w:
+                    n = ny * w + nx
+                    if st[n] & 33 == 0:
+                        st[n] |= 32
+                        q[tail] = <int32_t>n
+                        tail += 1
+        if inband or tail < hmin or tail > hmax or ncand == _HOLE_CANDIDATES:
+            continue
+        y = ry0 + sy // tail
+        x = rx0 + sx // tail
+        if y0 <= y < y1 and x0 <= x < x1:
+            cand[ncand] = <int32_t>p
+            ncand += 1
+    if ncand == 0:
+        return 0
+    # Y's ink, tolerance and dilated ink
+    for y in range(h):
+        ya = ry0 + y
+        yb = ya + dy
+        for x in range(w):
+            xa = rx0 + x
+            xb = xa + dx
             v = 0
             if side_b:
-                if inb and ink_b[yb, xb] != 0:
-                    v = 1
                 if ink_a[ya, xa] != 0:
-                    v |= 2
+                    v = 2
                 if tol_a[ya, xa] != 0:
                     v |= 4
+            elif not (0 <= yb < rows and 0 <= xb < cols):
+                v = 6
             else:
-                if ink_a[ya, xa] != 0:
-                    v = 1
-                if not inb:
-                    v |= 6
-                else:
-                    if ink_b[yb, xb] != 0:
-                        v |= 2
-                    if tol_b[yb, xb] != 0:
-                        v |= 4
-            st[y * w + x] = v
+                if ink_b[yb, xb] != 0:
+                    v = 2
+                if tol_b[yb, xb] != 0:
+                    v |= 4
+            st[y * w + x] |= v
     for y in range(h):
         for x in range(w):
             if st[y * w + x] & 2 == 0:
@@ -985,43 +1032,31 @@ cdef int32_t _lost_hole(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a
                     st[k] |= 16
                     q[tail] = <int32_t>k
                     tail += 1
-    # X's paper, component by component
-    for p in range(h * w):
-        if st[p] & 33 != 0:
-            continue
-        st[p] |= 32
+    # each hole again: its share open on Y, then its bridge
+    for c in range(ncand):
+        p = cand[c]
+        st[p] |= 128
         q[0] = <int32_t>p
         tail = 1
         head = 0
-        inband = False
         nopen = 0
-        sy = 0
-        sx = 0
         while head < tail:
             k = q[head]
             head += 1
-            y = k // w
-            x = k - y * w
-            sy += y
-            sx += x
             if st[k] & 16 != 0:
                 nopen += 1
-            if y < _HOLE_BAND or y >= h - _HOLE_BAND or x < _HOLE_BAND or x >= w - _HOLE_BAND:
-                inband = True
+            y = k // w
+            x = k - y * w
             for d in range(4):
                 ny = y + DY[d]
                 nx = x + DX[d]
                 if 0 <= ny < h and 0 <= nx < w:
                     n = ny * w + nx
-                    if st[n] & 33 == 0:
-                        st[n] |= 32
+                    if st[n] & 129 == 0:
+                        st[n] |= 128
                         q[tail] = <int32_t>n
                         tail += 1
-        if inband or tail < hmin or tail > hmax or tail <= best or nopen < share * tail:
-            continue
-        y = ry0 + sy // tail
-        x = rx0 + sx // tail
-        if y < y0 or y >= y1 or x < x0 or x >= x1:
+        if tail <= best or nopen < share * tail:
             continue
         # the bridge: X's ink open on Y, 4-connected to the hole
         t2 = 0
