@@ -17,8 +17,10 @@ duplicates") from ``tests/test_dedup_forms.py``'s generator:
   ordered pairs); with ``--first-form 0``, plus the tests' known twins
   (``test_dedup_document._ORDER_TWINS``, forms 19 and 36, and form 7's digit).
 
-Forms 0-29 are the tuning set of the verifier's final stage; a set from ``--first-form 30``
-on has not been looked at (session 2026-12-08, tw19) and is kept for reporting.
+Forms 0-29 are the tuning set of the verifier's final stage (session 2026-12-08, tw19);
+forms 30-149 were reported on in session 2026-12-08b and tuned on in 2026-12-08c (lost
+holes); forms 150-329 were reported on once in 2026-12-08c.  A set from ``--first-form 330``
+on has not been made yet.
 
 Keys are cached (``--cache``, key bytes).  Prints one line per pair that matched or came
 within ``--near`` of the fine limit, then the totals.
