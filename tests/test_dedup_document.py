@@ -417,10 +417,11 @@ def _fine_pair_cells(
 
 
 def _fine_cells_of(
-    glyph: np.ndarray, other: np.ndarray
+    glyph: np.ndarray, other: np.ndarray, other_tol: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # the fine stage's cores, thick blocks and lost holes per cell of two fine bitmaps
-    # (coarse shift 0 for every cell)
+    # (coarse shift 0 for every cell); each tolerance is its ink dilated by one pixel,
+    # unless ``other_tol`` is given
     from onestop_docs.dedup import KEY_SHAPE, Hash
     from onestop_docs.dedup._key import _fine_cells
 
@@ -435,9 +436,9 @@ def _fine_cells_of(
             1.4,
             2,
             np.packbits(g, axis=1),
-            np.packbits(dilate3x3(g.astype(bool)).astype(np.uint8), axis=1),
+            np.packbits(dilate3x3(g.astype(bool)).astype(np.uint8) if t is None else t, axis=1),
         )
-        for g in (glyph, other)
+        for g, t in ((glyph, None), (other, other_tol))
     ]
     nb = (-(-KEY_SHAPE[0] // 24), -(-KEY_SHAPE[1] // 24))
     counts = np.zeros((*nb, 5), np.int32)
@@ -511,45 +512,14 @@ def test_fine_stage_keeps_a_hole_broken_by_a_pixel_or_two() -> None:
 
 def test_fine_stage_needs_a_bridge_outside_the_others_tolerance() -> None:
     # The same loop open by 6 rows, but the other page's tolerance covers the closing
-    # stroke (faint ink there): no bridge pixel is unexplained, the hole does not count.
-    from onestop_docs.dedup import KEY_SHAPE, Hash
-    from onestop_docs.dedup._key import _fine_cells
-
+    # stroke (faint ink there): no bridge pixel is unexplained, the hole does not count;
+    # with the stroke outside that tolerance, it does.
     closed, open_ = _ring(0, speck=True), _ring(6)
     tol_open = dilate3x3(open_.astype(bool)).astype(np.uint8)
     tol_open[208:214, 114:118] = 1
-    h = Hash(bytes(32), 256)
-    coarse = np.zeros(KEY_SHAPE, np.uint8)
-    ka = DocumentKey(
-        h,
-        h,
-        coarse,
-        coarse,
-        1.4,
-        2,
-        np.packbits(closed, axis=1),
-        np.packbits(dilate3x3(closed.astype(bool)).astype(np.uint8), axis=1),
-    )
-    kb = DocumentKey(
-        h, h, coarse, coarse, 1.4, 2, np.packbits(open_, axis=1), np.packbits(tol_open, axis=1)
-    )
-    nb = (-(-KEY_SHAPE[0] // 24), -(-KEY_SHAPE[1] // 24))
-    counts = np.zeros((*nb, 5), np.int32)
-    counts[..., 2] = 100
-    cores, _, holes = _fine_cells(ka, kb, counts)
+    cores, _, holes = _fine_cells_of(closed, open_, tol_open)
     assert cores.sum() > 0 and holes.max() == 0
-    # the same stroke outside the other's tolerance: the hole counts
-    kb = DocumentKey(
-        h,
-        h,
-        coarse,
-        coarse,
-        1.4,
-        2,
-        np.packbits(open_, axis=1),
-        np.packbits(dilate3x3(open_.astype(bool)).astype(np.uint8), axis=1),
-    )
-    assert _fine_cells(ka, kb, counts)[2].max() == 180
+    assert _fine_cells_of(closed, open_)[2].max() == 180
 
 
 def test_match_keys_does_not_depend_on_the_order(order_pool: list[DocumentKey]) -> None:

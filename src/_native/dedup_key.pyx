@@ -888,10 +888,37 @@ DEF _HOLE_CANDIDATES = 32  # holes measured per cell and side, at most
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+cdef Py_ssize_t _grow4(uint8_t* st, Py_ssize_t h, Py_ssize_t w, int32_t* buf,
+                       Py_ssize_t head, Py_ssize_t tail, uint8_t test, uint8_t want,
+                       uint8_t mark) noexcept nogil:
+    # Breadth-first growth, 4-connected, of the pixels in buf[head:tail]: a neighbour n
+    # joins (appended and marked with ``mark``, a bit of ``test`` that ``want`` lacks) when
+    # st[n] & test == want; returns the new tail.
+    cdef Py_ssize_t k, y, x, ny, nx, n
+    cdef int d
+    while head < tail:
+        k = buf[head]
+        head += 1
+        y = k // w
+        x = k - y * w
+        for d in range(4):
+            ny = y + (1 if d == 1 else (-1 if d == 0 else 0))
+            nx = x + (1 if d == 3 else (-1 if d == 2 else 0))
+            if 0 <= ny < h and 0 <= nx < w:
+                n = ny * w + nx
+                if st[n] & test == want:
+                    st[n] |= mark
+                    buf[tail] = <int32_t>n
+                    tail += 1
+    return tail
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef int32_t _lost_hole(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                         const uint8_t[:, ::1] ink_b, const uint8_t[:, ::1] tol_b,
                         Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t x0, Py_ssize_t x1,
-                        int dy, int dx, bint side_b, uint8_t* st, int32_t* q, int32_t* q2,
+                        int dy, int dx, bint side_b, uint8_t* st, int32_t* q,
                         int hmin, int hmax, int bridge, double share) noexcept nogil:
     # The largest hole of one page (X: a, or with side_b the shifted b) that the other (Y)
     # leaves open: paper that X's ink encloses (4-connected, hmin to hmax pixels, centred
@@ -903,27 +930,21 @@ cdef int32_t _lost_hole(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a
     # against a 5).  A stroke broken in one scan leaves a gap of a pixel or two, which the
     # dilation closes, or the other page's tolerance covers; beyond b's bitmap b blocks (it
     # cannot be checked).  0 when there is none.  Y is read only when X has a hole of that
-    # size in the cell (most cells have none).  ``st``, ``q`` and ``q2`` hold _HREGION *
-    # _HREGION values.
+    # size in the cell (most cells have none).  ``st`` and ``q`` hold _HREGION * _HREGION
+    # values.
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1]
     cdef Py_ssize_t ry0 = y0 - _HOLE_REACH if y0 >= _HOLE_REACH else 0
     cdef Py_ssize_t rx0 = x0 - _HOLE_REACH if x0 >= _HOLE_REACH else 0
     cdef Py_ssize_t ry1 = y1 + _HOLE_REACH if y1 + _HOLE_REACH <= rows else rows
     cdef Py_ssize_t rx1 = x1 + _HOLE_REACH if x1 + _HOLE_REACH <= cols else cols
-    cdef Py_ssize_t h = ry1 - ry0, w = rx1 - rx0, y, x, ya, xa, yb, xb, p, k, ny, nx
-    cdef Py_ssize_t head, tail, t2, qi, n
-    cdef int i, j, d, c, ncand = 0
+    cdef Py_ssize_t h = ry1 - ry0, w = rx1 - rx0, y, x, ya, xa, yb, xb, p, ny, nx
+    cdef Py_ssize_t tail, t2, qi
+    cdef int i, j, c, ncand = 0
     cdef int32_t best = 0, nopen, unex
     cdef int64_t sy, sx
-    cdef bint inb, inband
+    cdef bint inband
     cdef uint8_t v
-    cdef int DY[4]
-    cdef int DX[4]
     cdef int32_t cand[_HOLE_CANDIDATES]
-    # the four neighbours: up, down, left, right
-    for d in range(4):
-        DY[d] = -1 if d == 0 else (1 if d == 1 else 0)
-        DX[d] = -1 if d == 2 else (1 if d == 3 else 0)
     # bits: 1 X's ink, 2 Y's ink, 4 Y's tolerance, 8 Y's ink dilated, 16 open on Y,
     # 32 X's paper visited, 64 bridge visited, 128 hole measured
     for y in range(h):
@@ -933,40 +954,30 @@ cdef int32_t _lost_hole(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a
             xa = rx0 + x
             xb = xa + dx
             if side_b:
-                inb = 0 <= yb < rows and 0 <= xb < cols
-                st[y * w + x] = 1 if inb and ink_b[yb, xb] != 0 else 0
+                st[y * w + x] = (0 <= yb < rows and 0 <= xb < cols and ink_b[yb, xb] != 0)
             else:
-                st[y * w + x] = 1 if ink_a[ya, xa] != 0 else 0
+                st[y * w + x] = ink_a[ya, xa] != 0
     # X's holes of the size sought, centred in the cell (their first pixels)
     for p in range(h * w):
         if st[p] & 33 != 0:
             continue
         st[p] |= 32
         q[0] = <int32_t>p
-        tail = 1
-        head = 0
+        tail = _grow4(st, h, w, q, 0, 1, 33, 0, 32)
+        if tail < hmin or tail > hmax or ncand == _HOLE_CANDIDATES:
+            continue
         inband = False
         sy = 0
         sx = 0
-        while head < tail:
-            k = q[head]
-            head += 1
-            y = k // w
-            x = k - y * w
+        for qi in range(tail):
+            y = q[qi] // w
+            x = q[qi] - y * w
             sy += y
             sx += x
             if y < _HOLE_BAND or y >= h - _HOLE_BAND or x < _HOLE_BAND or x >= w - _HOLE_BAND:
                 inband = True
-            for d in range(4):
-                ny = y + DY[d]
-                nx = x + DX[d]
-                if 0 <= ny < h and 0 <= nx < w:
-                    n = ny * w + nx
-                    if st[n] & 33 == 0:
-                        st[n] |= 32
-                        q[tail] = <int32_t>n
-                        tail += 1
-        if inband or tail < hmin or tail > hmax or ncand == _HOLE_CANDIDATES:
+                break
+        if inband:
             continue
         y = ry0 + sy // tail
         x = rx0 + sx // tail
@@ -1017,82 +1028,28 @@ cdef int32_t _lost_hole(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a
             st[p] |= 16
             q[tail] = <int32_t>p
             tail += 1
-    head = 0
-    while head < tail:
-        p = q[head]
-        head += 1
-        y = p // w
-        x = p - y * w
-        for d in range(4):
-            ny = y + DY[d]
-            nx = x + DX[d]
-            if 0 <= ny < h and 0 <= nx < w:
-                k = ny * w + nx
-                if st[k] & 24 == 0:
-                    st[k] |= 16
-                    q[tail] = <int32_t>k
-                    tail += 1
-    # each hole again: its share open on Y, then its bridge
+    _grow4(st, h, w, q, 0, tail, 24, 0, 16)
+    # each hole again: its share open on Y, then its bridge (X's ink open on Y, grown from
+    # the hole's pixels, which it follows in the queue)
     for c in range(ncand):
         p = cand[c]
         st[p] |= 128
         q[0] = <int32_t>p
-        tail = 1
-        head = 0
-        nopen = 0
-        while head < tail:
-            k = q[head]
-            head += 1
-            if st[k] & 16 != 0:
-                nopen += 1
-            y = k // w
-            x = k - y * w
-            for d in range(4):
-                ny = y + DY[d]
-                nx = x + DX[d]
-                if 0 <= ny < h and 0 <= nx < w:
-                    n = ny * w + nx
-                    if st[n] & 129 == 0:
-                        st[n] |= 128
-                        q[tail] = <int32_t>n
-                        tail += 1
-        if tail <= best or nopen < share * tail:
+        tail = _grow4(st, h, w, q, 0, 1, 129, 0, 128)
+        if tail <= best:
             continue
-        # the bridge: X's ink open on Y, 4-connected to the hole
-        t2 = 0
+        nopen = 0
         for qi in range(tail):
-            k = q[qi]
-            y = k // w
-            x = k - y * w
-            for d in range(4):
-                ny = y + DY[d]
-                nx = x + DX[d]
-                if 0 <= ny < h and 0 <= nx < w:
-                    n = ny * w + nx
-                    if st[n] & 81 == 17:
-                        st[n] |= 64
-                        q2[t2] = <int32_t>n
-                        t2 += 1
-        head = 0
+            if st[q[qi]] & 16 != 0:
+                nopen += 1
+        if nopen < share * tail:
+            continue
+        t2 = _grow4(st, h, w, q, 0, tail, 81, 17, 64)
         unex = 0
-        while head < t2:
-            k = q2[head]
-            head += 1
-            if st[k] & 4 == 0:
+        for qi in range(tail, t2):
+            if st[q[qi]] & 4 == 0:
                 unex += 1
-            y = k // w
-            x = k - y * w
-            for d in range(4):
-                ny = y + DY[d]
-                nx = x + DX[d]
-                if 0 <= ny < h and 0 <= nx < w:
-                    n = ny * w + nx
-                    if st[n] & 81 == 17:
-                        st[n] |= 64
-                        q2[t2] = <int32_t>n
-                        t2 += 1
-        for qi in range(t2):
-            st[q2[qi]] &= ~64
+            st[q[qi]] &= ~64
         if unex >= bridge:
             best = <int32_t>tail
     return best
@@ -1148,7 +1105,6 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef bint want_holes = holes is not None
     cdef uint8_t* hst = NULL
     cdef int32_t* hq = NULL
-    cdef int32_t* hq2 = NULL
     cdef int32_t ha, hb
     cdef uint8_t* state = NULL
     cdef int32_t* queue = NULL
@@ -1173,11 +1129,9 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
         if want_holes:
             hst = <uint8_t*>malloc(_HREGION * _HREGION * sizeof(uint8_t))
             hq = <int32_t*>malloc(_HREGION * _HREGION * sizeof(int32_t))
-            hq2 = <int32_t*>malloc(_HREGION * _HREGION * sizeof(int32_t))
-            if hst == NULL or hq == NULL or hq2 == NULL:
+            if hst == NULL or hq == NULL:
                 free(hst)
                 free(hq)
-                free(hq2)
                 free(state)
                 free(queue)
                 free(glyph)
@@ -1261,15 +1215,14 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                                           kdx, True, state, queue, glyph, explain, cover))
                 if want_holes and out[bi, bj, 0] + out[bi, bj, 1] > 0:
                     ha = _lost_hole(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy, kdx,
-                                    False, hst, hq, hq2, hole_min, hole_max, bridge,
+                                    False, hst, hq, hole_min, hole_max, bridge,
                                     hole_open)
                     hb = _lost_hole(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy, kdx,
-                                    True, hst, hq, hq2, hole_min, hole_max, bridge,
+                                    True, hst, hq, hole_min, hole_max, bridge,
                                     hole_open)
                     holes[bi, bj] = ha if ha > hb else hb
         free(hst)
         free(hq)
-        free(hq2)
         free(state)
         free(queue)
         free(glyph)
