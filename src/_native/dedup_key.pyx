@@ -1095,7 +1095,7 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef Py_ssize_t nbr = counts.shape[0], nbc = counts.shape[1]
     cdef Py_ssize_t rows = ink_a.shape[0], cols = ink_a.shape[1], bi, bj
     cdef Py_ssize_t fb = rows // nbr if nbr > 0 else rows
-    cdef Py_ssize_t y0, y1, x0, x1
+    cdef Py_ssize_t y0, y1, x0, x1, k
     cdef int cy, cx, dy, dx, bdy = 0, bdx = 0, order, centre, ncentres, rad, r
     cdef int32_t ua, ub, w, best, ca, cb
     cdef bint use_field = field.shape[0] >= 12
@@ -1106,6 +1106,9 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
     cdef uint8_t* hst = NULL
     cdef int32_t* hq = NULL
     cdef int32_t ha, hb
+    cdef int32_t* cshift = NULL
+    cdef int sdy = 0, sdx = 0, ni, nj
+    cdef bint near
     cdef uint8_t* state = NULL
     cdef int32_t* queue = NULL
     cdef int32_t* glyph = NULL
@@ -1129,9 +1132,12 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
         if want_holes:
             hst = <uint8_t*>malloc(_HREGION * _HREGION * sizeof(uint8_t))
             hq = <int32_t*>malloc(_HREGION * _HREGION * sizeof(int32_t))
-            if hst == NULL or hq == NULL:
+            # per cell: searched (1) or not (0), and the shift its search chose
+            cshift = <int32_t*>calloc(3 * nbr * nbc + 1, sizeof(int32_t))
+            if hst == NULL or hq == NULL or cshift == NULL:
                 free(hst)
                 free(hq)
+                free(cshift)
                 free(state)
                 free(queue)
                 free(glyph)
@@ -1196,6 +1202,9 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                                 bdx = dx
                             if best <= quiet:
                                 break
+                    if rad == 0:
+                        sdy = bdy
+                        sdx = bdx
                     if best < 4:
                         out[bi, bj, 0] = 0
                         out[bi, bj, 1] = 0
@@ -1213,16 +1222,45 @@ def fine_verify(const uint8_t[:, ::1] ink_a, const uint8_t[:, ::1] tol_a,
                                         False, state, queue, glyph, explain, cover)
                         + _attached_thick(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy,
                                           kdx, True, state, queue, glyph, explain, cover))
-                if want_holes and out[bi, bj, 0] + out[bi, bj, 1] > 0:
-                    ha = _lost_hole(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy, kdx,
-                                    False, hst, hq, hole_min, hole_max, bridge,
-                                    hole_open)
-                    hb = _lost_hole(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1, kdy, kdx,
-                                    True, hst, hq, hole_min, hole_max, bridge,
-                                    hole_open)
+                if want_holes:
+                    k = 3 * (bi * nbc + bj)
+                    cshift[k] = 1
+                    cshift[k + 1] = kdy if out[bi, bj, 0] + out[bi, bj, 1] > 0 else sdy
+                    cshift[k + 2] = kdx if out[bi, bj, 0] + out[bi, bj, 1] > 0 else sdx
+        # lost holes: in each cell left with cores, and in each searched cell next to one
+        # (a changed digit may leave its cores in the cell below its hole's), each at the
+        # shift its own search chose
+        if want_holes:
+            for bi in range(nbr):
+                y0 = bi * fb
+                y1 = y0 + fb if y0 + fb < rows else rows
+                for bj in range(nbc):
+                    k = 3 * (bi * nbc + bj)
+                    if cshift[k] == 0:
+                        continue
+                    near = out[bi, bj, 0] + out[bi, bj, 1] > 0
+                    ni = bi - 1
+                    while not near and ni <= bi + 1:
+                        nj = bj - 1
+                        while not near and nj <= bj + 1:
+                            if 0 <= ni < nbr and 0 <= nj < nbc:
+                                near = out[ni, nj, 0] + out[ni, nj, 1] > 0
+                            nj += 1
+                        ni += 1
+                    if not near:
+                        continue
+                    x0 = bj * fb
+                    x1 = x0 + fb if x0 + fb < cols else cols
+                    ha = _lost_hole(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1,
+                                    cshift[k + 1], cshift[k + 2], False, hst, hq, hole_min,
+                                    hole_max, bridge, hole_open)
+                    hb = _lost_hole(ink_a, tol_a, ink_b, tol_b, y0, y1, x0, x1,
+                                    cshift[k + 1], cshift[k + 2], True, hst, hq, hole_min,
+                                    hole_max, bridge, hole_open)
                     holes[bi, bj] = ha if ha > hb else hb
         free(hst)
         free(hq)
+        free(cshift)
         free(state)
         free(queue)
         free(glyph)
