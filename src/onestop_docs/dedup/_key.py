@@ -1317,6 +1317,12 @@ _FINE_THICK_COVER = 0.85  # ... share of a component and of its glyph covered th
 # the twins keep their holes; without a region larger than the hole's by 8 pixels, a
 # glyph cut by the region's edge on one page only loses its hole.  Limits at about the
 # geometric means of the worst positive and the twin: 68 (54 and 85) and 10 (8 and 14).
+# Session 2026-12-08c, later: a year whose 8 and 6 swap places ("1986" -> "1968", fresh
+# twin form 271) leaves its cores in the cells below the digits' holes, whose own cells
+# keep none; so a searched cell next to a cell with cores is searched for lost holes too,
+# at the shift its own search chose.  Counting instead the holes next to a cell with cores
+# at that cell's shift rejected two rescans of tuning full s15 (p0002: the 0s of a "%" lay
+# 5 fine pixels off at the neighbour's shift); at their own cells' shifts they do not.
 _FINE_HOLE_AREA = 68
 _FINE_HOLE_MAX = 400  # larger enclosed paper is a table's cell, not a glyph's counter
 _FINE_HOLE_BRIDGE = 10
